@@ -1,0 +1,80 @@
+/**
+ * Benchmark harness. Every `bench/*.bench.ts` file exports `suite: BenchSuite`; `main.ts` finds
+ * them, runs each (full or `--quick`) and prints every comparison as a ratio measured in the same
+ * run: the design against the kernel's current way (baseline) and against the limit.
+ */
+import { measure } from "mitata";
+
+/** One printed line: a measured quantity, optionally compared to a reference in the same run. */
+export interface BenchRow {
+  /** What was measured, e.g. "build compact from 16M PFNs". */
+  name: string;
+  /** The value (ns per op for timings, or a size / count). */
+  value: number;
+  /** Unit of `value`: "ns", "B", "B/entry", "entries", "ops"... */
+  unit: string;
+  /** Optional comparison: `ratio = note's reference / value` as the suite defines it. */
+  ratio?: { against: string; value: number; want?: string; ok?: boolean };
+}
+
+/** Options every suite receives. */
+export interface BenchOptions {
+  /** Small inputs and short sampling so the whole quick bench stays under 60 s. */
+  quick: boolean;
+}
+
+/** A group of measurements. */
+export interface BenchSuite {
+  name: string;
+  run(opts: BenchOptions): Promise<BenchRow[]>;
+}
+
+/**
+ * Median time of `fn` in nanoseconds, via mitata's sampler (warm-up, GC between batches).
+ * `fn` must return something so the work is not optimised away.
+ */
+export async function timeNs(fn: () => unknown, opts: BenchOptions & { heavy?: boolean }): Promise<number> {
+  const stats = await measure(fn, {
+    min_cpu_time: opts.quick ? 50e6 : opts.heavy ? 400e6 : 300e6,
+    max_samples: opts.heavy ? 30 : 1e4,
+    min_samples: opts.heavy ? 3 : 8,
+    warmup_samples: opts.heavy ? 1 : 4,
+    batch_unroll: 1,
+  });
+  return stats.p50;
+}
+
+/** Row for "X is R times faster than Y": ratio = baselineNs / ns. */
+export function speedRow(name: string, ns: number, against: string, baselineNs: number, want?: number): BenchRow {
+  const value = baselineNs / ns;
+  return {
+    name,
+    value: ns,
+    unit: "ns",
+    ratio: { against, value, want: want === undefined ? undefined : `>= ${want}x`, ok: want === undefined ? undefined : value >= want },
+  };
+}
+
+/** Row for "X runs at R of Y's throughput" (ratio = limitNs / ns, 1.0 = as fast as the limit). */
+export function fractionRow(name: string, ns: number, against: string, limitNs: number, wantFraction?: number): BenchRow {
+  const value = limitNs / ns;
+  return {
+    name,
+    value: ns,
+    unit: "ns",
+    ratio: {
+      against,
+      value,
+      want: wantFraction === undefined ? undefined : `>= ${wantFraction}`,
+      ok: wantFraction === undefined ? undefined : value >= wantFraction,
+    },
+  };
+}
+
+/** Formats a duration in ns for humans. */
+export function fmtNs(ns: number): string {
+  if (ns < 1e3) return `${ns.toFixed(1)} ns`;
+  if (ns < 1e6) return `${(ns / 1e3).toFixed(2)} µs`;
+  if (ns < 1e9) return `${(ns / 1e6).toFixed(2)} ms`;
+  return `${(ns / 1e9).toFixed(2)} s`;
+}
