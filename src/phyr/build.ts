@@ -1,0 +1,260 @@
+/**
+ * Builders: a list from an array of page frame numbers (what GUP returns today, merged into runs
+ * the way sg_alloc_table_from_pages() does, lib/scatterlist.c), the plain run-counting loop that
+ * bounds it, and an entry-at-a-time builder that can merge contiguous entries.
+ *
+ * Engine notes: the PFN loops read a typed array with one comparison per element and do work only
+ * at run breaks; validation of a PFN is needed only where a run breaks, since `p === prev + 1`
+ * already proves an integer in range. The provider function and split limits run in a separate
+ * loop so the common loop stays small and monomorphic.
+ */
+import { ADDR_LIMIT, checkCount, hex, isPow2, PAGE_SIZE } from "../core/index.js";
+import { encodePages } from "./compact.js";
+import { PhyrList, type PhyrListOptions } from "./list.js";
+import { checkEntry, checkFlags, checkProvider } from "./validate.js";
+
+/** PFNs are below 2^40 (52-bit physical addresses). */
+export const PFN_LIMIT = 2 ** 40;
+
+/** Options of {@link phyrFromPfns}. */
+export interface FromPfnsOptions extends PhyrListOptions {
+  /** Flags of every entry (default 0). */
+  flags?: number;
+  /** Provider of every entry, or a function of the PFN; a provider change breaks a run. Default 0. */
+  provider?: number | ((pfn: number) => number);
+  /** Largest entry in bytes, rounded down to PAGE_SIZE (sg max_segment); default unlimited. */
+  maxSegment?: number;
+  /** No entry crosses a (mask + 1)-aligned boundary (block seg_boundary_mask); mask + 1 a power of two >= 4096. */
+  segBoundaryMask?: number;
+  /** Byte offset into the first page (0..4095), default 0. */
+  firstOffset?: number;
+  /** Total length in bytes (trims the last page); default pages * 4096 - firstOffset. */
+  totalBytes?: number;
+}
+
+/**
+ * Builds a list from page frame numbers, merging pfn[i] == pfn[i-1] + 1 (same provider) into one
+ * entry, splitting at maxSegment and segBoundaryMask, and trimming the first page by firstOffset and
+ * the last page to totalBytes (lib/scatterlist.c sg_alloc_table_from_pages_segment: max_segment is
+ * counted in whole pages, only the first entry has an offset). O(pages), no allocation per PFN.
+ * @param pfns page frame numbers, each an integer below 2^40.
+ * @returns a new list (store and chunkCapacity from `opts`).
+ * @throws RangeError naming a bad PFN or option.
+ */
+export function phyrFromPfns(pfns: ArrayLike<number>, opts: FromPfnsOptions = {}): PhyrList {
+  const n = pfns.length;
+  const flags = opts.flags ?? 0;
+  checkFlags("flags", flags);
+  const prov = opts.provider ?? 0;
+  if (typeof prov === "number") checkProvider("provider", prov);
+  else if (typeof prov !== "function")
+    throw new TypeError("provider must be a number or a function of the PFN");
+  let maxPages = Number.POSITIVE_INFINITY;
+  if (opts.maxSegment !== undefined) {
+    checkCount("maxSegment", opts.maxSegment);
+    if (opts.maxSegment < PAGE_SIZE) {
+      throw new RangeError(
+        `maxSegment ${hex(opts.maxSegment)} is invalid: below PAGE_SIZE ${hex(PAGE_SIZE)}`,
+      );
+    }
+    maxPages = Math.floor(opts.maxSegment / PAGE_SIZE);
+  }
+  let boundaryPages = Number.POSITIVE_INFINITY;
+  if (opts.segBoundaryMask !== undefined) {
+    const m = opts.segBoundaryMask;
+    if (!Number.isInteger(m) || m < PAGE_SIZE - 1 || m >= ADDR_LIMIT || !isPow2(m + 1)) {
+      throw new RangeError(`segBoundaryMask ${String(m)} is invalid: expected 2^k - 1 with 12 <= k <= 52`);
+    }
+    boundaryPages = (m + 1) / PAGE_SIZE;
+  }
+  const first = opts.firstOffset ?? 0;
+  checkCount("firstOffset", first, PAGE_SIZE - 1);
+  const full = n * PAGE_SIZE - first;
+  const total = opts.totalBytes ?? (n === 0 ? 0 : full);
+  checkCount("totalBytes", total);
+  if (n === 0 ? total !== 0 : total > full || total <= full - PAGE_SIZE) {
+    throw new RangeError(
+      `totalBytes ${hex(total)} is invalid: ${n} pages from offset ${hex(first)} need more than ${hex(Math.max(0, full - PAGE_SIZE))} and at most ${hex(Math.max(0, full))}`,
+    );
+  }
+  const list = new PhyrList(opts);
+  if (n === 0) return list;
+  if (
+    typeof prov === "number" &&
+    maxPages === Number.POSITIVE_INFINITY &&
+    boundaryPages === Number.POSITIVE_INFINITY
+  ) {
+    runsFixed(list, pfns, flags, prov);
+  } else {
+    runsSplit(list, pfns, flags, prov, maxPages, boundaryPages);
+  }
+  list._trim(first, full - total);
+  return list;
+}
+
+function checkPfn(i: number, p: number): void {
+  if (!(p >= 0 && p < PFN_LIMIT && p % 1 === 0)) {
+    throw new RangeError(
+      `pfn[${i}] ${Number.isInteger(p) ? hex(p) : String(p)} is invalid: expected an integer below 2^40`,
+    );
+  }
+}
+
+function emit(
+  list: PhyrList,
+  start: number,
+  npages: number,
+  flags: number,
+  provider: number,
+  i: number,
+): void {
+  if (start + npages > PFN_LIMIT) checkPfn(i, start + npages);
+  if (list.store === "compact" && provider <= 0xfff) {
+    list._pushEncoded(encodePages(start, npages, flags, provider), npages * PAGE_SIZE);
+  } else {
+    list._push(start * PAGE_SIZE, npages * PAGE_SIZE, flags, provider);
+  }
+}
+
+/** Runs with one provider and no split limits: one comparison per PFN. */
+function runsFixed(list: PhyrList, pfns: ArrayLike<number>, flags: number, provider: number): void {
+  const n = pfns.length;
+  let start = pfns[0];
+  checkPfn(0, start);
+  let prev = start;
+  for (let i = 1; i < n; i++) {
+    const p = pfns[i];
+    if (p !== prev + 1) {
+      emit(list, start, prev - start + 1, flags, provider, i);
+      checkPfn(i, p);
+      start = p;
+    }
+    prev = p;
+  }
+  emit(list, start, prev - start + 1, flags, provider, n);
+}
+
+/** Runs broken also by provider changes, maxSegment and the segment boundary. */
+function runsSplit(
+  list: PhyrList,
+  pfns: ArrayLike<number>,
+  flags: number,
+  prov: number | ((pfn: number) => number),
+  maxPages: number,
+  boundaryPages: number,
+): void {
+  const fn = typeof prov === "function" ? prov : undefined;
+  const n = pfns.length;
+  let start = pfns[0];
+  checkPfn(0, start);
+  let runProv = fn === undefined ? (prov as number) : providerOf(fn, start);
+  let prev = start;
+  let pages = 1;
+  for (let i = 1; i < n; i++) {
+    const p = pfns[i];
+    const pp = fn === undefined ? runProv : p === prev + 1 ? providerOf(fn, p) : -1;
+    if (p !== prev + 1 || pp !== runProv || pages >= maxPages || p % boundaryPages === 0) {
+      emit(list, start, pages, flags, runProv, i);
+      checkPfn(i, p);
+      start = p;
+      pages = 0;
+      if (fn !== undefined) runProv = pp === -1 ? providerOf(fn, p) : pp;
+    }
+    prev = p;
+    pages++;
+  }
+  emit(list, start, pages, flags, runProv, n);
+}
+
+function providerOf(fn: (pfn: number) => number, pfn: number): number {
+  const p = fn(pfn);
+  checkProvider(`provider(${hex(pfn)})`, p);
+  return p;
+}
+
+/**
+ * Counts runs of consecutive PFNs (pfn[i] == pfn[i-1] + 1) with the plain loop: the memory
+ * bandwidth limit phyrFromPfns is measured against. O(n), no allocation.
+ * @returns the number of runs (0 for an empty array).
+ */
+export function countRuns(pfns: ArrayLike<number>): number {
+  const n = pfns.length;
+  if (n === 0) return 0;
+  let runs = 1;
+  let prev = pfns[0];
+  for (let i = 1; i < n; i++) {
+    const p = pfns[i];
+    if (p !== prev + 1) runs++;
+    prev = p;
+  }
+  return runs;
+}
+
+/** Options of {@link PhyrBuilder}. */
+export interface PhyrBuilderOptions extends PhyrListOptions {
+  /** Merge an entry into the previous one when physically contiguous with equal flags and provider. */
+  merge?: boolean;
+}
+
+/**
+ * Builds a list entry by entry, optionally merging contiguous entries (equal flags and provider).
+ * `add` is O(1) amortised; `finish()` hands over the list (zero copy) and starts a new one.
+ */
+export class PhyrBuilder {
+  private list: PhyrList;
+  private readonly opts: PhyrBuilderOptions;
+  private has = false;
+  private pAddr = 0;
+  private pLen = 0;
+  private pFlags = 0;
+  private pProv = 0;
+
+  /** @throws TypeError / RangeError for bad list options. */
+  constructor(opts: PhyrBuilderOptions = {}) {
+    this.opts = { ...opts };
+    this.list = new PhyrList(opts);
+  }
+
+  /** Entries added so far, counting a merged run once. O(1). */
+  get nents(): number {
+    return this.list.nents + (this.has ? 1 : 0);
+  }
+
+  /**
+   * Adds an entry (merged into the previous one when `merge` is set and it continues it). O(1).
+   * @returns this, for chaining.
+   * @throws RangeError for a bad range, flags or provider (builder unchanged).
+   */
+  add(addr: number, len: number, flags = 0, provider = 0): this {
+    checkEntry(addr, len, flags, provider);
+    if (!this.opts.merge) {
+      this.list._push(addr, len, flags, provider);
+      return this;
+    }
+    if (this.has && this.pAddr + this.pLen === addr && this.pFlags === flags && this.pProv === provider) {
+      this.pLen += len;
+      return this;
+    }
+    this.flush();
+    this.has = true;
+    this.pAddr = addr;
+    this.pLen = len;
+    this.pFlags = flags;
+    this.pProv = provider;
+    return this;
+  }
+
+  /** Returns the built list and starts a new empty one. O(1). */
+  finish(): PhyrList {
+    this.flush();
+    const out = this.list;
+    this.list = new PhyrList(this.opts);
+    return out;
+  }
+
+  private flush(): void {
+    if (!this.has) return;
+    this.list._push(this.pAddr, this.pLen, this.pFlags, this.pProv);
+    this.has = false;
+  }
+}

@@ -1,0 +1,404 @@
+/**
+ * PhyrList: a physical range list stored as chained fixed-capacity chunks (struct of arrays),
+ * in one of two stores behind one read interface (see compact.ts and wide.ts).
+ *
+ * A list is an array of segments, each a window over one chunk with its first entry trimmed by
+ * `head` bytes and its last by `tail` bytes (chunk.ts). Slices and concatenations build new
+ * segment arrays over the same chunks: zero copy. A list appends into its last chunk only when it
+ * opened that chunk and its last segment ends at the chunk's used end (and has no tail trim);
+ * otherwise it opens a new chunk, so appending never changes a view or another list sharing chunks.
+ * Chunk capacities ramp 8, 16, 32, ... up to `chunkCapacity`, so a short list stays small.
+ *
+ * byteSize = storage bytes of every distinct chunk referenced (capacity, not just the used part:
+ * 8 B per slot compact, 19 B per entry wide) + 32 B per segment + 48 B for the list header.
+ */
+import { checkCount, hex } from "../core/index.js";
+import { checkSegments } from "./check.js";
+import { type Chunk, EntrySlot, Segment } from "./chunk.js";
+import { CompactChunk, encodeCompact } from "./compact.js";
+import { ListCursor } from "./cursor.js";
+import type { PhyrCursor, PhyrEntry, PhyrRead, PhyrStoreKind } from "./types.js";
+import { checkChunkCapacity, checkEntry } from "./validate.js";
+import { WideChunk } from "./wide.js";
+
+/** Options of a new list. */
+export interface PhyrListOptions {
+  /** Storage layout; default "compact". */
+  store?: PhyrStoreKind;
+  /** 8-byte slots (compact) or entries (wide) per chunk; default 512, minimum 2. */
+  chunkCapacity?: number;
+}
+
+/** Default chunk capacity: 512 slots = 4 KiB of compact words. */
+export const DEFAULT_CHUNK_CAPACITY = 512;
+/** Bytes charged per segment in {@link PhyrList.byteSize}. */
+export const SEGMENT_BYTES = 32;
+/** Bytes charged for the list header in {@link PhyrList.byteSize}. */
+export const LIST_HEADER_BYTES = 48;
+const FIRST_CHUNK = 8;
+
+/** A range list; see the module comment for the storage design. */
+export class PhyrList implements PhyrRead {
+  /** Which store holds the entries. */
+  readonly store: PhyrStoreKind;
+  /** Largest chunk capacity (slots or entries). */
+  readonly chunkCapacity: number;
+  /** @internal Segments in list order; never shared with another list. */
+  readonly _segs: Segment[] = [];
+  private _nents = 0;
+  private _bytes = 0;
+  private _opened = 0;
+  private readonly _slot = new EntrySlot();
+
+  /**
+   * Creates an empty list.
+   * @throws TypeError for an unknown store; RangeError for a bad chunkCapacity.
+   */
+  constructor(opts: PhyrListOptions = {}) {
+    const store = opts.store ?? "compact";
+    if (store !== "compact" && store !== "wide") {
+      throw new TypeError(`store ${JSON.stringify(store)} is invalid: expected "compact" or "wide"`);
+    }
+    const cap = opts.chunkCapacity ?? DEFAULT_CHUNK_CAPACITY;
+    checkChunkCapacity(cap);
+    this.store = store;
+    this.chunkCapacity = cap;
+  }
+
+  /** Number of entries. O(1). */
+  get nents(): number {
+    return this._nents;
+  }
+
+  /** Sum of entry lengths in bytes. O(1). */
+  get totalBytes(): number {
+    return this._bytes;
+  }
+
+  /** Storage bytes of every distinct chunk referenced + 32 B per segment + 48 B header. O(chunks). */
+  get byteSize(): number {
+    const seen = new Set<Chunk>();
+    let bytes = LIST_HEADER_BYTES + SEGMENT_BYTES * this._segs.length;
+    for (const s of this._segs) {
+      if (seen.has(s.chunk)) continue;
+      seen.add(s.chunk);
+      bytes += s.chunk.byteSize;
+    }
+    return bytes;
+  }
+
+  /**
+   * Appends one entry (no merging with the previous one). O(1) amortised; never copies entries.
+   * @param flags PhyrFlag bits (default 0); @param provider P2P provider index (default 0).
+   * @throws RangeError for a bad range, flags or provider (list unchanged).
+   */
+  append(addr: number, len: number, flags = 0, provider = 0): void {
+    checkEntry(addr, len, flags, provider);
+    this._push(addr, len, flags, provider);
+  }
+
+  /** @internal Appends a validated entry. O(1). */
+  _push(addr: number, len: number, flags: number, provider: number): void {
+    if (this.store === "compact") {
+      this._pushEncoded(encodeCompact(addr, len, flags, provider), len);
+      return;
+    }
+    const seg = this._tail(1);
+    (seg.chunk as WideChunk).push(addr, len, flags, provider);
+    this._grew(seg, len);
+  }
+
+  /** @internal Appends the entry left in compact ENC (width u32 words, `len` bytes). O(1). */
+  _pushEncoded(width: number, len: number): void {
+    const seg = this._tail(width);
+    (seg.chunk as CompactChunk).pushEncoded(width);
+    this._grew(seg, len);
+  }
+
+  private _grew(seg: Segment, len: number): void {
+    seg.to = seg.chunk.used;
+    seg.n++;
+    seg.bytes += len;
+    this._nents++;
+    this._bytes += len;
+  }
+
+  /** The segment to append `width` positions to, opening a segment or chunk when needed. */
+  private _tail(width: number): Segment {
+    const segs = this._segs;
+    const last = segs.length > 0 ? segs[segs.length - 1] : undefined;
+    if (last !== undefined) {
+      const c = last.chunk;
+      if (c.owner === this && last.to === c.used && c.used + width <= c.limit) {
+        if (last.tail === 0) return last;
+        const seg = new Segment(c, c.used, c.used, 0, 0, 0, 0, this._nents, this._bytes);
+        segs.push(seg);
+        return seg;
+      }
+    }
+    const cap = Math.min(this.chunkCapacity, FIRST_CHUNK * 2 ** Math.min(this._opened, 30));
+    this._opened++;
+    const chunk = this.store === "compact" ? new CompactChunk(cap, this) : new WideChunk(cap, this);
+    const seg = new Segment(chunk, 0, 0, 0, 0, 0, 0, this._nents, this._bytes);
+    segs.push(seg);
+    return seg;
+  }
+
+  /**
+   * @internal Trims `head` bytes from the first entry and `tail` bytes from the last (the
+   * list-wide first offset and total length). The caller checked both leave every entry non-empty.
+   */
+  _trim(head: number, tail: number): void {
+    const segs = this._segs;
+    if (segs.length === 0) return;
+    const first = segs[0];
+    first.head += head;
+    first.bytes -= head;
+    for (let i = 1; i < segs.length; i++) segs[i].byteStart -= head;
+    const last = segs[segs.length - 1];
+    last.tail += tail;
+    last.bytes -= tail;
+    this._bytes -= head + tail;
+  }
+
+  /**
+   * Appends every entry of `other` in place by sharing its chunks (zero copy). O(chunks of other).
+   * Later appends to either list never change the other.
+   * @throws TypeError when `other` is not a PhyrList of the same store (list unchanged).
+   */
+  appendList(other: PhyrList): void {
+    this._checkSame(other, "appendList");
+    const src = other._segs.slice();
+    for (const s of src) {
+      this._segs.push(s.moved(this._nents, this._bytes));
+      this._nents += s.n;
+      this._bytes += s.bytes;
+    }
+  }
+
+  /**
+   * A new list holding this list's entries then `other`'s, sharing both lists' chunks. O(chunks).
+   * @throws TypeError when `other` is not a PhyrList of the same store.
+   */
+  concat(other: PhyrList): PhyrList {
+    this._checkSame(other, "concat");
+    const out = new PhyrList({ store: this.store, chunkCapacity: this.chunkCapacity });
+    out.appendList(this);
+    out.appendList(other);
+    return out;
+  }
+
+  private _checkSame(other: PhyrList, op: string): void {
+    if (!(other instanceof PhyrList)) throw new TypeError(`${op}: argument is not a PhyrList`);
+    if (other.store !== this.store) {
+      throw new TypeError(
+        `${op}: cannot join a ${other.store} list to a ${this.store} list (convert with PhyrList.fromRanges)`,
+      );
+    }
+  }
+
+  /**
+   * A zero-copy view of bytes [byteOffset, byteOffset + byteLength): the first and last entries
+   * are trimmed to the view. O(log chunks + chunk capacity + chunks covered).
+   * @throws RangeError for a negative, fractional or out-of-bounds offset or length.
+   */
+  slice(byteOffset: number, byteLength: number): PhyrList {
+    checkCount("slice offset", byteOffset);
+    checkCount("slice length", byteLength);
+    if (byteOffset + byteLength > this._bytes) {
+      throw new RangeError(
+        `slice ${hex(byteOffset)}+${hex(byteLength)} is out of bounds: the list has ${hex(this._bytes)} bytes`,
+      );
+    }
+    const out = new PhyrList({ store: this.store, chunkCapacity: this.chunkCapacity });
+    if (byteLength === 0) return out;
+    const end = byteOffset + byteLength;
+    const si = this._segAtByte(byteOffset);
+    const ei = this._segAtByte(end - 1);
+    const a = this._findByte(this._segs[si], byteOffset);
+    const b = this._findByte(this._segs[ei], end - 1);
+    for (let i = si; i <= ei; i++) {
+      const s = this._segs[i];
+      const from = i === si ? a.pos : s.from;
+      const to = i === ei ? b.next : s.to;
+      const k0 = i === si ? a.k : 0;
+      const k1 = i === ei ? b.k : s.n - 1;
+      const head = i === si ? a.rawOff : s.head;
+      const tail = i === ei ? b.rawLen - b.rawOff - 1 : s.tail;
+      const lo = Math.max(s.byteStart, byteOffset);
+      const hi = Math.min(s.byteStart + s.bytes, end);
+      out._segs.push(
+        new Segment(s.chunk, from, to, k1 - k0 + 1, hi - lo, head, tail, out._nents, out._bytes),
+      );
+      out._nents += k1 - k0 + 1;
+      out._bytes += hi - lo;
+    }
+    return out;
+  }
+
+  /** Index of the segment holding list byte `b` (b < totalBytes). O(log segments). */
+  private _segAtByte(b: number): number {
+    const segs = this._segs;
+    let lo = 0;
+    let hi = segs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (segs[mid].byteStart <= b) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Index of the segment holding entry `i`. O(log segments). */
+  private _segAtEntry(i: number): number {
+    const segs = this._segs;
+    let lo = 0;
+    let hi = segs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (segs[mid].entStart <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Finds list byte `b` inside segment `s`: entry position, index in segment, raw entry offset. */
+  private _findByte(
+    s: Segment,
+    b: number,
+  ): { pos: number; next: number; k: number; rawOff: number; rawLen: number } {
+    const slot = this._slot;
+    let local = b - s.byteStart;
+    let pos = s.from;
+    for (let k = 0; ; k++) {
+      const next = s.chunk.decode(pos, slot);
+      const head = k === 0 ? s.head : 0;
+      const eff = slot.len - head - (k === s.n - 1 ? s.tail : 0);
+      if (local < eff) return { pos, next, k, rawOff: head + local, rawLen: slot.len };
+      local -= eff;
+      pos = next;
+    }
+  }
+
+  /** Decodes entry `i` (trimmed) into the scratch slot. O(log chunks + chunk capacity). */
+  private _locate(i: number): EntrySlot {
+    checkCount("entry index", i);
+    if (i >= this._nents) {
+      throw new RangeError(`entry index ${hex(i)} is out of bounds: the list has ${this._nents} entries`);
+    }
+    const s = this._segs[this._segAtEntry(i)];
+    const k = i - s.entStart;
+    const slot = this._slot;
+    let pos = s.from;
+    if (s.chunk.kind === "wide") pos += k;
+    else for (let j = 0; j < k; j++) pos = s.chunk.decode(pos, slot);
+    s.chunk.decode(pos, slot);
+    if (k === 0) {
+      slot.addr += s.head;
+      slot.len -= s.head;
+    }
+    if (k === s.n - 1) slot.len -= s.tail;
+    return slot;
+  }
+
+  /** Entry `i` as a new object. O(log chunks) wide, O(log chunks + chunk capacity) compact. @throws RangeError */
+  entry(i: number): PhyrEntry {
+    const s = this._locate(i);
+    return { addr: s.addr, len: s.len, flags: s.flags, provider: s.provider };
+  }
+
+  /** Address of entry `i`. Cost as {@link entry}. @throws RangeError */
+  addrAt(i: number): number {
+    return this._locate(i).addr;
+  }
+
+  /** Length of entry `i`. Cost as {@link entry}. @throws RangeError */
+  lenAt(i: number): number {
+    return this._locate(i).len;
+  }
+
+  /** Flags of entry `i`. Cost as {@link entry}. @throws RangeError */
+  flagsAt(i: number): number {
+    return this._locate(i).flags;
+  }
+
+  /** Provider of entry `i`. Cost as {@link entry}. @throws RangeError */
+  providerAt(i: number): number {
+    return this._locate(i).provider;
+  }
+
+  /** A fresh byte cursor at the first byte. O(1). */
+  cursor(): PhyrCursor {
+    return new ListCursor(this);
+  }
+
+  /**
+   * Calls `fn` for every entry in order; allocates nothing per entry. O(n).
+   * @param fn receives (addr, len, flags, provider, index).
+   */
+  forEachEntry(
+    fn: (addr: number, len: number, flags: number, provider: number, index: number) => void,
+  ): void {
+    const slot = this._slot;
+    let index = 0;
+    for (const s of this._segs) {
+      const c = s.chunk;
+      const last = s.n - 1;
+      let pos = s.from;
+      for (let k = 0; k <= last; k++) {
+        pos = c.decode(pos, slot);
+        let addr = slot.addr;
+        let len = slot.len;
+        if (k === 0) {
+          addr += s.head;
+          len -= s.head;
+        }
+        if (k === last) len -= s.tail;
+        fn(addr, len, slot.flags, slot.provider, index++);
+      }
+    }
+  }
+
+  /** Every entry as a new object, in order. O(n). */
+  toArray(): PhyrEntry[] {
+    const out: PhyrEntry[] = [];
+    this.forEachEntry((addr, len, flags, provider) => {
+      out.push({ addr, len, flags, provider });
+    });
+    return out;
+  }
+
+  /** Iterates entries as new objects (convenience; hot paths use {@link cursor}). O(1) per step. */
+  *[Symbol.iterator](): Iterator<PhyrEntry> {
+    const c = this.cursor();
+    for (; !c.done; c.nextEntry())
+      yield { addr: c.entryAddr, len: c.entryLen, flags: c.flags, provider: c.provider };
+  }
+
+  /**
+   * Verifies every invariant (segment windows, cached totals, trims, entry validity, canonical
+   * compact encoding). O(n).
+   * @throws Error describing the first broken invariant.
+   */
+  checkValid(): void {
+    checkSegments(this._segs, this.store, this._nents, this._bytes);
+  }
+
+  /**
+   * Builds a list from `{ addr, len, flags?, provider? }` objects, one entry each (no merging). O(n).
+   * @throws TypeError for a non-object item; RangeError for a bad value.
+   */
+  static fromRanges(
+    ranges: Iterable<{ addr: number; len: number; flags?: number; provider?: number }>,
+    opts?: PhyrListOptions,
+  ): PhyrList {
+    const list = new PhyrList(opts);
+    let i = 0;
+    for (const r of ranges) {
+      if (typeof r !== "object" || r === null) throw new TypeError(`range ${i} is not an object`);
+      list.append(r.addr, r.len, r.flags ?? 0, r.provider ?? 0);
+      i++;
+    }
+    return list;
+  }
+}
