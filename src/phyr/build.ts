@@ -223,14 +223,16 @@ export class PhyrBuilder {
   /**
    * Adds an entry (merged into the previous one when `merge` is set and it continues it). O(1).
    * @returns this, for chaining.
-   * @throws RangeError for a bad range, flags or provider (builder unchanged).
+   * @throws RangeError for a bad range, flags or provider, or a total beyond 2^53 - 1 (builder unchanged).
    */
   add(addr: number, len: number, flags = 0, provider = 0): this {
     checkEntry(addr, len, flags, provider);
     if (!this.opts.merge) {
+      this.list._checkGrow(len);
       this.list._push(addr, len, flags, provider);
       return this;
     }
+    this.list._checkGrow((this.has ? this.pLen : 0) + len);
     if (this.has && this.pAddr + this.pLen === addr && this.pFlags === flags && this.pProv === provider) {
       this.pLen += len;
       return this;

@@ -36,6 +36,8 @@ export const SEGMENT_BYTES = 32;
 /** Bytes charged for the list header in {@link PhyrList.byteSize}. */
 export const LIST_HEADER_BYTES = 48;
 const FIRST_CHUNK = 8;
+/** Largest totalBytes of a list: sums stay exact JS integers. */
+export const MAX_LIST_BYTES = Number.MAX_SAFE_INTEGER;
 
 /** A range list; see the module comment for the storage design. */
 export class PhyrList implements PhyrRead {
@@ -90,11 +92,21 @@ export class PhyrList implements PhyrRead {
   /**
    * Appends one entry (no merging with the previous one). O(1) amortised; never copies entries.
    * @param flags PhyrFlag bits (default 0); @param provider P2P provider index (default 0).
-   * @throws RangeError for a bad range, flags or provider (list unchanged).
+   * @throws RangeError for a bad range, flags or provider, or a total beyond 2^53 - 1 (list unchanged).
    */
   append(addr: number, len: number, flags = 0, provider = 0): void {
     checkEntry(addr, len, flags, provider);
+    this._checkGrow(len);
     this._push(addr, len, flags, provider);
+  }
+
+  /** @internal Throws unless `bytes` more keep totalBytes a safe integer. */
+  _checkGrow(bytes: number): void {
+    if (this._bytes + bytes > MAX_LIST_BYTES) {
+      throw new RangeError(
+        `Cannot add ${hex(bytes)} bytes to a list of ${hex(this._bytes)}: totalBytes would exceed 2^53 - 1`,
+      );
+    }
   }
 
   /** @internal Appends a validated entry. O(1). */
@@ -164,10 +176,12 @@ export class PhyrList implements PhyrRead {
   /**
    * Appends every entry of `other` in place by sharing its chunks (zero copy). O(chunks of other).
    * Later appends to either list never change the other.
-   * @throws TypeError when `other` is not a PhyrList of the same store (list unchanged).
+   * @throws TypeError when `other` is not a PhyrList of the same store; RangeError when totalBytes
+   * would exceed 2^53 - 1 (list unchanged).
    */
   appendList(other: PhyrList): void {
     this._checkSame(other, "appendList");
+    this._checkGrow(other._bytes);
     const src = other._segs.slice();
     for (const s of src) {
       this._segs.push(s.moved(this._nents, this._bytes));
@@ -178,7 +192,8 @@ export class PhyrList implements PhyrRead {
 
   /**
    * A new list holding this list's entries then `other`'s, sharing both lists' chunks. O(chunks).
-   * @throws TypeError when `other` is not a PhyrList of the same store.
+   * @throws TypeError when `other` is not a PhyrList of the same store; RangeError when totalBytes
+   * would exceed 2^53 - 1.
    */
   concat(other: PhyrList): PhyrList {
     this._checkSame(other, "concat");
