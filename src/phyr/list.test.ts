@@ -38,7 +38,7 @@ const provArb = fc.oneof(
   fc.integer({ min: 4096, max: 0xffff }),
 );
 
-export const entryArb: fc.Arbitrary<PhyrEntry> = fc
+const entryArb: fc.Arbitrary<PhyrEntry> = fc
   .record({ r: rangeArb, flags: flagsArb, provider: provArb })
   .map(({ r, flags, provider }) => {
     const len = Math.min(r.len, P52);
