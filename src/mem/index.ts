@@ -1,0 +1,17 @@
+/**
+ * mem/: the simulated machine's physical memory — iomem resource tree, sections and subsections,
+ * sparse folio state, buddy allocator with aging, hugetlb pools, ZONE_DEVICE pgmaps, hotplug,
+ * byte contents, invariant checker and digest.
+ */
+export * from "./aging.js";
+export * from "./buddy.js";
+export * from "./check.js";
+export * from "./folios.js";
+export * from "./hotplug.js";
+export * from "./iomem.js";
+export * from "./machine.js";
+export * from "./pgmap.js";
+export * from "./physdata.js";
+export * from "./sections.js";
+export * from "./spec.js";
+export * from "./types.js";
