@@ -1,0 +1,105 @@
+import { describe, expect, test } from "vitest";
+import { PhyrList } from "./list.js";
+
+/** The u32 words and width of the one entry of a compact list holding (addr, len, flags, provider). */
+function words(addr: number, len: number, flags = 0, provider = 0): number[] {
+  const l = new PhyrList({ chunkCapacity: 2 });
+  l.append(addr, len, flags, provider);
+  l.checkValid();
+  expect(l.entry(0)).toEqual({ addr, len, flags, provider });
+  const seg = l._segs[0];
+  const w = (seg.chunk as unknown as { words: Uint32Array }).words;
+  return [...w.subarray(seg.from, seg.to)];
+}
+
+// Expected words computed by hand from the layout in compact.ts:
+// lo = frame[19:0] << 12 | provider[6:0] << 5 | flags; hi = mode << 30 | provider[11:7] << 25 | order << 20 | frame[39:20].
+describe("compact encoding", () => {
+  test.each([
+    ["3 pages at pfn 1: mode 01, order 0, count 3 (12 B)", 0x1000, 0x3000, 0, 0, [0x1000, 0x40000000, 3]],
+    ["2 pages at odd pfn 1: mode 01, order 0, count 2", 0x1000, 0x2000, 0, 0, [0x1000, 0x40000000, 2]],
+    ["4 pages at pfn 2: mode 01, order 1, count 2", 0x2000, 0x4000, 0, 0, [0x2000, 0x40100000, 2]],
+    ["2 MiB at 2 MiB: mode 00, order 9 (8 B)", 0x200000, 0x200000, 0, 0, [0x200000, 0x00900000]],
+    ["1 GiB at 1 GiB: mode 00, order 18", 0x40000000, 0x40000000, 0, 0, [0x40000000, 0x01200000]],
+    ["4 KiB at 0, PINNED|DIRTY, provider 3", 0, 0x1000, 17, 3, [0x71, 0]],
+    [
+      "4 KiB at pfn 0x123456789, provider 4095 in-word",
+      0x123456789000,
+      0x1000,
+      0,
+      4095,
+      [0x56789fe0, 0x3e001234],
+    ],
+    ["5 bytes at 0x1234: mode 10", 0x1234, 5, 0, 0, [0x1000, 0x80000000, 0x5234]],
+    [
+      "0x1234567 bytes at 0x800: mode 10, length bits 24:20 in order",
+      0x800,
+      0x1234567,
+      0,
+      0,
+      [0, 0x81200000, 0x34567800],
+    ],
+    ["page-aligned start, 0x1001 bytes: mode 10", 0x3000, 0x1001, 0, 0, [0x3000, 0x80000000, 0x1001000]],
+    [
+      "provider 5000 needs mode 11 (bits 15:12 in order)",
+      0x1000,
+      0x1000,
+      0,
+      5000,
+      [0x1100, 0xce100000, 0xfff000, 0],
+    ],
+    ["2^25 bytes at 0x10: mode 11", 0x10, 2 ** 25, 0, 0, [0, 0xc0000000, 0xfffff010, 0x1f]],
+    ["all of [0, 2^52): mode 01, order 31, count 512", 0, 2 ** 52, 0, 0, [0, 0x41f00000, 512]],
+    [
+      "2^32 + 1 pages at 0: count overflows, mode 11",
+      0,
+      (2 ** 32 + 1) * 4096,
+      0,
+      0,
+      [0, 0xc0000000, 0xfff000, 0x1000000],
+    ],
+    [
+      "2^52 - 1 bytes at 1, provider 0xffff: mode 11",
+      1,
+      2 ** 52 - 1,
+      31 & ~2,
+      0xffff,
+      [0xffd, 0xfef00000, 0xffffe001, 0xffffffff],
+    ],
+  ])("%s", (_name, addr, len, flags, provider, want) => {
+    expect(words(addr, len, flags, provider).map((w) => w >>> 0)).toEqual(want);
+  });
+
+  test("byteSize charges chunk capacity, 32 B per segment and a 48 B header", () => {
+    const c = new PhyrList({ chunkCapacity: 4 });
+    const w = new PhyrList({ chunkCapacity: 4, store: "wide" });
+    for (let i = 0; i < 5; i++) {
+      c.append(i * 0x1000, 0x1000);
+      w.append(i * 0x1000, 0x1000);
+    }
+    // compact: 4 slots of 8 B per chunk, 2 chunks; wide: 4 entries of 19 B per chunk, 2 chunks.
+    expect(c.byteSize).toBe(2 * 32 + 2 * 32 + 48);
+    expect(w.byteSize).toBe(2 * 76 + 2 * 32 + 48);
+    // a view shares the chunks: only segment and header bytes are its own, chunks count once.
+    expect(c.concat(c).byteSize).toBe(2 * 32 + 4 * 32 + 48);
+    // a one-entry list starts with an 8-slot chunk
+    expect(PhyrList.fromRanges([{ addr: 0, len: 1 }]).byteSize).toBe(64 + 32 + 48);
+  });
+
+  test("at the default 512-slot chunk, compact costs about 8 B per natural chunk and 12 B per irregular run", () => {
+    const natural = new PhyrList();
+    const irregular = new PhyrList();
+    for (let i = 0; i < 100_000; i++) {
+      natural.append(i * 0x400000, 0x200000);
+      irregular.append(i * 0x400000 + 0x1000, 0x3000);
+    }
+    natural.checkValid();
+    irregular.checkValid();
+    // natural: 4096 B chunk / 512 entries = 8 B, + 32 B segment per 512 entries; ramp chunks add slack.
+    expect(natural.byteSize / natural.nents).toBeGreaterThanOrEqual(8);
+    expect(natural.byteSize / natural.nents).toBeLessThan(8.1);
+    // irregular: 341 12-byte entries per 4096 B chunk.
+    expect(irregular.byteSize / irregular.nents).toBeGreaterThanOrEqual(12);
+    expect(irregular.byteSize / irregular.nents).toBeLessThan(12.2);
+  });
+});
