@@ -12,6 +12,7 @@
  */
 import { hex, MemError, PAGE_SIZE, Rng } from "../core/index.js";
 import { FreeArea } from "./buddy.js";
+import { checkMemory, memoryDigest } from "./check.js";
 import { FolioTable } from "./folios.js";
 import { IomemTree } from "./iomem.js";
 import { checkPgmapAlignment, type Pgmap, type PgmapSpec } from "./pgmap.js";
@@ -307,6 +308,14 @@ export class MachineMemory {
     ) {
       throw new MemError("FOLIO_UNMOVABLE", `Cannot migrate pfn ${hex(pfn)}: the folio is unmovable`, pfn);
     }
+    const pg = f.pgmap[id] ? this.pgmaps[f.pgmap[id] - 1] : undefined;
+    if (pg && pg.type !== "PRIVATE" && pg.type !== "COHERENT") {
+      throw new MemError(
+        "FOLIO_UNMOVABLE",
+        `Cannot migrate pfn ${hex(pfn)}: ${pg.type} device memory stays in place`,
+        pfn,
+      );
+    }
     if (f.ref[id] !== 1) {
       throw new MemError(
         "FOLIO_PINNED",
@@ -319,7 +328,8 @@ export class MachineMemory {
   /** Moves folio `from` into the already allocated folio `to` of the same order (the core of migration). */
   moveFolio(from: number, to: number): void {
     const f = this.folios;
-    f.flags[to] = f.flags[from] & ~FolioFlag.POOL_FREE;
+    f.flags[to] =
+      (f.flags[from] & ~(FolioFlag.POOL_FREE | FolioFlag.DEVICE)) | (f.flags[to] & FolioFlag.DEVICE);
     f.owner[to] = f.owner[from];
     f.index[to] = f.index[from];
     f.mapcount[to] = f.mapcount[from];
@@ -502,6 +512,16 @@ export class MachineMemory {
   /** Writes physical bytes (data mode). @throws RangeError */
   writePhys(addr: number, bytes: Uint8Array): void {
     this.data.writePhys(addr, bytes);
+  }
+
+  /** Verifies every memory invariant (check.ts checkMemory). @throws Error naming the broken invariant. */
+  checkValid(): void {
+    checkMemory(this);
+  }
+
+  /** Digest of the whole memory state, independent of folio ids and list order (check.ts memoryDigest). */
+  digest(): string {
+    return memoryDigest(this);
   }
 
   /** Adds frames [s, e) of node n to DMA32/NORMAL areas (split at 4 GiB). */
