@@ -1,0 +1,11 @@
+export * from "./access.js";
+export { MAX_TEXT_BYTES, type ReaderOptions } from "./io.js";
+export * from "./iomem.js";
+export * from "./kpageflags.js";
+export * from "./maps.js";
+export * from "./pagemap.js";
+export * from "./pci.js";
+export * from "./phyr-runs.js";
+export * from "./processes.js";
+export * from "./runs.js";
+export * from "./source.js";

@@ -1,0 +1,201 @@
+/**
+ * /proc/PID/pagemap: one little-endian 64-bit word per virtual page (fs/proc/task_mmu.c
+ * pagemap_read; Documentation/admin-guide/mm/pagemap.rst): bit 63 present, 62 swapped, 61
+ * file-page or shared-anon, 57 write-protected by uffd, 56 exclusively mapped, 55 soft-dirty,
+ * bits 0-54 the frame number (0 without CAP_SYS_ADMIN; pagemap_open sets show_pfn only then).
+ * Words are decoded as two 32-bit halves through a Uint32Array view (no BigInt, no per-page
+ * allocation). The file is opened once and read in batches of 64K entries (512 KiB) into one
+ * reused buffer, as tools/mm/page-types.c does (PAGEMAP_BATCH = 64 << 10).
+ */
+
+import { closeSync, openSync, readSync } from "node:fs";
+import { endianness } from "node:os";
+import { checkAddr, hex, ParseError } from "../core/index.js";
+import { pidPart, procPath, type ReaderOptions } from "./io.js";
+import { MAX_PFN, PageRuns, RunFlag } from "./runs.js";
+
+/** Entries per read (tools/mm/page-types.c PAGEMAP_BATCH). */
+export const PAGEMAP_BATCH = 64 * 1024;
+
+/** A decoded pagemap word (convenience form; hot paths work on halves). */
+export interface PagemapEntry {
+  present: boolean;
+  swapped: boolean;
+  /** File-backed or shared anonymous page. */
+  file: boolean;
+  exclusive: boolean;
+  softDirty: boolean;
+  /** Frame number (bits 0-54) when present; for swapped pages the swap type/offset field. */
+  pfn: number;
+}
+
+/**
+ * Decodes one pagemap word given as halves. O(1).
+ * @param lo bits 0-31 (unsigned)
+ * @param hi bits 32-63 (unsigned)
+ */
+export function decodePagemapWord(lo: number, hi: number): PagemapEntry {
+  return {
+    present: (hi & 0x80000000) !== 0,
+    swapped: (hi & 0x40000000) !== 0,
+    file: (hi & 0x20000000) !== 0,
+    exclusive: (hi & 0x01000000) !== 0,
+    softDirty: (hi & 0x00800000) !== 0,
+    pfn: (hi & 0x7fffff) * 0x100000000 + (lo >>> 0),
+  };
+}
+
+/** {@link RunFlag} bits of a present page from the high half of its word. O(1). */
+export function pagemapRunFlags(hi: number): number {
+  return (
+    RunFlag.PRESENT |
+    ((hi >>> 28) & RunFlag.FILE) |
+    ((hi >>> 22) & RunFlag.EXCLUSIVE) |
+    ((hi >>> 20) & RunFlag.SOFT_DIRTY)
+  );
+}
+
+/**
+ * Adds `n` pagemap words (as u32 halves in `words`, little-endian order) for the pages starting at
+ * virtual page `vpn` to `runs`, extending the last run while the virtual page and frame both
+ * continue and the flags are equal (page-types -l). Present pages with frame 0 (hidden frames)
+ * continue a run whose frame is 0 when only the virtual page continues. O(n), no allocation
+ * except run-array growth.
+ * @throws ParseError (path, line 0) for a present frame at or above 2^40
+ */
+export function addPagemapWords(
+  runs: PageRuns,
+  words: Uint32Array,
+  n: number,
+  vpn: number,
+  path = "pagemap",
+): void {
+  let count = runs.count;
+  let curVpn = count > 0 ? runs.va[count - 1] / 4096 : -2;
+  let curPfn = count > 0 ? runs.pfn[count - 1] : -2;
+  let curN = count > 0 ? runs.npages[count - 1] : 0;
+  let curFlags = count > 0 ? runs.flags[count - 1] : -1;
+  let present = 0;
+  let swapped = 0;
+  let hidden = 0;
+  for (let i = 0; i < n; i++) {
+    const hi = words[2 * i + 1];
+    if ((hi & 0x80000000) === 0) {
+      if ((hi & 0x40000000) !== 0) swapped++;
+      continue;
+    }
+    const lo = words[2 * i];
+    const pfn = (hi & 0x7fffff) * 0x100000000 + lo;
+    const flags = RunFlag.PRESENT | ((hi >>> 28) & 2) | ((hi >>> 22) & 4) | ((hi >>> 20) & 8);
+    const v = vpn + i;
+    present++;
+    if (pfn === 0) hidden++;
+    else if (pfn >= MAX_PFN)
+      throw new ParseError(path, 0, `entry for ${hex(v * 4096)} has frame ${hex(pfn)} at or above 2^40`);
+    if (v === curVpn + curN && flags === curFlags && (pfn === curPfn + curN || (pfn === 0 && curPfn === 0))) {
+      curN++;
+      runs.npages[count - 1] = curN;
+      continue;
+    }
+    runs.push(v * 4096, pfn, 1, flags);
+    count = runs.count;
+    curVpn = v;
+    curPfn = pfn;
+    curN = 1;
+    curFlags = flags;
+  }
+  runs.presentPages += present;
+  runs.swappedPages += swapped;
+  runs.hiddenPages += hidden;
+  runs.unmappedPages += n - present - swapped;
+}
+
+/** Options of {@link readPagemapRuns}. */
+export interface PagemapOptions extends ReaderOptions {
+  /** Called after each batch with bytes of virtual range done and in total. */
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
+  /** Entries per read; default {@link PAGEMAP_BATCH} (tests use small batches to cross boundaries). */
+  batchEntries?: number;
+}
+
+/**
+ * Reads `<procRoot>/<pid>/pagemap` for [vaStart, vaEnd) (rounded out to pages) and forms runs.
+ * The file is opened once and read in batches into one reused buffer. O(pages) time, O(runs) memory.
+ * @param pid process id or "self"
+ * @param vaStart first virtual address
+ * @param vaEnd end virtual address (exclusive), above vaStart
+ * @returns runs with present/swapped/unmapped/hidden page counts
+ * @throws RangeError for a bad pid or range; ParseError when the file ends early or holds frames
+ *   at or above 2^40; Node errno errors when it cannot be opened
+ */
+export function readPagemapRuns(
+  pid: number | "self",
+  vaStart: number,
+  vaEnd: number,
+  opts: PagemapOptions = {},
+): PageRuns {
+  checkAddr("pagemap range start", vaStart);
+  checkAddr("pagemap range end", vaEnd - 1);
+  if (vaEnd <= vaStart)
+    throw new RangeError(`pagemap range ${hex(vaStart)}-${hex(vaEnd)} is invalid: end is not above start`);
+  const batch = opts.batchEntries ?? PAGEMAP_BATCH;
+  if (!Number.isInteger(batch) || batch < 1 || batch > 1 << 24)
+    throw new RangeError(`batchEntries ${batch} is invalid: expected 1..2^24`);
+  if (endianness() !== "LE")
+    throw new Error("pagemap decoding needs a little-endian host (words are read as u32 halves)");
+  const path = procPath(opts, pidPart(pid), "pagemap");
+  const firstVpn = Math.floor(vaStart / 4096);
+  const endVpn = Math.ceil(vaEnd / 4096);
+  const runs = new PageRuns(firstVpn * 4096, endVpn * 4096);
+  const ab = new ArrayBuffer(Math.min(batch, endVpn - firstVpn) * 8);
+  const bytes = new Uint8Array(ab);
+  const words = new Uint32Array(ab);
+  const fd = openSync(path, "r");
+  try {
+    for (let vpn = firstVpn; vpn < endVpn; ) {
+      const n = Math.min(batch, endVpn - vpn);
+      let got = 0;
+      while (got < n * 8) {
+        const r = readSync(fd, bytes, got, n * 8 - got, vpn * 8 + got);
+        if (r === 0) break;
+        got += r;
+      }
+      if (got < n * 8) {
+        throw new ParseError(
+          path,
+          0,
+          `file ends at byte ${hex(vpn * 8 + got)}, before the entry for ${hex((vpn + Math.floor(got / 8)) * 4096)} (truncated or odd length)`,
+        );
+      }
+      addPagemapWords(runs, words, n, vpn, path);
+      vpn += n;
+      opts.onProgress?.((vpn - firstVpn) * 4096, (endVpn - firstVpn) * 4096);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return runs;
+}
+
+/**
+ * Forms runs from pagemap bytes already in memory (a captured extract). O(pages).
+ * @param bytes pagemap words for consecutive pages starting at `vaStart`; length must be a multiple of 8
+ * @param vaStart page-aligned virtual address of the first word
+ * @param path name used in errors
+ * @throws ParseError for an odd length or bad frames; RangeError for a bad vaStart
+ */
+export function pagemapRunsFromBytes(bytes: Uint8Array, vaStart: number, path = "pagemap"): PageRuns {
+  checkAddr("pagemap start", vaStart);
+  if (vaStart % 4096 !== 0)
+    throw new RangeError(`pagemap start ${hex(vaStart)} is invalid: not page aligned`);
+  if (bytes.length % 8 !== 0) throw new ParseError(path, 0, `length ${bytes.length} is not a multiple of 8`);
+  const n = bytes.length / 8;
+  checkAddr("pagemap end", vaStart + n * 4096);
+  const runs = new PageRuns(vaStart, vaStart + n * 4096);
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  const words = new Uint32Array(copy.buffer, 0, n * 2);
+  if (endianness() !== "LE") throw new Error("pagemap decoding needs a little-endian host");
+  addPagemapWords(runs, words, n, vaStart / 4096, path);
+  return runs;
+}

@@ -1,0 +1,87 @@
+/**
+ * Processes and kernel identity from procfs: /proc/<pid>/{comm,cmdline,status}, and
+ * /proc/sys/kernel/{osrelease,hostname}, /proc/version.
+ */
+import { readdirSync } from "node:fs";
+import { ParseError } from "../core/index.js";
+import { errnoCode, pidPart, procPath, type ReaderOptions, readAttr, readText } from "./io.js";
+
+/** One process. */
+export interface ProcessInfo {
+  pid: number;
+  /** Short name (comm, at most 15 bytes in the kernel). */
+  comm: string;
+  /** Command line with NUL separators turned into spaces ("" for kernel threads). */
+  cmdline: string;
+}
+
+/** Kernel identity. */
+export interface KernelInfo {
+  /** `uname -r`, e.g. "6.18.44". */
+  release: string;
+  /** The /proc/version line. */
+  version: string;
+  hostname: string;
+  /** Base page size in bytes (the readers decode pagemap for 4 KiB pages). */
+  pageSize: number;
+}
+
+/**
+ * Lists processes under `procRoot` (numeric directories), skipping ones that exit while read. O(processes).
+ * @returns processes sorted by pid
+ */
+export function readProcesses(opts?: ReaderOptions): ProcessInfo[] {
+  const out: ProcessInfo[] = [];
+  for (const name of readdirSync(procPath(opts))) {
+    if (!/^[1-9]\d{0,9}$/.test(name)) continue;
+    const comm = readAttr(procPath(opts, name, "comm"));
+    if (comm === undefined) continue;
+    const cmd = readAttr(procPath(opts, name, "cmdline")) ?? "";
+    out.push({ pid: Number(name), comm, cmdline: cmd.replace(/\0+$/, "").replace(/\0/g, " ") });
+  }
+  return out.sort((a, b) => a.pid - b.pid);
+}
+
+/**
+ * Reads the kernel release, version line and hostname. O(1).
+ * @throws Node errno errors when osrelease is missing
+ */
+export function readKernelInfo(opts?: ReaderOptions): KernelInfo {
+  const release = readText(procPath(opts, "sys/kernel/osrelease"), 4096).trim();
+  return {
+    release,
+    version: readAttr(procPath(opts, "version")) ?? "",
+    hostname: readAttr(procPath(opts, "sys/kernel/hostname")) ?? "",
+    pageSize: 4096,
+  };
+}
+
+/** CAP_SYS_ADMIN bit number (include/uapi/linux/capability.h). */
+export const CAP_SYS_ADMIN = 21;
+
+/**
+ * Whether a process has CAP_SYS_ADMIN in its effective set, from the CapEff line of its status.
+ * @returns true/false, or undefined when the status file is missing
+ * @throws ParseError when the CapEff line is malformed
+ */
+export function readCapSysAdmin(pid: number | "self", opts?: ReaderOptions): boolean | undefined {
+  const path = procPath(opts, pidPart(pid), "status");
+  let text: string;
+  try {
+    text = readText(path, 1 << 20);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return undefined;
+    throw e;
+  }
+  const lines = text.split("\n");
+  const i = lines.findIndex((l) => l.startsWith("CapEff:"));
+  if (i < 0) return undefined;
+  const m = /^CapEff:\s+([0-9a-f]{16})$/.exec(lines[i]);
+  if (!m)
+    throw new ParseError(
+      path,
+      i + 1,
+      `expected "CapEff: <16 hex digits>", got ${JSON.stringify(lines[i].slice(0, 60))}`,
+    );
+  return ((Number.parseInt(m[1].slice(8), 16) >>> CAP_SYS_ADMIN) & 1) === 1;
+}

@@ -1,0 +1,171 @@
+/**
+ * {@link PageRuns}: the present pages of a virtual range grouped into runs the way page-types -l
+ * groups them (tools/mm/page-types.c show_page_range: a run continues while the virtual page and
+ * the frame both continue and the flags are equal). Struct-of-arrays typed storage with a
+ * capacity separate from the count; no object per run.
+ */
+import { hex } from "../core/index.js";
+
+/** Run flag bits (one byte per run), taken from the pagemap word (Documentation/admin-guide/mm/pagemap.rst). */
+export const RunFlag = {
+  /** Bit 63: page present in RAM (always set on a run). */
+  PRESENT: 1,
+  /** Bit 61: file-backed page or shared anonymous page. */
+  FILE: 2,
+  /** Bit 56: page mapped exclusively (by this process only). */
+  EXCLUSIVE: 4,
+  /** Bit 55: soft-dirty. */
+  SOFT_DIRTY: 8,
+} as const;
+
+/** What backs a run, from /proc/kpageflags (see kpageflags.ts). */
+export const RunKind = {
+  /** Not classified, or frames hidden (no CAP_SYS_ADMIN) or kpageflags unreadable. */
+  UNKNOWN: 0,
+  /** Ordinary (order-0 or non-THP) pages. */
+  BASE: 1,
+  /** One transparent huge page folio (KPF_THP). */
+  THP: 2,
+  /** One hugetlbfs page (KPF_HUGE). */
+  HUGETLB: 3,
+  /** The shared zero page (KPF_ZERO_PAGE), mapped by reading untouched anonymous memory. */
+  ZERO: 4,
+} as const;
+
+/** Names of {@link RunKind} values, indexed by value. */
+export const RUN_KIND_NAMES = ["unknown", "base", "thp", "hugetlb", "zero"] as const;
+
+/** Largest frame number a run may hold (pagemap carries 55 bits; x86-64 physical memory 2^52 bytes). */
+export const MAX_PFN = 2 ** 40;
+
+/**
+ * Runs of present pages plus page counts over a virtual range. Arrays are valid up to `count`.
+ * Append is O(1) amortised (capacity doubles); every read is O(1).
+ */
+export class PageRuns {
+  /** Start virtual address of each run. */
+  va: Float64Array;
+  /** First frame number of each run (0 when frames are hidden). */
+  pfn: Float64Array;
+  /** Pages in each run. */
+  npages: Float64Array;
+  /** {@link RunFlag} bits of each run. */
+  flags: Uint8Array;
+  /** {@link RunKind} of each run (UNKNOWN until classified). */
+  kind: Uint8Array;
+  /** Number of runs. */
+  count = 0;
+  /** Present pages (sum of npages). */
+  presentPages = 0;
+  /** Pages swapped out (bit 62). */
+  swappedPages = 0;
+  /** Pages neither present nor swapped. */
+  unmappedPages = 0;
+  /** Present pages whose frame number read as 0: frames hidden without CAP_SYS_ADMIN. */
+  hiddenPages = 0;
+
+  /**
+   * @param vaStart first byte of the range the runs describe (page aligned)
+   * @param vaEnd end of the range (exclusive, page aligned)
+   * @param capacity initial run capacity (>= 1)
+   */
+  constructor(
+    readonly vaStart: number,
+    readonly vaEnd: number,
+    capacity = 64,
+  ) {
+    const c = Math.max(1, capacity);
+    this.va = new Float64Array(c);
+    this.pfn = new Float64Array(c);
+    this.npages = new Float64Array(c);
+    this.flags = new Uint8Array(c);
+    this.kind = new Uint8Array(c);
+  }
+
+  /** Pages in the range. */
+  get totalPages(): number {
+    return (this.vaEnd - this.vaStart) / 4096;
+  }
+
+  /** True when pages are present but every frame number read as 0 (CAP_SYS_ADMIN missing). */
+  get framesHidden(): boolean {
+    return this.presentPages > 0 && this.hiddenPages === this.presentPages;
+  }
+
+  /** Appends one run (no merging; callers decide run boundaries). O(1) amortised. */
+  push(va: number, pfn: number, npages: number, flags: number, kind: number = RunKind.UNKNOWN): void {
+    if (this.count === this.va.length) this.grow();
+    const i = this.count++;
+    this.va[i] = va;
+    this.pfn[i] = pfn;
+    this.npages[i] = npages;
+    this.flags[i] = flags;
+    this.kind[i] = kind;
+  }
+
+  /** Doubles capacity, copying the arrays. O(count). */
+  grow(): void {
+    const c = this.va.length * 2;
+    this.va = growF64(this.va, c);
+    this.pfn = growF64(this.pfn, c);
+    this.npages = growF64(this.npages, c);
+    const f = new Uint8Array(c);
+    f.set(this.flags);
+    this.flags = f;
+    const k = new Uint8Array(c);
+    k.set(this.kind);
+    this.kind = k;
+  }
+
+  /** Pages of the given kind. O(count). */
+  pagesOfKind(kind: number): number {
+    let n = 0;
+    for (let i = 0; i < this.count; i++) if (this.kind[i] === kind) n += this.npages[i];
+    return n;
+  }
+
+  /**
+   * Verifies the invariants in O(count): runs in VA order, not overlapping, inside the range, page
+   * aligned, non-empty, PRESENT flag set, frames below 2^40, kinds known, and page counts that add
+   * up (present + swapped + unmapped = pages in the range).
+   * @throws Error naming the first broken invariant
+   */
+  checkValid(): void {
+    if (this.vaStart % 4096 !== 0 || this.vaEnd % 4096 !== 0 || this.vaEnd < this.vaStart) {
+      throw new Error(`PageRuns range ${hex(this.vaStart)}-${hex(this.vaEnd)} is not a page-aligned range`);
+    }
+    let present = 0;
+    let prevEnd = this.vaStart;
+    for (let i = 0; i < this.count; i++) {
+      const va = this.va[i];
+      const n = this.npages[i];
+      if (va % 4096 !== 0 || va < prevEnd)
+        throw new Error(`run ${i} at ${hex(va)} is unaligned or overlaps the run before`);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`run ${i} has ${n} pages`);
+      if (va + n * 4096 > this.vaEnd)
+        throw new Error(`run ${i} at ${hex(va)} ends beyond ${hex(this.vaEnd)}`);
+      if (!Number.isInteger(this.pfn[i]) || this.pfn[i] < 0 || this.pfn[i] + n > MAX_PFN)
+        throw new Error(`run ${i} frame ${this.pfn[i]} is out of range`);
+      if ((this.flags[i] & RunFlag.PRESENT) === 0 || this.flags[i] > 15)
+        throw new Error(`run ${i} flags ${this.flags[i]} are invalid`);
+      if (this.kind[i] >= RUN_KIND_NAMES.length) throw new Error(`run ${i} kind ${this.kind[i]} is invalid`);
+      present += n;
+      prevEnd = va + n * 4096;
+    }
+    if (present !== this.presentPages)
+      throw new Error(`runs hold ${present} pages but presentPages is ${this.presentPages}`);
+    if (this.hiddenPages > present)
+      throw new Error(`hiddenPages ${this.hiddenPages} exceeds present pages ${present}`);
+    if (present + this.swappedPages + this.unmappedPages !== this.totalPages) {
+      throw new Error(
+        `present ${present} + swapped ${this.swappedPages} + unmapped ${this.unmappedPages} != ${this.totalPages} pages in the range`,
+      );
+    }
+  }
+}
+
+function growF64(a: Float64Array, c: number): Float64Array {
+  const b = new Float64Array(c);
+  b.set(a);
+  return b;
+}

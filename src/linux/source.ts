@@ -1,0 +1,130 @@
+/**
+ * {@link MachineSource}: one read interface over a live machine and a loaded snapshot, so the
+ * analyze layer treats both the same way.
+ */
+import { checkAddr, hex } from "../core/index.js";
+import { type AccessProbe, probeAccess } from "./access.js";
+import type { ReaderOptions } from "./io.js";
+import { type IomemResource, readIomem } from "./iomem.js";
+import { classifyRuns, type KpageflagsSource, openKpageflags } from "./kpageflags.js";
+import { readSmaps, type VmaStats } from "./maps.js";
+import { type PagemapOptions, readPagemapRuns } from "./pagemap.js";
+import { type IommuInfo, type PciDevice, readIommus, readPciDevices } from "./pci.js";
+import { type KernelInfo, type ProcessInfo, readKernelInfo, readProcesses } from "./processes.js";
+import { PageRuns } from "./runs.js";
+
+/** A machine to analyse: live or from a snapshot. */
+export interface MachineSource {
+  /** "live" or the snapshot file name. */
+  readonly origin: string;
+  /** Kernel release, version, hostname, page size. */
+  kernel(): KernelInfo;
+  /** What could be read (live: probed now; snapshot: as probed at capture). */
+  access(): AccessProbe;
+  /** /proc/iomem tree. */
+  iomem(): IomemResource[];
+  /** PCI devices sorted by BDF. */
+  pci(): PciDevice[];
+  /** IOMMU units and groups. */
+  iommus(): IommuInfo;
+  /** Processes sorted by pid (a snapshot lists the captured ones). */
+  processes(): ProcessInfo[];
+  /** VMAs of a process with smaps counters. @throws RangeError for an unknown pid (snapshot) */
+  vmas(pid: number): VmaStats[];
+  /**
+   * Runs of [vaStart, vaEnd), classified by kpageflags when readable.
+   * @throws RangeError for a bad range or unknown pid
+   */
+  runs(pid: number, vaStart: number, vaEnd: number, opts?: Pick<PagemapOptions, "onProgress">): PageRuns;
+  /** Releases open files. */
+  close(): void;
+}
+
+/** Live machine options. */
+export interface LiveSourceOptions extends ReaderOptions {
+  /** Classify runs with /proc/kpageflags when readable (default true). */
+  classify?: boolean;
+}
+
+/**
+ * A {@link MachineSource} reading /proc and /sys now. Access is probed once, on first use.
+ * @param opts roots and classification switch
+ */
+export function liveSource(opts: LiveSourceOptions = {}): MachineSource {
+  let probe: AccessProbe | undefined;
+  let kpf: KpageflagsSource | null | undefined;
+  const kpageflags = (): KpageflagsSource | null => {
+    if (kpf !== undefined) return kpf;
+    try {
+      kpf = opts.classify === false ? null : openKpageflags(opts);
+    } catch {
+      kpf = null;
+    }
+    return kpf;
+  };
+  return {
+    origin: "live",
+    kernel: () => readKernelInfo(opts),
+    access: () => {
+      probe ??= probeAccess(opts);
+      return probe;
+    },
+    iomem: () => readIomem(opts),
+    pci: () => readPciDevices(opts),
+    iommus: () => readIommus(opts),
+    processes: () => readProcesses(opts),
+    vmas: (pid) => readSmaps(pid, opts),
+    runs(pid, vaStart, vaEnd, o) {
+      const runs = readPagemapRuns(pid, vaStart, vaEnd, { ...opts, onProgress: o?.onProgress });
+      const src = runs.presentPages > runs.hiddenPages ? kpageflags() : null;
+      return src ? classifyRuns(runs, src) : runs;
+    },
+    close() {
+      if (kpf) kpf.close();
+      kpf = undefined;
+    },
+  };
+}
+
+/**
+ * Runs of `parts` (each covering its own VA range, ascending, not overlapping) restricted to
+ * [vaStart, vaEnd); pages of the range no part covers count as unmapped. O(runs).
+ * @throws RangeError for a bad or unaligned range
+ */
+export function clipRuns(parts: readonly PageRuns[], vaStart: number, vaEnd: number): PageRuns {
+  checkAddr("range start", vaStart);
+  checkAddr("range end", vaEnd);
+  if (vaStart % 4096 !== 0 || vaEnd % 4096 !== 0 || vaEnd <= vaStart) {
+    throw new RangeError(`range ${hex(vaStart)}-${hex(vaEnd)} is invalid: expected page-aligned start < end`);
+  }
+  const out = new PageRuns(vaStart, vaEnd);
+  let covered = 0;
+  for (const p of parts) {
+    const lo = Math.max(p.vaStart, vaStart);
+    const hi = Math.min(p.vaEnd, vaEnd);
+    if (lo >= hi) continue;
+    covered += (hi - lo) / 4096;
+    const whole = lo === p.vaStart && hi === p.vaEnd;
+    if (whole) {
+      out.swappedPages += p.swappedPages;
+      out.hiddenPages += p.hiddenPages;
+    }
+    let present = 0;
+    for (let i = 0; i < p.count; i++) {
+      const a = Math.max(p.va[i], lo);
+      const b = Math.min(p.va[i] + p.npages[i] * 4096, hi);
+      if (a >= b) continue;
+      const skip = (a - p.va[i]) / 4096;
+      const n = (b - a) / 4096;
+      out.push(a, p.pfn[i] === 0 ? 0 : p.pfn[i] + skip, n, p.flags[i], p.kind[i]);
+      present += n;
+      if (!whole && p.pfn[i] === 0) out.hiddenPages += n;
+    }
+    out.presentPages += present;
+    // Swapped pages are counted per range, not located: a partial overlap cannot split them, so
+    // they are reported as not present (unmapped) there.
+    out.unmappedPages += (hi - lo) / 4096 - present - (whole ? p.swappedPages : 0);
+  }
+  out.unmappedPages += (vaEnd - vaStart) / 4096 - covered;
+  return out;
+}
