@@ -95,7 +95,7 @@ export function phyrFromPfns(pfns: ArrayLike<number>, opts: FromPfnsOptions = {}
 function checkPfn(i: number, p: number): void {
   if (!(p >= 0 && p < PFN_LIMIT && p % 1 === 0)) {
     throw new RangeError(
-      `pfn[${i}] ${Number.isInteger(p) ? hex(p) : String(p)} is invalid: expected an integer below 2^40`,
+      `pfn[${i}] ${Number.isInteger(p) && p >= 0 ? hex(p) : String(p)} is invalid: expected an integer below 2^40`,
     );
   }
 }
@@ -108,7 +108,7 @@ function emit(
   provider: number,
   i: number,
 ): void {
-  if (start + npages > PFN_LIMIT) checkPfn(i, start + npages);
+  if (start + npages > PFN_LIMIT) checkPfn(i - 1, start + npages - 1);
   if (list.store === "compact" && provider <= 0xfff) {
     list._pushEncoded(encodePages(start, npages, flags, provider), npages * PAGE_SIZE);
   } else {
