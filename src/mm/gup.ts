@@ -307,7 +307,12 @@ function prepare(mm: AddressSpace, va: number, len: number, opts: PinOptions): "
     }
     a = pt.lastBase + pt.lastSize;
   }
-  mm.populate(va, len, opts.write ?? false);
+  // Fault in what is missing; device-private entries (owner's) stay where they are.
+  for (let a = va; a < end; ) {
+    if (pt.lookup(a) === 0) mm.fault(a, opts.write ?? false);
+    pt.lookup(a);
+    a = pt.lastBase + pt.lastSize;
+  }
   if (opts.longterm) migrateForLongterm(mm, va, end);
   return kind;
 }
