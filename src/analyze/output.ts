@@ -1,0 +1,155 @@
+/**
+ * Output shapes of the analyses: plain JSON-able data, the stable `--json` shape of the CLI
+ * (schema name {@link ANALYSIS_SCHEMA}) and the data island of the HTML report. Addresses are hex
+ * strings; sizes and counts are integer numbers.
+ */
+
+/** Schema id carried by every JSON document the CLI prints. Bumped on any incompatible change. */
+export const ANALYSIS_SCHEMA = "phyr-analysis/1";
+
+/** Run-length histogram: bucket k holds runs of 2^k .. 2^(k+1)-1 pages (4 KiB pages). */
+export interface RunHistogram {
+  /** Number of runs per bucket (index = order). */
+  runs: number[];
+  /** Bytes in those runs per bucket. */
+  bytes: number[];
+}
+
+/** Bytes one representation needs for a buffer's page list. */
+export interface FormatCost {
+  /** Format name from formats/ (`pages`, `scatterlist`, `phyr16`, ...). */
+  name: string;
+  /** Bytes of the representation. */
+  bytes: number;
+}
+
+/** Leaves of one page size. */
+export interface LeafCount {
+  /** Leaf page size in bytes. */
+  size: number;
+  count: number;
+}
+
+/** IOMMU cost of mapping a buffer under one page-size bitmap and one IOVA placement. */
+export interface IommuCost {
+  /** Bitmap name, e.g. `x86-64 4K|2M|1G`. */
+  bitmap: string;
+  /** `kernel`: size-aligned IOVA as iommu_dma_alloc_iova gives; `congruent`: IOVA = phys modulo the largest page size. */
+  placement: "kernel" | "congruent";
+  /** Leaf entries written, by page size (ascending, only sizes used). */
+  leaves: LeafCount[];
+  /** Total leaf entries. */
+  leafTotal: number;
+  /** Page-table pages needed (all levels, including the root). */
+  tablePages: number;
+  /** IOTLB entries needed to cover the mapping (one per leaf). */
+  iotlbEntries: number;
+}
+
+/** Everything computed for one buffer. */
+export interface BufferAnalysis {
+  label: string;
+  pid: number;
+  comm: string;
+  vaStart: string;
+  vaLength: number;
+  /** Present pages (4 KiB). */
+  pages: number;
+  /** Physically contiguous runs (page-types -l style). */
+  runs: number;
+  swapped: number;
+  unmapped: number;
+  histogram: RunHistogram;
+  formats: FormatCost[];
+  iommu: IommuCost[];
+}
+
+/** One region of the physical map (a /proc/iomem node down to depth 1). */
+export interface PhysRegion {
+  name: string;
+  start: string;
+  /** Inclusive end, as /proc/iomem prints it. */
+  end: string;
+  bytes: number;
+  /** 0 = top level, 1 = child. */
+  depth: number;
+}
+
+/** Physical map summary. */
+export interface PhysMapSummary {
+  /** Top-level regions and their direct children, in address order. */
+  regions: PhysRegion[];
+  /** Bytes per top-level resource name (e.g. `System RAM`), largest first. */
+  totals: { name: string; bytes: number }[];
+  /** Bytes of top-level `System RAM`. */
+  systemRam: number;
+}
+
+/** One PCI function in the summary. */
+export interface PciDeviceSummary {
+  bdf: string;
+  vendor: string;
+  device: string;
+  classCode: string;
+  /** `bridge`, `nvme`, `network`, `display`, `storage`, ... from the class code. */
+  kind: string;
+  bars: { index: number; start: string; bytes: number; prefetch: boolean; is64: boolean }[];
+  iommuGroup: number;
+  upstream: string[];
+}
+
+/** PCI tree summary. */
+export interface PciSummary {
+  devices: PciDeviceSummary[];
+  /** Printable tree, one line per function (lspci -tv like). */
+  tree: string[];
+}
+
+/** P2P map type of one (provider, client) pair: drivers/pci/p2pdma.c names. */
+export type P2pType = "NONE" | "NOT_SUPPORTED" | "BUS_ADDR" | "THRU_HOST_BRIDGE";
+
+/** Every memory-BAR provider x every DMA-capable client. */
+export interface P2pMatrix {
+  /** Providers: one per memory BAR (`bdf/bar`), with its size. */
+  providers: { bdf: string; bar: number; bytes: number }[];
+  /** DMA-capable client functions (every non-bridge function). */
+  clients: string[];
+  /** Row-major cells: `cells[p * clients.length + c]`. */
+  cells: { type: P2pType; distance: number }[];
+}
+
+/** IOMMU presence. */
+export interface IommuPresence {
+  present: boolean;
+  units: string[];
+  /** Number of distinct IOMMU groups among PCI functions. */
+  groups: number;
+}
+
+/** Results of one simulated scenario (subsys runScenario), for the report. */
+export interface ScenarioSummary {
+  name: string;
+  description: string;
+  seed: number;
+  size: number;
+  design: Record<string, number>;
+  baseline: Record<string, number>;
+  ratios: Record<string, number>;
+}
+
+/** The whole machine analysis: the `phyr report --json` / `phyr analyze --json` document. */
+export interface MachineAnalysis {
+  schema: typeof ANALYSIS_SCHEMA;
+  origin: "live" | "snapshot" | "reference";
+  host: { hostname: string; kernel: string; pageSize: number };
+  access: { pfns: boolean; iomem: boolean; messages: string[] };
+  physmap: PhysMapSummary;
+  pci: PciSummary;
+  iommu: IommuPresence;
+  p2p: P2pMatrix;
+  /** Per-buffer analyses (one per process or per requested range). */
+  buffers: BufferAnalysis[];
+  /** Sums over all buffers (label `total`, pid -1). */
+  total: BufferAnalysis;
+  scenarios: ScenarioSummary[];
+}

@@ -1,0 +1,109 @@
+/**
+ * Page runs of a buffer: validation, the run-length histogram, and the PhyrList of the buffer's
+ * physical ranges (the input every representation's byte count is computed from).
+ */
+
+import { checkAddr, checkLen, hex, ilog2, PAGE_SIZE } from "../core/index.js";
+import { PhyrList } from "../phyr/index.js";
+import type { RunHistogram } from "./output.js";
+import type { RunsInput } from "./types.js";
+
+/** PFNs are below 2^40 (52-bit physical addresses with 4 KiB pages). */
+const PFN_LIMIT = 2 ** 40;
+
+/**
+ * Checks that runs are well formed: count within the arrays, VAs page aligned and strictly
+ * increasing without overlap, PFNs below 2^40, page counts >= 1 and the run inside 2^52. O(runs).
+ * @param runs the runs.
+ * @throws RangeError naming the run index and the bad value.
+ */
+export function checkRuns(runs: RunsInput): void {
+  const n = runs.count;
+  if (!Number.isInteger(n) || n < 0 || n > runs.va.length || n > runs.pfn.length || n > runs.npages.length) {
+    throw new RangeError(`runs count ${n} is invalid: expected an integer within the arrays' length`);
+  }
+  let end = 0;
+  for (let i = 0; i < n; i++) {
+    const va = runs.va[i];
+    const pfn = runs.pfn[i];
+    const np = runs.npages[i];
+    checkAddr(`run ${i} va`, va);
+    if (va % PAGE_SIZE !== 0) throw new RangeError(`run ${i} va ${hex(va)} is invalid: not page aligned`);
+    if (va < end)
+      throw new RangeError(`run ${i} va ${hex(va)} is invalid: it overlaps or precedes the previous run`);
+    if (!Number.isInteger(pfn) || pfn < 0 || pfn >= PFN_LIMIT) {
+      throw new RangeError(`run ${i} pfn ${pfn} is invalid: expected an integer below 2^40`);
+    }
+    checkLen(`run ${i} npages`, np);
+    if (pfn + np > PFN_LIMIT)
+      throw new RangeError(`run ${i} pfn ${hex(pfn)}+${np} pages is invalid: beyond 2^52`);
+    end = va + np * PAGE_SIZE;
+  }
+}
+
+/**
+ * Counts present pages. O(runs).
+ * @param runs validated runs.
+ * @returns the sum of the runs' page counts.
+ */
+export function countPages(runs: RunsInput): number {
+  let pages = 0;
+  for (let i = 0; i < runs.count; i++) pages += runs.npages[i];
+  return pages;
+}
+
+/**
+ * Run-length histogram: bucket k counts runs of 2^k .. 2^(k+1)-1 pages and their bytes; the
+ * arrays are as long as the largest bucket used + 1 (empty for no runs). O(runs).
+ * @param runs validated runs.
+ * @returns the histogram.
+ */
+export function runHistogram(runs: RunsInput): RunHistogram {
+  const h: RunHistogram = { runs: [], bytes: [] };
+  for (let i = 0; i < runs.count; i++) addToHistogram(h, runs.npages[i], 1);
+  return h;
+}
+
+/**
+ * Adds `count` runs of `npages` pages to a histogram in place (growing its arrays). O(log npages).
+ * @param h the histogram to update.
+ * @param npages pages per run (>= 1).
+ * @param count how many such runs.
+ */
+export function addToHistogram(h: RunHistogram, npages: number, count: number): void {
+  const k = ilog2(npages);
+  while (h.runs.length <= k) {
+    h.runs.push(0);
+    h.bytes.push(0);
+  }
+  h.runs[k] += count;
+  h.bytes[k] += count * npages * PAGE_SIZE;
+}
+
+/**
+ * Merges histogram `b` into `a` in place. O(buckets).
+ * @param a the histogram to update.
+ * @param b the histogram to add.
+ */
+export function mergeHistogram(a: RunHistogram, b: RunHistogram): void {
+  while (a.runs.length < b.runs.length) {
+    a.runs.push(0);
+    a.bytes.push(0);
+  }
+  for (let k = 0; k < b.runs.length; k++) {
+    a.runs[k] += b.runs[k];
+    a.bytes[k] += b.bytes[k];
+  }
+}
+
+/**
+ * The buffer's physical ranges as a compact PhyrList, one entry per run, in VA order (no merging
+ * across runs: each run is already maximal). Flags 0 (pages are read, not pinned). O(runs).
+ * @param runs validated runs.
+ * @returns a new list.
+ */
+export function runsToList(runs: RunsInput): PhyrList {
+  const list = new PhyrList();
+  for (let i = 0; i < runs.count; i++) list.append(runs.pfn[i] * PAGE_SIZE, runs.npages[i] * PAGE_SIZE);
+  return list;
+}

@@ -1,0 +1,62 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { describe, expect, it } from "vitest";
+import { HOSTILE_NAME, HOSTILE_PATH, sampleAnalysis } from "../../test/browser/sample-analysis.js";
+import { renderReportHtml } from "./html.js";
+
+const require = createRequire(import.meta.url);
+const assets = {
+  uplotJs: readFileSync(require.resolve("uplot/dist/uPlot.iife.min.js"), "utf8"),
+  uplotCss: readFileSync(require.resolve("uplot/dist/uPlot.min.css"), "utf8"),
+};
+
+function island(html: string): string {
+  const m = /<script id="phyr-data" type="application\/json">([\s\S]*?)<\/script>/.exec(html);
+  if (!m) throw new Error("no data island");
+  return m[1];
+}
+
+describe("renderReportHtml", () => {
+  it("puts the analysis in a JSON data island that parses back to the same data", () => {
+    const a = sampleAnalysis();
+    const html = renderReportHtml(a, assets);
+    expect(JSON.parse(island(html))).toEqual(a);
+  });
+
+  it("never writes untrusted text as markup: no raw <img, no early </script>, no raw U+2028", () => {
+    const html = renderReportHtml(sampleAnalysis(), assets);
+    expect(html.includes(HOSTILE_NAME)).toBe(false);
+    expect(html.includes("<img")).toBe(false);
+    expect(html.includes(HOSTILE_PATH)).toBe(false);
+    expect(html.includes("\u2028")).toBe(false);
+    // Exactly the three script elements the generator writes are closed.
+    expect(html.match(/<\/script>/g)?.length).toBe(3);
+    expect(island(html)).toContain("\\u003cimg src=x onerror=alert(1)\\u003e");
+  });
+
+  it("is self-contained: uPlot inlined, no external src/href, network blocked by CSP", () => {
+    const html = renderReportHtml(sampleAnalysis(), assets);
+    expect(html).toContain(assets.uplotJs.slice(0, 200));
+    expect(html).toContain(assets.uplotCss.slice(0, 100));
+    const markup = html.replace(/<(script|style)\b[^>]*>[\s\S]*?<\/\1>/g, "");
+    expect(markup).toContain('<main id="app">');
+    expect(/\s(src|href)=/i.test(markup)).toBe(false);
+    expect(html).toContain("default-src 'none'");
+  });
+
+  it("renders page text only through textContent (the embedded script has no innerHTML)", () => {
+    const html = renderReportHtml(sampleAnalysis(), assets);
+    const client = html.slice(html.lastIndexOf("<script>"));
+    expect(client).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
+    expect(client).toContain("textContent");
+  });
+
+  it("refuses assets that would end their inline element early, naming the offset", () => {
+    expect(() => renderReportHtml(sampleAnalysis(), { ...assets, uplotJs: "var a='</script>'" })).toThrow(
+      /uPlot JS cannot be inlined: it contains "<\/script" at offset 7/,
+    );
+    expect(() => renderReportHtml(sampleAnalysis(), { ...assets, uplotCss: "a{}</style>" })).toThrow(
+      TypeError,
+    );
+  });
+});

@@ -1,0 +1,116 @@
+/**
+ * The terminal summary of a machine analysis: what the range-list design saves against today's
+ * kernel for the memory that was read, in a screenful.
+ */
+
+import type { BufferAnalysis, MachineAnalysis } from "../analyze/output.js";
+import { formatBytes } from "../core/index.js";
+import { terminalSafe } from "./escape.js";
+import { formatTable, type Paint, plainPaint } from "./table.js";
+
+/** Options of {@link renderSummary}. */
+export interface SummaryOptions {
+  paint?: Paint;
+  /** Processes listed (largest by pages first); default 10. */
+  top?: number;
+}
+
+/**
+ * Renders the terminal summary. O(buffers log buffers).
+ * @param a the analysis.
+ * @param opts colour and how many processes to list.
+ * @returns lines of text (untrusted names escaped).
+ */
+export function renderSummary(a: MachineAnalysis, opts: SummaryOptions = {}): string[] {
+  const p = opts.paint ?? plainPaint;
+  const out: string[] = [];
+  const t = a.total;
+  out.push(
+    p.bold(
+      `phyr — ${terminalSafe(a.host.hostname)} (${a.origin}, kernel ${terminalSafe(a.host.kernel)}, ${formatBytes(a.host.pageSize)} pages)`,
+    ),
+  );
+  for (const m of a.access.messages) out.push(p.yellow(`! ${m}`));
+  out.push("");
+  const ram = a.physmap.systemRam;
+  const pciBars = a.p2p.providers.length;
+  const bus = a.p2p.cells.filter((c) => c.type === "BUS_ADDR").length;
+  const thru = a.p2p.cells.filter((c) => c.type === "THRU_HOST_BRIDGE").length;
+  out.push(`Physical map   ${formatBytes(ram)} System RAM, ${a.physmap.regions.length} regions`);
+  out.push(
+    `PCI            ${a.pci.devices.length} functions, ${pciBars} memory BARs; P2P pairs: ${bus} bus-address, ${thru} through host bridge, ${a.p2p.cells.length - bus - thru} other`,
+  );
+  out.push(
+    `IOMMU          ${a.iommu.present ? `present (${a.iommu.units.map(terminalSafe).join(", ")})` : "none"}`,
+  );
+  out.push("");
+  const avg = t.runs > 0 ? formatBytes(Math.round((t.pages * 4096) / t.runs)) : "-";
+  out.push(
+    p.bold(
+      `Memory read    ${fmt(t.pages)} pages (${formatBytes(t.pages * 4096)}) in ${fmt(t.runs)} runs, average run ${avg}`,
+    ),
+  );
+  out.push(`               from ${a.buffers.length} buffer(s)`);
+  out.push("");
+  const pages = t.formats.find((f) => f.name === "pages")?.bytes ?? 0;
+  out.push(
+    ...formatTable(
+      ["representation", "bytes", "size", "vs page array"],
+      t.formats.map((f) => [f.name, f.bytes, formatBytes(f.bytes), ratio(pages, f.bytes)]),
+      { paint: p, align: ["left", "right", "right", "right"] },
+    ),
+  );
+  out.push("");
+  if (t.iommu.length > 0) {
+    out.push(
+      ...formatTable(
+        ["IOMMU page sizes", "IOVA", "leaves", "by size", "tables", "IOTLB"],
+        t.iommu.map((c) => [
+          c.bitmap,
+          c.placement,
+          c.leafTotal,
+          c.leaves.map((l) => `${fmt(l.count)}x${formatBytes(l.size).replace(" ", "")}`).join(" "),
+          c.tablePages,
+          c.iotlbEntries,
+        ]),
+        { paint: p },
+      ),
+    );
+    out.push("");
+  }
+  const top = [...a.buffers].sort((x, y) => y.pages - x.pages).slice(0, opts.top ?? 10);
+  if (top.length > 0) {
+    out.push(
+      ...formatTable(
+        ["pid", "process", "buffer", "pages", "runs", "avg run", "page array", "phyr16"],
+        top.map((b) => row(b)),
+        { paint: p, align: ["right", "left", "left", "right", "right", "right", "right", "right"] },
+      ),
+    );
+  }
+  return out;
+}
+
+function row(b: BufferAnalysis): (string | number)[] {
+  const bytesOf = (name: string) => b.formats.find((f) => f.name === name)?.bytes ?? 0;
+  return [
+    b.pid,
+    b.comm,
+    b.label,
+    b.pages,
+    b.runs,
+    b.runs > 0 ? formatBytes(Math.round((b.pages * 4096) / b.runs)) : "-",
+    formatBytes(bytesOf("pages")),
+    formatBytes(bytesOf("phyr16")),
+  ];
+}
+
+function fmt(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+function ratio(base: number, v: number): string {
+  if (base <= 0 || v <= 0) return "-";
+  const r = base / v;
+  return r >= 1 ? `${r.toFixed(r >= 100 ? 0 : 2)}x smaller` : `${(1 / r).toFixed(2)}x larger`;
+}

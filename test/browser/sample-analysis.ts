@@ -1,0 +1,151 @@
+/**
+ * A hand-written MachineAnalysis used as report input by the report unit tests and the browser
+ * test. It carries hostile text (markup, script end tags, U+2028) in every untrusted field.
+ */
+import type { MachineAnalysis } from "../../src/analyze/output.js";
+
+/** The process name the acceptance test looks for. */
+export const HOSTILE_NAME = "<img src=x onerror=alert(1)>";
+/** A path that tries to end the data island. */
+export const HOSTILE_PATH = "/tmp/</script><script>alert(2)</script>\u2028&amp;";
+
+/** Builds the sample (a fresh object each call). */
+export function sampleAnalysis(): MachineAnalysis {
+  const buffer = (pid: number, comm: string, label: string, pages: number, runs: number) => ({
+    label,
+    pid,
+    comm,
+    vaStart: "0x7f0000000000",
+    vaLength: pages * 4096,
+    pages,
+    runs,
+    swapped: 0,
+    unmapped: 0,
+    histogram: {
+      runs: [runs - 2, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+      bytes: [(runs - 2) * 4096, 0, 0, 0, 0, 0, 0, 0, 0, 2 * 2 ** 21],
+    },
+    formats: [
+      { name: "pages", bytes: pages * 8 },
+      { name: "scatterlist", bytes: runs * 32 + 16 },
+      { name: "phyr16", bytes: runs * 16 },
+      { name: "compact", bytes: runs * 8 + 80 },
+    ],
+    iommu: [
+      {
+        bitmap: "x86-64 4K|2M|1G",
+        placement: "kernel" as const,
+        leaves: [{ size: 4096, count: pages }],
+        leafTotal: pages,
+        tablePages: 4,
+        iotlbEntries: pages,
+      },
+      {
+        bitmap: "x86-64 4K|2M|1G",
+        placement: "congruent" as const,
+        leaves: [
+          { size: 4096, count: runs - 2 },
+          { size: 2 ** 21, count: 2 },
+        ],
+        leafTotal: runs,
+        tablePages: 3,
+        iotlbEntries: runs,
+      },
+    ],
+  });
+  const a = buffer(4242, HOSTILE_NAME, `4242 ${HOSTILE_NAME} ${HOSTILE_PATH}`, 1030, 8);
+  const b = buffer(1, "init", "1 init [heap]", 600, 40);
+  return {
+    schema: "phyr-analysis/1",
+    origin: "reference",
+    host: { hostname: `host${HOSTILE_NAME}`, kernel: "6.18.0-test", pageSize: 4096 },
+    access: { pfns: true, iomem: true, messages: [`note: ${HOSTILE_PATH}`] },
+    physmap: {
+      regions: [
+        { name: "System RAM", start: "0x100000", end: "0xbfffffff", bytes: 0xbff00000, depth: 0 },
+        { name: HOSTILE_NAME, start: "0x1000000", end: "0x1ffffff", bytes: 0x1000000, depth: 1 },
+        { name: "PCI Bus 0000:00", start: "0xc0000000", end: "0xfebfffff", bytes: 0x3ec00000, depth: 0 },
+      ],
+      totals: [
+        { name: "System RAM", bytes: 0xbff00000 },
+        { name: "PCI Bus 0000:00", bytes: 0x3ec00000 },
+      ],
+      systemRam: 0xbff00000,
+    },
+    pci: {
+      devices: [
+        {
+          bdf: "0000:00:00.0",
+          vendor: "8086",
+          device: "1237",
+          classCode: "060000",
+          kind: "bridge",
+          bars: [],
+          iommuGroup: -1,
+          upstream: [],
+        },
+        {
+          bdf: "0000:00:03.0",
+          vendor: "1af4",
+          device: "1000",
+          classCode: "020000",
+          kind: "network",
+          bars: [{ index: 4, start: "0xfe000000", bytes: 16384, prefetch: true, is64: true }],
+          iommuGroup: -1,
+          upstream: [],
+        },
+        {
+          bdf: "0000:00:04.0",
+          vendor: "1b36",
+          device: "0010",
+          classCode: "010802",
+          kind: "nvme",
+          bars: [{ index: 0, start: "0xfe010000", bytes: 16384, prefetch: false, is64: true }],
+          iommuGroup: -1,
+          upstream: [],
+        },
+      ],
+      tree: [
+        "0000:00:00.0 [8086:1237] bridge",
+        "0000:00:03.0 [1af4:1000] network",
+        "0000:00:04.0 [1b36:0010] nvme",
+      ],
+    },
+    iommu: { present: false, units: [], groups: 0 },
+    p2p: {
+      providers: [
+        { bdf: "0000:00:03.0", bar: 4, bytes: 16384 },
+        { bdf: "0000:00:04.0", bar: 0, bytes: 16384 },
+      ],
+      clients: ["0000:00:03.0", "0000:00:04.0"],
+      cells: [
+        { type: "BUS_ADDR", distance: 0 },
+        { type: "THRU_HOST_BRIDGE", distance: 4 },
+        { type: "THRU_HOST_BRIDGE", distance: 4 },
+        { type: "BUS_ADDR", distance: 0 },
+      ],
+    },
+    buffers: [a, b],
+    total: { ...buffer(-1, "", "total", 1630, 48) },
+    scenarios: [
+      {
+        name: "vfio-1g",
+        description: "VFIO mapping of 1 GiB pages",
+        seed: 1,
+        size: 2 ** 30,
+        design: { leaves: 1, ops: 1 },
+        baseline: { leaves: 262144, ops: 262144 },
+        ratios: { leaves: 262144, ops: 262144 },
+      },
+      {
+        name: "rdma-mr",
+        description: "RDMA memory registration",
+        seed: 1,
+        size: 2 ** 24,
+        design: { entries: 8 },
+        baseline: { entries: 4096 },
+        ratios: { entries: 512 },
+      },
+    ],
+  };
+}
