@@ -1,0 +1,126 @@
+/**
+ * The mapping loops of drivers/iommu/iommu.c over an {@link IoPageTable}: __iommu_map (page size
+ * chosen by iommu_pgsize, unrolled on failure) and __iommu_unmap (bytes unmapped, invalidations
+ * gathered as {start, end, pgsize}).
+ */
+import { checkAddr, checkLen, hex } from "../core/index.js";
+import { iommuPgsizeInto, minPageSize, type PgsizeChoice } from "./pgsize.js";
+import type { IoPageTable } from "./pgtable.js";
+import { checkProt, IommuMapError } from "./prot.js";
+
+/**
+ * Pending IOTLB invalidation (struct iommu_iotlb_gather): the range [start, end] (inclusive) of
+ * pages of `pgsize`; empty when `start > end`.
+ */
+export interface IotlbGather {
+  start: number;
+  end: number;
+  pgsize: number;
+}
+
+/** An empty gather (iommu_iotlb_gather_init: start = ULONG_MAX, end = 0, pgsize = 0). O(1). */
+export function iotlbGatherInit(): IotlbGather {
+  return { start: Number.POSITIVE_INFINITY, end: 0, pgsize: 0 };
+}
+
+/**
+ * Adds an unmapped range to the gather as iommu_iotlb_gather_add_page does: when the range is
+ * disjoint from the gathered one or of another page size, `sync` is called on the gather first
+ * (and the gather reset). O(1) plus the sync.
+ */
+export function iotlbGatherAdd(
+  gather: IotlbGather,
+  iova: number,
+  size: number,
+  pgsize: number,
+  sync: (g: IotlbGather) => void,
+): void {
+  const empty = gather.start > gather.end;
+  const disjoint = !empty && (iova + size - 1 < gather.start - 1 || iova > gather.end + 1);
+  if (!empty && (gather.pgsize !== pgsize || disjoint)) {
+    sync(gather);
+    gather.start = Number.POSITIVE_INFINITY;
+    gather.end = 0;
+  }
+  gather.pgsize = pgsize;
+  gather.start = Math.min(gather.start, iova);
+  gather.end = Math.max(gather.end, iova + size - 1);
+}
+
+/** Checks iova/paddr/size against the smallest page size and the aperture. @throws */
+function checkMapArgs(what: string, pt: IoPageTable, iova: number, paddr: number, size: number): void {
+  checkAddr(`${what} iova`, iova);
+  checkAddr(`${what} paddr`, paddr);
+  checkLen(`${what} size`, size);
+  const min = minPageSize(pt.format.pgsizeBitmap);
+  if (iova % min !== 0 || paddr % min !== 0 || size % min !== 0) {
+    throw new IommuMapError(
+      "IOMMU_EINVAL",
+      `Cannot ${what} ${hex(iova)}+${hex(size)} -> ${hex(paddr)}: not aligned to the smallest page size ${hex(min)}`,
+    );
+  }
+  if (iova + size > 2 ** pt.format.iovaBits || paddr + size > 2 ** 52) {
+    throw new IommuMapError(
+      "IOMMU_EINVAL",
+      `Cannot ${what} ${hex(iova)}+${hex(size)}: beyond the ${pt.format.iovaBits}-bit aperture`,
+    );
+  }
+}
+
+const choice: PgsizeChoice = { pgsize: 0, count: 0 };
+
+/**
+ * __iommu_map: maps [iova, iova+size) to [paddr, ...) choosing each step's page size with
+ * iommu_pgsize; on failure unmaps what this call mapped, so the table is unchanged.
+ * @throws IommuMapError "IOMMU_EINVAL" for misalignment or beyond the aperture,
+ *   "IOMMU_EEXIST" when part of the range is already mapped.
+ * @throws RangeError for non-integer or out-of-range arguments, bad prot.
+ * Cost: O(levels x steps + pages written).
+ */
+export function ioMap(pt: IoPageTable, iova: number, paddr: number, size: number, prot: number): void {
+  checkMapArgs("map", pt, iova, paddr, size);
+  checkProt(prot);
+  const bitmap = pt.format.pgsizeBitmap;
+  let done = 0;
+  try {
+    while (done < size) {
+      iommuPgsizeInto(bitmap, iova + done, paddr + done, size - done, choice);
+      done += pt.mapPages(iova + done, paddr + done, choice.pgsize, choice.count, prot);
+    }
+  } catch (e) {
+    const partial = (e as { mapped?: number }).mapped ?? 0;
+    const mapped = done + partial;
+    if (mapped > 0) ioUnmap(pt, iova, mapped, null, null);
+    throw e;
+  }
+}
+
+/**
+ * __iommu_unmap: unmaps from `iova` until `size` bytes are covered or an unmapped hole is met;
+ * gathers each unmapped run into `gather` (when given), calling `sync` as iommu_iotlb_gather_add_page
+ * requires. The caller syncs the final gather.
+ * @returns Bytes unmapped (may exceed `size` when a larger page covered the end, as VT-d does).
+ * @throws IommuMapError "IOMMU_EINVAL" for misalignment or when `iova` is inside a large page.
+ * Cost: O(levels) per leaf.
+ */
+export function ioUnmap(
+  pt: IoPageTable,
+  iova: number,
+  size: number,
+  gather: IotlbGather | null,
+  sync: ((g: IotlbGather) => void) | null,
+): number {
+  checkMapArgs("unmap", pt, iova, 0, size);
+  const bitmap = pt.format.pgsizeBitmap;
+  let unmapped = 0;
+  const local: PgsizeChoice = { pgsize: 0, count: 0 };
+  while (unmapped < size) {
+    const at = iova + unmapped;
+    iommuPgsizeInto(bitmap, at, at, size - unmapped, local);
+    const n = pt.unmapPages(at, local.pgsize, local.count);
+    if (n === 0) break;
+    if (gather !== null && sync !== null) iotlbGatherAdd(gather, at, n, local.pgsize, sync);
+    unmapped += n;
+  }
+  return unmapped;
+}
