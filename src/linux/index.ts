@@ -8,4 +8,7 @@ export * from "./pci.js";
 export * from "./phyr-runs.js";
 export * from "./processes.js";
 export * from "./runs.js";
+export * from "./snapshot-read.js";
+export * from "./snapshot-schema.js";
+export * from "./snapshot-write.js";
 export * from "./source.js";

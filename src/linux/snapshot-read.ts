@@ -1,0 +1,420 @@
+/**
+ * `loadSnapshot()`: reads a `phyr-snapshot` v1 file as a stream (gunzip when it starts with
+ * 1f 8b), splitting lines itself so no line may exceed `maxLineBytes` and the whole input may not
+ * exceed `maxTotalBytes`; each line is parsed alone and validated by its strict schema. The result
+ * is a {@link MachineSource} giving back the same structures the live readers give. Snapshot
+ * contents are untrusted: every error is a ParseError whose path is `<file>:<record>.<field>`.
+ */
+import { closeSync, createReadStream, openSync, readSync } from "node:fs";
+import { basename } from "node:path";
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { hex, ParseError } from "../core/index.js";
+import type { AccessProbe } from "./access.js";
+import type { IomemResource } from "./iomem.js";
+import type { VmaStats } from "./maps.js";
+import type { IommuInfo, PciDevice } from "./pci.js";
+import type { KernelInfo, ProcessInfo } from "./processes.js";
+import { PageRuns } from "./runs.js";
+import {
+  type HeaderRecord,
+  RECORD_SCHEMAS,
+  type RunsRecord,
+  SNAPSHOT_VERSION,
+  type VmaRecord,
+} from "./snapshot-schema.js";
+import { clipRuns, type MachineSource } from "./source.js";
+
+/** Limits of {@link loadSnapshot}. */
+export interface LoadOptions {
+  /** Longest line accepted, in bytes (default 16 MiB). */
+  maxLineBytes?: number;
+  /** Largest uncompressed input accepted, in bytes (default 8 GiB). */
+  maxTotalBytes?: number;
+}
+
+const BANNED_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+async function* splitLines(
+  stream: Readable,
+  path: string,
+  maxLine: number,
+  maxTotal: number,
+): AsyncGenerator<string> {
+  let parts: Buffer[] = [];
+  let partLen = 0;
+  let total = 0;
+  let lineNo = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > maxTotal)
+        throw new ParseError(path, lineNo + 1, `input is larger than the limit of ${maxTotal} bytes`);
+      let start = 0;
+      for (;;) {
+        const nl = chunk.indexOf(10, start);
+        const piece = chunk.subarray(start, nl < 0 ? chunk.length : nl);
+        partLen += piece.length;
+        if (partLen > maxLine)
+          throw new ParseError(
+            `${path}:${lineNo + 1}`,
+            lineNo + 1,
+            `record is longer than the limit of ${maxLine} bytes`,
+          );
+        parts.push(piece);
+        if (nl < 0) break;
+        lineNo++;
+        yield Buffer.concat(parts, partLen).toString("utf8");
+        parts = [];
+        partLen = 0;
+        start = nl + 1;
+      }
+    }
+  } catch (e) {
+    if (e instanceof ParseError) throw e;
+    throw new ParseError(
+      path,
+      lineNo + 1,
+      `cannot read: ${(e as Error).message} (truncated or corrupted compressed data?)`,
+    );
+  } finally {
+    stream.destroy();
+  }
+  if (partLen > 0)
+    throw new ParseError(
+      `${path}:${lineNo + 1}`,
+      lineNo + 1,
+      "file ends in the middle of a record (truncated)",
+    );
+}
+
+function isGzip(path: string): boolean {
+  const fd = openSync(path, "r");
+  try {
+    const b = Buffer.alloc(2);
+    return readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fail(file: string, rec: number, field: string, reason: string): ParseError {
+  return new ParseError(`${file}:${rec}${field ? `.${field}` : ""}`, rec, reason);
+}
+
+function parseRecord(
+  file: string,
+  rec: number,
+  line: string,
+): { type: keyof typeof RECORD_SCHEMAS; data: unknown } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line, function (this: unknown, key, value) {
+      if (BANNED_KEYS.has(key)) throw fail(file, rec, key, `key ${JSON.stringify(key)} is not allowed`);
+      return value;
+    });
+  } catch (e) {
+    if (e instanceof ParseError) throw e;
+    throw fail(file, rec, "", `invalid JSON: ${(e as Error).message}`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+    throw fail(file, rec, "", "record is not a JSON object");
+  const type = (raw as { type?: unknown }).type;
+  if (typeof type !== "string" || !Object.hasOwn(RECORD_SCHEMAS, type))
+    throw fail(file, rec, "type", `unknown record type ${JSON.stringify(type)}`);
+  if (type === "header" && (raw as { version?: unknown }).version !== SNAPSHOT_VERSION) {
+    throw fail(
+      file,
+      rec,
+      "version",
+      `unsupported version ${JSON.stringify((raw as { version?: unknown }).version)} (this reader reads ${SNAPSHOT_VERSION})`,
+    );
+  }
+  const schema = RECORD_SCHEMAS[type as keyof typeof RECORD_SCHEMAS];
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const keys = (issue as { keys?: string[] }).keys;
+    const field = [...issue.path.map(String), ...(keys ? [keys[0]] : [])].join(".");
+    throw fail(file, rec, field, issue.message);
+  }
+  return { type: type as keyof typeof RECORD_SCHEMAS, data: r.data };
+}
+
+const num = (h: string) => Number.parseInt(h.slice(2), 16);
+
+/** A loaded snapshot: a {@link MachineSource} over data held in memory (runs in typed arrays). */
+export class SnapshotSource implements MachineSource {
+  readonly origin: string;
+  /** Header as written (format, version, capturedAt, anonymized). */
+  header!: HeaderRecord;
+  private iomemTree: IomemResource[] = [];
+  private pciDevices: PciDevice[] = [];
+  private iommu: IommuInfo = { units: [], groups: [] };
+  private procs: ProcessInfo[] = [];
+  private readonly vmaMap = new Map<number, VmaStats[]>();
+  private readonly runMap = new Map<number, PageRuns[]>();
+  /** Per pid, per VMA: the error text when its pagemap was unreadable at capture, else undefined. */
+  readonly vmaErrors = new Map<number, (string | undefined)[]>();
+
+  constructor(origin: string) {
+    this.origin = origin;
+  }
+  kernel(): KernelInfo {
+    return { ...this.header.kernel };
+  }
+  access(): AccessProbe {
+    const a = this.header.access;
+    return { ...a, capSysAdmin: a.capSysAdmin ?? undefined, messages: [...a.messages] };
+  }
+  iomem(): IomemResource[] {
+    return this.iomemTree;
+  }
+  pci(): PciDevice[] {
+    return this.pciDevices;
+  }
+  iommus(): IommuInfo {
+    return this.iommu;
+  }
+  processes(): ProcessInfo[] {
+    return this.procs;
+  }
+  vmas(pid: number): VmaStats[] {
+    const v = this.vmaMap.get(pid);
+    if (!v) throw new RangeError(`pid ${pid} is not in snapshot ${this.origin}`);
+    return v;
+  }
+  /** Runs of the captured VMAs clipped to the range (rounded out to pages). O(runs). @throws RangeError */
+  runs(pid: number, vaStart: number, vaEnd: number): PageRuns {
+    const parts = this.runMap.get(pid);
+    if (!parts) throw new RangeError(`pid ${pid} is not in snapshot ${this.origin}`);
+    return clipRuns(parts, Math.floor(vaStart / 4096) * 4096, Math.ceil(vaEnd / 4096) * 4096);
+  }
+  /** Runs of VMA `index` of `pid` exactly as captured. @throws RangeError */
+  vmaRuns(pid: number, index: number): PageRuns {
+    const r = this.runMap.get(pid)?.[index];
+    if (!r) throw new RangeError(`VMA ${index} of pid ${pid} is not in snapshot ${this.origin}`);
+    return r;
+  }
+  close(): void {}
+
+  /** @internal builds the tree from the flattened records */
+  setIomem(
+    file: string,
+    rec: number,
+    flat: { start: string; end: string; name: string; depth: number }[],
+  ): void {
+    const stack: IomemResource[] = [];
+    for (let i = 0; i < flat.length; i++) {
+      const f = flat[i];
+      const r: IomemResource = {
+        start: num(f.start),
+        end: num(f.end),
+        name: f.name,
+        depth: f.depth,
+        children: [],
+      };
+      if (r.start > r.end) throw fail(file, rec, `resources.${i}.start`, `${f.start} is above end ${f.end}`);
+      if (f.depth > stack.length)
+        throw fail(file, rec, `resources.${i}.depth`, `depth ${f.depth} skips a level`);
+      stack.length = f.depth;
+      const parent = stack[f.depth - 1];
+      if (parent && (r.start < parent.start || r.end > parent.end))
+        throw fail(file, rec, `resources.${i}`, "lies outside its parent");
+      (parent ? parent.children : this.iomemTree).push(r);
+      stack.push(r);
+    }
+  }
+  /** @internal */
+  setPci(devices: PciDevice[]): void {
+    this.pciDevices = devices;
+  }
+  /** @internal */
+  setIommu(info: IommuInfo): void {
+    this.iommu = info;
+  }
+  /** @internal */
+  addProcess(p: ProcessInfo): void {
+    this.procs.push(p);
+    this.vmaMap.set(p.pid, []);
+    this.runMap.set(p.pid, []);
+    this.vmaErrors.set(p.pid, []);
+  }
+  /** @internal */
+  addVma(v: VmaStats, runs: PageRuns, error: string | undefined): void {
+    const pid = this.procs[this.procs.length - 1].pid;
+    this.vmaMap.get(pid)!.push(v);
+    this.runMap.get(pid)!.push(runs);
+    this.vmaErrors.get(pid)!.push(error);
+  }
+}
+
+/**
+ * Loads a snapshot written by `capture()`. Streams the file; memory is O(runs) in typed arrays.
+ * @param path snapshot file (plain or gzip)
+ * @param opts line and total size limits
+ * @returns a MachineSource with the captured data
+ * @throws ParseError naming `<file>:<record>.<field>` for bad JSON, schema violations, wrong
+ *   format or version, records out of order, inconsistent counts, oversized lines or input,
+ *   truncation (missing `end` record or cut-off gzip); Node errno errors when unreadable
+ */
+export async function loadSnapshot(path: string, opts: LoadOptions = {}): Promise<SnapshotSource> {
+  const maxLine = opts.maxLineBytes ?? 16 * 1024 * 1024;
+  const maxTotal = opts.maxTotalBytes ?? 8 * 1024 * 1024 * 1024;
+  const file = basename(path);
+  const raw = createReadStream(path);
+  const stream: Readable = isGzip(path) ? raw.pipe(createGunzip()) : raw;
+  if (stream !== raw) raw.on("error", (e) => stream.destroy(e));
+  const snap = new SnapshotSource(file);
+  const order = ["header", "iomem", "pci", "iommu"] as const;
+  let rec = 0;
+  let ended = false;
+  let pid = -1;
+  let vma: { rec: number; v: VmaRecord; runs: PageRuns; present: number } | undefined;
+  const finishVma = () => {
+    if (!vma) return;
+    const { v, runs } = vma;
+    if (runs.count !== v.runs)
+      throw fail(file, vma.rec, "runs", `declares ${v.runs} runs but ${runs.count} follow`);
+    if (runs.presentPages !== vma.present)
+      throw fail(
+        file,
+        vma.rec,
+        "pages.present",
+        `is ${vma.present} but the runs hold ${runs.presentPages} pages`,
+      );
+    try {
+      runs.checkValid();
+    } catch (e) {
+      throw fail(file, vma.rec, "pages", (e as Error).message);
+    }
+    vma = undefined;
+  };
+  for await (const line of splitLines(stream, file, maxLine, maxTotal)) {
+    rec++;
+    if (ended) throw fail(file, rec, "", "data after the end record");
+    const { type, data } = parseRecord(file, rec, line);
+    if (rec <= order.length) {
+      if (type !== order[rec - 1])
+        throw fail(file, rec, "type", `expected a ${order[rec - 1]} record, got ${type}`);
+    } else if (order.includes(type as (typeof order)[number]))
+      throw fail(file, rec, "type", `a second ${type} record`);
+    switch (type) {
+      case "header":
+        snap.header = data as HeaderRecord;
+        break;
+      case "iomem":
+        snap.setIomem(
+          file,
+          rec,
+          (data as { resources: { start: string; end: string; name: string; depth: number }[] }).resources,
+        );
+        break;
+      case "pci": {
+        const devs = (
+          data as {
+            devices: (Omit<PciDevice, "resources"> & {
+              resources: { index: number; start: string; end: string; flags: number }[];
+            })[];
+          }
+        ).devices;
+        snap.setPci(
+          devs.map((d) => ({
+            ...d,
+            resources: d.resources.map((r) => ({
+              index: r.index,
+              start: num(r.start),
+              end: num(r.end),
+              flags: r.flags,
+            })),
+          })),
+        );
+        break;
+      }
+      case "iommu": {
+        const d = data as IommuInfo & { type: string };
+        snap.setIommu({ units: d.units, groups: d.groups });
+        break;
+      }
+      case "process": {
+        finishVma();
+        const p = data as ProcessInfo & { type: string };
+        if (p.pid <= pid) throw fail(file, rec, "pid", `pid ${p.pid} is not above the previous ${pid}`);
+        pid = p.pid;
+        snap.addProcess({ pid: p.pid, comm: p.comm, cmdline: p.cmdline });
+        break;
+      }
+      case "vma": {
+        finishVma();
+        const v = data as VmaRecord;
+        if (v.pid !== pid)
+          throw fail(file, rec, "pid", `VMA of pid ${v.pid} outside its process record (current ${pid})`);
+        const start = num(v.start);
+        const end = num(v.end);
+        if (start % 4096 !== 0 || end % 4096 !== 0 || end <= start)
+          throw fail(file, rec, "end", `${v.start}-${v.end} is not a page-aligned range`);
+        const prev = snap.vmas(pid).at(-1);
+        if (prev && start < prev.end)
+          throw fail(file, rec, "start", `${v.start} overlaps the VMA before (ends ${hex(prev.end)})`);
+        if (v.error !== undefined && (v.runs !== 0 || v.pages.present !== 0))
+          throw fail(file, rec, "error", "an unreadable VMA cannot have runs");
+        const runs = new PageRuns(start, end, Math.max(1, Math.min(v.runs, 1 << 20)));
+        runs.swappedPages = v.pages.swapped;
+        runs.unmappedPages = v.pages.unmapped;
+        runs.hiddenPages = v.pages.hidden;
+        const { type: _t, pid: _pid, pages: _p, runs: _r, error, ...stats } = v;
+        snap.addVma({ ...stats, start, end, offset: v.offset }, runs, error);
+        vma = { rec, v, runs, present: v.pages.present };
+        if (v.pages.present + v.pages.swapped + v.pages.unmapped !== runs.totalPages) {
+          throw fail(
+            file,
+            rec,
+            "pages",
+            `present + swapped + unmapped = ${v.pages.present + v.pages.swapped + v.pages.unmapped}, the VMA has ${runs.totalPages} pages`,
+          );
+        }
+        break;
+      }
+      case "runs": {
+        const r = data as RunsRecord;
+        if (!vma || r.pid !== pid || r.vma !== vma.v.start)
+          throw fail(file, rec, "vma", `runs for ${r.pid}/${r.vma} do not follow their VMA record`);
+        const n = r.va.length;
+        for (const f of ["pfn", "npages", "flags", "kind"] as const) {
+          if (r[f].length !== n) throw fail(file, rec, f, `has ${r[f].length} entries, va has ${n}`);
+        }
+        const runs = vma.runs;
+        if (runs.count + n > vma.v.runs)
+          throw fail(file, rec, "va", `more runs than the ${vma.v.runs} the VMA declares`);
+        for (let i = 0; i < n; i++) {
+          const va = num(r.va[i]);
+          const prevEnd =
+            runs.count > 0 ? runs.va[runs.count - 1] + runs.npages[runs.count - 1] * 4096 : runs.vaStart;
+          if (va % 4096 !== 0 || va < prevEnd || va + r.npages[i] * 4096 > runs.vaEnd)
+            throw fail(
+              file,
+              rec,
+              `va.${i}`,
+              `run at ${r.va[i]} is unaligned, out of order or outside its VMA`,
+            );
+          runs.push(va, num(r.pfn[i]), r.npages[i], r.flags[i], r.kind[i]);
+          runs.presentPages += r.npages[i];
+        }
+        if (runs.presentPages > vma.present)
+          throw fail(file, rec, "npages", "runs hold more pages than the VMA's present count");
+        break;
+      }
+      case "end": {
+        finishVma();
+        const e = data as { records: number };
+        if (e.records !== rec - 1)
+          throw fail(file, rec, "records", `says ${e.records} records came before it, found ${rec - 1}`);
+        ended = true;
+        break;
+      }
+    }
+  }
+  if (rec === 0) throw fail(file, 1, "type", "empty file: expected a header record");
+  if (!ended) throw fail(file, rec + 1, "type", "no end record: the snapshot is truncated");
+  return snap;
+}

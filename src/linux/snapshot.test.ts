@@ -1,0 +1,177 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { afterAll, describe, expect, it } from "vitest";
+import { ParseError } from "../core/index.js";
+import { loadSnapshot } from "./snapshot-read.js";
+import { capture } from "./snapshot-write.js";
+import { liveSource } from "./source.js";
+
+const fx = (p: string) => fileURLToPath(new URL(`./fixtures/${p}`, import.meta.url));
+const ROOT = { procRoot: fx("vm-root/proc"), sysRoot: fx("vm-root/sys") };
+const PID = 9803;
+const dir = mkdtempSync(join(tmpdir(), "phyr-snap-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const at = "2025-01-01T00:00:00.000Z";
+
+async function captureFixture(name: string, extra: { gzip?: boolean; anonymize?: boolean } = {}) {
+  const out = join(dir, name);
+  const res = await capture({ ...ROOT, out, capturedAt: at, ...extra });
+  return { out, res };
+}
+
+async function rejects(text: string, re: RegExp, opts = {}): Promise<ParseError> {
+  const p = join(dir, `bad-${Math.random().toString(36).slice(2)}.jsonl`);
+  writeFileSync(p, text);
+  const err = await loadSnapshot(p, opts).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ParseError);
+  expect((err as Error).message).toMatch(re);
+  return err as ParseError;
+}
+
+describe("capture() + loadSnapshot()", () => {
+  it("round-trips the fixture machine exactly (processes, VMAs, runs, iomem, PCI, kernel, access)", async () => {
+    const { out, res } = await captureFixture("a.jsonl");
+    const live = liveSource(ROOT);
+    const snap = await loadSnapshot(out);
+    expect(res.processes).toBe(1);
+    expect(res.vmas).toBe(54);
+    expect(snap.header).toMatchObject({
+      format: "phyr-snapshot",
+      version: 1,
+      capturedAt: at,
+      anonymized: false,
+    });
+    expect(snap.kernel()).toEqual(live.kernel());
+    expect(snap.access()).toEqual(live.access());
+    expect(snap.iomem()).toEqual(live.iomem());
+    expect(snap.pci()).toEqual(live.pci());
+    expect(snap.iommus()).toEqual(live.iommus());
+    expect(snap.processes()).toEqual(live.processes());
+    expect(snap.vmas(PID)).toEqual(live.vmas(PID));
+    for (const [s, e] of [
+      [0x100000, 0x140000],
+      [0x200000, 0x400000],
+    ]) {
+      const a = live.runs(PID, s, e);
+      const b = snap.runs(PID, s, e);
+      b.checkValid();
+      for (const k of ["count", "presentPages", "swappedPages", "unmappedPages", "hiddenPages"] as const)
+        expect(b[k]).toBe(a[k]);
+      for (const k of ["va", "pfn", "npages", "flags", "kind"] as const)
+        expect(Array.from(b[k].subarray(0, b.count))).toEqual(Array.from(a[k].subarray(0, a.count)));
+    }
+    // VMAs beyond the captured pagemap extract are recorded as unreadable, their pages unmapped.
+    expect(res.vmaErrors).toBeGreaterThan(0);
+    expect(snap.vmaErrors.get(PID)?.[0]).toBeUndefined();
+    expect(snap.vmaErrors.get(PID)?.[2]).toMatch(/file ends/);
+    live.close();
+  });
+
+  it("clips runs to a sub-range of a VMA", async () => {
+    const snap = await loadSnapshot((await captureFixture("c.jsonl")).out);
+    const r = snap.runs(PID, 0x102000, 0x10a000);
+    r.checkValid();
+    expect([r.va[0], r.pfn[0], r.npages[0], r.va[1], r.pfn[1], r.npages[1]]).toEqual([
+      0x102000, 0x14cce1, 7, 0x109000, 0x15c3a0, 1,
+    ]);
+    expect(() => snap.runs(1, 0, 4096)).toThrow(RangeError);
+  });
+
+  it("writes and reads gzip, detected by its magic bytes", async () => {
+    const { out } = await captureFixture("b.jsonl.gz", { gzip: true });
+    const bytes = readFileSync(out);
+    expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]);
+    const snap = await loadSnapshot(out);
+    expect(snap.vmas(PID).length).toBe(54);
+    expect(snap.runs(PID, 0x200000, 0x400000).npages[0]).toBe(512);
+  });
+
+  it("anonymizes process names and paths deterministically", async () => {
+    const { out } = await captureFixture("anon.jsonl", { anonymize: true });
+    const text = readFileSync(out, "utf8");
+    expect(text).not.toContain("python");
+    expect(text).not.toContain("/usr/lib");
+    const snap = await loadSnapshot(out);
+    expect(snap.processes()).toEqual([{ pid: PID, comm: "proc-1", cmdline: "proc-1" }]);
+    const paths = snap.vmas(PID).map((v) => v.path);
+    expect(paths.slice(0, 4)).toEqual(["", "", "file-1", "file-1"]);
+    expect(paths).toContain("[stack]");
+    expect(snap.kernel().hostname).toBe("host");
+    const again = await captureFixture("anon2.jsonl", { anonymize: true });
+    expect(readFileSync(again.out, "utf8")).toBe(text);
+  });
+});
+
+describe("loadSnapshot() rejects bad input naming the field", () => {
+  let good: string[] = [];
+  const load = async () => {
+    if (good.length === 0) good = readFileSync((await captureFixture("g.jsonl")).out, "utf8").split("\n");
+    return [...good];
+  };
+
+  it("a wrong version", async () => {
+    const l = await load();
+    l[0] = l[0].replace('"version":1', '"version":2');
+    const e = await rejects(l.join("\n"), /g?.*:1\.version:1: unsupported version 2/);
+    expect(e.line).toBe(1);
+  });
+
+  it("a truncated file (no end record, or cut mid-line)", async () => {
+    const l = await load();
+    await rejects(l.slice(0, -2).join("\n") + "\n", /no end record: the snapshot is truncated/);
+    const text = l.join("\n");
+    await rejects(text.slice(0, text.length - 40), /truncated|invalid JSON/);
+  });
+
+  it("a truncated gzip", async () => {
+    const gz = gzipSync(Buffer.from((await load()).join("\n")));
+    const p = join(dir, "cut.gz");
+    writeFileSync(p, gz.subarray(0, gz.length - 100));
+    await expect(loadSnapshot(p)).rejects.toThrow(/cannot read|truncated/);
+    expect(gunzipSync(gz).length).toBeGreaterThan(0);
+  });
+
+  it("an oversized line or input", async () => {
+    const text = (await load()).join("\n");
+    await rejects(text, /longer than the limit of 1000 bytes/, { maxLineBytes: 1000 });
+    await rejects(text, /larger than the limit of 5000 bytes/, { maxTotalBytes: 5000 });
+  });
+
+  it("__proto__ and constructor keys, unknown keys", async () => {
+    const l = await load();
+    const i = l.findIndex((x) => x.startsWith('{"type":"process"'));
+    const p = [...l];
+    p[i] = p[i].replace('"type":"process",', '"type":"process","__proto__":{"polluted":1},');
+    await rejects(p.join("\n"), /\.__proto__.*not allowed/);
+    expect(({} as { polluted?: number }).polluted).toBeUndefined();
+    p[i] = l[i].replace('"type":"process",', '"type":"process","constructor":1,');
+    await rejects(p.join("\n"), /\.constructor.*not allowed/);
+    p[i] = l[i].replace('"type":"process",', '"type":"process","evil":1,');
+    await rejects(p.join("\n"), new RegExp(`:${i + 1}\\.evil:${i + 1}: Unrecognized key`));
+  });
+
+  it("a corrupted field: bad hex, run count, run order, record order", async () => {
+    const l = await load();
+    const r = l.findIndex((x) => x.startsWith('{"type":"runs"'));
+    const bad = [...l];
+    bad[r] = l[r].replace(/"va":\["0x[0-9a-f]+"/, '"va":["0xzz"');
+    await rejects(bad.join("\n"), new RegExp(`:${r + 1}\\.va\\.0:`));
+    bad[r] = l[r].replace(/"va":\["0x[0-9a-f]+"/, '"va":["0x10000000000000"');
+    await rejects(bad.join("\n"), /va\.0.*expected a hex string/);
+    bad[r] = l[r].replace('"npages":[1,', '"npages":[2,');
+    await rejects(bad.join("\n"), /va\.1.*out of order|npages|pages\.present/);
+    const v = r - 1;
+    bad[r] = l[r];
+    bad[v] = l[v].replace(/"runs":\d+/, '"runs":99');
+    await rejects(bad.join("\n"), new RegExp(`:${v + 1}\\.runs:.*declares 99 runs`));
+    await rejects([l[1], l[0], ...l.slice(2)].join("\n"), /:1\.type:1: expected a header record/);
+    await rejects("", /empty file/);
+    await rejects("[1,2]\n", /not a JSON object/);
+  });
+});
