@@ -28,7 +28,8 @@ export const PteFlag = {
 /** Leaf sizes in bytes by level (0 = PTE, 1 = PMD, 2 = PUD). */
 export const LEAF_SIZES = [0x1000, 0x200000, 0x40000000] as const;
 
-const SHIFTS = [12, 21, 30, 39];
+/** Bytes one entry spans per level: 4 KiB, 2 MiB, 1 GiB, 512 GiB. */
+const SPANS = new Float64Array([2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39]);
 /** One past the highest user virtual address (47 bits, TASK_SIZE_MAX on 4-level paging). */
 export const VA_LIMIT = 2 ** 47;
 
@@ -49,7 +50,7 @@ function newTable(level: number): Table {
 }
 
 function idx(va: number, level: number): number {
-  return Math.floor(va / 2 ** SHIFTS[level]) % 512;
+  return Math.floor(va / SPANS[level]) % 512;
 }
 
 /** A process page table. */
@@ -114,7 +115,7 @@ export class PageTable {
   /** Calls `fn(va, size, entry)` for every leaf in address order. O(tables). */
   forEachLeaf(fn: (va: number, size: number, entry: number) => void): void {
     const walk = (t: Table, level: number, base: number) => {
-      const span = 2 ** SHIFTS[level];
+      const span = SPANS[level];
       for (let i = 0; i < 512; i++) {
         const va = base + i * span;
         if (t.e[i] !== 0) fn(va, span, t.e[i]);
