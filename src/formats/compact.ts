@@ -1,9 +1,10 @@
 /**
  * `compact`: the PhyrList compact store itself (src/phyr/compact.ts, Jason Gunthorpe's word form
- * with escapes), serialised as a freshly built compact list lays it out in memory, so that
- * bytesFor(list) equals the byteSize of a compact PhyrList of the same entries at the default
- * chunk capacity: 48 B list header + per chunk (32 B segment record + capacity * 8 B of words,
- * unused words zero). An entry takes 2, 3 or 4 u32 words and never straddles two chunks.
+ * with escapes), serialised the way the store lays a long list out in memory at its full chunk
+ * capacity (DEFAULT_CHUNK_CAPACITY = 512 slots): 48 B list header + per chunk (32 B segment record
+ * + 4 KiB of words, unused words zero), the byteSize accounting of PhyrList. (The store itself
+ * opens small chunks first and doubles them up to that capacity, so a short list's own byteSize
+ * is smaller.) An entry takes 2, 3 or 4 u32 words and never straddles two chunks.
  *
  * Layout (little-endian): header { u32 nents, u32 chunks, u64 totalBytes, u32 capacity (8-byte
  * slots), 28 B zero }; each chunk: record { u32 usedWords, u32 entries, u64 bytes, 16 B zero } then

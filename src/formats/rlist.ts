@@ -39,7 +39,6 @@ const P32 = 2 ** 32;
 
 /** Size in bytes (8, 16 or 24) of the smallest rlist encoding that holds the entry. O(1). */
 export function rlistEntryBytes(addr: number, len: number, flags: number, provider: number): number {
-  if (len >= P32 || addr + len > ADDR_LIMIT) return 24;
   if (
     addr % PAGE_SIZE === 0 &&
     len % PAGE_SIZE === 0 &&
@@ -49,7 +48,7 @@ export function rlistEntryBytes(addr: number, len: number, flags: number, provid
   ) {
     return 8;
   }
-  return 16;
+  return len >= P32 ? 24 : 16;
 }
 
 function chunksFor(list: PhyrRead): number {

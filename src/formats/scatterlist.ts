@@ -153,8 +153,8 @@ export interface SgTable {
   readonly chunks: Uint32Array[];
   /** Entries used (orig_nents). */
   readonly origNents: number;
-  /** Slots allocated including chain links (total_nents). */
-  readonly totalSlots: number;
+  /** The kernel's total_nents: slots allocated minus the chain links. */
+  readonly totalNents: number;
 }
 
 /**
@@ -212,7 +212,7 @@ export function sgAllocTableFromPages(
   const out: Uint32Array[] = [];
   let cur: Uint32Array | null = null;
   let s = -1;
-  let totalSlots = 0;
+  let totalNents = 0;
   let curPage = 0;
   let left = size;
   for (let i = 0; i < chunks; i++) {
@@ -232,9 +232,9 @@ export function sgAllocTableFromPages(
         const c = (s + 1) * 8;
         cur[c] = out.length * 4 + SG_CHAIN; // __sg_chain(): pointer | SG_CHAIN, SG_END cleared
         cur[c + 1] = 0;
-        totalSlots += alloc - 1;
+        totalNents += alloc - 1;
       } else {
-        totalSlots = alloc;
+        totalNents = alloc;
       }
       out.push(next);
       cur = next;
@@ -254,5 +254,5 @@ export function sgAllocTableFromPages(
     curPage = j;
   }
   cur![s * 8] |= SG_END; // sg_mark_end(s)
-  return { chunks: out, origNents: chunks, totalSlots };
+  return { chunks: out, origNents: chunks, totalNents };
 }
