@@ -1,0 +1,17 @@
+/**
+ * dma/: the DMA API over range lists -- dma-direct with bus offsets, swiotlb, the IOMMU path (one
+ * IOVA per list), P2P through providers, DEVICE_PRIVATE owner translation, unmap/sync, the debug
+ * checker and the device-side data port.
+ */
+export * from "./access.js";
+export * from "./debug.js";
+export * from "./device.js";
+export * from "./direct.js";
+export * from "./iommu-port.js";
+export * from "./list.js";
+export { type DmaMapOptions, dmaMap } from "./map.js";
+export * from "./p2p.js";
+export * from "./swiotlb.js";
+export * from "./system.js";
+export * from "./types.js";
+export { dmaSyncForCpu, dmaSyncForDevice, dmaUnmap } from "./unmap.js";

@@ -1,0 +1,322 @@
+/**
+ * dmaMap(): maps a PhyrList for a device, choosing per device and per entry (see plan.ts) --
+ * identity (returns the input object itself), dma_range_map offset, swiotlb bounce, IOMMU (one IOVA
+ * allocation, laid out and merged like drivers/iommu/dma-iommu.c iommu_dma_map_sg and
+ * __finalise_sg), P2P bus address, P2P through the host bridge -- and records how, so dmaUnmap()
+ * is exact. Any error leaves nothing mapped.
+ *
+ * Cost: O(n) for the plan and the output; identity allocates no list storage.
+ */
+import { alignUp, checkCount, hex } from "../core/index.js";
+import { PhyrFlag, type PhyrRead } from "../phyr/index.js";
+import type { DmaDevice, MapRecord } from "./device.js";
+import { dmaLimit, physToDma } from "./direct.js";
+import { type IommuPort, Prot } from "./iommu-port.js";
+import { DmaList } from "./list.js";
+import { type MapPlan, Path, planMap } from "./plan.js";
+import { attachRevoke } from "./revoke.js";
+import type { DmaSystem } from "./system.js";
+import {
+  checkAttrs,
+  checkDirection,
+  DmaAttr,
+  type DmaDirection,
+  type DmaMapKind,
+  type DmaMapping,
+} from "./types.js";
+
+/** Options of dmaMap beyond the kernel's arguments. */
+export interface DmaMapOptions {
+  /** Entries per storage chunk of the returned DmaList (tests use tiny values). */
+  chunkCapacity?: number;
+}
+
+/**
+ * Maps `list` for `dev` in direction `dir`. O(n).
+ * @param sys the machine's DMA context.
+ * @param dev the device.
+ * @param list CPU physical ranges (pinned by the caller).
+ * @param dir the transfer direction.
+ * @param attrs DmaAttr bits.
+ * @returns the input list itself (identity) or a new DmaList of DMA ranges.
+ * @throws DmaApiError (NO_MEMORY, DEVICE_PRIVATE, DMA_MASK, NO_PROVIDER), P2pNotSupported,
+ *   SwiotlbFull, IovaExhausted, TypeError / RangeError for bad arguments; nothing stays mapped.
+ */
+export function dmaMap(
+  sys: DmaSystem,
+  dev: DmaDevice,
+  list: PhyrRead,
+  dir: DmaDirection = "bidirectional",
+  attrs = 0,
+  opts: DmaMapOptions = {},
+): DmaMapping {
+  checkDirection(dir);
+  checkAttrs(attrs);
+  if (list.nents === 0) throw new RangeError(`Cannot map an empty list for ${dev.name}: nents 0 is invalid`);
+  if (opts.chunkCapacity !== undefined) checkCount("chunkCapacity", opts.chunkCapacity);
+  const plan = planMap(sys, dev, list, attrs);
+  const rec = newRecord(dir, attrs, list);
+  if (plan.identity) {
+    rec.kind = "identity";
+    for (let i = 0; i < plan.n; i++)
+      pushTriple(rec.direct, rec.directProvider, plan.dma[i], plan.phys[i], plan.len[i], 0);
+    finish(sys, dev, list, rec, list, plan.phys[0]);
+    return list;
+  }
+  const out = new DmaList("offset", opts.chunkCapacity);
+  const iommu = sys.iommuOf(dev);
+  try {
+    if (plan.counts[Path.IOMMU] > 0) mapIommu(dev, iommu!, plan, rec, dir, attrs, out);
+    else mapDirect(sys, plan, rec, dev, out);
+  } catch (e) {
+    undo(sys, iommu, rec);
+    throw e;
+  }
+  rec.kind = kindOf(plan, out.nents);
+  (out as { kind: DmaMapKind }).kind = rec.kind;
+  finish(sys, dev, out, rec, out, plan.phys[0]);
+  return out;
+}
+
+function newRecord(dir: DmaDirection, attrs: number, list: PhyrRead): MapRecord {
+  return {
+    kind: "identity",
+    dir,
+    attrs,
+    nents: list.nents,
+    totalBytes: list.totalBytes,
+    iova: 0,
+    iovaSize: 0,
+    bounces: [],
+    direct: [],
+    directProvider: [],
+    iommu: [],
+    iommuProvider: [],
+    revoked: false,
+    revokedRanges: [],
+    detach: [],
+  };
+}
+
+function pushTriple(
+  arr: number[],
+  prov: number[],
+  dma: number,
+  phys: number,
+  len: number,
+  provider: number,
+): void {
+  arr.push(dma, phys, len);
+  prov.push(provider);
+}
+
+function kindOf(plan: MapPlan, outNents: number): DmaMapKind {
+  const [direct, bounce, iommu, bus] = plan.counts;
+  if (iommu > 0) return bus > 0 ? "mixed" : outNents === 1 ? "iommu-single" : "iommu-segments";
+  if (bus === plan.n) return "p2p-bus";
+  if (bus > 0) return "mixed";
+  if (bounce > 0) return "bounce";
+  return direct > 0 ? "offset" : "offset";
+}
+
+/** Registers the record with the device, the debug checker and the providers' revoke hooks. */
+function finish(
+  sys: DmaSystem,
+  dev: DmaDevice,
+  key: object,
+  rec: MapRecord,
+  out: DmaMapping,
+  phys: number,
+): void {
+  let recs = dev._maps.get(key);
+  if (!recs) {
+    recs = [];
+    dev._maps.set(key, recs);
+  }
+  recs.push(rec);
+  attachRevoke(sys, dev, rec);
+  if (sys.debug.enabled) {
+    const ranges = new Float64Array(out.nents * 2);
+    const c = out.cursor();
+    for (let i = 0; !c.done; c.nextEntry(), i++) {
+      ranges[2 * i] = c.entryAddr;
+      ranges[2 * i + 1] = c.entryLen;
+    }
+    const first = ranges[0];
+    sys.debug.add(rec, {
+      device: dev.name,
+      type: "list",
+      dmaAddr: first,
+      size: out.totalBytes,
+      dir: rec.dir,
+      phys,
+      ranges,
+    });
+  }
+}
+
+/** dma_direct_map_sg(): one output entry per input entry, never merged. */
+function mapDirect(sys: DmaSystem, plan: MapPlan, rec: MapRecord, dev: DmaDevice, out: DmaList): void {
+  for (let i = 0; i < plan.n; i++) {
+    const phys = plan.phys[i];
+    const len = plan.len[i];
+    const prov = plan.provider[i];
+    let dma = plan.dma[i];
+    if (plan.path[i] === Path.BOUNCE) {
+      const pool = sys.swiotlb!;
+      const tlb = pool.map(phys, len, dev.minAlignMask);
+      rec.bounces.push(tlb, phys, len);
+      dma = physToDma(dev, tlb);
+      // swiotlb_tbl_map_single() always copies the original in (whatever the direction and
+      // attrs), so a partial device write keeps the rest of the buffer intact.
+      sys.memory.writePhys(tlb, sys.memory.readPhys(phys, len));
+      if (dma < 0 || dma + len - 1 > dmaLimit(dev)) {
+        throw new RangeError(`swiotlb buffer ${hex(tlb)} is not DMA capable for ${dev.name}`);
+      }
+      pushTriple(rec.direct, rec.directProvider, dma, tlb, len, 0);
+    } else {
+      pushTriple(rec.direct, rec.directProvider, dma, phys, len, prov);
+    }
+    out._push(dma, len, plan.flags[i] & (PhyrFlag.BUS_ADDR | PhyrFlag.MMIO), prov);
+  }
+}
+
+/** dma_info_to_prot() for a coherent device. */
+function protOf(dir: DmaDirection, mmio: boolean): number {
+  const rw = dir === "to-device" ? Prot.READ : dir === "from-device" ? Prot.WRITE : Prot.READ | Prot.WRITE;
+  return rw | (mmio ? Prot.MMIO : Prot.CACHE);
+}
+
+/**
+ * iommu_dma_map_sg(): keep each segment's in-granule offset, pad lengths to the granule, pad the
+ * previous segment so none crosses seg_boundary, allocate ONE IOVA range, iommu_map physically
+ * contiguous runs, then __finalise_sg merges IOVA-contiguous segments. Bus-address entries skip
+ * the IOMMU and stay separate entries.
+ */
+function mapIommu(
+  dev: DmaDevice,
+  port: IommuPort,
+  plan: MapPlan,
+  rec: MapRecord,
+  dir: DmaDirection,
+  attrs: number,
+  out: DmaList,
+): void {
+  const g = port.granule;
+  const boundary = dev.segBoundaryMask + 1;
+  const padded = new Float64Array(plan.n);
+  let iovaLen = 0;
+  let prev = -1;
+  for (let i = 0; i < plan.n; i++) {
+    if (plan.path[i] !== Path.IOMMU) continue;
+    const off = plan.phys[i] % g;
+    const sLen = alignUp(plan.len[i] + off, g);
+    const padLen = (boundary - (iovaLen % boundary)) % boundary;
+    if (padLen !== 0 && padLen < sLen - 1) {
+      padded[prev] += padLen;
+      iovaLen += padLen;
+    }
+    padded[i] = sLen;
+    iovaLen += sLen;
+    prev = i;
+  }
+  const iova = port.allocIova(iovaLen, dmaLimit(dev));
+  rec.iova = iova;
+  rec.iovaSize = iovaLen;
+  // iommu_map_sg(): concatenate physically contiguous (padded) segments of one provider.
+  let mapped = 0;
+  let start = 0;
+  let len = 0;
+  let prov = 0;
+  for (let i = 0; i < plan.n; i++) {
+    if (plan.path[i] !== Path.IOMMU) continue;
+    const sPhys = plan.phys[i] - (plan.phys[i] % g);
+    if (len !== 0 && (sPhys !== start + len || plan.provider[i] !== prov)) {
+      mapChunk(port, rec, iova + mapped, start, len, prov, dir, attrs);
+      mapped += len;
+      len = 0;
+    }
+    if (len === 0) {
+      start = sPhys;
+      prov = plan.provider[i];
+    }
+    len += padded[i];
+  }
+  if (len !== 0) mapChunk(port, rec, iova + mapped, start, len, prov, dir, attrs);
+  // __finalise_sg()
+  const maxLen = dev.maxSegmentSize;
+  let dmaAddr = iova;
+  let curLen = 0;
+  let pendAddr = -1;
+  let pendLen = 0;
+  let pendFlags = 0;
+  let pendProv = 0;
+  const flush = () => {
+    if (pendAddr >= 0) out._push(pendAddr, pendLen, pendFlags, pendProv);
+    pendAddr = -1;
+  };
+  for (let i = 0; i < plan.n; i++) {
+    const p = plan.path[i];
+    const flags = plan.flags[i] & (PhyrFlag.BUS_ADDR | PhyrFlag.MMIO);
+    if (p === Path.BUS) {
+      flush();
+      out._push(plan.dma[i], plan.len[i], flags, plan.provider[i]);
+      pushTriple(rec.direct, rec.directProvider, plan.dma[i], plan.phys[i], plan.len[i], plan.provider[i]);
+      curLen = 0;
+      continue;
+    }
+    const sOff = plan.phys[i] % g;
+    const sLength = plan.len[i];
+    const sIovaLen = padded[i];
+    if (
+      curLen !== 0 &&
+      sOff === 0 &&
+      dmaAddr % boundary !== 0 &&
+      maxLen - curLen >= sLength &&
+      flags === pendFlags
+    ) {
+      curLen += sLength;
+      pendLen += sLength;
+    } else {
+      flush();
+      curLen = sLength;
+      pendAddr = dmaAddr + sOff;
+      pendLen = sLength;
+      pendFlags = flags;
+      pendProv = plan.provider[i];
+    }
+    dmaAddr += sIovaLen;
+    if (sLength + sOff < sIovaLen) curLen = 0;
+  }
+  flush();
+}
+
+function mapChunk(
+  port: IommuPort,
+  rec: MapRecord,
+  iova: number,
+  phys: number,
+  len: number,
+  prov: number,
+  dir: DmaDirection,
+  attrs: number,
+): void {
+  const mmio = prov !== 0 || (attrs & DmaAttr.MMIO) !== 0;
+  port.map(iova, phys, len, protOf(dir, mmio));
+  pushTriple(rec.iommu, rec.iommuProvider, iova, phys, len, prov);
+}
+
+/** Tears down whatever a failed dmaMap() had set up (bounce slots, IOMMU chunks, the IOVA). */
+export function undo(sys: DmaSystem, port: IommuPort | undefined, rec: MapRecord): void {
+  for (let i = 0; i < rec.bounces.length; i += 3) sys.swiotlb!.unmap(rec.bounces[i]);
+  rec.bounces.length = 0;
+  if (port) {
+    for (let i = 0; i < rec.iommu.length; i += 3) port.unmap(rec.iommu[i], rec.iommu[i + 2]);
+    if (rec.iovaSize > 0) port.freeIova(rec.iova, rec.iovaSize);
+  }
+  rec.iommu.length = 0;
+  rec.iommuProvider.length = 0;
+  rec.iovaSize = 0;
+  for (const d of rec.detach) d();
+  rec.detach.length = 0;
+}

@@ -1,0 +1,168 @@
+/**
+ * DmaSystem: the machine-wide context the DMA API runs in -- physical memory (and its bytes), the
+ * swiotlb pool, the debug checker, the architecture profile (with or without pgmaps), and the
+ * owner translations that let a foreign device reach DEVICE_PRIVATE memory through the owner's BAR.
+ * Classification of one CPU range (memory, device-private, or nothing) lives here too.
+ */
+import { checkAddr, checkLen, DmaApiError, hex, PAGE_SIZE } from "../core/index.js";
+import type { IommuDomain } from "../iommu/index.js";
+import { type MachineMemory, SubKind } from "../mem/index.js";
+import { DmaDebug } from "./debug.js";
+import { DmaDevice, type DmaDeviceOptions } from "./device.js";
+import { type IommuPort, iommuPort } from "./iommu-port.js";
+import type { P2pPort } from "./p2p.js";
+import type { SwiotlbPool } from "./swiotlb.js";
+
+/**
+ * The owner callback for DEVICE_PRIVATE memory (the hook the 2017 discussion asked for): turns a
+ * private physical address into the CPU address of the same byte inside the owner's BAR, or -1
+ * when the owner will not expose it.
+ */
+export interface PrivateOwner {
+  /** The owning device's name (for messages). */
+  readonly device: string;
+  /** Translates one private address; must map a page-aligned run linearly. */
+  translate(phys: number): number;
+}
+
+/** How to build a {@link DmaSystem}. */
+export interface DmaSystemOptions {
+  /** Physical memory (RAM map, pgmaps, bytes). */
+  memory: MachineMemory;
+  /** The swiotlb pool, or none (bouncing disabled: not-capable addresses are errors). */
+  swiotlb?: SwiotlbPool;
+  /** The debug checker (default: a new enabled one; pass `new DmaDebug(false)` for benches). */
+  debug?: DmaDebug;
+  /**
+   * Architecture profile: true (default, x86-64) when the machine has ZONE_DEVICE pgmaps; false
+   * models an architecture without pgmap or memory hotplug (s390): pgmaps are never consulted and
+   * P2P works through providers alone.
+   */
+  pgmap?: boolean;
+  /** Providers and PCI map types (p2p/ + pci/); without it only pgmap P2P memory is known. */
+  p2p?: P2pPort;
+}
+
+/** What a CPU range is, as the DMA layer sees it. */
+export const RangeClass = {
+  /** System RAM or addressable ZONE_DEVICE memory (COHERENT, GENERIC, FS_DAX). */
+  MEMORY: 0,
+  /** DEVICE_PRIVATE: no usable pfn for anyone but the owner. */
+  PRIVATE: 1,
+  /** PCI_P2PDMA pgmap memory (its provider is in the pgmap). */
+  P2P: 2,
+  /** Neither RAM nor a BAR nor a pgmap. */
+  NONE: 3,
+} as const;
+
+/** The DMA context of one simulated machine. */
+export class DmaSystem {
+  readonly memory: MachineMemory;
+  readonly swiotlb: SwiotlbPool | undefined;
+  readonly debug: DmaDebug;
+  readonly pgmap: boolean;
+  readonly p2p: P2pPort | undefined;
+  /** Devices by name. */
+  readonly devices = new Map<string, DmaDevice>();
+  private readonly owners = new Map<number, PrivateOwner>();
+
+  /** @throws RangeError when the swiotlb pool is not inside System RAM. */
+  constructor(opts: DmaSystemOptions) {
+    this.memory = opts.memory;
+    this.swiotlb = opts.swiotlb;
+    this.debug = opts.debug ?? new DmaDebug(true);
+    this.pgmap = opts.pgmap ?? true;
+    this.p2p = opts.p2p;
+    const p = this.swiotlb;
+    if (p && !this.memory.sections.allOf(p.start / PAGE_SIZE, p.size / PAGE_SIZE, SubKind.RAM)) {
+      throw new RangeError(`swiotlb pool ${hex(p.start)}+${hex(p.size)} is invalid: not inside System RAM`);
+    }
+  }
+
+  /**
+   * Creates and registers a device.
+   * @param opts the device's DMA parameters.
+   * @param domain the IOMMU domain of its group (omit, or an identity domain, for dma-direct).
+   * @throws TypeError / RangeError from {@link DmaDevice}; RangeError when the name is taken.
+   */
+  addDevice(opts: DmaDeviceOptions, domain?: IommuDomain): DmaDevice {
+    if (this.devices.has(opts.name))
+      throw new RangeError(`device ${opts.name} is invalid: already registered`);
+    const dev = new DmaDevice(opts);
+    this.devices.set(dev.name, dev);
+    const port = domain ? iommuPort(domain) : undefined;
+    if (port) this.iommus.set(dev, port);
+    return dev;
+  }
+
+  private readonly iommus = new Map<DmaDevice, IommuPort>();
+
+  /** The DMA-type IOMMU domain `dev` is attached to, or undefined (dma-direct). O(1). */
+  iommuOf(dev: DmaDevice): IommuPort | undefined {
+    return this.iommus.get(dev);
+  }
+
+  /** Provider index whose BAR holds `addr`, or -1. O(log providers). */
+  providerAt(addr: number): number {
+    return this.p2p ? this.p2p.lookup(addr) : -1;
+  }
+
+  /**
+   * Registers the owner translation for DEVICE_PRIVATE pgmaps whose owner token is `owner`.
+   * @throws RangeError when the token already has a translation.
+   */
+  registerPrivateOwner(owner: number, translation: PrivateOwner): void {
+    if (this.owners.has(owner)) throw new RangeError(`private owner ${owner} is invalid: already registered`);
+    this.owners.set(owner, translation);
+  }
+
+  /** Removes an owner translation (the owner went away). O(1). */
+  unregisterPrivateOwner(owner: number): void {
+    this.owners.delete(owner);
+  }
+
+  /**
+   * Classifies [addr, addr+len): RAM, a pgmap's memory, or nothing. A range must lie wholly in one
+   * kind. O(subsections covered + pgmaps).
+   * @returns a {@link RangeClass} value; for PRIVATE and P2P, `pgmapOwner` / `pgmapProvider` are set.
+   */
+  classify(addr: number, len: number): number {
+    const mem = this.memory;
+    const first = Math.floor(addr / PAGE_SIZE);
+    const n = Math.floor((addr + len - 1) / PAGE_SIZE) - first + 1;
+    if (mem.sections.allOf(first, n, SubKind.RAM)) return RangeClass.MEMORY;
+    if (!this.pgmap) return RangeClass.NONE;
+    const pg = mem.pgmapOf(first);
+    if (!pg || first + n > pg.startPfn + pg.npages) return RangeClass.NONE;
+    this.pgmapOwner = pg.owner;
+    this.pgmapProvider = pg.provider;
+    if (pg.type === "PRIVATE") return RangeClass.PRIVATE;
+    if (pg.type === "PCI_P2PDMA") return RangeClass.P2P;
+    return RangeClass.MEMORY;
+  }
+
+  /** Owner token of the pgmap found by the last {@link classify} returning PRIVATE or P2P. */
+  pgmapOwner = -1;
+  /** Provider of the pgmap found by the last {@link classify} returning P2P. */
+  pgmapProvider = 0;
+
+  /**
+   * Translates a DEVICE_PRIVATE range for device `client` through its owner's callback. Returns
+   * the CPU address inside the owner's BAR.
+   * @throws DmaApiError DEVICE_PRIVATE when the owner registered no translation or refuses.
+   */
+  translatePrivate(client: string, owner: number, addr: number, len: number): number {
+    checkAddr("private address", addr);
+    checkLen("private length", len);
+    const o = this.owners.get(owner);
+    const bar = o ? o.translate(addr) : -1;
+    const end = o && bar >= 0 ? o.translate(addr + len - 1) : -1;
+    if (!o || bar < 0 || end !== bar + len - 1) {
+      throw new DmaApiError(
+        "DEVICE_PRIVATE",
+        `Cannot map ${hex(addr)}+${hex(len)} for ${client}: DEVICE_PRIVATE memory of owner ${o ? o.device : owner} ${o ? "has no linear BAR translation for it" : "has no owner translation"}`,
+      );
+    }
+    return bar;
+  }
+}
