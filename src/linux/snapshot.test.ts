@@ -124,7 +124,7 @@ describe("loadSnapshot() rejects bad input naming the field", () => {
 
   it("a truncated file (no end record, or cut mid-line)", async () => {
     const l = await load();
-    await rejects(l.slice(0, -2).join("\n") + "\n", /no end record: the snapshot is truncated/);
+    await rejects(`${l.slice(0, -2).join("\n")}\n`, /no end record: the snapshot is truncated/);
     const text = l.join("\n");
     await rejects(text.slice(0, text.length - 40), /truncated|invalid JSON/);
   });

@@ -1,0 +1,196 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import { ParseError } from "../core/index.js";
+import {
+  addPagemapWords,
+  decodePagemapWord,
+  pagemapRunFlags,
+  pagemapRunsFromBytes,
+  readPagemapRuns,
+} from "./pagemap.js";
+import { phyrFromRuns } from "./phyr-runs.js";
+import { PageRuns, RunFlag } from "./runs.js";
+
+const dir = mkdtempSync(join(tmpdir(), "phyr-pm-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("decodePagemapWord() follows Documentation/admin-guide/mm/pagemap.rst", () => {
+  it.each([
+    // [hi, lo, present, swapped, file, exclusive, softDirty, pfn]
+    [0x80000000, 0x00001234, true, false, false, false, false, 0x1234],
+    [0x81000000, 0x0012e2ef, true, false, false, true, false, 0x12e2ef],
+    [0xa0000000, 0xffffffff, true, false, true, false, false, 0xffffffff],
+    [0x80800001, 0x00000000, true, false, false, false, true, 0x100000000],
+    [0x807fffff, 0xffffffff, true, false, false, false, false, 2 ** 55 - 1],
+    [0x40000000, 0x00000021, false, true, false, false, false, 0x21],
+    [0x00000000, 0x00000000, false, false, false, false, false, 0],
+  ])("hi %s lo %s", (hi, lo, present, swapped, file, exclusive, softDirty, pfn) => {
+    expect(decodePagemapWord(lo as number, hi as number)).toEqual({
+      present,
+      swapped,
+      file,
+      exclusive,
+      softDirty,
+      pfn,
+    });
+  });
+
+  it("maps bits 61, 56, 55 to run flags", () => {
+    expect(pagemapRunFlags(0x80000000)).toBe(RunFlag.PRESENT);
+    expect(pagemapRunFlags(0xa0000000)).toBe(RunFlag.PRESENT | RunFlag.FILE);
+    expect(pagemapRunFlags(0x81000000)).toBe(RunFlag.PRESENT | RunFlag.EXCLUSIVE);
+    expect(pagemapRunFlags(0x80800000)).toBe(RunFlag.PRESENT | RunFlag.SOFT_DIRTY);
+  });
+});
+
+/** Naive model: one entry per page, then runs formed page by page from the definition. */
+function modelRuns(pages: { kind: number; pfn: number; hi: number }[], vpn0: number) {
+  const runs: number[][] = [];
+  let present = 0;
+  let swapped = 0;
+  let hidden = 0;
+  pages.forEach((p, i) => {
+    if (p.kind !== 0) {
+      if (p.kind === 1) swapped++;
+      return;
+    }
+    present++;
+    if (p.pfn === 0) hidden++;
+    const flags = pagemapRunFlags(p.hi);
+    const last = runs[runs.length - 1];
+    const va = (vpn0 + i) * 4096;
+    if (
+      last &&
+      last[0] + last[2] * 4096 === va &&
+      last[3] === flags &&
+      (last[1] + last[2] === p.pfn || (last[1] === 0 && p.pfn === 0))
+    )
+      last[2]++;
+    else runs.push([va, p.pfn, 1, flags]);
+  });
+  return { runs, present, swapped, hidden, unmapped: pages.length - present - swapped };
+}
+
+const pageArb = fc.record({
+  kind: fc.constantFrom(0, 0, 0, 1, 2), // present, swapped, none
+  pfn: fc.integer({ min: 0, max: 40 }),
+  hi: fc.constantFrom(0x80000000, 0x81000000, 0xa0000000, 0x80800000),
+});
+
+function encode(pages: { kind: number; pfn: number; hi: number }[]): Uint8Array {
+  const b = new Uint8Array(pages.length * 8);
+  const dv = new DataView(b.buffer);
+  pages.forEach((p, i) => {
+    if (p.kind === 0) {
+      dv.setUint32(i * 8, p.pfn, true);
+      dv.setUint32(i * 8 + 4, p.hi, true);
+    } else if (p.kind === 1) dv.setUint32(i * 8 + 4, 0x40000000, true);
+  });
+  return b;
+}
+
+describe("readPagemapRuns() forms runs like page-types -l", () => {
+  it("agrees with a page-by-page model for random pagemaps and batch sizes (contiguous-biased frames)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(pageArb, { minLength: 1, maxLength: 200 }),
+        fc.integer({ min: 1, max: 17 }),
+        fc.integer({ min: 0, max: 50 }),
+        (pages, batch, vpn0) => {
+          // Bias: make roughly half the frames continue their predecessor.
+          pages.forEach((p, i) => {
+            if (i > 0 && p.pfn % 2 === 0) p.pfn = pages[i - 1].pfn + 1;
+          });
+          const pid = 1000 + vpn0;
+          mkdirSync(join(dir, String(pid)), { recursive: true });
+          const bytes = encode(pages);
+          const file = new Uint8Array((vpn0 + pages.length) * 8);
+          file.set(bytes, vpn0 * 8);
+          writeFileSync(join(dir, String(pid), "pagemap"), file);
+          const r = readPagemapRuns(pid, vpn0 * 4096, (vpn0 + pages.length) * 4096, {
+            procRoot: dir,
+            batchEntries: batch,
+          });
+          r.checkValid();
+          const m = modelRuns(pages, vpn0);
+          const got: number[][] = [];
+          for (let i = 0; i < r.count; i++) got.push([r.va[i], r.pfn[i], r.npages[i], r.flags[i]]);
+          expect(got).toEqual(m.runs);
+          expect([r.presentPages, r.swappedPages, r.hiddenPages, r.unmappedPages]).toEqual([
+            m.present,
+            m.swapped,
+            m.hidden,
+            m.unmapped,
+          ]);
+          const fromBytes = pagemapRunsFromBytes(bytes, vpn0 * 4096);
+          expect(fromBytes.count).toBe(r.count);
+        },
+      ),
+      { seed: 42, numRuns: 150 },
+    );
+  });
+
+  it("reports progress once per batch", () => {
+    mkdirSync(join(dir, "77"), { recursive: true });
+    writeFileSync(join(dir, "77", "pagemap"), new Uint8Array(10 * 8));
+    const seen: number[] = [];
+    const r = readPagemapRuns(77, 0, 10 * 4096, {
+      procRoot: dir,
+      batchEntries: 4,
+      onProgress: (d) => seen.push(d),
+    });
+    expect(seen).toEqual([4 * 4096, 8 * 4096, 10 * 4096]);
+    expect(r.unmappedPages).toBe(10);
+  });
+
+  it("rejects odd-length and short files, bad ranges and frames above 2^40", () => {
+    mkdirSync(join(dir, "78"), { recursive: true });
+    writeFileSync(join(dir, "78", "pagemap"), new Uint8Array(8 * 3 + 5));
+    expect(() => readPagemapRuns(78, 0, 4 * 4096, { procRoot: dir })).toThrow(ParseError);
+    expect(() => readPagemapRuns(78, 0, 4 * 4096, { procRoot: dir })).toThrow(/truncated or odd length/);
+    expect(() => readPagemapRuns(78, 4096, 4096, { procRoot: dir })).toThrow(RangeError);
+    expect(() => readPagemapRuns(78, -1, 4096, { procRoot: dir })).toThrow(RangeError);
+    expect(() => readPagemapRuns(0, 0, 4096, { procRoot: dir })).toThrow(/pid 0 is invalid/);
+    expect(() => pagemapRunsFromBytes(new Uint8Array(9), 0)).toThrow(/not a multiple of 8/);
+    const big = new Uint8Array(8);
+    new DataView(big.buffer).setUint32(4, 0x80000100, true); // pfn 2^40
+    expect(() => pagemapRunsFromBytes(big, 0)).toThrow(/at or above 2\^40/);
+  });
+
+  it("continues the last run across calls (batch boundary inside a run)", () => {
+    const runs = new PageRuns(0, 4 * 4096);
+    const w = new Uint32Array([5, 0x80000000, 6, 0x80000000, 7, 0x80000000, 9, 0x80000000]);
+    addPagemapWords(runs, w.subarray(0, 4), 2, 0);
+    addPagemapWords(runs, w.subarray(4), 2, 2);
+    runs.checkValid();
+    expect([runs.count, runs.npages[0], runs.pfn[1]]).toEqual([2, 3, 9]);
+  });
+});
+
+describe("phyrFromRuns()", () => {
+  it("gives the physical ranges in VA order, merging physically contiguous neighbours", () => {
+    const runs = new PageRuns(0, 16 * 4096);
+    runs.push(0, 0x100, 2, RunFlag.PRESENT);
+    runs.push(2 * 4096, 0x102, 1, RunFlag.PRESENT | RunFlag.EXCLUSIVE); // flags differ: separate run, same frames continue
+    runs.push(5 * 4096, 0x50, 3, RunFlag.PRESENT);
+    runs.presentPages = 6;
+    runs.unmappedPages = 10;
+    runs.checkValid();
+    const list = phyrFromRuns(runs);
+    list.checkValid();
+    expect(list.toArray()).toEqual([
+      { addr: 0x100000, len: 0x3000, flags: 0, provider: 0 },
+      { addr: 0x50000, len: 0x3000, flags: 0, provider: 0 },
+    ]);
+    expect(list.totalBytes).toBe(6 * 4096);
+  });
+
+  it("refuses hidden frames with a hint", () => {
+    const runs = new PageRuns(0, 4096);
+    runs.push(0, 0, 1, RunFlag.PRESENT);
+    expect(() => phyrFromRuns(runs)).toThrow(/CAP_SYS_ADMIN/);
+  });
+});
