@@ -73,7 +73,7 @@ describe("dmaMap paths", () => {
     const m = dmaMap(sys, dev, l);
     expect(m).toBeInstanceOf(DmaList);
     expect((m as DmaList).kind).toBe("offset");
-    expect(m.toArray().map((e) => [e.addr, e.len])).toEqual([
+    expect([...m].map((e) => [e.addr, e.len])).toEqual([
       [0x80001000, 0x1000],
       [0x80002000, 0x1000],
       [0xc0000010, 0x20],
@@ -93,7 +93,7 @@ describe("dmaMap paths", () => {
     ]);
     const m = dmaMap(sys, dev, l, "bidirectional");
     expect((m as DmaList).kind).toBe("bounce");
-    const e = m.toArray();
+    const e = [...m];
     expect(e[0].addr).toBe(0x5000);
     expect(e[1].addr).toBeGreaterThanOrEqual(16 * MiB);
     expect(e[1].addr + e[1].len).toBeLessThanOrEqual(17 * MiB);
@@ -174,7 +174,7 @@ describe("dmaMap paths", () => {
     ]);
     const m = dmaMap(sys, dev, l);
     expect((m as DmaList).kind).toBe("iommu-segments");
-    const e = m.toArray();
+    const e = [...m];
     expect(e.length).toBe(2);
     expect(e[0].len).toBe(0x800);
     expect(e[1].addr).toBe(e[0].addr + 0x1000 + 0x100);
@@ -194,7 +194,7 @@ describe("dmaMap paths", () => {
       [0x200000, 0xe000],
     ]);
     const m = dmaMap(sys, dev, l);
-    const e = m.toArray();
+    const e = [...m];
     expect(e.length).toBe(2);
     expect(e[1].addr - e[0].addr).toBe(0x10000);
     expect(e[1].addr % 0x10000).toBe(0);
