@@ -1,0 +1,90 @@
+/**
+ * Live test on this machine: a python3 child maps 64 MiB, optionally madvise(MADV_HUGEPAGE), writes
+ * every page, prints the address and waits; we read its pagemap, smaps and kpageflags. Skipped
+ * only when not on Linux or not root.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { once } from "node:events";
+import { describe, expect, it } from "vitest";
+import { classifyRuns, openKpageflags } from "./kpageflags.js";
+import { readSmaps } from "./maps.js";
+import { readPagemapRuns } from "./pagemap.js";
+import { phyrFromRuns } from "./phyr-runs.js";
+import { RunKind } from "./runs.js";
+
+const SIZE = 64 << 20;
+const PAGES = SIZE / 4096;
+const live = process.platform === "linux" && process.getuid?.() === 0;
+
+const SCRIPT = `
+import mmap, sys
+m = mmap.mmap(-1, ${SIZE}, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+if sys.argv[1] == "huge":
+    m.madvise(mmap.MADV_HUGEPAGE)
+for off in range(0, ${SIZE}, 4096):
+    m[off] = 1
+import ctypes
+addr = ctypes.addressof(ctypes.c_char.from_buffer(m))
+print(hex(addr), flush=True)
+sys.stdin.read()
+`;
+
+async function withChild<T>(mode: string, fn: (pid: number, addr: number) => T): Promise<T> {
+  const child: ChildProcessWithoutNullStreams = spawn("python3", ["-c", SCRIPT, mode]);
+  try {
+    let out = "";
+    while (!out.includes("\n")) {
+      const [chunk] = (await Promise.race([once(child.stdout, "data"), once(child, "exit").then(() => { throw new Error("child exited"); })])) as [Buffer];
+      out += chunk.toString();
+    }
+    return fn(child.pid!, Number.parseInt(out.trim(), 16));
+  } finally {
+    child.stdin.end();
+    child.kill();
+  }
+}
+
+describe.skipIf(!live)("live: a child's 64 MiB region read through pagemap", () => {
+  it("without MADV_HUGEPAGE: every page present, runs add up exactly", async () => {
+    await withChild("base", (pid, addr) => {
+      const runs = readPagemapRuns(pid, addr, addr + SIZE);
+      runs.checkValid();
+      expect(runs.presentPages).toBe(PAGES);
+      expect(runs.unmappedPages + runs.swappedPages + runs.hiddenPages).toBe(0);
+      let sum = 0;
+      for (let i = 0; i < runs.count; i++) sum += runs.npages[i];
+      expect(sum).toBe(PAGES);
+      const list = phyrFromRuns(runs);
+      expect(list.totalBytes).toBe(SIZE);
+      expect(list.nents).toBeLessThanOrEqual(runs.count);
+    });
+  });
+
+  it("with MADV_HUGEPAGE: THP runs are whole 2 MiB folios and match AnonHugePages", async () => {
+    await withChild("huge", (pid, addr) => {
+      const vma = readSmaps(pid).find((v) => v.start <= addr && addr < v.end)!;
+      expect(vma.vmFlags).toContain("hg");
+      const src = openKpageflags();
+      try {
+        const runs = classifyRuns(readPagemapRuns(pid, vma.start, vma.end), src);
+        runs.checkValid();
+        const inRegion = readPagemapRuns(pid, addr, addr + SIZE);
+        expect(inRegion.presentPages).toBe(PAGES);
+        let thpRuns = 0;
+        for (let i = 0; i < runs.count; i++) {
+          if (runs.kind[i] !== RunKind.THP) continue;
+          thpRuns++;
+          expect(runs.npages[i]).toBe(512);
+          expect(runs.va[i] % (2 << 20)).toBe(0);
+          expect(runs.pfn[i] % 512).toBe(0);
+        }
+        expect(runs.pagesOfKind(RunKind.THP) * 4096).toBe(vma.anonHugePages);
+        expect(thpRuns).toBe(vma.anonHugePages / (2 << 20));
+        // An aligned 64 MiB mapping holds at least 31 whole 2 MiB extents; the kernel granted THPs here.
+        expect(vma.anonHugePages).toBeGreaterThan(0);
+      } finally {
+        src.close();
+      }
+    });
+  });
+});
