@@ -95,13 +95,12 @@ function scale(quick: boolean): BenchRow[] {
   const parts = [
     mm.mmap({ kind: "anon", len: (48 * GiB) / div }),
     mm.mmap({ kind: "hugetlb", hugeSize: "1G", len: quick ? GiB : 15 * GiB }),
-    mm.mmap({ kind: "anon", len: GiB / div, policy: { node: 1 } }),
   ];
   const mm4k = new AddressSpace(mem, { thp: "never" });
   const small = mm4k.mmap({ kind: "anon", len: GiB / div });
   const touched = parts.reduce((s, v) => s + v.end - v.start, 0) + GiB / div;
   const lists = [];
-  for (const v of parts.slice(0, 2)) lists.push(pinUserRange(mm, v.start, v.end - v.start, { write: true }));
+  for (const v of parts) lists.push(pinUserRange(mm, v.start, v.end - v.start, { write: true }));
   lists.push(pinUserRange(mm4k, small.start, small.end - small.start, { write: true }));
   const ms = performance.now() - t0;
   const after = heap();
