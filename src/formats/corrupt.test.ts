@@ -86,7 +86,7 @@ describe("huge declared counts fail before allocating", () => {
   const header = (words: number[]): Uint8Array => {
     const b = new Uint8Array(words.length * 4);
     const v = new DataView(b.buffer);
-    words.forEach((w, i) => v.setUint32(4 * i, w, true));
+    for (let i = 0; i < words.length; i++) v.setUint32(4 * i, words[i], true);
     return b;
   };
 
