@@ -19,6 +19,8 @@ const pfnsArb = fc
         fc.integer({ min: 0, max: 4096 }),
         fc.integer({ min: 0, max: 2 ** 18 }).map((x) => x * 512),
         fc.integer({ min: 0, max: 2 ** 20 }).map((x) => 2 ** 40 - 64 - x * 64),
+        fc.integer({ min: 0, max: 96 }).map((x) => 2 ** 32 - 48 + x),
+        fc.integer({ min: 0, max: 96 }).map((x) => 2 ** 31 - 48 + x),
       ),
       fc.integer({ min: 1, max: 40 }),
     ),

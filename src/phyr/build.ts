@@ -9,7 +9,7 @@
  * loop so the common loop stays small and monomorphic.
  */
 import { ADDR_LIMIT, checkCount, hex, isPow2, PAGE_SIZE } from "../core/index.js";
-import { encodePages } from "./compact.js";
+import { type CompactChunk, ENC, encodePages } from "./compact.js";
 import { PhyrList, type PhyrListOptions } from "./list.js";
 import { checkEntry, checkFlags, checkProvider } from "./validate.js";
 
@@ -84,7 +84,8 @@ export function phyrFromPfns(pfns: ArrayLike<number>, opts: FromPfnsOptions = {}
     maxPages === Number.POSITIVE_INFINITY &&
     boundaryPages === Number.POSITIVE_INFINITY
   ) {
-    runsFixed(list, pfns, flags, prov);
+    if (list.store === "compact" && prov <= 0xfff) runsCompact(list, pfns, flags, prov);
+    else runsFixed(list, pfns, flags, prov);
   } else {
     runsSplit(list, pfns, flags, prov, maxPages, boundaryPages);
   }
@@ -114,6 +115,67 @@ function emit(
   } else {
     list._push(start * PAGE_SIZE, npages * PAGE_SIZE, flags, provider);
   }
+}
+
+/**
+ * The compact fast path (one provider <= 4095, no split limits): one comparison per PFN, and per
+ * run a few word writes straight into the chunk; the segment is updated once per chunk.
+ */
+function runsCompact(list: PhyrList, pfns: ArrayLike<number>, flags: number, provider: number): void {
+  const n = pfns.length;
+  const low = ((provider & 0x7f) << 5) | flags;
+  const high = ((provider >>> 7) & 0x1f) << 25;
+  let seg = list._tail(4);
+  let w = (seg.chunk as CompactChunk).words;
+  let wp = seg.chunk.used;
+  let count = 0;
+  let bytes = 0;
+  for (let i = 0; i < n; ) {
+    const start = pfns[i];
+    checkPfn(i, start);
+    const end = runEnd(pfns, i + 1, start - i);
+    const np = end - i;
+    if (start + np > PFN_LIMIT) checkPfn(end - 1, start + np - 1);
+    // Below 2^32 the order is the lowest set bit of (start | np), found with 32-bit operations:
+    // a natural chunk when that bit is np itself (mode 00), else np / 2^order chunks (mode 01).
+    const small = start <= 0xffffffff && np <= 0xffffffff;
+    const lowbit = small ? ((start | np) & -(start | np)) >>> 0 : 0;
+    const width = small ? (lowbit === np ? 2 : 3) : encodePages(start, np, flags, provider);
+    if (wp + width > w.length) {
+      list._commit(seg, wp, count, bytes);
+      count = 0;
+      bytes = 0;
+      seg = list._tail(4);
+      w = (seg.chunk as CompactChunk).words;
+      wp = seg.chunk.used;
+    }
+    if (small) {
+      const order = 31 - Math.clz32(lowbit);
+      w[wp] = ((start & 0xfffff) << 12) | low;
+      w[wp + 1] = Math.floor(start / 0x100000) | (order << 20) | high | (width === 2 ? 0 : 0x40000000);
+      if (width === 3) w[wp + 2] = np / lowbit;
+    } else {
+      w[wp] = ENC[0];
+      w[wp + 1] = ENC[1];
+      if (width > 2) w[wp + 2] = ENC[2];
+      if (width > 3) w[wp + 3] = ENC[3];
+    }
+    wp += width;
+    count++;
+    bytes += np * PAGE_SIZE;
+    i = end;
+  }
+  list._commit(seg, wp, count, bytes);
+}
+
+/**
+ * End (exclusive) of the run that continues at index `i`: pfns[j] - j stays `diff` along a run of
+ * consecutive PFNs, so the scan is one load, one subtraction and one comparison per PFN.
+ */
+function runEnd(pfns: ArrayLike<number>, i: number, diff: number): number {
+  const n = pfns.length;
+  while (i < n && pfns[i] - i === diff) i++;
+  return i;
 }
 
 /** Runs with one provider and no split limits: one comparison per PFN. */

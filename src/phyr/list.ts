@@ -135,8 +135,21 @@ export class PhyrList implements PhyrRead {
     this._bytes += len;
   }
 
-  /** The segment to append `width` positions to, opening a segment or chunk when needed. */
-  private _tail(width: number): Segment {
+  /** @internal Records entries written directly at the end of `seg.chunk`, up to position `used`. O(1). */
+  _commit(seg: Segment, used: number, n: number, bytes: number): void {
+    seg.chunk.used = used;
+    seg.to = used;
+    seg.n += n;
+    seg.bytes += bytes;
+    this._nents += n;
+    this._bytes += bytes;
+  }
+
+  /**
+   * @internal The segment to append `width` positions to (its chunk has room at its used end),
+   * opening a segment or chunk when needed. O(1).
+   */
+  _tail(width: number): Segment {
     const segs = this._segs;
     const last = segs.length > 0 ? segs[segs.length - 1] : undefined;
     if (last !== undefined) {
