@@ -1,0 +1,168 @@
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import { type IoPgtableFormatName, ioPgtableFormat } from "./format.js";
+import { ioMap, ioUnmap } from "./map.js";
+import { IoPageTable } from "./pgtable.js";
+import { IommuMapError, IommuProt } from "./prot.js";
+
+const G = 2 ** 30;
+const M = 2 ** 20;
+const RW = IommuProt.READ | IommuProt.WRITE;
+
+/** Naive model: granule page index -> { phys, prot }. */
+type Model = Map<number, { phys: number; prot: number }>;
+
+function agree(pt: IoPageTable, model: Model, granule: number, windowPages: number): void {
+  pt.checkValid();
+  let mapped = 0;
+  for (const [page, v] of model) {
+    const got = pt.iovaToPhys(page * granule + 5);
+    if (got !== v.phys + 5 || pt.found.prot !== v.prot) {
+      throw new Error(`page ${page}: got ${got} prot ${pt.found.prot}, model ${v.phys + 5} prot ${v.prot}`);
+    }
+    mapped++;
+  }
+  expect(pt.mappedBytes).toBe(mapped * granule);
+  for (let p = 0; p < windowPages; p++) {
+    if (!model.has(p) && pt.iovaToPhys(p * granule) !== -1)
+      throw new Error(`page ${p} mapped, model has none`);
+  }
+}
+
+describe("IoPageTable agrees with a page-by-page model", () => {
+  const formats: IoPgtableFormatName[] = [
+    "x86-4level",
+    "amd-v1",
+    "arm-lpae-16k",
+    "arm-lpae-64k",
+    "x86-5level",
+  ];
+  for (const name of formats) {
+    test(`random map / unmap of whole mappings (${name})`, () => {
+      const f = ioPgtableFormat(name);
+      const g = 2 ** f.granuleShift;
+      // a window of 2048 granules; phys in a window of 4096 granules; big pages appear when
+      // iova and phys are congruent (biased towards multiples of 512)
+      const op = fc.record({
+        unmap: fc.boolean(),
+        iova: fc.oneof(
+          fc.integer({ min: 0, max: 2047 }),
+          fc.integer({ min: 0, max: 3 }).map((x) => x * 512),
+        ),
+        phys: fc.oneof(
+          fc.integer({ min: 0, max: 4095 }),
+          fc.integer({ min: 0, max: 7 }).map((x) => x * 512),
+        ),
+        pages: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.constantFrom(512, 1024, 600)),
+        prot: fc.constantFrom(IommuProt.READ, RW, RW | IommuProt.MMIO),
+        pick: fc.nat(),
+      });
+      fc.assert(
+        fc.property(fc.array(op, { maxLength: 25 }), (ops) => {
+          const pt = new IoPageTable(f);
+          const model: Model = new Map();
+          const live: [number, number][] = [];
+          for (const o of ops) {
+            if (o.unmap && live.length > 0) {
+              const [iova, pages] = live.splice(o.pick % live.length, 1)[0];
+              expect(ioUnmap(pt, iova * g, pages * g, null, null)).toBe(pages * g);
+              for (let i = 0; i < pages; i++) model.delete(iova + i);
+            } else {
+              const pages = Math.min(o.pages, 2048 - o.iova);
+              let clash = false;
+              for (let i = 0; i < pages; i++) if (model.has(o.iova + i)) clash = true;
+              const before = { tables: pt.tableCount, ptes: pt.pteCount, leaves: pt.leafCounts() };
+              if (clash) {
+                expect(() => ioMap(pt, o.iova * g, o.phys * g, pages * g, o.prot)).toThrow(IommuMapError);
+                expect({ tables: pt.tableCount, ptes: pt.pteCount, leaves: pt.leafCounts() }).toEqual(before);
+              } else {
+                ioMap(pt, o.iova * g, o.phys * g, pages * g, o.prot);
+                for (let i = 0; i < pages; i++)
+                  model.set(o.iova + i, { phys: (o.phys + i) * g, prot: o.prot });
+                live.push([o.iova, pages]);
+              }
+            }
+            agree(pt, model, g, 2048);
+          }
+          for (const [iova, pages] of live) ioUnmap(pt, iova * g, pages * g, null, null);
+          pt.checkValid();
+          expect(pt.tableCount).toBe(1);
+          expect(pt.pteCount).toBe(0);
+        }),
+        { seed: 42, numRuns: 100 },
+      );
+    });
+  }
+});
+
+describe("IoPageTable fixed cases", () => {
+  test("a 64 GiB buffer of 1 GiB pages is 64 leaf entries of 1 GiB in 2 tables", () => {
+    const pt = new IoPageTable(ioPgtableFormat("x86-4level"));
+    ioMap(pt, 64 * G, 128 * G, 64 * G, RW);
+    expect(pt.leafCounts()).toEqual([{ pgsize: G, count: 64 }]);
+    expect(pt.tableCount).toBe(2); // root (level 4) + one level-3 table
+    expect(pt.iovaToPhys(64 * G + 3 * G + 123)).toBe(128 * G + 3 * G + 123);
+    pt.checkValid();
+  });
+
+  test("a 4 KiB-offset 4 MiB range maps 511 x 4K, 1 x 2M, 1 x 4K (x86)", () => {
+    const pt = new IoPageTable(ioPgtableFormat("x86-4level"));
+    ioMap(pt, 0x1000, 0x40001000, 4 * M, RW);
+    expect(pt.leafCounts()).toEqual([
+      { pgsize: 4096, count: 512 },
+      { pgsize: 2 * M, count: 1 },
+    ]);
+    // tables: root, L3, L2, two L1 tables (one before, one after the 2M page)
+    expect(pt.tableCount).toBe(5);
+    pt.checkValid();
+  });
+
+  test("AMD v1 writes a 16 KiB page as 4 replicated level-1 entries", () => {
+    const pt = new IoPageTable(ioPgtableFormat("amd-v1"));
+    ioMap(pt, 0x10000, 0x20000, 0x4000, RW);
+    expect(pt.leafCounts()).toEqual([{ pgsize: 0x4000, count: 1 }]);
+    expect(pt.pteCount).toBe(4);
+    expect(pt.iovaToPhys(0x13004)).toBe(0x23004);
+    pt.checkValid();
+  });
+
+  test("unmapping inside a large page is refused and changes nothing; at its start it unmaps the whole page", () => {
+    const pt = new IoPageTable(ioPgtableFormat("x86-4level"));
+    ioMap(pt, 2 * M, 4 * M, 2 * M, RW);
+    expect(() => ioUnmap(pt, 2 * M + 4096, 4096, null, null)).toThrow(/inside a 0x200000 page/);
+    expect(pt.leafCount(2 * M)).toBe(1);
+    expect(ioUnmap(pt, 2 * M, 4096, null, null)).toBe(2 * M);
+    expect(pt.tableCount).toBe(1);
+    pt.checkValid();
+  });
+
+  test("unmap stops at a hole and returns the bytes unmapped", () => {
+    const pt = new IoPageTable(ioPgtableFormat("x86-4level"));
+    ioMap(pt, 0, 0x100000, 0x3000, RW);
+    expect(ioUnmap(pt, 0, 0x10000, null, null)).toBe(0x3000);
+    expect(ioUnmap(pt, 0, 0x1000, null, null)).toBe(0);
+  });
+
+  test("bad input throws a typed error naming the value and leaves the table unchanged", () => {
+    const pt = new IoPageTable(ioPgtableFormat("x86-4level"));
+    ioMap(pt, 0x10000, 0x20000, 0x2000, RW);
+    const snap = () => ({ t: pt.tableCount, l: pt.leafCounts(), p: pt.iovaToPhys(0x10000) });
+    const before = snap();
+    const bad: [() => void, RegExp][] = [
+      [() => ioMap(pt, 0x800, 0, 0x1000, RW), /not aligned to the smallest page size 0x1000/],
+      [() => ioMap(pt, 0, 0x1800, 0x1000, RW), /not aligned/],
+      [() => ioMap(pt, Number.NaN, 0, 0x1000, RW), /map iova NaN/],
+      [() => ioMap(pt, -4096, 0, 0x1000, RW), /map iova -4096/],
+      [() => ioMap(pt, 0, 0, 0, RW), /map size 0x0/],
+      [() => ioMap(pt, 0, 0, 0x1000, 64), /prot 0x40/],
+      [() => ioMap(pt, 2 ** 48, 0, 0x1000, RW), /48-bit aperture/],
+      [() => ioMap(pt, 0xf000, 0x90000, 0x3000, RW), /already mapped/],
+      [() => pt.mapPages(0, 0, 0x3000, 1, RW), /page size 0x3000/],
+    ];
+    for (const [fn, re] of bad) {
+      expect(fn).toThrow(re);
+      expect(snap()).toEqual(before);
+      pt.checkValid();
+    }
+  });
+});
