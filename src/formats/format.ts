@@ -39,8 +39,16 @@ export interface Format {
 /** Entry callback used by {@link eachEntry}. */
 export type EntryFn = (addr: number, len: number, flags: number, provider: number) => void;
 
-/** Calls `fn` for every entry with a reusable cursor (no allocation per entry). O(n). */
+/**
+ * Calls `fn` for every entry, through PhyrList.forEachEntry when the list has it and a reusable
+ * cursor otherwise (no allocation per entry either way). O(n).
+ */
 export function eachEntry(list: PhyrRead, fn: EntryFn): void {
+  const fast = (list as Partial<Pick<PhyrList, "forEachEntry">>).forEachEntry;
+  if (typeof fast === "function") {
+    fast.call(list, fn);
+    return;
+  }
   for (const c = list.cursor(); !c.done; c.nextEntry()) fn(c.entryAddr, c.entryLen, c.flags, c.provider);
 }
 

@@ -77,6 +77,8 @@ class Plan {
   wl = 0;
   values: number[] = [];
   code = new Map<number, number>();
+  /** Dict code of each entry of the block (index - s). */
+  cls = new Uint8Array(PACKED_MAX_K);
   tz: number[] = [];
   wa: number[] = [];
   w0 = 0;
@@ -103,7 +105,7 @@ class Plan {
     this.wl = wl;
     const rawLen = 1 + 6 + n * wl;
     // raw + absolute (one class), raw + delta
-    const absRaw = this.absBits(c, s, e, null);
+    const absRaw = this.absBits(c, s, e, 0);
     const delta = this.deltaBits(c, s, e);
     let best = rawLen + Math.min(absRaw, delta);
     this.dict = false;
@@ -111,9 +113,10 @@ class Plan {
     if (this.code.size <= DICT_MAX) {
       this.values = [...this.code.keys()].sort((a, b) => a - b);
       for (let k = 0; k < this.values.length; k++) this.code.set(this.values[k], k);
+      for (let i = s; i < e; i++) this.cls[i - s] = this.code.get(c.len[i] / sc - 1)!;
       const d = this.values.length;
       const dictLen = 1 + 12 + d * wl + n * bitWidth(d - 1);
-      const absDict = this.absBits(c, s, e, this.code);
+      const absDict = this.absBits(c, s, e, d);
       const cand = dictLen + Math.min(absDict, delta);
       if (cand < best) {
         best = cand;
@@ -121,7 +124,7 @@ class Plan {
         this.delta = delta < absDict;
       }
     }
-    if (!this.delta) this.absBits(c, s, e, this.dict ? this.code : null);
+    if (!this.delta) this.absBits(c, s, e, this.dict ? this.values.length : 0);
     this.bits = bits + best;
   }
 
@@ -140,8 +143,10 @@ class Plan {
   }
 
   /** Bits of the absolute address section; fills tz/wa per class. */
-  private absBits(c: Cols, s: number, e: number, code: Map<number, number> | null): number {
-    const classes = code ? code.size : 1;
+  /** `dictSize` 0 = one class; otherwise classes are the dict codes in {@link cls}. */
+  private absBits(c: Cols, s: number, e: number, dictSize: number): number {
+    const classes = dictSize > 0 ? dictSize : 1;
+    const cls = this.cls;
     const tz = this.tz;
     const wa = this.wa;
     tz.length = classes;
@@ -150,15 +155,15 @@ class Plan {
     wa.fill(0);
     const sc = this.scale;
     for (let i = s; i < e; i++) {
-      const k = code ? code.get(c.len[i] / sc - 1)! : 0;
+      const k = dictSize > 0 ? cls[i - s] : 0;
       tz[k] = Math.min(tz[k], ctz(c.addr[i] / sc));
     }
     let bits = 1 + 12 * classes;
     for (let i = s; i < e; i++) {
-      const k = code ? code.get(c.len[i] / sc - 1)! : 0;
+      const k = dictSize > 0 ? cls[i - s] : 0;
       wa[k] = Math.max(wa[k], bitWidth(c.addr[i] / sc / 2 ** tz[k]));
     }
-    for (let i = s; i < e; i++) bits += wa[code ? code.get(c.len[i] / sc - 1)! : 0];
+    for (let i = s; i < e; i++) bits += wa[dictSize > 0 ? cls[i - s] : 0];
     return bits;
   }
 
@@ -186,7 +191,7 @@ class Plan {
       w.write(this.wl, 6);
       for (const v of this.values) w.write(v, this.wl);
       const cw = bitWidth(d - 1);
-      for (let i = s; i < e; i++) w.write(this.code.get(c.len[i] / sc - 1)!, cw);
+      for (let i = s; i < e; i++) w.write(this.cls[i - s], cw);
     } else {
       w.write(this.wl, 6);
       for (let i = s; i < e; i++) w.write(c.len[i] / sc - 1, this.wl);
@@ -204,7 +209,7 @@ class Plan {
         w.write(this.wa[k], 6);
       }
       for (let i = s; i < e; i++) {
-        const k = this.dict ? this.code.get(c.len[i] / sc - 1)! : 0;
+        const k = this.dict ? this.cls[i - s] : 0;
         w.write(c.addr[i] / sc / 2 ** this.tz[k], this.wa[k]);
       }
     }
