@@ -34,7 +34,12 @@ async function withChild<T>(mode: string, fn: (pid: number, addr: number) => T):
   try {
     let out = "";
     while (!out.includes("\n")) {
-      const [chunk] = (await Promise.race([once(child.stdout, "data"), once(child, "exit").then(() => { throw new Error("child exited"); })])) as [Buffer];
+      const [chunk] = (await Promise.race([
+        once(child.stdout, "data"),
+        once(child, "exit").then(() => {
+          throw new Error("child exited");
+        }),
+      ])) as [Buffer];
       out += chunk.toString();
     }
     return fn(child.pid!, Number.parseInt(out.trim(), 16));

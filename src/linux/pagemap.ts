@@ -63,18 +63,18 @@ export function pagemapRunFlags(hi: number): number {
  * except run-array growth.
  * @throws ParseError (path, line 0) for a present frame at or above 2^40
  */
-export function addPagemapWords(
-  runs: PageRuns,
-  words: Uint32Array,
-  n: number,
-  vpn: number,
-  path = "pagemap",
-): void {
+export function addPagemapWords(runs: PageRuns, words: Uint32Array, n: number, vpn: number, path = "pagemap"): void {
+  runs.reserve(n);
+  const vaArr = runs.va;
+  const pfnArr = runs.pfn;
+  const nArr = runs.npages;
+  const flagArr = runs.flags;
+  const kindArr = runs.kind;
   let count = runs.count;
-  let curVpn = count > 0 ? runs.va[count - 1] / 4096 : -2;
-  let curPfn = count > 0 ? runs.pfn[count - 1] : -2;
-  let curN = count > 0 ? runs.npages[count - 1] : 0;
-  let curFlags = count > 0 ? runs.flags[count - 1] : -1;
+  // Next virtual page and frame that would continue the last run; -2 never matches.
+  let nextVpn = count > 0 ? vaArr[count - 1] / 4096 + nArr[count - 1] : -2;
+  let nextPfn = count > 0 ? (pfnArr[count - 1] === 0 ? 0 : pfnArr[count - 1] + nArr[count - 1]) : -2;
+  let curFlags = count > 0 ? flagArr[count - 1] : -1;
   let present = 0;
   let swapped = 0;
   let hidden = 0;
@@ -84,30 +84,44 @@ export function addPagemapWords(
       if ((hi & 0x40000000) !== 0) swapped++;
       continue;
     }
-    const lo = words[2 * i];
-    const pfn = (hi & 0x7fffff) * 0x100000000 + lo;
+    const pfn = (hi & 0x7fffff) * 0x100000000 + words[2 * i];
     const flags = RunFlag.PRESENT | ((hi >>> 28) & 2) | ((hi >>> 22) & 4) | ((hi >>> 20) & 8);
     const v = vpn + i;
     present++;
     if (pfn === 0) hidden++;
-    else if (pfn >= MAX_PFN)
+    else if (pfn >= MAX_PFN) {
+      runs.count = count;
       throw new ParseError(path, 0, `entry for ${hex(v * 4096)} has frame ${hex(pfn)} at or above 2^40`);
-    if (v === curVpn + curN && flags === curFlags && (pfn === curPfn + curN || (pfn === 0 && curPfn === 0))) {
-      curN++;
-      runs.npages[count - 1] = curN;
+    }
+    if (v === nextVpn && pfn === nextPfn && flags === curFlags) {
+      nArr[count - 1]++;
+      nextVpn++;
+      if (pfn !== 0) nextPfn++;
       continue;
     }
-    runs.push(v * 4096, pfn, 1, flags);
-    count = runs.count;
-    curVpn = v;
-    curPfn = pfn;
-    curN = 1;
+    vaArr[count] = v * 4096;
+    pfnArr[count] = pfn;
+    nArr[count] = 1;
+    flagArr[count] = flags;
+    kindArr[count] = 0;
+    count++;
+    nextVpn = v + 1;
+    nextPfn = pfn === 0 ? 0 : pfn + 1;
     curFlags = flags;
   }
+  runs.count = count;
   runs.presentPages += present;
   runs.swappedPages += swapped;
   runs.hiddenPages += hidden;
   runs.unmappedPages += n - present - swapped;
+}
+
+let scratchBuf = new ArrayBuffer(0);
+
+/** The module's reused read buffer (grown on demand; readers are synchronous, so one suffices). */
+function scratch(bytes: number): { bytes: Uint8Array; words: Uint32Array } {
+  if (scratchBuf.byteLength < bytes) scratchBuf = new ArrayBuffer(bytes);
+  return { bytes: new Uint8Array(scratchBuf, 0, bytes), words: new Uint32Array(scratchBuf, 0, bytes / 4) };
 }
 
 /** Options of {@link readPagemapRuns}. */
@@ -147,9 +161,7 @@ export function readPagemapRuns(
   const firstVpn = Math.floor(vaStart / 4096);
   const endVpn = Math.ceil(vaEnd / 4096);
   const runs = new PageRuns(firstVpn * 4096, endVpn * 4096);
-  const ab = new ArrayBuffer(Math.min(batch, endVpn - firstVpn) * 8);
-  const bytes = new Uint8Array(ab);
-  const words = new Uint32Array(ab);
+  const { bytes, words } = scratch(Math.min(batch, endVpn - firstVpn) * 8);
   const fd = openSync(path, "r");
   try {
     for (let vpn = firstVpn; vpn < endVpn; ) {

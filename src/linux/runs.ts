@@ -103,6 +103,11 @@ export class PageRuns {
     this.kind[i] = kind;
   }
 
+  /** Makes room for `extra` more runs without further growth. O(count) when it grows. */
+  reserve(extra: number): void {
+    while (this.va.length < this.count + extra) this.grow();
+  }
+
   /** Doubles capacity, copying the arrays. O(count). */
   grow(): void {
     const c = this.va.length * 2;

@@ -1,0 +1,91 @@
+/**
+ * Reading the pagemap of a 4 GiB mapping (256 MiB with --quick) made by a python3 child that
+ * writes every page: raw batched reads of the file against read + decode + run forming, measured
+ * in the same run. Target: parse overhead (full - raw) <= raw read time. The two are timed in
+ * alternating pairs and the medians compared, so load from other processes hits both alike (mitata's
+ * sampler times one function at a time, which on a shared box skews a difference of two timings).
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { closeSync, openSync, readSync } from "node:fs";
+import { PAGEMAP_BATCH, readPagemapRuns } from "../src/linux/index.js";
+import type { BenchRow, BenchSuite } from "./harness.js";
+
+const SCRIPT = `
+import mmap, sys, ctypes
+size = int(sys.argv[1])
+m = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+for off in range(0, size, 4096):
+    m[off] = 1
+print(hex(ctypes.addressof(ctypes.c_char.from_buffer(m))), flush=True)
+sys.stdin.read()
+`;
+
+function rawRead(pid: number, start: number, end: number, buf: Uint8Array): number {
+  const fd = openSync(`/proc/${pid}/pagemap`, "r");
+  let sum = 0;
+  try {
+    for (let vpn = start / 4096; vpn < end / 4096; vpn += PAGEMAP_BATCH) {
+      const n = Math.min(PAGEMAP_BATCH, end / 4096 - vpn) * 8;
+      sum += readSync(fd, buf, 0, n, vpn * 8);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return sum;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
+export const suite: BenchSuite = {
+  name: "pagemap",
+  async run(opts) {
+    if (process.platform !== "linux") return [];
+    const size = opts.quick ? 256 << 20 : 4 << 30;
+    const child = spawn("python3", ["-c", SCRIPT, String(size)], { stdio: ["pipe", "pipe", "inherit"] });
+    try {
+      let out = "";
+      while (!out.includes("\n")) out += String((await once(child.stdout, "data"))[0]);
+      const addr = Number.parseInt(out.trim(), 16);
+      const pid = child.pid!;
+      const buf = new Uint8Array(PAGEMAP_BATCH * 8);
+      const check = readPagemapRuns(pid, addr, addr + size);
+      if (check.presentPages !== size / 4096)
+        throw new Error(`expected ${size / 4096} present pages, read ${check.presentPages}`);
+      const raws: number[] = [];
+      const fulls: number[] = [];
+      let sink = 0;
+      for (let i = 0; i < (opts.quick ? 21 : 9); i++) {
+        const t0 = process.hrtime.bigint();
+        sink += rawRead(pid, addr, addr + size, buf);
+        const t1 = process.hrtime.bigint();
+        sink += readPagemapRuns(pid, addr, addr + size).count;
+        const t2 = process.hrtime.bigint();
+        raws.push(Number(t1 - t0));
+        fulls.push(Number(t2 - t1));
+      }
+      if (sink === 0) throw new Error("nothing read");
+      const raw = median(raws);
+      const full = median(fulls);
+      const label = opts.quick ? "256 MiB" : "4 GiB";
+      const fraction = (full - raw) / raw;
+      const rows: BenchRow[] = [
+        { name: `raw pagemap read, ${label} (${size / 4096} entries)`, value: raw, unit: "ns" },
+        { name: `read + decode + runs, ${label} (${check.count} runs)`, value: full, unit: "ns" },
+        {
+          name: "decode + run-forming overhead (full - raw)",
+          value: Math.max(0, full - raw),
+          unit: "ns",
+          ratio: { against: "raw read time", value: fraction, want: "<= 1", ok: fraction <= 1 },
+        },
+      ];
+      return rows;
+    } finally {
+      child.stdin.end();
+      child.kill();
+    }
+  },
+};
