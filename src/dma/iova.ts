@@ -134,7 +134,7 @@ function linkKey(state: DmaIovaState, offset: number): object {
 }
 
 /** dma_iova_sync(): one IOTLB sync for everything linked since the last one. O(1). */
-export function dmaIovaSync(_sys: DmaSystem, _dev: DmaDevice, state: DmaIovaState): void {
+export function dmaIovaSync(state: DmaIovaState): void {
   state.syncs++;
 }
 
@@ -185,7 +185,8 @@ export function dmaIovaUnlink(
 
 /**
  * dma_iova_destroy(): unlinks every linked range and frees the IOVA. O(pages).
- * @throws DmaApiError DMA_WRONG_SIZE when `mappedLen` differs from the bytes linked.
+ * @throws DmaApiError DMA_WRONG_SIZE when `mappedLen` differs from the bytes linked, DMA_WRONG_DIR
+ *   when a range was linked with another direction; state unchanged.
  */
 export function dmaIovaDestroy(
   sys: DmaSystem,

@@ -373,7 +373,7 @@ describe("property: reachability and byte-exact data through every path", () => 
           dom?.checkValid();
         },
       ),
-      { seed: 42, numRuns: 40 },
+      { seed: 42, numRuns: 25 },
     );
   });
 });

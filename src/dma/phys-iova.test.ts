@@ -54,7 +54,7 @@ describe("two-step IOVA API", () => {
     expect(() => dmaIovaLink(s, dev, st, 0x40100, 0xe00, 0x100)).toThrow(/merge boundary 0xfff/);
     dmaIovaLink(s, dev, st, 0x40000, 0xe00, 0x1000);
     dmaIovaLink(s, dev, st, 0x90000, 0x1e00, 0x1200);
-    dmaIovaSync(s, dev, st);
+    dmaIovaSync(st);
     expect(st.syncs).toBe(1);
     s.memory.writePhys(0x90000, Uint8Array.of(9, 8, 7));
     expect(dmaRead(s, dev, st.addr + 0x1e00, 3)).toEqual(Uint8Array.of(9, 8, 7));
