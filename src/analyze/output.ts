@@ -46,6 +46,36 @@ export interface IommuCost {
   iotlbEntries: number;
 }
 
+/** RDMA memory-registration translation cost (ib_umem_find_best_pgsz). */
+export interface RdmaCost {
+  /** Device page-size bitmap name. */
+  bitmap: string;
+  /** Smallest best page size among the buffer's registrations, in bytes (0: no size works). */
+  pageSize: number;
+  /** MTT entries at the best page size of each registration, summed. */
+  entries: number;
+  /** MTT entries at a fixed 4 KiB page size (ODP-style baseline). */
+  entries4k: number;
+}
+
+/** NVMe descriptors for one I/O of the buffer's first bytes (no IOMMU: DMA address = physical). */
+export interface NvmeCost {
+  /** I/O size in bytes (1 MiB, or the whole buffer when smaller). */
+  ioBytes: number;
+  /** PRP data entries (PRP1, PRP2 or listed). */
+  prpEntries: number;
+  /** PRP list-chain entries. */
+  prpChains: number;
+  /** Bytes of PRP list memory (small-pool block or whole pages). */
+  prpListBytes: number;
+  /** SGL data descriptors. */
+  sglDescriptors: number;
+  /** Bytes of SGL descriptors written (16 B each, in the command and lists). */
+  sglBytes: number;
+  /** Bytes of SGL list memory. */
+  sglListBytes: number;
+}
+
 /** Everything computed for one buffer. */
 export interface BufferAnalysis {
   label: string;
@@ -62,6 +92,9 @@ export interface BufferAnalysis {
   histogram: RunHistogram;
   formats: FormatCost[];
   iommu: IommuCost[];
+  rdma: RdmaCost[];
+  /** Null when the buffer has no present pages. */
+  nvme: NvmeCost | null;
 }
 
 /** One region of the physical map (a /proc/iomem node down to depth 1). */
@@ -116,6 +149,8 @@ export interface P2pMatrix {
   clients: string[];
   /** Row-major cells: `cells[p * clients.length + c]`. */
   cells: { type: P2pType; distance: number }[];
+  /** What the matrix assumes, or why it is empty. */
+  notes: string[];
 }
 
 /** IOMMU presence. */

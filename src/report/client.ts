@@ -275,6 +275,35 @@ export function reportClientMain(): void {
       num(c.iotlbEntries),
     ]),
   );
+  const dev = section(
+    "devices",
+    "RDMA and NVMe",
+    "Translation entries for a memory registration, and descriptors for one NVMe I/O (all buffers).",
+  );
+  table(
+    dev,
+    ["RDMA page sizes", "best page", "MTT entries", "at 4 KiB"],
+    total.rdma.map((r: Any) => [
+      r.bitmap,
+      r.pageSize > 0 ? bytes(r.pageSize) : "-",
+      num(r.entries),
+      num(r.entries4k),
+    ]),
+  );
+  const nv = data.buffers.filter((b: Any) => b.nvme).slice(0, 50);
+  table(
+    dev,
+    ["buffer", "I/O", "PRP entries", "PRP list bytes", "SGL descriptors", "SGL bytes"],
+    nv.map((b: Any) => [
+      b.label,
+      bytes(b.nvme.ioBytes),
+      num(b.nvme.prpEntries),
+      num(b.nvme.prpListBytes),
+      num(b.nvme.sglDescriptors),
+      num(b.nvme.sglBytes),
+    ]),
+  );
+
   // PCI
   const pci = section("pci", "PCI tree", "");
   pci.appendChild(el("pre", "tree", data.pci.tree.join("\n") || "no PCI devices"));
@@ -296,6 +325,7 @@ export function reportClientMain(): void {
     "P2P matrix",
     "Map type (and distance) from every BAR provider to every DMA-capable device, as drivers/pci/p2pdma.c decides it.",
   );
+  for (const n of data.p2p.notes) p2p.appendChild(el("p", "note", n));
   if (data.p2p.providers.length === 0 || data.p2p.clients.length === 0)
     p2p.appendChild(el("p", "empty", "no memory BARs or no DMA-capable devices"));
   else {

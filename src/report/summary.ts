@@ -78,6 +78,16 @@ export function renderSummary(a: MachineAnalysis, opts: SummaryOptions = {}): st
     );
     out.push("");
   }
+  if (t.rdma.length > 0) {
+    out.push(
+      ...formatTable(
+        ["RDMA page sizes", "best page", "MTT entries", "at 4 KiB"],
+        t.rdma.map((r) => [r.bitmap, r.pageSize > 0 ? formatBytes(r.pageSize) : "-", r.entries, r.entries4k]),
+        { paint: p },
+      ),
+    );
+    out.push("");
+  }
   const top = [...a.buffers].sort((x, y) => y.pages - x.pages).slice(0, opts.top ?? 10);
   if (top.length > 0) {
     out.push(
@@ -94,7 +104,7 @@ export function renderSummary(a: MachineAnalysis, opts: SummaryOptions = {}): st
 function row(b: BufferAnalysis): (string | number)[] {
   const bytesOf = (name: string) => b.formats.find((f) => f.name === name)?.bytes ?? 0;
   return [
-    b.pid,
+    String(b.pid),
     b.comm,
     b.label,
     b.pages,
@@ -112,5 +122,6 @@ function fmt(n: number): string {
 function ratio(base: number, v: number): string {
   if (base <= 0 || v <= 0) return "-";
   const r = base / v;
+  if (r === 1) return "1.00x";
   return r >= 1 ? `${r.toFixed(r >= 100 ? 0 : 2)}x smaller` : `${(1 / r).toFixed(2)}x larger`;
 }

@@ -66,7 +66,17 @@ describe.skipIf(skip)("HTML report in Chromium", () => {
     await page.screenshot({ path: join(ARTIFACTS, "report.png"), fullPage: true });
 
     const sections = await page.$$eval("section", (s) => s.map((x) => x.id));
-    expect(sections).toEqual(["summary", "physmap", "runs", "formats", "iommu", "pci", "p2p", "scenarios"]);
+    expect(sections).toEqual([
+      "summary",
+      "physmap",
+      "runs",
+      "formats",
+      "iommu",
+      "devices",
+      "pci",
+      "p2p",
+      "scenarios",
+    ]);
 
     // Each chart: a canvas with pixels of its first series colour (#1f77b4).
     const charts = await page.$$eval(".chart", (boxes) =>

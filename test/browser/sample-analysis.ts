@@ -52,6 +52,19 @@ export function sampleAnalysis(): MachineAnalysis {
         iotlbEntries: runs,
       },
     ],
+    rdma: [{ bitmap: "4K|2M|1G", pageSize: 4096, entries: pages, entries4k: pages }],
+    nvme:
+      pid < 0
+        ? null
+        : {
+            ioBytes: 1048576,
+            prpEntries: 256,
+            prpChains: 0,
+            prpListBytes: 4096,
+            sglDescriptors: runs,
+            sglBytes: 16 * runs,
+            sglListBytes: 256,
+          },
   });
   const a = buffer(4242, HOSTILE_NAME, `4242 ${HOSTILE_NAME} ${HOSTILE_PATH}`, 1030, 8);
   const b = buffer(1, "init", "1 init [heap]", 600, 40);
@@ -124,6 +137,7 @@ export function sampleAnalysis(): MachineAnalysis {
         { type: "THRU_HOST_BRIDGE", distance: 4 },
         { type: "BUS_ADDR", distance: 0 },
       ],
+      notes: ["P2P matrix assumes ACS redirect off"],
     },
     buffers: [a, b],
     total: { ...buffer(-1, "", "total", 1630, 48) },

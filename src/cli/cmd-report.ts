@@ -1,0 +1,150 @@
+/**
+ * `phyr report`, `phyr analyze` and `phyr topo`: read the machine, analyse, print a summary or
+ * JSON, and (report) write the self-contained HTML file.
+ */
+
+import { readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { resolve } from "node:path";
+import { analyzeMachine, type MachineAnalysis } from "../analyze/index.js";
+import type { MachineSource } from "../linux/index.js";
+import {
+  formatTable,
+  type ReportAssets,
+  renderReportHtml,
+  renderSummary,
+  terminalSafe,
+} from "../report/index.js";
+import { collectBuffers, machineInput, type Selection } from "./collect.js";
+import { CliFailure, type CliIo, EXIT_OK, paintFor, progressFor } from "./io.js";
+import { openLiveSource } from "./source.js";
+
+/**
+ * Reads uPlot's JS and CSS from node_modules (uplot/dist) for inlining.
+ * @returns the assets.
+ * @throws CliFailure when the uplot package is not installed.
+ */
+export function readReportAssets(): ReportAssets {
+  const require = createRequire(import.meta.url);
+  try {
+    return {
+      uplotJs: readFileSync(require.resolve("uplot/dist/uPlot.iife.min.js"), "utf8"),
+      uplotCss: readFileSync(require.resolve("uplot/dist/uPlot.min.css"), "utf8"),
+    };
+  } catch (e) {
+    throw new CliFailure(`cannot read the uplot package for the HTML report: ${(e as Error).message}`);
+  }
+}
+
+function withSource<T>(io: CliIo, fn: (src: MachineSource) => T): T {
+  const src = openLiveSource(io.env);
+  try {
+    return fn(src);
+  } finally {
+    src.close();
+  }
+}
+
+function analyse(io: CliIo, sel: Selection): MachineAnalysis {
+  return withSource(io, (src) => {
+    const m = machineInput(src, "live");
+    const buffers = collectBuffers(src, sel, progressFor(io));
+    return analyzeMachine(m, buffers);
+  });
+}
+
+function printJson(io: CliIo, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * `phyr report`: every process of the live machine; summary (or JSON) and report.html.
+ * @returns exit code 0.
+ * @throws CliFailure when the machine cannot be read or the report cannot be written.
+ */
+export async function runReport(
+  io: CliIo,
+  o: { out: string; html: boolean; json: boolean },
+): Promise<number> {
+  const a = analyse(io, { pids: [], all: true });
+  let written = "";
+  if (o.html) {
+    const path = resolve(io.cwd ?? process.cwd(), o.out);
+    try {
+      writeFileSync(path, renderReportHtml(a, readReportAssets()));
+    } catch (e) {
+      if (e instanceof CliFailure) throw e;
+      throw new CliFailure(`cannot write the report to ${path}: ${(e as Error).message}`);
+    }
+    written = path;
+  }
+  if (o.json) printJson(io, a);
+  else {
+    const paint = paintFor(io.stdout, io.env);
+    io.stdout.write(`${renderSummary(a, { paint }).join("\n")}\n`);
+    if (written) io.stdout.write(`\n${paint.green("Report written to")} ${terminalSafe(written)}\n`);
+  }
+  return EXIT_OK;
+}
+
+/**
+ * `phyr analyze`: the selected processes or range; summary or JSON.
+ * @returns exit code 0.
+ * @throws CliFailure for an unknown or unreadable pid.
+ */
+export async function runAnalyze(io: CliIo, sel: Selection, json: boolean): Promise<number> {
+  const a = analyse(io, sel);
+  if (json) printJson(io, a);
+  else io.stdout.write(`${renderSummary(a, { paint: paintFor(io.stdout, io.env) }).join("\n")}\n`);
+  return EXIT_OK;
+}
+
+/**
+ * `phyr topo`: physical map, PCI tree, IOMMU presence, P2P matrix (no process memory).
+ * @returns exit code 0.
+ */
+export async function runTopo(io: CliIo, json: boolean): Promise<number> {
+  const a = withSource(io, (src) => analyzeMachine(machineInput(src, "live"), []));
+  if (json) {
+    const { buffers: _b, total: _t, scenarios: _s, ...topo } = a;
+    printJson(io, topo);
+    return EXIT_OK;
+  }
+  const paint = paintFor(io.stdout, io.env);
+  const out: string[] = [];
+  out.push(paint.bold(`Physical map (${a.physmap.regions.length} regions)`));
+  out.push(
+    ...formatTable(
+      ["start", "end", "size", "name"],
+      a.physmap.regions.map((r) => [r.start, r.end, r.bytes, `${"  ".repeat(r.depth)}${r.name}`]),
+      { paint, maxWidth: 60 },
+    ),
+  );
+  out.push("", paint.bold(`PCI (${a.pci.devices.length} functions)`), ...a.pci.tree.map(terminalSafe));
+  out.push(
+    "",
+    paint.bold("IOMMU"),
+    a.iommu.present
+      ? `present: ${a.iommu.units.map(terminalSafe).join(", ")}, ${a.iommu.groups} groups`
+      : "none",
+  );
+  if (a.p2p.providers.length > 0) {
+    out.push("", paint.bold("P2P matrix (provider BAR x client)"));
+    const nc = a.p2p.clients.length;
+    out.push(
+      ...formatTable(
+        ["provider", ...a.p2p.clients],
+        a.p2p.providers.map((p, i) => [
+          `${p.bdf} BAR${p.bar}`,
+          ...a.p2p.clients.map(
+            (_c, j) => `${a.p2p.cells[i * nc + j].type} ${a.p2p.cells[i * nc + j].distance}`,
+          ),
+        ]),
+        { paint },
+      ),
+    );
+  }
+  for (const m of a.access.messages) out.push(paint.yellow(`! ${m}`));
+  io.stdout.write(`${out.join("\n")}\n`);
+  return EXIT_OK;
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./io.js";
+import { main } from "./program.js";
+
+/** Captured streams for an in-process run. */
+function capture(
+  env: Record<string, string | undefined> = {},
+): CliIo & { out: () => string; err: () => string } {
+  let out = "";
+  let err = "";
+  return {
+    stdout: { write: (s: string) => (out += s), isTTY: false },
+    stderr: { write: (s: string) => (err += s), isTTY: false },
+    env,
+    cwd: process.cwd(),
+    out: () => out,
+    err: () => err,
+  };
+}
+
+async function run(argv: string[]) {
+  const io = capture();
+  const code = await main(argv, io);
+  return { code, out: io.out(), err: io.err() };
+}
+
+describe("main(argv, io): exit codes and one-line errors", () => {
+  it("--help and --version exit 0 and print to stdout", async () => {
+    const h = await run(["--help"]);
+    expect(h.code).toBe(EXIT_OK);
+    expect(h.out).toMatch(/analyze/);
+    expect(h.out).toMatch(/topo/);
+    const v = await run(["--version"]);
+    expect(v.code).toBe(EXIT_OK);
+    expect(v.out.trim()).toBe("0.1.0");
+  });
+
+  it.each([
+    [["--bogus"], /^phyr: error: unknown option '--bogus'/],
+    [["analyze"], /^phyr: error: analyze needs --pid N \(repeatable\) or --all$/],
+    [["analyze", "--pid", "1", "--all"], /^phyr: error: --all and --pid conflict: give one of them$/],
+    [
+      ["analyze", "--pid", "abc"],
+      /^phyr: error: --pid "abc" is invalid: expected a process id \(a positive integer\)$/,
+    ],
+    [["analyze", "--pid", "0"], /^phyr: error: --pid 0 is invalid: expected 1\.\.4194304 \(PID_MAX_LIMIT\)$/],
+    [
+      ["analyze", "--pid", "1", "--range", "nonsense"],
+      /^phyr: error: --range "nonsense" is invalid: expected VA:LEN/,
+    ],
+    [
+      ["analyze", "--pid", "1", "--range", "0x1000:0"],
+      /^phyr: error: --range "0x1000:0" is invalid: length must be at least 1 byte$/,
+    ],
+    [
+      ["analyze", "--pid", "1", "--range", "0xzz:4K"],
+      /^phyr: error: --range "0xzz:4K" is invalid: VA "0xzz" is invalid/,
+    ],
+    [
+      ["analyze", "--all", "--range", "0x1000:4K"],
+      /^phyr: error: --range needs exactly one --pid \(and no --all\)$/,
+    ],
+    [
+      ["analyze", "--pid", "1", "--pid", "2", "--range", "0x1000:4K"],
+      /^phyr: error: --range needs exactly one --pid/,
+    ],
+    [["nosuchcommand", "x"], /^phyr: error: /],
+  ])("%j -> usage error (exit 2), one line, no stack", async (argv, msg) => {
+    const r = await run(argv);
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.err.trimEnd()).toMatch(msg);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(r.err).not.toMatch(/\n\s+at /);
+    expect(r.out).toBe("");
+  });
+
+  it("an unknown pid is a failure (exit 1) naming the pid", async () => {
+    const r = await run(["analyze", "--pid", "4194000"]);
+    expect(r.code).toBe(EXIT_FAILURE);
+    expect(r.err).toBe("phyr: error: pid 4194000 is invalid: no such process\n");
+  });
+
+  it("a missing /proc is a failure naming the path; --debug adds the stack", async () => {
+    const io = capture({ PHYR_PROC_ROOT: "/nonexistent/proc" });
+    expect(await main(["topo"], io)).toBe(EXIT_FAILURE);
+    expect(io.err()).toBe(
+      "phyr: error: cannot read a live Linux machine: /nonexistent/proc is missing (phyr reads /proc and /sys)\n",
+    );
+    const dbg = capture({ PHYR_PROC_ROOT: "/nonexistent/proc" });
+    expect(await main(["topo", "--debug"], dbg)).toBe(EXIT_FAILURE);
+    expect(dbg.err()).toMatch(/\n\s+at /);
+  });
+});

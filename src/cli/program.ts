@@ -1,0 +1,124 @@
+/**
+ * `phyr` command line: `main(argv, io)` parses the arguments with commander, runs one command,
+ * prints through `io`, and returns the exit code (0 ok, 1 failure, 2 usage). It never calls
+ * process.exit and never lets a stack trace out unless `--debug` is given.
+ */
+
+import { Command, CommanderError, Option } from "commander";
+import { ParseError } from "../core/index.js";
+import { parsePid, parseVaRange } from "./args.js";
+import { runBench } from "./cmd-bench.js";
+import { runAnalyze, runReport, runTopo } from "./cmd-report.js";
+import { CliFailure, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./io.js";
+
+/** Version printed by `phyr --version`. */
+export const VERSION = "0.1.0";
+
+/**
+ * Runs the CLI.
+ * @param argv arguments after the program name (process.argv.slice(2)).
+ * @param io streams, environment and working directory.
+ * @returns the exit code: 0 success, 1 failure, 2 usage error.
+ */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const debug = argv.includes("--debug");
+  let code = EXIT_OK;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; every other commander error is a usage error (already printed).
+      return e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0
+        ? EXIT_OK
+        : EXIT_USAGE;
+    }
+    const err = e as Error;
+    const usage = e instanceof UsageError;
+    const known = usage || e instanceof CliFailure || e instanceof ParseError || e instanceof RangeError;
+    const msg = oneLine(err?.message ?? String(e));
+    io.stderr.write(`phyr: error: ${known ? msg : `${err?.name ?? "Error"}: ${msg}`}\n`);
+    if (debug && err?.stack) io.stderr.write(`${err.stack}\n`);
+    else if (!known) io.stderr.write("phyr: run with --debug for details\n");
+    return usage ? EXIT_USAGE : EXIT_FAILURE;
+  }
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, " ").trim();
+}
+
+function collect(parse: (v: string) => number) {
+  return (value: string, prev: number[]) => [...prev, parse(value)];
+}
+
+function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
+  const program = new Command("phyr")
+    .description("Physical range lists on this machine: what the phyr design saves against today's kernel")
+    .version(VERSION)
+    .addOption(new Option("--debug", "print stack traces on errors"))
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(`phyr: ${oneLine(s)}\n`),
+    });
+
+  program
+    .command("report", { isDefault: true })
+    .description("analyse every process of the live machine; print a summary and write report.html")
+    .option("-o, --out <file>", "HTML report path", "report.html")
+    .option("--no-html", "do not write the HTML report")
+    .option("--json", "print the analysis as JSON (schema phyr-analysis/1) instead of the summary")
+    .action(async (o: { out: string; html: boolean; json?: boolean }) => {
+      setCode(await runReport(io, { out: o.out, html: o.html, json: o.json === true }));
+    });
+
+  program
+    .command("analyze")
+    .description("analyse the memory of processes, or of one VA range of one process")
+    .option("--pid <pid>", "process to analyse (repeatable)", collect(parsePid), [] as number[])
+    .option("--all", "analyse every process")
+    .option("--range <VA:LEN>", "only this virtual range of the one --pid (e.g. 0x7f0000000000:64M)")
+    .option("--json", "print the analysis as JSON (schema phyr-analysis/1)")
+    .action(async (o: { pid: number[]; all?: boolean; range?: string; json?: boolean }) => {
+      const all = o.all === true;
+      if (all && o.pid.length > 0) throw new UsageError("--all and --pid conflict: give one of them");
+      if (!all && o.pid.length === 0) throw new UsageError("analyze needs --pid N (repeatable) or --all");
+      if (o.range !== undefined && (all || o.pid.length !== 1)) {
+        throw new UsageError("--range needs exactly one --pid (and no --all)");
+      }
+      const range = o.range === undefined ? undefined : parseVaRange(o.range);
+      setCode(await runAnalyze(io, { pids: o.pid, all, range }, o.json === true));
+    });
+
+  program
+    .command("topo")
+    .description("physical map, PCI tree, IOMMU presence and the P2P matrix")
+    .option("--json", "print as JSON (schema phyr-analysis/1, without buffers)")
+    .action(async (o: { json?: boolean }) => {
+      setCode(await runTopo(io, o.json === true));
+    });
+
+  program
+    .command("bench")
+    .description("run the benchmarks (dist/bench/main.js) in a child process")
+    .option("--quick", "smaller sizes")
+    .option("--only <name>", "only suites whose name contains this")
+    .option("--json", "print the bench rows as JSON")
+    .action(async (o: { quick?: boolean; only?: string; json?: boolean }) => {
+      const args: string[] = [];
+      if (o.quick) args.push("--quick");
+      if (o.only !== undefined) args.push("--only", o.only);
+      if (o.json) args.push("--json");
+      setCode(await runBench(io, args));
+    });
+
+  for (const c of program.commands) {
+    c.exitOverride().configureOutput(program.configureOutput());
+  }
+  return program;
+}
