@@ -44,7 +44,7 @@ export const suite: BenchSuite = {
   name: "pagemap",
   async run(opts) {
     if (process.platform !== "linux") return [];
-    const size = opts.quick ? 256 << 20 : 4 << 30;
+    const size = opts.quick ? 256 * 2 ** 20 : 4 * 2 ** 30;
     const child = spawn("python3", ["-c", SCRIPT, String(size)], { stdio: ["pipe", "pipe", "inherit"] });
     try {
       let out = "";
