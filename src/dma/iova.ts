@@ -204,8 +204,16 @@ export function dmaIovaDestroy(
       `${dev.name}: dma_iova_destroy of ${hex(state.addr)} with mapped_len ${hex(mappedLen)} but ${hex(linked)} linked`,
     );
   }
-  while (state.links.length > 0)
-    dmaIovaUnlink(sys, dev, state, state.links[0], state.links[1], dirOf(state.links[2]));
+  for (let i = 0; i < state.links.length; i += 3) {
+    if (state.links[i + 2] !== DIR_CODE[dir]) {
+      throw sys.debug.violation(
+        "DMA_WRONG_DIR",
+        dev.name,
+        `${dev.name}: dma_iova_destroy of ${hex(state.addr)} as ${dir}, but offset ${hex(state.links[i])} was linked as ${dirOf(state.links[i + 2])}`,
+      );
+    }
+  }
+  while (state.links.length > 0) dmaIovaUnlink(sys, dev, state, state.links[0], state.links[1], dir);
   dmaIovaFree(sys, dev, state);
 }
 
