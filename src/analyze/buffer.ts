@@ -8,33 +8,42 @@ import { FORMATS } from "../formats/index.js";
 import { mergeRdmaCosts, nvmeCost, rdmaCosts } from "./device-cost.js";
 import { iommuCosts } from "./iommu-cost.js";
 import type { BufferAnalysis, IommuCost } from "./output.js";
-import { checkRuns, countPages, mergeHistogram, runHistogram, runsToList } from "./runs.js";
+import {
+  checkRuns,
+  countPages,
+  mergeContiguousRuns,
+  mergeHistogram,
+  runHistogram,
+  runsToList,
+} from "./runs.js";
 import type { BufferInput } from "./types.js";
 
 /**
- * Analyses one buffer. O(runs x (formats + IOMMU configurations)).
+ * Analyses one buffer: runs are first merged where virtual and physical pages both continue
+ * ({@link mergeContiguousRuns}). O(runs x (formats + IOMMU configurations)).
  * @param input the buffer's runs and identity.
  * @returns the analysis (plain data).
  * @throws RangeError when the runs are malformed (see {@link checkRuns}).
  */
 export function analyzeBuffer(input: BufferInput): BufferAnalysis {
   checkRuns(input.runs);
-  const list = runsToList(input.runs);
+  const runs = mergeContiguousRuns(input.runs);
+  const list = runsToList(runs);
   return {
     label: input.label,
     pid: input.pid,
     comm: input.comm,
     vaStart: hex(input.vaStart),
     vaLength: input.vaLength,
-    pages: countPages(input.runs),
-    runs: input.runs.count,
+    pages: countPages(runs),
+    runs: runs.count,
     swapped: input.swapped,
     unmapped: input.unmapped,
-    histogram: runHistogram(input.runs),
+    histogram: runHistogram(runs),
     formats: FORMATS.map((f) => ({ name: f.name, bytes: list.nents === 0 ? 0 : f.bytesFor(list) })),
-    iommu: iommuCosts(input.runs),
-    rdma: rdmaCosts(input.runs),
-    nvme: nvmeCost(input.runs),
+    iommu: iommuCosts(runs),
+    rdma: rdmaCosts(runs),
+    nvme: nvmeCost(runs),
   };
 }
 

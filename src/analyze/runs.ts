@@ -107,3 +107,34 @@ export function runsToList(runs: RunsInput): PhyrList {
   for (let i = 0; i < runs.count; i++) list.append(runs.pfn[i] * PAGE_SIZE, runs.npages[i] * PAGE_SIZE);
   return list;
 }
+
+/**
+ * Merges runs whose virtual and physical pages both continue, whatever their pagemap flags or
+ * folio kind (the readers split runs where flags change, as page-types -l does; a DMA list only
+ * cares about physical contiguity). Struct-of-arrays output; O(runs).
+ * @param runs validated runs.
+ * @returns maximal runs (a new object; the input is not changed).
+ */
+export function mergeContiguousRuns(runs: RunsInput): RunsInput {
+  const n = runs.count;
+  const va = new Float64Array(n);
+  const pfn = new Float64Array(n);
+  const npages = new Float64Array(n);
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const last = m - 1;
+    if (
+      m > 0 &&
+      runs.va[i] === va[last] + npages[last] * PAGE_SIZE &&
+      runs.pfn[i] === pfn[last] + npages[last]
+    ) {
+      npages[last] += runs.npages[i];
+    } else {
+      va[m] = runs.va[i];
+      pfn[m] = runs.pfn[i];
+      npages[m] = runs.npages[i];
+      m++;
+    }
+  }
+  return { count: m, va, pfn, npages };
+}
