@@ -123,28 +123,40 @@ function emit(
  */
 function runsCompact(list: PhyrList, pfns: ArrayLike<number>, flags: number, provider: number): void {
   const n = pfns.length;
+  // A Uint32Array holds only integers below 2^32: nothing to validate per run.
+  const trusted = pfns instanceof Uint32Array;
   const low = ((provider & 0x7f) << 5) | flags;
   const high = ((provider >>> 7) & 0x1f) << 25;
   let seg = list._tail(4);
   let w = (seg.chunk as CompactChunk).words;
   let wp = seg.chunk.used;
   let count = 0;
-  let bytes = 0;
-  for (let i = 0; i < n; ) {
+  let pages = 0;
+  let i = 0;
+  while (i < n) {
     const start = pfns[i];
-    checkPfn(i, start);
-    const end = runEnd(pfns, i + 1, start - i);
+    if (!trusted) checkPfn(i, start);
+    // pfns[j] - j stays start - i along a run: one load, one subtraction, one comparison per PFN.
+    const diff = start - i;
+    let end = i + 1;
+    while (end < n && pfns[end] - end === diff) end++;
     const np = end - i;
-    if (start + np > PFN_LIMIT) checkPfn(end - 1, start + np - 1);
     // Below 2^32 the order is the lowest set bit of (start | np), found with 32-bit operations:
     // a natural chunk when that bit is np itself (mode 00), else np / 2^order chunks (mode 01).
     const small = start <= 0xffffffff && np <= 0xffffffff;
-    const lowbit = small ? ((start | np) & -(start | np)) >>> 0 : 0;
-    const width = small ? (lowbit === np ? 2 : 3) : encodePages(start, np, flags, provider);
+    let lowbit = 0;
+    let width: number;
+    if (small) {
+      lowbit = ((start | np) & -(start | np)) >>> 0;
+      width = lowbit === np ? 2 : 3;
+    } else {
+      if (start + np > PFN_LIMIT) checkPfn(end - 1, start + np - 1);
+      width = encodePages(start, np, flags, provider);
+    }
     if (wp + width > w.length) {
-      list._commit(seg, wp, count, bytes);
+      list._commit(seg, wp, count, pages * PAGE_SIZE);
       count = 0;
-      bytes = 0;
+      pages = 0;
       seg = list._tail(4);
       w = (seg.chunk as CompactChunk).words;
       wp = seg.chunk.used;
@@ -152,8 +164,11 @@ function runsCompact(list: PhyrList, pfns: ArrayLike<number>, flags: number, pro
     if (small) {
       const order = 31 - Math.clz32(lowbit);
       w[wp] = ((start & 0xfffff) << 12) | low;
-      w[wp + 1] = Math.floor(start / 0x100000) | (order << 20) | high | (width === 2 ? 0 : 0x40000000);
-      if (width === 3) w[wp + 2] = np / lowbit;
+      if (width === 2) w[wp + 1] = (start >>> 20) | (order << 20) | high;
+      else {
+        w[wp + 1] = (start >>> 20) | (order << 20) | high | 0x40000000;
+        w[wp + 2] = np >>> order;
+      }
     } else {
       w[wp] = ENC[0];
       w[wp + 1] = ENC[1];
@@ -162,20 +177,10 @@ function runsCompact(list: PhyrList, pfns: ArrayLike<number>, flags: number, pro
     }
     wp += width;
     count++;
-    bytes += np * PAGE_SIZE;
+    pages += np;
     i = end;
   }
-  list._commit(seg, wp, count, bytes);
-}
-
-/**
- * End (exclusive) of the run that continues at index `i`: pfns[j] - j stays `diff` along a run of
- * consecutive PFNs, so the scan is one load, one subtraction and one comparison per PFN.
- */
-function runEnd(pfns: ArrayLike<number>, i: number, diff: number): number {
-  const n = pfns.length;
-  while (i < n && pfns[i] - i === diff) i++;
-  return i;
+  list._commit(seg, wp, count, pages * PAGE_SIZE);
 }
 
 /** Runs with one provider and no split limits: one comparison per PFN. */
