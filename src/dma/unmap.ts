@@ -53,7 +53,7 @@ export function findRecord(
 export function dropRecord(sys: DmaSystem, dev: DmaDevice, key: object, rec: MapRecord): void {
   const recs = dev._maps.get(key)!;
   recs.splice(recs.indexOf(rec), 1);
-  if (recs.length === 0) dev._maps.set(key, recs); // keep the empty array: a later unmap is a double unmap
+  if (recs.length === 0) dev._maps.delete(key); // a later unmap is named a double unmap by the checker's WeakSet
   sys.debug.remove(dev.name, rec);
   sys.debug.remove(dev.name, key);
 }
