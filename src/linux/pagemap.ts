@@ -63,7 +63,13 @@ export function pagemapRunFlags(hi: number): number {
  * except run-array growth.
  * @throws ParseError (path, line 0) for a present frame at or above 2^40
  */
-export function addPagemapWords(runs: PageRuns, words: Uint32Array, n: number, vpn: number, path = "pagemap"): void {
+export function addPagemapWords(
+  runs: PageRuns,
+  words: Uint32Array,
+  n: number,
+  vpn: number,
+  path = "pagemap",
+): void {
   runs.reserve(n);
   const vaArr = runs.va;
   const pfnArr = runs.pfn;
