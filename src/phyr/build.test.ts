@@ -121,8 +121,12 @@ describe("phyrFromPfns", () => {
           const list = phyrFromPfns(pfns, { ...opts, ...o } as FromPfnsOptions);
           expectEntries(list, refFromPfns(pfns, o));
           expect([...toPfns(list)]).toEqual(pfns);
-          const typed = phyrFromPfns(Uint32Array.from(pfns.filter((p) => p < 2 ** 32)), opts);
-          typed.checkValid();
+          const low = pfns.filter((p) => p < 2 ** 32);
+          expectEntries(phyrFromPfns(Uint32Array.from(low), { ...opts, flags }), refFromPfns(low, { flags }));
+          expectEntries(
+            phyrFromPfns(Float64Array.from(pfns), { ...opts, flags }),
+            refFromPfns(pfns, { flags }),
+          );
         },
       ),
       { seed: 42, numRuns: 200 },

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { compactEntryBytes } from "./compact.js";
 import { PhyrList } from "./list.js";
 
 /** The u32 words and width of the one entry of a compact list holding (addr, len, flags, provider). */
@@ -68,6 +69,7 @@ describe("compact encoding", () => {
     ],
   ])("%s", (_name, addr, len, flags, provider, want) => {
     expect(words(addr, len, flags, provider).map((w) => w >>> 0)).toEqual(want);
+    expect(compactEntryBytes(addr, len, flags, provider)).toBe(want.length * 4);
   });
 
   test("byteSize charges chunk capacity, 32 B per segment and a 48 B header", () => {

@@ -31,6 +31,7 @@
  * random access is O(capacity) per chunk, sequential access (cursor, forEachEntry) O(1) per entry.
  */
 import type { Chunk, EntrySlot } from "./chunk.js";
+import { checkEntry } from "./validate.js";
 
 const P12 = 4096;
 const P20 = 2 ** 20;
@@ -185,4 +186,14 @@ export class CompactChunk implements Chunk {
   decode(pos: number, out: EntrySlot): number {
     return decodeCompact(this.words, pos, out);
   }
+}
+
+/**
+ * Bytes one entry takes in the compact store: 8 (mode 00), 12 (mode 01 or 10) or 16 (mode 11).
+ * O(1), allocation-free.
+ * @throws RangeError for a bad range, flags or provider.
+ */
+export function compactEntryBytes(addr: number, len: number, flags = 0, provider = 0): number {
+  checkEntry(addr, len, flags, provider);
+  return encodeCompact(addr, len, flags, provider) * 4;
 }

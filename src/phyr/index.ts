@@ -1,5 +1,9 @@
+/**
+ * phyr/: PhyrList (chained fixed-capacity chunks in a compact or wide store, zero-copy slices and
+ * concatenation, a byte cursor), builders from PFN arrays and entries, and whole-list operations.
+ */
 export * from "./build.js";
-export { CompactChunk, CompactMode, decodeCompact, encodeCompact } from "./compact.js";
+export { compactEntryBytes } from "./compact.js";
 export * from "./list.js";
 export * from "./ops.js";
 export * from "./types.js";

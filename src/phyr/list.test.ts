@@ -180,7 +180,7 @@ describe("PhyrList", () => {
             view.append(e.addr, e.len, e.flags, e.provider);
             whole.append(e.addr, e.len, e.flags, e.provider);
             holder.append(e.addr, e.len, e.flags, e.provider);
-            list.checkValid();
+            for (const l of [list, view, whole, holder]) l.checkValid();
           }
           expectSame(list, [...entries, ...extra]);
           expectSame(view, [...refSlice(entries, off, len), ...extra]);
