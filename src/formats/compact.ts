@@ -10,11 +10,11 @@
  * slots), 28 B zero }; each chunk: record { u32 usedWords, u32 entries, u64 bytes, 16 B zero } then
  * capacity * 2 u32 words. Holds everything: flags, providers up to 0xffff, byte ranges.
  */
+// The store's own word codec. src/phyr/index.ts keeps it internal, so it is imported from its
+// module: this format is, by definition, those exact words.
+import { decodeCompact, ENC, encodeCompact } from "../phyr/compact.js";
 import {
-  CompactChunk,
   DEFAULT_CHUNK_CAPACITY,
-  decodeCompact,
-  encodeCompact,
   LIST_HEADER_BYTES,
   PhyrList,
   type PhyrRead,
@@ -61,7 +61,6 @@ export const compactFormat: Format = {
     w.u32(chunks);
     w.u64(list.totalBytes);
     w.u32(DEFAULT_CHUNK_CAPACITY);
-    const scratch = new CompactChunk(2, w);
     const words = new Uint32Array(w.bytes.buffer);
     let rec = -1;
     let used = CAP_WORDS;
@@ -84,10 +83,8 @@ export const compactFormat: Format = {
         count = 0;
         bytes = 0;
       }
-      scratch.used = 0;
-      scratch.pushEncoded(width);
       const base = (rec + SEGMENT_BYTES) / 4 + used;
-      for (let k = 0; k < width; k++) words[base + k] = scratch.words[k];
+      for (let k = 0; k < width; k++) words[base + k] = ENC[k];
       used += width;
       count++;
       bytes += len;
@@ -120,7 +117,6 @@ export const compactFormat: Format = {
     const list = new PhyrList({ store: "compact", chunkCapacity: cap });
     const words = new Uint32Array(cap * 2 + 4);
     const slot = { addr: 0, len: 0, flags: 0, provider: 0 };
-    const scratch = new CompactChunk(2, list);
     let seenN = 0;
     let seenBytes = 0;
     for (let c = 0; c < chunks; c++) {
@@ -145,10 +141,8 @@ export const compactFormat: Format = {
           slot.len > 0 && slot.addr + slot.len <= 2 ** 52
             ? encodeCompact(slot.addr, slot.len, slot.flags, slot.provider)
             : 0;
-        scratch.used = 0;
-        if (w === width) scratch.pushEncoded(w);
         for (let k = 0; k < width; k++) {
-          if (w !== width || scratch.words[k] !== words[p + k]) {
+          if (w !== width || ENC[k] !== words[p + k]) {
             throw r.error(`chunk ${c}: entry is not a canonical compact encoding`, wordsAt + 4 * p);
           }
         }

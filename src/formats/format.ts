@@ -4,7 +4,7 @@
  * lib/scatterlist.c.
  */
 import { PAGE_SIZE } from "../core/index.js";
-import type { PhyrList, PhyrRead } from "../phyr/index.js";
+import { PFN_LIMIT, type PhyrList, type PhyrRead } from "../phyr/index.js";
 import type { ByteReader } from "./wire.js";
 
 /** What survives a round trip through a format. */
@@ -61,8 +61,6 @@ export function pagesTouched(addr: number, len: number): number {
 export const VMEMMAP_START_HI = 0xffffea00;
 /** sizeof(struct page) on x86-64. */
 export const STRUCT_PAGE_SIZE = 64;
-/** PFNs are below 2^40 (52-bit physical addresses). */
-export const PFN_LIMIT = 2 ** 40;
 
 const P32 = 0x100000000;
 

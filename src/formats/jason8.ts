@@ -11,8 +11,8 @@
  * only its pages; the first offset and the total length keep both ends byte-exact.
  */
 import { countNaturalChunks, decomposeRun, PAGE_SIZE } from "../core/index.js";
-import { PhyrList, type PhyrRead } from "../phyr/index.js";
-import { appendDecoded, eachEntry, type Format, PFN_LIMIT, pagesTouched } from "./format.js";
+import { PFN_LIMIT, PhyrList, type PhyrRead } from "../phyr/index.js";
+import { appendDecoded, eachEntry, type Format, pagesTouched } from "./format.js";
 import { ByteReader, ByteWriter } from "./wire.js";
 
 /** Header bytes: first_page_offset, total_length, min_alignment (u64 each). */

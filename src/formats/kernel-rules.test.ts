@@ -6,6 +6,8 @@ import {
   biovecFormat,
   biovecPageFormat,
   compactFormat,
+  FORMATS,
+  formatByName,
   jason8Format,
   pagePointerArray,
   pagesFormat,
@@ -254,5 +256,27 @@ describe("compact (the PhyrList store's words)", () => {
   test("a page run of 2^33 pages needs the 16 B general escape (count above u32)", () => {
     const b = compactFormat.encode(run(0x1000, 2 ** 45));
     expect(u32(b, 48)).toBe(4);
+  });
+});
+
+describe("the registry", () => {
+  test("FORMATS holds the ten formats by name, each naming its kernel source", () => {
+    expect(FORMATS.map((f) => f.name)).toEqual([
+      "pages",
+      "scatterlist",
+      "biovec-page",
+      "biovec",
+      "phyr16",
+      "pfnbatch",
+      "jason8",
+      "rlist",
+      "compact",
+      "packed",
+    ]);
+    for (const f of FORMATS) expect(formatByName(f.name)).toBe(f);
+  });
+
+  test("formatByName of an unknown name is a RangeError naming it", () => {
+    expect(() => formatByName("sgl")).toThrow(/"sgl" is invalid/);
   });
 });

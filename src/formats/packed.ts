@@ -31,8 +31,11 @@ import { ByteReader, ByteWriter } from "./wire.js";
 export const PACKED_MAGIC = 0x4b504850;
 /** Default restart interval. */
 export const PACKED_DEFAULT_K = 64;
-/** Largest restart interval. */
-export const PACKED_MAX_K = 0xffff;
+/**
+ * Largest restart interval. A block costs at least 10 bytes (4 B of index + 47 bits), so a b-byte
+ * input decodes to at most PACKED_MAX_K * b / 10 entries: the cap bounds the expansion.
+ */
+export const PACKED_MAX_K = 4096;
 const HEADER = 12;
 const DICT_MAX = 64;
 
@@ -238,7 +241,7 @@ function writeChanges(
 
 function checkK(k: number): void {
   if (checkCount("packed restart interval K", k, PACKED_MAX_K) === 0) {
-    throw new RangeError("packed restart interval K 0x0 is invalid: expected 1..0xffff");
+    throw new RangeError("packed restart interval K 0x0 is invalid: expected 1..0x1000");
   }
 }
 

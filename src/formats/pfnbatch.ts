@@ -7,8 +7,8 @@
  * Layout: u64 pfns[n] then u32 npfns[n], little-endian; n = length / 12.
  */
 import { PAGE_SIZE } from "../core/index.js";
-import { PhyrList, type PhyrRead } from "../phyr/index.js";
-import { appendDecoded, eachEntry, type Format, PFN_LIMIT, pagesTouched } from "./format.js";
+import { PFN_LIMIT, PhyrList, type PhyrRead } from "../phyr/index.js";
+import { appendDecoded, eachEntry, type Format, pagesTouched } from "./format.js";
 import { ByteReader, ByteWriter } from "./wire.js";
 
 /** Bytes per run: u64 pfn + u32 npfns. */
