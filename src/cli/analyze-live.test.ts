@@ -5,7 +5,9 @@
  * below). Runs only as root on Linux (frame numbers are hidden otherwise).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MachineAnalysis } from "../analyze/index.js";
@@ -154,5 +156,35 @@ describe.skipIf(!live)("phyr analyze --pid --range --json on a live child", () =
       hist[k]++;
     }
     expect(b.histogram.runs).toEqual(hist);
+  });
+
+  it("a capture of the child, analysed with --snapshot, gives the same buffer as the live read", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "phyr-capture-"));
+    const file = join(dir, "child.ndjson.gz");
+    const range = `0x${addr.toString(16)}:${size}`;
+    let out = "";
+    let err = "";
+    const io = {
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: (s: string) => (err += s) },
+      env: {},
+    };
+    expect(await main(["capture", "-o", file, "--pid", String(child.pid), "--json"], io)).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ file, processes: 1 });
+    out = "";
+    expect(await main(["analyze", "--pid", String(child.pid), "--range", range, "--json"], io)).toBe(0);
+    const liveA = JSON.parse(out) as MachineAnalysis;
+    out = "";
+    expect(
+      await main(["analyze", "--snapshot", file, "--pid", String(child.pid), "--range", range, "--json"], io),
+    ).toBe(0);
+    const snapA = JSON.parse(out) as MachineAnalysis;
+    expect(err).toBe("");
+    expect(snapA.origin).toBe("snapshot");
+    expect(snapA.buffers[0].pages).toBe(liveA.buffers[0].pages);
+    expect(snapA.buffers[0].runs).toBe(liveA.buffers[0].runs);
+    expect(snapA.buffers[0].formats).toEqual(liveA.buffers[0].formats);
+    expect(snapA.physmap).toEqual(liveA.physmap);
+    expect(snapA.pci).toEqual(liveA.pci);
   });
 });

@@ -7,7 +7,6 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { analyzeMachine, type MachineAnalysis } from "../analyze/index.js";
-import type { MachineSource } from "../linux/index.js";
 import {
   formatTable,
   type ReportAssets,
@@ -17,7 +16,7 @@ import {
 } from "../report/index.js";
 import { collectBuffers, machineInput, type Selection } from "./collect.js";
 import { CliFailure, type CliIo, EXIT_OK, paintFor, progressFor } from "./io.js";
-import { openLiveSource } from "./source.js";
+import { type OpenedSource, openSource } from "./source.js";
 
 /**
  * Reads uPlot's JS and CSS from node_modules (uplot/dist) for inlining.
@@ -36,18 +35,23 @@ export function readReportAssets(): ReportAssets {
   }
 }
 
-function withSource<T>(io: CliIo, fn: (src: MachineSource) => T): T {
-  const src = openLiveSource(io.env);
+async function withSource<T>(
+  io: CliIo,
+  snapshot: string | undefined,
+  fn: (s: OpenedSource) => T,
+): Promise<T> {
+  const path = snapshot === undefined ? undefined : resolve(io.cwd ?? process.cwd(), snapshot);
+  const opened = await openSource(io.env, path);
   try {
-    return fn(src);
+    return fn(opened);
   } finally {
-    src.close();
+    opened.src.close();
   }
 }
 
-function analyse(io: CliIo, sel: Selection): MachineAnalysis {
-  return withSource(io, (src) => {
-    const m = machineInput(src, "live");
+function analyse(io: CliIo, sel: Selection, snapshot: string | undefined): Promise<MachineAnalysis> {
+  return withSource(io, snapshot, ({ src, origin }) => {
+    const m = machineInput(src, origin);
     const buffers = collectBuffers(src, sel, progressFor(io));
     return analyzeMachine(m, buffers);
   });
@@ -58,15 +62,15 @@ function printJson(io: CliIo, value: unknown): void {
 }
 
 /**
- * `phyr report`: every process of the live machine; summary (or JSON) and report.html.
+ * `phyr report`: every process of the live machine (or a snapshot); summary (or JSON) and report.html.
  * @returns exit code 0.
  * @throws CliFailure when the machine cannot be read or the report cannot be written.
  */
 export async function runReport(
   io: CliIo,
-  o: { out: string; html: boolean; json: boolean },
+  o: { out: string; html: boolean; json: boolean; snapshot?: string },
 ): Promise<number> {
-  const a = analyse(io, { pids: [], all: true });
+  const a = await analyse(io, { pids: [], all: true }, o.snapshot);
   let written = "";
   if (o.html) {
     const path = resolve(io.cwd ?? process.cwd(), o.out);
@@ -92,8 +96,13 @@ export async function runReport(
  * @returns exit code 0.
  * @throws CliFailure for an unknown or unreadable pid.
  */
-export async function runAnalyze(io: CliIo, sel: Selection, json: boolean): Promise<number> {
-  const a = analyse(io, sel);
+export async function runAnalyze(
+  io: CliIo,
+  sel: Selection,
+  json: boolean,
+  snapshot?: string,
+): Promise<number> {
+  const a = await analyse(io, sel, snapshot);
   if (json) printJson(io, a);
   else io.stdout.write(`${renderSummary(a, { paint: paintFor(io.stdout, io.env) }).join("\n")}\n`);
   return EXIT_OK;
@@ -103,8 +112,10 @@ export async function runAnalyze(io: CliIo, sel: Selection, json: boolean): Prom
  * `phyr topo`: physical map, PCI tree, IOMMU presence, P2P matrix (no process memory).
  * @returns exit code 0.
  */
-export async function runTopo(io: CliIo, json: boolean): Promise<number> {
-  const a = withSource(io, (src) => analyzeMachine(machineInput(src, "live"), []));
+export async function runTopo(io: CliIo, json: boolean, snapshot?: string): Promise<number> {
+  const a = await withSource(io, snapshot, ({ src, origin }) =>
+    analyzeMachine(machineInput(src, origin), []),
+  );
   if (json) {
     const { buffers: _b, total: _t, scenarios: _s, ...topo } = a;
     printJson(io, topo);

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./io.js";
 import { main } from "./program.js";
@@ -89,5 +92,36 @@ describe("main(argv, io): exit codes and one-line errors", () => {
     const dbg = capture({ PHYR_PROC_ROOT: "/nonexistent/proc" });
     expect(await main(["topo", "--debug"], dbg)).toBe(EXIT_FAILURE);
     expect(dbg.err()).toMatch(/\n\s+at /);
+  });
+});
+
+describe("main(argv, io): snapshots", () => {
+  const dir = mkdtempSync(join(tmpdir(), "phyr-cli-"));
+
+  it("a missing snapshot is a failure (exit 1) naming the file", async () => {
+    const r = await run(["analyze", "--all", "--snapshot", join(dir, "nope.ndjson")]);
+    expect(r.code).toBe(EXIT_FAILURE);
+    expect(r.err).toMatch(/^phyr: error: cannot read snapshot .*nope\.ndjson: ENOENT/);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+  });
+
+  it.each([
+    ["garbage", "not json at all\n"],
+    ["wrong format", `${JSON.stringify({ type: "header", format: "other", version: 1 })}\n`],
+    ["empty", ""],
+  ])("a corrupt snapshot (%s) is a failure (exit 1), one line, no stack", async (name, text) => {
+    const file = join(dir, `${name.replace(/ /g, "-")}.ndjson`);
+    writeFileSync(file, text);
+    const r = await run(["topo", "--snapshot", file]);
+    expect(r.code).toBe(EXIT_FAILURE);
+    expect(r.err).toMatch(/^phyr: error: snapshot is invalid: /);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
+
+  it("capture needs -o (usage error)", async () => {
+    const r = await run(["capture"]);
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.err.trimEnd()).toMatch(/^phyr: error: required option '-o, --out <file>' not specified$/);
   });
 });

@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from "commander";
 import { ParseError } from "../core/index.js";
 import { parsePid, parseVaRange } from "./args.js";
 import { runBench } from "./cmd-bench.js";
+import { runCapture } from "./cmd-capture.js";
 import { runAnalyze, runReport, runTopo } from "./cmd-report.js";
 import { CliFailure, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./io.js";
 
@@ -73,8 +74,9 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option("-o, --out <file>", "HTML report path", "report.html")
     .option("--no-html", "do not write the HTML report")
     .option("--json", "print the analysis as JSON (schema phyr-analysis/1) instead of the summary")
-    .action(async (o: { out: string; html: boolean; json?: boolean }) => {
-      setCode(await runReport(io, { out: o.out, html: o.html, json: o.json === true }));
+    .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
+    .action(async (o: { out: string; html: boolean; json?: boolean; snapshot?: string }) => {
+      setCode(await runReport(io, { out: o.out, html: o.html, json: o.json === true, snapshot: o.snapshot }));
     });
 
   program
@@ -84,24 +86,64 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option("--all", "analyse every process")
     .option("--range <VA:LEN>", "only this virtual range of the one --pid (e.g. 0x7f0000000000:64M)")
     .option("--json", "print the analysis as JSON (schema phyr-analysis/1)")
-    .action(async (o: { pid: number[]; all?: boolean; range?: string; json?: boolean }) => {
-      const all = o.all === true;
-      if (all && o.pid.length > 0) throw new UsageError("--all and --pid conflict: give one of them");
-      if (!all && o.pid.length === 0) throw new UsageError("analyze needs --pid N (repeatable) or --all");
-      if (o.range !== undefined && (all || o.pid.length !== 1)) {
-        throw new UsageError("--range needs exactly one --pid (and no --all)");
-      }
-      const range = o.range === undefined ? undefined : parseVaRange(o.range);
-      setCode(await runAnalyze(io, { pids: o.pid, all, range }, o.json === true));
-    });
+    .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
+    .action(
+      async (o: { pid: number[]; all?: boolean; range?: string; json?: boolean; snapshot?: string }) => {
+        const all = o.all === true;
+        if (all && o.pid.length > 0) throw new UsageError("--all and --pid conflict: give one of them");
+        if (!all && o.pid.length === 0) throw new UsageError("analyze needs --pid N (repeatable) or --all");
+        if (o.range !== undefined && (all || o.pid.length !== 1)) {
+          throw new UsageError("--range needs exactly one --pid (and no --all)");
+        }
+        const range = o.range === undefined ? undefined : parseVaRange(o.range);
+        setCode(await runAnalyze(io, { pids: o.pid, all, range }, o.json === true, o.snapshot));
+      },
+    );
 
   program
     .command("topo")
     .description("physical map, PCI tree, IOMMU presence and the P2P matrix")
     .option("--json", "print as JSON (schema phyr-analysis/1, without buffers)")
-    .action(async (o: { json?: boolean }) => {
-      setCode(await runTopo(io, o.json === true));
+    .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
+    .action(async (o: { json?: boolean; snapshot?: string }) => {
+      setCode(await runTopo(io, o.json === true, o.snapshot));
     });
+
+  program
+    .command("capture")
+    .description("write a snapshot of the live machine (processes' runs, iomem, PCI, IOMMU) for --snapshot")
+    .requiredOption("-o, --out <file>", "snapshot file (gzip when it ends in .gz)")
+    .option(
+      "--pid <pid>",
+      "process to capture (repeatable; default every process)",
+      collect(parsePid),
+      [] as number[],
+    )
+    .option("--all", "capture every process (the default)")
+    .option("--anonymize", "replace process names, paths and the hostname")
+    .option("--gzip", "gzip the file whatever its name")
+    .option("--json", "print what was written as JSON")
+    .action(
+      async (o: {
+        out: string;
+        pid: number[];
+        all?: boolean;
+        anonymize?: boolean;
+        gzip?: boolean;
+        json?: boolean;
+      }) => {
+        if (o.all && o.pid.length > 0) throw new UsageError("--all and --pid conflict: give one of them");
+        setCode(
+          await runCapture(io, {
+            out: o.out,
+            pids: o.pid,
+            anonymize: o.anonymize === true,
+            gzip: o.gzip === true ? true : undefined,
+            json: o.json === true,
+          }),
+        );
+      },
+    );
 
   program
     .command("bench")

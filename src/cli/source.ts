@@ -1,9 +1,12 @@
 /**
- * Chooses the machine a command reads: the live Linux machine through /proc and /sys.
+ * Chooses the machine a command reads: the live Linux machine through /proc and /sys, or a
+ * snapshot file written by `phyr capture`.
  */
 
-import { existsSync } from "node:fs";
-import { liveSource, type MachineSource } from "../linux/index.js";
+import { closeSync, existsSync, openSync } from "node:fs";
+import type { MachineInput } from "../analyze/index.js";
+import { ParseError } from "../core/index.js";
+import { liveSource, loadSnapshot, type MachineSource } from "../linux/index.js";
 import { CliFailure } from "./io.js";
 
 /** Roots of the live readers (tests point them at fixture trees). */
@@ -27,4 +30,38 @@ export function openLiveSource(env: Readonly<Record<string, string | undefined>>
     );
   }
   return liveSource({ procRoot, sysRoot });
+}
+
+/** An opened source and how its data was obtained. */
+export interface OpenedSource {
+  src: MachineSource;
+  origin: MachineInput["origin"];
+}
+
+/**
+ * Opens a snapshot when `snapshot` is given, else the live machine.
+ * @param env the environment (see {@link openLiveSource}).
+ * @param snapshot snapshot path, resolved by the caller.
+ * @returns the source and its origin.
+ * @throws CliFailure when the snapshot cannot be read or is corrupt (one line naming the file
+ *   and the field), or the live machine is not readable.
+ */
+export async function openSource(
+  env: Readonly<Record<string, string | undefined>>,
+  snapshot?: string,
+): Promise<OpenedSource> {
+  if (snapshot === undefined) return { src: openLiveSource(env), origin: "live" };
+  try {
+    // Open first: an unreadable file is reported here, before the streaming loader starts.
+    closeSync(openSync(snapshot, "r"));
+  } catch (e) {
+    throw new CliFailure(`cannot read snapshot ${snapshot}: ${(e as Error).message}`);
+  }
+  try {
+    return { src: await loadSnapshot(snapshot), origin: "snapshot" };
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (e instanceof ParseError) throw new CliFailure(`snapshot is invalid: ${msg}`);
+    throw new CliFailure(`cannot read snapshot ${snapshot}: ${msg}`);
+  }
 }
