@@ -17,6 +17,7 @@ import { checkSegments } from "./check.js";
 import { type Chunk, EntrySlot, Segment } from "./chunk.js";
 import { CompactChunk, encodeCompact } from "./compact.js";
 import { ListCursor } from "./cursor.js";
+import { decodeEntry, segmentAt, sliceSegments } from "./locate.js";
 import type { PhyrCursor, PhyrEntry, PhyrRead, PhyrStoreKind } from "./types.js";
 import { checkChunkCapacity, checkEntry } from "./validate.js";
 import { WideChunk } from "./wide.js";
@@ -240,72 +241,12 @@ export class PhyrList implements PhyrRead {
     }
     const out = new PhyrList({ store: this.store, chunkCapacity: this.chunkCapacity });
     if (byteLength === 0) return out;
-    const end = byteOffset + byteLength;
-    const si = this._segAtByte(byteOffset);
-    const ei = this._segAtByte(end - 1);
-    const a = this._findByte(this._segs[si], byteOffset);
-    const b = this._findByte(this._segs[ei], end - 1);
-    for (let i = si; i <= ei; i++) {
-      const s = this._segs[i];
-      const from = i === si ? a.pos : s.from;
-      const to = i === ei ? b.next : s.to;
-      const k0 = i === si ? a.k : 0;
-      const k1 = i === ei ? b.k : s.n - 1;
-      const head = i === si ? a.rawOff : s.head;
-      const tail = i === ei ? b.rawLen - b.rawOff - 1 : s.tail;
-      const lo = Math.max(s.byteStart, byteOffset);
-      const hi = Math.min(s.byteStart + s.bytes, end);
-      out._segs.push(
-        new Segment(s.chunk, from, to, k1 - k0 + 1, hi - lo, head, tail, out._nents, out._bytes),
-      );
-      out._nents += k1 - k0 + 1;
-      out._bytes += hi - lo;
+    for (const seg of sliceSegments(this._segs, byteOffset, byteOffset + byteLength)) {
+      out._segs.push(seg);
+      out._nents += seg.n;
+      out._bytes += seg.bytes;
     }
     return out;
-  }
-
-  /** Index of the segment holding list byte `b` (b < totalBytes). O(log segments). */
-  private _segAtByte(b: number): number {
-    const segs = this._segs;
-    let lo = 0;
-    let hi = segs.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (segs[mid].byteStart <= b) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  }
-
-  /** Index of the segment holding entry `i`. O(log segments). */
-  private _segAtEntry(i: number): number {
-    const segs = this._segs;
-    let lo = 0;
-    let hi = segs.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (segs[mid].entStart <= i) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  }
-
-  /** Finds list byte `b` inside segment `s`: entry position, index in segment, raw entry offset. */
-  private _findByte(
-    s: Segment,
-    b: number,
-  ): { pos: number; next: number; k: number; rawOff: number; rawLen: number } {
-    const slot = this._slot;
-    let local = b - s.byteStart;
-    let pos = s.from;
-    for (let k = 0; ; k++) {
-      const next = s.chunk.decode(pos, slot);
-      const head = k === 0 ? s.head : 0;
-      const eff = slot.len - head - (k === s.n - 1 ? s.tail : 0);
-      if (local < eff) return { pos, next, k, rawOff: head + local, rawLen: slot.len };
-      local -= eff;
-      pos = next;
-    }
   }
 
   /** Decodes entry `i` (trimmed) into the scratch slot. O(log chunks + chunk capacity). */
@@ -314,19 +255,8 @@ export class PhyrList implements PhyrRead {
     if (i >= this._nents) {
       throw new RangeError(`entry index ${hex(i)} is out of bounds: the list has ${this._nents} entries`);
     }
-    const s = this._segs[this._segAtEntry(i)];
-    const k = i - s.entStart;
-    const slot = this._slot;
-    let pos = s.from;
-    if (s.chunk.kind === "wide") pos += k;
-    else for (let j = 0; j < k; j++) pos = s.chunk.decode(pos, slot);
-    s.chunk.decode(pos, slot);
-    if (k === 0) {
-      slot.addr += s.head;
-      slot.len -= s.head;
-    }
-    if (k === s.n - 1) slot.len -= s.tail;
-    return slot;
+    const s = this._segs[segmentAt(this._segs, "entStart", i)];
+    return decodeEntry(s, i - s.entStart, this._slot);
   }
 
   /** Entry `i` as a new object. O(log chunks) wide, O(log chunks + chunk capacity) compact. @throws RangeError */
