@@ -4,7 +4,7 @@
  * gathered as {start, end, pgsize}).
  */
 import { checkAddr, checkLen, hex } from "../core/index.js";
-import { iommuPgsizeInto, minPageSize, type PgsizeChoice } from "./pgsize.js";
+import { iommuPgsizeInto, type PgsizeChoice } from "./pgsize.js";
 import type { IoPageTable } from "./pgtable.js";
 import { checkProt, IommuMapError } from "./prot.js";
 
@@ -52,8 +52,12 @@ function checkMapArgs(what: string, pt: IoPageTable, iova: number, paddr: number
   checkAddr(`${what} iova`, iova);
   checkAddr(`${what} paddr`, paddr);
   checkLen(`${what} size`, size);
-  const min = minPageSize(pt.format.pgsizeBitmap);
-  if (iova % min !== 0 || paddr % min !== 0 || size % min !== 0) {
+  const min = 2 ** pt.format.granuleShift;
+  if (
+    Math.floor(iova / min) * min !== iova ||
+    Math.floor(paddr / min) * min !== paddr ||
+    Math.floor(size / min) * min !== size
+  ) {
     throw new IommuMapError(
       "IOMMU_EINVAL",
       `Cannot ${what} ${hex(iova)}+${hex(size)} -> ${hex(paddr)}: not aligned to the smallest page size ${hex(min)}`,

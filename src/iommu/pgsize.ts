@@ -4,7 +4,7 @@
  * A bitmap is a JS number whose set bits are the supported page sizes (bit k = 2^k bytes). AMD's
  * bitmap reaches bit 51, so every operation here uses arithmetic, never 32-bit operators.
  */
-import { ilog2, lowestBit } from "../core/index.js";
+import { lowestBit } from "../core/index.js";
 
 /** Intel VT-d / x86-64 second-stage tables: 4 KiB | 2 MiB | 1 GiB. */
 export const PGSIZE_X86 = 0x1000 + 0x200000 + 0x40000000;
@@ -19,11 +19,6 @@ export const PGSIZE_ARM_4K = 0x1000 + 0x200000 + 0x40000000;
 export const PGSIZE_ARM_16K = 0x4000 + 0x2000000;
 /** ARM LPAE, 64 KiB granule: 64 KiB | 512 MiB. */
 export const PGSIZE_ARM_64K = 0x10000 + 0x20000000;
-
-/** `bitmap & GENMASK(hi, 0)`: the set bits at or below bit `hi`. O(1). */
-function maskUpTo(bitmap: number, hi: number): number {
-  return bitmap % 2 ** (hi + 1);
-}
 
 /** True when bit `k` of the bitmap is set (bitmap below 2^53). O(1). */
 export function pgsizeHas(bitmap: number, size: number): boolean {
@@ -98,33 +93,48 @@ export function iommuPgsizeInto(
   size: number,
   out: PgsizeChoice,
 ): void {
-  // pgsizes = domain->pgsize_bitmap & GENMASK(__fls(size), 0)
-  let pgsizes = size >= 1 ? maskUpTo(bitmap, ilog2(size)) : 0;
-  // if (addr_merge) pgsizes &= GENMASK(__ffs(addr_merge), 0); __ffs(iova | paddr) = min of both
-  const align =
-    iova === 0
-      ? lowestBit(paddr)
-      : paddr === 0
-        ? lowestBit(iova)
-        : Math.min(lowestBit(iova), lowestBit(paddr));
-  if (iova !== 0 || paddr !== 0) pgsizes = maskUpTo(pgsizes, ilog2(align));
-  if (pgsizes === 0) {
+  const sizes = sizesOf(bitmap);
+  // pgsizes = bitmap & GENMASK(__fls(size), 0) & GENMASK(__ffs(iova | paddr), 0): the supported
+  // sizes <= size that divide both iova and paddr; take the largest.
+  let i = -1;
+  for (let j = 0; j < sizes.length; j++) {
+    const s = sizes[j];
+    if (s > size || !divides(s, iova) || !divides(s, paddr)) break;
+    i = j;
+  }
+  if (i < 0) {
     throw new RangeError(
       `iommu_pgsize(iova 0x${iova.toString(16)}, paddr 0x${paddr.toString(16)}, size 0x${size.toString(16)}) is invalid: no supported page size fits`,
     );
   }
-  const idx = ilog2(pgsizes);
-  const pgsize = 2 ** idx;
+  const pgsize = sizes[i];
   out.pgsize = pgsize;
-  // pgsizes = domain->pgsize_bitmap & ~GENMASK(pgsize_idx, 0)
-  const larger = bitmap - maskUpTo(bitmap, idx);
-  if (larger > 0) {
-    const next = lowestBit(larger);
+  // Next larger supported size (bitmap & ~GENMASK(pgsize_idx, 0), lowest bit).
+  if (i + 1 < sizes.length) {
+    const next = sizes[i + 1];
+    const io = iova - Math.floor(iova / next) * next;
     // No point trying a bigger size unless iova and paddr are offset alike within it.
-    if (iova % next === paddr % next) {
-      const offset = next - (iova % next);
+    if (io === paddr - Math.floor(paddr / next) * next) {
+      const offset = next - io;
       if (offset + next <= size) size = offset;
     }
   }
   out.count = Math.floor(size / pgsize);
+}
+
+/** True when the power of two `s` divides `a` (no float modulo). */
+function divides(s: number, a: number): boolean {
+  return Math.floor(a / s) * s === a;
+}
+
+let cachedBitmap = -1;
+let cachedSizes = new Float64Array(0);
+
+/** The sizes of a bitmap, ascending, cached for the last bitmap seen. */
+function sizesOf(bitmap: number): Float64Array {
+  if (bitmap !== cachedBitmap) {
+    cachedSizes = Float64Array.from(pgsizeList(bitmap));
+    cachedBitmap = bitmap;
+  }
+  return cachedSizes;
 }

@@ -140,7 +140,7 @@ export class IoPageTable {
     const level = 2 ** k === pgsize ? this.leafLevelOf[k] : 0;
     if (level === 0)
       throw new RangeError(`page size ${hex(pgsize)} is invalid: not supported by ${this.format.name}`);
-    if (iova % pgsize !== 0 || paddr % pgsize !== 0) {
+    if (modPow2(iova, pgsize) !== 0 || modPow2(paddr, pgsize) !== 0) {
       throw new RangeError(
         `mapping ${hex(iova)} -> ${hex(paddr)} is invalid: not aligned to page size ${hex(pgsize)}`,
       );
@@ -153,8 +153,8 @@ export class IoPageTable {
     while (count > 0) {
       const tid = this.walkAlloc(iova, level, mapped);
       const chunk = this.chunks[Math.floor(tid / this.tablesPerChunk)];
-      const base = (tid % this.tablesPerChunk) * E;
-      let idx = Math.floor(iova / this.levelDiv[level]) % E;
+      const base = modPow2(tid, this.tablesPerChunk) * E;
+      let idx = modPow2(Math.floor(iova / this.levelDiv[level]), E);
       while (count > 0 && idx + n <= E) {
         for (let j = 0; j < n; j++) {
           if (chunk[base + idx + j] !== 0) throw this.exists(iova, mapped);
@@ -192,15 +192,15 @@ export class IoPageTable {
       if (level === 0) break;
       const tid = this.pathIds[level];
       const chunk = this.chunks[Math.floor(tid / this.tablesPerChunk)];
-      const base = (tid % this.tablesPerChunk) * this.entriesPerTable;
+      const base = modPow2(tid, this.tablesPerChunk) * this.entriesPerTable;
       const idx = this.pathIdx[level];
       const v = chunk[base + idx];
-      const lowBits = v % 4096;
+      const lowBits = modPow2(v, 4096);
       const rep = lowBits >>> 8;
       const n = 2 ** rep;
       const shift = levelShift(this.format, level) + rep;
       const size = 2 ** shift;
-      if (at % size !== 0) {
+      if (modPow2(at, size) !== 0) {
         throw new IommuMapError(
           "IOMMU_EINVAL",
           `Cannot unmap ${hex(at)}: inside a ${hex(size)} page that starts at ${hex(at - (at % size))}`,
@@ -226,13 +226,13 @@ export class IoPageTable {
     const tid = this.pathIds[level];
     const v =
       this.chunks[Math.floor(tid / this.tablesPerChunk)][
-        (tid % this.tablesPerChunk) * this.entriesPerTable + this.pathIdx[level]
+        modPow2(tid, this.tablesPerChunk) * this.entriesPerTable + this.pathIdx[level]
       ];
-    const lowBits = v % 4096;
+    const lowBits = modPow2(v, 4096);
     const pgsize = 2 ** (levelShift(this.format, level) + (lowBits >>> 8));
     const f = this.found;
     f.pageBase = v - lowBits;
-    f.pageIova = iova - (iova % pgsize);
+    f.pageIova = iova - modPow2(iova, pgsize);
     f.pgsize = pgsize;
     f.phys = f.pageBase + (iova - f.pageIova);
     f.prot = (lowBits >>> 2) & 63;
@@ -260,7 +260,7 @@ export class IoPageTable {
       if (this.tableLevel[tid] !== level)
         throw new Error(`table ${tid} has level ${this.tableLevel[tid]}, expected ${level}`);
       const chunk = this.chunks[Math.floor(tid / this.tablesPerChunk)];
-      const base = (tid % this.tablesPerChunk) * E;
+      const base = modPow2(tid, this.tablesPerChunk) * E;
       const div = this.levelDiv[level];
       let used = 0;
       for (let i = 0; i < E; i++) {
@@ -316,7 +316,7 @@ export class IoPageTable {
     let tid = this.root;
     for (let l = this.format.levels; l > level; l--) {
       const chunk = this.chunks[Math.floor(tid / this.tablesPerChunk)];
-      const slot = (tid % this.tablesPerChunk) * E + (Math.floor(iova / this.levelDiv[l]) % E);
+      const slot = modPow2(tid, this.tablesPerChunk) * E + modPow2(Math.floor(iova / this.levelDiv[l]), E);
       const v = chunk[slot];
       if (v === 0) {
         const child = this.allocTable(l - 1);
@@ -324,10 +324,10 @@ export class IoPageTable {
         chunk[slot] = child * 4096 + PRESENT;
         this.used[tid]++;
         tid = child;
-      } else if (((v % 4096) & LEAF) !== 0) {
-        throw this.exists(iova, mapped);
       } else {
-        tid = (v - (v % 4096)) / 4096;
+        const lowBits = modPow2(v, 4096);
+        if ((lowBits & LEAF) !== 0) throw this.exists(iova, mapped);
+        tid = (v - lowBits) / 4096;
       }
     }
     return tid;
@@ -338,12 +338,13 @@ export class IoPageTable {
     const E = this.entriesPerTable;
     let tid = this.root;
     for (let l = this.format.levels; l >= 1; l--) {
-      const idx = Math.floor(iova / this.levelDiv[l]) % E;
+      const idx = modPow2(Math.floor(iova / this.levelDiv[l]), E);
       this.pathIds[l] = tid;
       this.pathIdx[l] = idx;
-      const v = this.chunks[Math.floor(tid / this.tablesPerChunk)][(tid % this.tablesPerChunk) * E + idx];
+      const v =
+        this.chunks[Math.floor(tid / this.tablesPerChunk)][modPow2(tid, this.tablesPerChunk) * E + idx];
       if (v === 0) return 0;
-      const lowBits = v % 4096;
+      const lowBits = modPow2(v, 4096);
       if ((lowBits & LEAF) !== 0) return l;
       tid = (v - lowBits) / 4096;
     }
@@ -357,7 +358,7 @@ export class IoPageTable {
     for (let l = level; l < this.format.levels && this.used[tid] === 0; l++) {
       const parent = this.pathIds[l + 1];
       const chunk = this.chunks[Math.floor(parent / this.tablesPerChunk)];
-      chunk[(parent % this.tablesPerChunk) * this.entriesPerTable + this.pathIdx[l + 1]] = 0;
+      chunk[modPow2(parent, this.tablesPerChunk) * this.entriesPerTable + this.pathIdx[l + 1]] = 0;
       this.used[parent]--;
       this.freeTable(tid);
       tid = parent;
@@ -394,4 +395,9 @@ export class IoPageTable {
     this.tables--;
     this.freeIds.push(id);
   }
+}
+
+/** a mod b for an integer a >= 0 below 2^53 and a power of two b, without a float modulo (fmod is slow). */
+function modPow2(a: number, b: number): number {
+  return a - Math.floor(a / b) * b;
 }
