@@ -40,7 +40,23 @@ const FIRST_CHUNK = 8;
 /** Largest totalBytes of a list: sums stay exact JS integers. */
 export const MAX_LIST_BYTES = Number.MAX_SAFE_INTEGER;
 
-/** A range list; see the module comment for the storage design. */
+/**
+ * A range list; see the module comment for the storage design.
+ *
+ * @example
+ * ```ts
+ * const list = new PhyrList(); // compact store, 512-slot chunks
+ * list.append(0x1000, 0x3000, PhyrFlag.PINNED);
+ * list.append(0x200000, 0x200000, PhyrFlag.PINNED);
+ * list.nents; // 2
+ * list.totalBytes; // 0x203000
+ * list.slice(0x2000, 0x2000).toArray();
+ * // [{ addr: 0x3000, len: 0x1000, flags: 1, provider: 0 }, { addr: 0x200000, len: 0x1000, flags: 1, provider: 0 }]
+ * const c = list.cursor();
+ * c.advance(0x3800);
+ * [c.index, c.offset, c.addr]; // [1, 0x800, 0x200800]
+ * ```
+ */
 export class PhyrList implements PhyrRead {
   /** Which store holds the entries. */
   readonly store: PhyrStoreKind;
