@@ -8,3 +8,4 @@ export * from "./machine.js";
 export * from "./nvme-cmd.js";
 export * from "./nvme-dev.js";
 export * from "./rdma-pgsz.js";
+export * from "./vfio.js";
