@@ -1,0 +1,137 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { checkRuns, countPages, mergeContiguousRuns, runHistogram, runsToList } from "./runs.js";
+import type { RunsInput } from "./types.js";
+
+const runsOf = (rows: [number, number, number][]): RunsInput => ({
+  count: rows.length,
+  va: rows.map((r) => r[0]),
+  pfn: rows.map((r) => r[1]),
+  npages: rows.map((r) => r[2]),
+});
+
+/** Random runs in VA order with random gaps (tiny sizes so merges happen). */
+const runsArb = fc
+  .array(
+    fc.tuple(
+      fc.integer({ min: 0, max: 2 }),
+      fc.integer({ min: 0, max: 64 }),
+      fc.integer({ min: 1, max: 40 }),
+    ),
+    { maxLength: 30 },
+  )
+  .map((rows) => {
+    let va = 0x400000;
+    return runsOf(
+      rows.map(([gap, pfn, n]) => {
+        va += gap * 4096;
+        const r: [number, number, number] = [va, pfn, n];
+        va += n * 4096;
+        return r;
+      }),
+    );
+  });
+
+/** Reference model: every page as (va, pfn). */
+function pagesOf(r: RunsInput): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0; i < r.count; i++)
+    for (let k = 0; k < r.npages[i]; k++) out.push([r.va[i] + k * 4096, r.pfn[i] + k]);
+  return out;
+}
+
+describe("runs", () => {
+  it("mergeContiguousRuns keeps every page and leaves no VA+PFN-contiguous neighbours (property vs page model)", () => {
+    fc.assert(
+      fc.property(runsArb, (r) => {
+        const m = mergeContiguousRuns(r);
+        checkRuns(m);
+        expect(pagesOf(m)).toEqual(pagesOf(r));
+        for (let i = 1; i < m.count; i++) {
+          const contiguous =
+            m.va[i] === m.va[i - 1] + m.npages[i - 1] * 4096 && m.pfn[i] === m.pfn[i - 1] + m.npages[i - 1];
+          expect(contiguous).toBe(false);
+        }
+        // Naive run count: a page starts a run unless it continues the previous page in VA and PFN.
+        const pages = pagesOf(r);
+        let naive = 0;
+        pages.forEach(([va, pfn], i) => {
+          if (i === 0 || va !== pages[i - 1][0] + 4096 || pfn !== pages[i - 1][1] + 1) naive++;
+        });
+        expect(m.count).toBe(naive);
+        expect(countPages(m)).toBe(pages.length);
+      }),
+      { seed: 42, numRuns: 200 },
+    );
+  });
+
+  it("runHistogram buckets runs by floor(log2(pages)) (property vs naive)", () => {
+    fc.assert(
+      fc.property(runsArb, (r) => {
+        const h = runHistogram(r);
+        const runs: number[] = [];
+        const bytes: number[] = [];
+        for (let i = 0; i < r.count; i++) {
+          let k = 0;
+          while (2 ** (k + 1) <= r.npages[i]) k++;
+          while (runs.length <= k) {
+            runs.push(0);
+            bytes.push(0);
+          }
+          runs[k]++;
+          bytes[k] += r.npages[i] * 4096;
+        }
+        expect(h).toEqual({ runs, bytes });
+      }),
+      { seed: 42, numRuns: 200 },
+    );
+  });
+
+  it("runHistogram fixed cases: 1, 3, 4, 512 pages", () => {
+    expect(
+      runHistogram(
+        runsOf([
+          [0, 0, 1],
+          [0x10000, 9, 3],
+          [0x100000, 100, 4],
+          [0x1000000, 512, 512],
+        ]),
+      ),
+    ).toEqual({
+      runs: [1, 1, 1, 0, 0, 0, 0, 0, 0, 1],
+      bytes: [4096, 12288, 16384, 0, 0, 0, 0, 0, 0, 2097152],
+    });
+  });
+
+  it("runsToList gives one entry per run with the run's physical range", () => {
+    const l = runsToList(
+      runsOf([
+        [0x1000, 5, 2],
+        [0x5000, 100, 1],
+      ]),
+    );
+    l.checkValid();
+    expect(l.toArray()).toEqual([
+      { addr: 0x5000, len: 0x2000, flags: 0, provider: 0 },
+      { addr: 0x64000, len: 0x1000, flags: 0, provider: 0 },
+    ]);
+  });
+
+  it.each([
+    [runsOf([[0x1001, 0, 1]]), /run 0 va 0x1001 is invalid: not page aligned/],
+    [
+      runsOf([
+        [0x2000, 0, 2],
+        [0x2000, 9, 1],
+      ]),
+      /run 1 va 0x2000 is invalid: it overlaps or precedes the previous run/,
+    ],
+    [runsOf([[0, 2 ** 40, 1]]), /run 0 pfn 1099511627776 is invalid: expected an integer below 2\^40/],
+    [runsOf([[0, 1, 0]]), /run 0 npages 0x0 is invalid/],
+    [runsOf([[Number.NaN, 1, 1]]), /run 0 va NaN is invalid/],
+    [{ count: 2, va: [0], pfn: [0], npages: [1] }, /runs count 2 is invalid/],
+  ])("checkRuns rejects malformed runs with a RangeError naming the value (%#)", (r, msg) => {
+    expect(() => checkRuns(r)).toThrow(RangeError);
+    expect(() => checkRuns(r)).toThrow(msg);
+  });
+});
