@@ -33,12 +33,6 @@ export interface FromPfnsOptions extends PhyrListOptions {
 }
 
 /**
- * @example
- * ```ts
- * phyrFromPfns([1, 2, 3, 10], { firstOffset: 0x10 }).toArray();
- * // [{ addr: 0x1010, len: 0x2ff0, flags: 0, provider: 0 }, { addr: 0xa000, len: 0x1000, flags: 0, provider: 0 }]
- * ```
- *
  * Builds a list from page frame numbers, merging pfn[i] == pfn[i-1] + 1 (same provider) into one
  * entry, splitting at maxSegment and segBoundaryMask, and trimming the first page by firstOffset and
  * the last page to totalBytes (lib/scatterlist.c sg_alloc_table_from_pages_segment: max_segment is
@@ -46,6 +40,12 @@ export interface FromPfnsOptions extends PhyrListOptions {
  * @param pfns page frame numbers, each an integer below 2^40.
  * @returns a new list (store and chunkCapacity from `opts`).
  * @throws RangeError naming a bad PFN or option.
+ *
+ * @example
+ * ```ts
+ * phyrFromPfns([1, 2, 3, 10], { firstOffset: 0x10 }).toArray();
+ * // [{ addr: 0x1010, len: 0x2ff0, flags: 0, provider: 0 }, { addr: 0xa000, len: 0x1000, flags: 0, provider: 0 }]
+ * ```
  */
 export function phyrFromPfns(pfns: ArrayLike<number>, opts: FromPfnsOptions = {}): PhyrList {
   const n = pfns.length;

@@ -9,16 +9,16 @@ import type { PhyrList, PhyrListOptions } from "./list.js";
 import type { PhyrRead } from "./types.js";
 
 /**
+ * Merges adjacent entries that are physically contiguous, of one provider and with equal flags
+ * (the block layer's bvec merge without limits). O(n).
+ * @param opts output list options; the store defaults to the input's.
+ * @returns a new list.
+ *
  * @example
  * ```ts
  * coalesce(PhyrList.fromRanges([{ addr: 0, len: 0x1000 }, { addr: 0x1000, len: 0x1000 }])).toArray();
  * // [{ addr: 0, len: 0x2000, flags: 0, provider: 0 }]
  * ```
- *
- * Merges adjacent entries that are physically contiguous, of one provider and with equal flags
- * (the block layer's bvec merge without limits). O(n).
- * @param opts output list options; the store defaults to the input's.
- * @returns a new list.
  */
 export function coalesce(list: PhyrRead, opts: PhyrListOptions = {}): PhyrList {
   const b = new PhyrBuilder({ store: list.store, ...opts, merge: true });
@@ -27,16 +27,16 @@ export function coalesce(list: PhyrRead, opts: PhyrListOptions = {}): PhyrList {
 }
 
 /**
+ * Splits every entry at each multiple of `boundary` (a power of two), keeping flags and provider,
+ * so no entry crosses a boundary (like a seg_boundary_mask of boundary - 1). O(n + pieces).
+ * @param opts output list options; the store defaults to the input's.
+ * @throws RangeError when boundary is not a power of two in 1..2^52.
+ *
  * @example
  * ```ts
  * splitAtBoundary(PhyrList.fromRanges([{ addr: 0xf000, len: 0x2000 }]), 0x10000).toArray();
  * // [{ addr: 0xf000, len: 0x1000, flags: 0, provider: 0 }, { addr: 0x10000, len: 0x1000, flags: 0, provider: 0 }]
  * ```
- *
- * Splits every entry at each multiple of `boundary` (a power of two), keeping flags and provider,
- * so no entry crosses a boundary (like a seg_boundary_mask of boundary - 1). O(n + pieces).
- * @param opts output list options; the store defaults to the input's.
- * @throws RangeError when boundary is not a power of two in 1..2^52.
  */
 export function splitAtBoundary(list: PhyrRead, boundary: number, opts: PhyrListOptions = {}): PhyrList {
   if (!isPow2(boundary) || boundary > ADDR_LIMIT) {
