@@ -1,0 +1,168 @@
+/**
+ * dma-buf exporters and importers over range lists (drivers/dma-buf/dma-buf.c; the vfio-pci BAR
+ * exporter of drivers/vfio/pci/vfio_pci_dmabuf.c built from phys_vec ranges with its provider).
+ *
+ * An exporter owns CPU physical ranges (system memory, or a BAR's ranges carrying the BAR's P2P
+ * provider). `attach` computes the P2P map type for the importer (pci_p2pdma_map_type) and refuses
+ * NOT_SUPPORTED with a typed error, leaving nothing attached. `map` returns the importer's DmaList
+ * (dma_buf_map_attachment: the exporter maps for the importer's device). `revoke` (reset/unplug, or
+ * move_notify) tears down every importer mapping, calls each importer's move_notify, and makes later
+ * maps fail; importer DMA to the old addresses then faults.
+ */
+import { hex, P2pNotSupported } from "../core/index.js";
+import {
+  type DmaDevice,
+  type DmaDirection,
+  type DmaMapping,
+  type DmaSystem,
+  dmaMap,
+  dmaUnmap,
+  type P2pMapType,
+} from "../dma/index.js";
+import type { PhyrList } from "../phyr/index.js";
+import { DmaBufError } from "./errors.js";
+
+/** An importer's attachment. */
+export class DmaBufAttachment {
+  /** The mapping while mapped. */
+  mapping: DmaMapping | null = null;
+  private dir: DmaDirection = "bidirectional";
+  /** Set by detach. */
+  detached = false;
+
+  /** @internal created by {@link DmaBuf.attach}. */
+  constructor(
+    readonly buf: DmaBuf,
+    readonly dev: DmaDevice,
+    /** P2P map type per provider the buffer holds ("NONE" for memory). */
+    readonly mapType: P2pMapType,
+    /** move_notify: called after the exporter revoked or moved the buffer. */
+    readonly moveNotify: (() => void) | undefined,
+  ) {}
+
+  /**
+   * dma_buf_map_attachment. O(ranges).
+   * @returns the DMA ranges for this importer.
+   * @throws DmaBufError "REVOKED" / "DETACHED" / "MAPPED"; DMA errors (nothing mapped).
+   */
+  map(dir: DmaDirection = "bidirectional"): DmaMapping {
+    if (this.detached)
+      throw new DmaBufError("DETACHED", `Cannot map dma-buf ${this.buf.name} for ${this.dev.name}: detached`);
+    if (this.buf.revoked)
+      throw new DmaBufError(
+        "REVOKED",
+        `Cannot map dma-buf ${this.buf.name} for ${this.dev.name}: the exporter revoked it`,
+      );
+    if (this.mapping)
+      throw new DmaBufError(
+        "MAPPED",
+        `Cannot map dma-buf ${this.buf.name} for ${this.dev.name}: already mapped`,
+      );
+    this.mapping = dmaMap(this.buf.sys, this.dev, this.buf.ranges, dir);
+    this.dir = dir;
+    return this.mapping;
+  }
+
+  /**
+   * dma_buf_unmap_attachment. O(ranges).
+   * @throws DmaBufError "NOT_MAPPED".
+   */
+  unmap(): void {
+    if (!this.mapping)
+      throw new DmaBufError(
+        "NOT_MAPPED",
+        `Cannot unmap dma-buf ${this.buf.name} for ${this.dev.name}: not mapped`,
+      );
+    dmaUnmap(this.buf.sys, this.dev, this.mapping, this.dir);
+    this.mapping = null;
+  }
+
+  /** dma_buf_detach (unmapping first). O(ranges). */
+  detach(): void {
+    if (this.detached) return;
+    if (this.mapping) this.unmap();
+    this.detached = true;
+    this.buf._drop(this);
+  }
+}
+
+/** An exported buffer. */
+export class DmaBuf {
+  private readonly attachments: DmaBufAttachment[] = [];
+  private revokedFlag = false;
+
+  /**
+   * @param sys the machine's DMA context; @param ranges the exporter's CPU physical ranges (entries
+   *   of a BAR carry its provider); @param name for messages.
+   * @throws RangeError for an empty list.
+   */
+  constructor(
+    readonly sys: DmaSystem,
+    readonly ranges: PhyrList,
+    readonly name: string,
+  ) {
+    if (ranges.nents === 0) throw new RangeError(`dma-buf ${name} is invalid: no ranges`);
+  }
+
+  /** True after {@link revoke}. */
+  get revoked(): boolean {
+    return this.revokedFlag;
+  }
+
+  /** Live attachments. */
+  get attachmentCount(): number {
+    return this.attachments.length;
+  }
+
+  /**
+   * dma_buf_dynamic_attach: computes the P2P map type for every provider in the buffer. O(ranges).
+   * @throws P2pNotSupported when the importer cannot reach a provider (nothing attached);
+   *   DmaBufError "REVOKED".
+   */
+  attach(dev: DmaDevice, moveNotify?: () => void): DmaBufAttachment {
+    if (this.revokedFlag)
+      throw new DmaBufError("REVOKED", `Cannot attach ${dev.name} to dma-buf ${this.name}: revoked`);
+    let type: P2pMapType = "NONE";
+    const seen = new Set<number>();
+    for (const c = this.ranges.cursor(); !c.done; c.nextEntry()) {
+      const p = c.provider;
+      if (p === 0 || seen.has(p)) continue;
+      seen.add(p);
+      const t = this.sys.p2p?.mapType(p, dev) ?? "NOT_SUPPORTED";
+      if (t === "NOT_SUPPORTED" || t === "NONE") {
+        throw new P2pNotSupported(
+          `Cannot attach ${dev.name} to dma-buf ${this.name}: provider ${p} at ${hex(c.entryAddr)} is not reachable (P2P map type ${t})`,
+        );
+      }
+      if (type === "NONE" || t === "THRU_HOST_BRIDGE") type = t;
+    }
+    const a = new DmaBufAttachment(this, dev, type, moveNotify);
+    this.attachments.push(a);
+    return a;
+  }
+
+  /**
+   * Revoke (vfio-pci reset, or the exporter moving the buffer): unmaps every importer mapping, calls
+   * each move_notify, and refuses later attach/map. Idempotent. O(attachments x ranges).
+   * @returns the number of mappings torn down.
+   */
+  revoke(): number {
+    if (this.revokedFlag) return 0;
+    this.revokedFlag = true;
+    let n = 0;
+    for (const a of this.attachments) {
+      if (a.mapping) {
+        a.unmap();
+        n++;
+      }
+    }
+    for (const a of this.attachments) a.moveNotify?.();
+    return n;
+  }
+
+  /** @internal removes a detached attachment. */
+  _drop(a: DmaBufAttachment): void {
+    const i = this.attachments.indexOf(a);
+    if (i >= 0) this.attachments.splice(i, 1);
+  }
+}
