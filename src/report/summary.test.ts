@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { sampleAnalysis } from "../../test/browser/sample-analysis.js";
+import { renderSummary } from "./summary.js";
+import { plainPaint } from "./table.js";
+
+describe("renderSummary", () => {
+  it("prints host, memory totals and the representation table with ratios to the page array", () => {
+    const lines = renderSummary(sampleAnalysis(), { paint: plainPaint });
+    expect(lines[0]).toBe(
+      "phyr — host<img src=x onerror=alert(1)> (reference, kernel 6.18.0-test, 4 KiB pages)",
+    );
+    expect(lines).toContain("Memory read    1,630 pages (6.37 MiB) in 48 runs, average run 136 KiB");
+    const pages = lines.find((l) => l.startsWith("pages "));
+    expect(pages).toMatch(/^pages\s+13,040\s+12.7 KiB\s+1.00x$/);
+    const phyr16 = lines.find((l) => l.startsWith("phyr16 "));
+    expect(phyr16).toMatch(/^phyr16\s+768\s+768 B\s+16.98x smaller$/);
+  });
+
+  it("escapes control characters in untrusted names", () => {
+    const a = sampleAnalysis();
+    a.buffers[0].comm = "evil\u001b]0;title\u0007";
+    a.host.hostname = "h\u001b[2J";
+    const lines = renderSummary(a);
+    for (const l of lines) expect(l).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    const text = lines.join("\n");
+    expect(text).toContain("evil\\x1b]0;title\\x07");
+    expect(text).toContain("h\\x1b[2J");
+  });
+
+  it("lists the largest processes first, pid as plain digits", () => {
+    const lines = renderSummary(sampleAnalysis(), { top: 1 });
+    const last = lines[lines.length - 1];
+    expect(last).toMatch(/^4242 {2}/);
+    expect(lines.some((l) => l.startsWith("   1  init"))).toBe(false);
+  });
+});
