@@ -350,7 +350,7 @@ export function reportClientMain(): void {
   const sc = section(
     "scenarios",
     "Scenario results",
-    "Simulated consumers on the reference machine: the range-list design against today's kernel.",
+    "Simulated consumers: the range-list design against today's kernel on the same workload.",
   );
   if (data.scenarios.length === 0) sc.appendChild(el("p", "empty", "no scenarios were run"));
   else {

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/index.js";
 import { renderReportHtml } from "../../src/report/index.js";
 import { HOSTILE_NAME, sampleAnalysis } from "./sample-analysis.js";
 
@@ -119,4 +120,50 @@ describe.skipIf(skip)("HTML report in Chromium", () => {
     expect(existsSync(join(ARTIFACTS, "report.png"))).toBe(true);
     await page.close();
   });
+
+  it.skipIf(process.platform !== "linux" || process.getuid?.() !== 0)(
+    "the report `phyr report` writes for this machine renders every section and chart with no console errors",
+    async () => {
+      const out = join(ARTIFACTS, "report-live.html");
+      let err = "";
+      const io = { stdout: { write: () => true }, stderr: { write: (t: string) => (err += t) }, env: {} };
+      expect(await main(["report", "-o", out], io)).toBe(0);
+      expect(err).toBe("");
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on("console", (m) => {
+        if (m.type() === "error") errors.push(m.text());
+      });
+      page.on("pageerror", (e) => errors.push(String(e)));
+      await page.goto(pathToFileURL(out).href);
+      await page.waitForSelector("body[data-rendered=true]", { timeout: 20_000 });
+      await page.screenshot({ path: join(ARTIFACTS, "report-live.png"), fullPage: true });
+      const sections = await page.$$eval("section", (s) => s.map((x) => x.id));
+      expect(sections).toEqual([
+        "summary",
+        "physmap",
+        "runs",
+        "formats",
+        "iommu",
+        "devices",
+        "pci",
+        "p2p",
+        "scenarios",
+      ]);
+      const painted = await page.$$eval(".chart canvas", (cs) =>
+        cs.map((c) => {
+          const d = (c as HTMLCanvasElement)
+            .getContext("2d")
+            ?.getImageData(0, 0, (c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height).data;
+          let n = 0;
+          if (d) for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+          return n;
+        }),
+      );
+      expect(painted.length).toBeGreaterThanOrEqual(4);
+      for (const n of painted) expect(n).toBeGreaterThan(100);
+      expect(errors).toEqual([]);
+      await page.close();
+    },
+  );
 });
