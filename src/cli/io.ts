@@ -23,9 +23,11 @@ export interface CliIo {
   cwd?: string;
 }
 
-/** Exit codes: success, failure (the command could not do its job), usage (bad command line). */
+/** Exit code: success. */
 export const EXIT_OK = 0;
+/** Exit code: the command could not do its job (no such pid, unreadable or corrupt input). */
 export const EXIT_FAILURE = 1;
+/** Exit code: bad command line (syntax, conflicting or missing flags). */
 export const EXIT_USAGE = 2;
 
 /** A bad command line (syntax, conflicting flags): exit code 2. */
