@@ -2,19 +2,15 @@
  * Builders: a list from an array of page frame numbers (what GUP returns today, merged into runs
  * the way sg_alloc_table_from_pages() does, lib/scatterlist.c), the plain run-counting loop that
  * bounds it, and an entry-at-a-time builder that can merge contiguous entries.
- *
- * Engine notes: the PFN loops read a typed array with one comparison per element and do work only
- * at run breaks; validation of a PFN is needed only where a run breaks, since `p === prev + 1`
- * already proves an integer in range. The provider function and split limits run in a separate
- * loop so the common loop stays small and monomorphic.
+ * The PFN run loops and their engine notes are in pfns.ts.
  */
 import { ADDR_LIMIT, checkCount, hex, isPow2, PAGE_SIZE } from "../core/index.js";
 import { type CompactChunk, ENC, encodePages } from "./compact.js";
 import { PhyrList, type PhyrListOptions } from "./list.js";
+import { PFN_LIMIT, runsCompact, runsCompactU32, runsFixed, runsSplit } from "./pfns.js";
 import { checkEntry, checkFlags, checkProvider } from "./validate.js";
 
-/** PFNs are below 2^40 (52-bit physical addresses). */
-export const PFN_LIMIT = 2 ** 40;
+export { PFN_LIMIT };
 
 /** Options of {@link phyrFromPfns}. */
 export interface FromPfnsOptions extends PhyrListOptions {
@@ -90,159 +86,15 @@ export function phyrFromPfns(pfns: ArrayLike<number>, opts: FromPfnsOptions = {}
     maxPages === Number.POSITIVE_INFINITY &&
     boundaryPages === Number.POSITIVE_INFINITY
   ) {
-    if (list.store === "compact" && prov <= 0xfff) runsCompact(list, pfns, flags, prov);
-    else runsFixed(list, pfns, flags, prov);
+    if (list.store === "compact" && prov <= 0xfff) {
+      if (pfns instanceof Uint32Array) runsCompactU32(list, pfns, flags, prov);
+      else runsCompact(list, pfns, flags, prov);
+    } else runsFixed(list, pfns, flags, prov);
   } else {
     runsSplit(list, pfns, flags, prov, maxPages, boundaryPages);
   }
   list._trim(first, full - total);
   return list;
-}
-
-function checkPfn(i: number, p: number): void {
-  if (!(p >= 0 && p < PFN_LIMIT && p % 1 === 0)) {
-    throw new RangeError(
-      `pfn[${i}] ${Number.isInteger(p) && p >= 0 ? hex(p) : String(p)} is invalid: expected an integer below 2^40`,
-    );
-  }
-}
-
-function emit(
-  list: PhyrList,
-  start: number,
-  npages: number,
-  flags: number,
-  provider: number,
-  i: number,
-): void {
-  if (start + npages > PFN_LIMIT) checkPfn(i - 1, start + npages - 1);
-  if (list.store === "compact" && provider <= 0xfff) {
-    list._pushEncoded(encodePages(start, npages, flags, provider), npages * PAGE_SIZE);
-  } else {
-    list._push(start * PAGE_SIZE, npages * PAGE_SIZE, flags, provider);
-  }
-}
-
-/**
- * The compact fast path (one provider <= 4095, no split limits): one comparison per PFN, and per
- * run a few word writes straight into the chunk; the segment is updated once per chunk.
- */
-function runsCompact(list: PhyrList, pfns: ArrayLike<number>, flags: number, provider: number): void {
-  const n = pfns.length;
-  // A Uint32Array holds only integers below 2^32: nothing to validate per run.
-  const trusted = pfns instanceof Uint32Array;
-  const low = ((provider & 0x7f) << 5) | flags;
-  const high = ((provider >>> 7) & 0x1f) << 25;
-  let seg = list._tail(4);
-  let w = (seg.chunk as CompactChunk).words;
-  let wp = seg.chunk.used;
-  let count = 0;
-  let pages = 0;
-  let i = 0;
-  while (i < n) {
-    const start = pfns[i];
-    if (!trusted) checkPfn(i, start);
-    // pfns[j] - j stays start - i along a run: one load, one subtraction, one comparison per PFN.
-    const diff = start - i;
-    let end = i + 1;
-    while (end < n && pfns[end] - end === diff) end++;
-    const np = end - i;
-    // Below 2^32 the order is the lowest set bit of (start | np), found with 32-bit operations:
-    // a natural chunk when that bit is np itself (mode 00), else np / 2^order chunks (mode 01).
-    const small = start <= 0xffffffff && np <= 0xffffffff;
-    let lowbit = 0;
-    let width: number;
-    if (small) {
-      lowbit = ((start | np) & -(start | np)) >>> 0;
-      width = lowbit === np ? 2 : 3;
-    } else {
-      if (start + np > PFN_LIMIT) checkPfn(end - 1, start + np - 1);
-      width = encodePages(start, np, flags, provider);
-    }
-    if (wp + width > w.length) {
-      list._commit(seg, wp, count, pages * PAGE_SIZE);
-      count = 0;
-      pages = 0;
-      seg = list._tail(4);
-      w = (seg.chunk as CompactChunk).words;
-      wp = seg.chunk.used;
-    }
-    if (small) {
-      const order = 31 - Math.clz32(lowbit);
-      w[wp] = ((start & 0xfffff) << 12) | low;
-      if (width === 2) w[wp + 1] = (start >>> 20) | (order << 20) | high;
-      else {
-        w[wp + 1] = (start >>> 20) | (order << 20) | high | 0x40000000;
-        w[wp + 2] = np >>> order;
-      }
-    } else {
-      w[wp] = ENC[0];
-      w[wp + 1] = ENC[1];
-      if (width > 2) w[wp + 2] = ENC[2];
-      if (width > 3) w[wp + 3] = ENC[3];
-    }
-    wp += width;
-    count++;
-    pages += np;
-    i = end;
-  }
-  list._commit(seg, wp, count, pages * PAGE_SIZE);
-}
-
-/** Runs with one provider and no split limits: one comparison per PFN. */
-function runsFixed(list: PhyrList, pfns: ArrayLike<number>, flags: number, provider: number): void {
-  const n = pfns.length;
-  let start = pfns[0];
-  checkPfn(0, start);
-  let prev = start;
-  for (let i = 1; i < n; i++) {
-    const p = pfns[i];
-    if (p !== prev + 1) {
-      emit(list, start, prev - start + 1, flags, provider, i);
-      checkPfn(i, p);
-      start = p;
-    }
-    prev = p;
-  }
-  emit(list, start, prev - start + 1, flags, provider, n);
-}
-
-/** Runs broken also by provider changes, maxSegment and the segment boundary. */
-function runsSplit(
-  list: PhyrList,
-  pfns: ArrayLike<number>,
-  flags: number,
-  prov: number | ((pfn: number) => number),
-  maxPages: number,
-  boundaryPages: number,
-): void {
-  const fn = typeof prov === "function" ? prov : undefined;
-  const n = pfns.length;
-  let start = pfns[0];
-  checkPfn(0, start);
-  let runProv = fn === undefined ? (prov as number) : providerOf(fn, start);
-  let prev = start;
-  let pages = 1;
-  for (let i = 1; i < n; i++) {
-    const p = pfns[i];
-    const pp = fn === undefined ? runProv : p === prev + 1 ? providerOf(fn, p) : -1;
-    if (p !== prev + 1 || pp !== runProv || pages >= maxPages || p % boundaryPages === 0) {
-      emit(list, start, pages, flags, runProv, i);
-      checkPfn(i, p);
-      start = p;
-      pages = 0;
-      if (fn !== undefined) runProv = pp === -1 ? providerOf(fn, p) : pp;
-    }
-    prev = p;
-    pages++;
-  }
-  emit(list, start, pages, flags, runProv, n);
-}
-
-function providerOf(fn: (pfn: number) => number, pfn: number): number {
-  const p = fn(pfn);
-  checkProvider(`provider(${hex(pfn)})`, p);
-  return p;
 }
 
 /**
