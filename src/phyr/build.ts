@@ -5,7 +5,6 @@
  * The PFN run loops and their engine notes are in pfns.ts.
  */
 import { ADDR_LIMIT, checkCount, hex, isPow2, PAGE_SIZE } from "../core/index.js";
-import { type CompactChunk, ENC, encodePages } from "./compact.js";
 import { PhyrList, type PhyrListOptions } from "./list.js";
 import { PFN_LIMIT, runsCompact, runsCompactU32, runsFixed, runsSplit } from "./pfns.js";
 import { checkEntry, checkFlags, checkProvider } from "./validate.js";
