@@ -138,6 +138,15 @@ export class Iotlb {
     this.fills++;
   }
 
+  /**
+   * Calls `fn` for every valid entry (page IOVA, page size, physical base, prot). O(entries).
+   */
+  forEachEntry(fn: (pageIova: number, pgsize: number, pageBase: number, prot: number) => void): void {
+    for (let w = 0; w < this.entries; w++) {
+      if (this.shift[w] !== 0) fn(this.pageIova[w], 2 ** this.shift[w], this.pageBase[w], this.prot[w]);
+    }
+  }
+
   /** Drops every entry overlapping [start, end] (end inclusive, like a gather). O(entries). */
   invalidateRange(start: number, end: number): void {
     for (let w = 0; w < this.entries; w++) {

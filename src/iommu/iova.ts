@@ -150,7 +150,8 @@ export class IovaDomain {
     const order = orderBase2(npages);
     if (order < IOVA_RANGE_CACHE_MAX_SIZE) {
       const c = this.cache[order];
-      // iova_magazine_pop: the most recent entry that fits below the limit, swapped out.
+      // iova_magazine_pop: the most recent entry that fits below the limit, swapped out. The
+      // kernel compares only the start pfn with limit_pfn + 1; the model checks the whole range.
       for (let i = this.cacheLen[order] - 1; i >= 0; i--) {
         if (c[i] + npages - 1 <= limitPfn) {
           const pfn = c[i];

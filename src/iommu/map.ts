@@ -92,7 +92,7 @@ export function ioMap(pt: IoPageTable, iova: number, paddr: number, size: number
       done += pt.mapPages(iova + done, paddr + done, choice.pgsize, choice.count, prot);
     }
   } catch (e) {
-    const partial = (e as { mapped?: number }).mapped ?? 0;
+    const partial = e instanceof IommuMapError ? e.mapped : 0;
     const mapped = done + partial;
     if (mapped > 0) ioUnmap(pt, iova, mapped, null, null);
     throw e;

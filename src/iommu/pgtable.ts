@@ -302,12 +302,7 @@ export class IoPageTable {
   }
 
   private exists(iova: number, mapped: number): IommuMapError {
-    const e = new IommuMapError(
-      "IOMMU_EEXIST",
-      `Cannot map ${hex(iova)}: already mapped`,
-    ) as IommuMapError & { mapped: number };
-    e.mapped = mapped;
-    return e;
+    return new IommuMapError("IOMMU_EEXIST", `Cannot map ${hex(iova)}: already mapped`, mapped);
   }
 
   /** Walks from the root down to the table holding level-`level` entries for `iova`, allocating. */

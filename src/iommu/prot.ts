@@ -37,6 +37,18 @@ export type IommuFaultReason = "unmapped" | "no-read" | "no-write" | "blocked";
  */
 export class IommuMapError extends PhyrError {
   override name = "IommuMapError";
+  /**
+   * @param code "IOMMU_EINVAL", "IOMMU_EEXIST" or "IOMMU_ENODEV".
+   * @param message What failed and why.
+   * @param mapped Bytes a page-table call mapped before failing (io-pgtable's *mapped), else 0.
+   */
+  constructor(
+    code: string,
+    message: string,
+    readonly mapped = 0,
+  ) {
+    super(code, message);
+  }
 }
 
 /**
