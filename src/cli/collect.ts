@@ -92,7 +92,7 @@ export function collectBuffers(src: MachineSource, sel: Selection, progress: Pro
     const comm = byPid.get(pid)?.comm ?? "";
     try {
       const input = sel.range ? rangeBuffer(src, pid, comm, sel.range) : processBuffer(src, pid, comm);
-      if (input && (named || input.runs.count > 0)) out.push(analyzeBuffer(input));
+      if (input.runs.count > 0 || named) out.push(analyzeBuffer(input));
     } catch (e) {
       if (named) {
         progress.stop();
@@ -138,10 +138,10 @@ function rangeBuffer(src: MachineSource, pid: number, comm: string, range: VaRan
   );
 }
 
-/** Every resident VMA of one process, concatenated in VA order; null for a process without memory. */
-function processBuffer(src: MachineSource, pid: number, comm: string): BufferInput | null {
+/** Every resident VMA of one process, concatenated in VA order (no runs for a process without memory). */
+function processBuffer(src: MachineSource, pid: number, comm: string): BufferInput {
   const vmas = src.vmas(pid).filter((v) => v.rss > 0 && !SKIP_VMAS.has(v.path));
-  if (vmas.length === 0) return null;
+  if (vmas.length === 0) return toInput(pid, comm, `${pid} ${comm}`, new PageRuns(0, 0, 1), 0, 0);
   const all = new PageRuns(vmas[0].start, vmas[vmas.length - 1].end);
   let length = 0;
   for (const v of vmas) {
