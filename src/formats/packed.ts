@@ -271,30 +271,35 @@ export function packedEncode(list: PhyrRead, k = PACKED_DEFAULT_K): Uint8Array {
   const c = columns(list);
   const plan = new Plan();
   const blocks = Math.ceil(c.n / k);
-  const sizes = new Float64Array(blocks);
-  let bytes = HEADER + 4 * blocks;
-  for (let b = 0; b < blocks; b++) {
-    plan.make(c, b * k, Math.min(c.n, (b + 1) * k));
-    sizes[b] = Math.ceil(plan.bits / 8);
-    bytes += sizes[b];
-  }
-  const out = new ByteWriter(bytes);
-  out.u32(PACKED_MAGIC);
-  out.u32(c.n);
-  out.u32(k);
-  let at = HEADER + 4 * blocks;
-  for (let b = 0; b < blocks; b++) {
-    out.u32(at);
-    at += sizes[b];
-  }
-  const w = new BitWriter(out.bytes, out.pos);
+  const index = HEADER + 4 * blocks;
+  // One planning pass: each block is written into a growing body as soon as its size is known.
+  let body = new Uint8Array(Math.max(64, c.n * 4));
+  const starts = new Float64Array(blocks);
+  let used = 0;
   for (let b = 0; b < blocks; b++) {
     const s = b * k;
     const e = Math.min(c.n, s + k);
     plan.make(c, s, e);
+    const size = Math.ceil(plan.bits / 8);
+    if (used + size > body.length) {
+      const grown = new Uint8Array(Math.max(body.length * 2, used + size));
+      grown.set(body.subarray(0, used));
+      body = grown;
+    }
+    const w = new BitWriter(body, used);
     plan.write(w, c, s, e);
+    if (w.pos !== used + size)
+      throw new Error(`packed: block ${b} wrote ${w.pos - used} bytes, planned ${size}`);
+    starts[b] = index + used;
+    used += size;
   }
-  out.pos = w.pos;
+  const out = new ByteWriter(index + used);
+  out.u32(PACKED_MAGIC);
+  out.u32(c.n);
+  out.u32(k);
+  for (let b = 0; b < blocks; b++) out.u32(starts[b]);
+  out.bytes.set(body.subarray(0, used), index);
+  out.pos += used;
   return out.finish("packed");
 }
 
