@@ -113,3 +113,37 @@ describe("huge declared counts fail before allocating", () => {
     expect(() => f.decode(bytes)).toThrow(ParseError);
   });
 });
+
+describe("parse errors name the format, the offset and the field", () => {
+  const list = PhyrList.fromRanges([
+    { addr: 0x1000, len: 0x3000 },
+    { addr: 0x9000, len: 0x1000 },
+  ]);
+
+  test.each([
+    ["phyr16", 15, /^phyr16: at byte 15: length 15 is not a multiple of 16$/],
+    ["pages", 9, /^pages: at byte 9: length 9 is not a multiple of 8$/],
+    ["scatterlist", 40, /^scatterlist: at byte 12: length 40 does not match orig_nents 2/],
+    ["jason8", 20, /^jason8: at byte 16: truncated: min_alignment needs 8 bytes, 4 left$/],
+    ["packed", 8, /^packed: at byte 8: truncated: K needs 4 bytes, 0 left$/],
+    ["rlist", 100, /^rlist: at byte 100: length 100 is not a multiple of 512$/],
+  ])("%s truncated to %i bytes", (name, n, message) => {
+    const f = FORMATS.find((x) => x.name === name)!;
+    expect(() => f.decode(f.encode(list).slice(0, n))).toThrow(message);
+  });
+
+  test("a scatterlist entry whose page_link is not a struct page pointer names the entry", () => {
+    const bytes = scatterlistFormat.encode(list);
+    bytes[16] |= 0x20; // misalign the first page pointer
+    expect(() => scatterlistFormat.decode(bytes)).toThrow(
+      /at byte 16: entry 0: page_link is not a struct page pointer/,
+    );
+  });
+
+  test("a jason8 word with mode 01 is rejected as not mode 00", () => {
+    const f = FORMATS.find((x) => x.name === "jason8")!;
+    const bytes = f.encode(list);
+    bytes[31] |= 0x40; // bit 62 of the first word
+    expect(() => f.decode(bytes)).toThrow(/at byte 24: word 0: mode must be 00/);
+  });
+});
