@@ -182,3 +182,64 @@ describe("IOVA allocation follows dma-iommu.c / iova.c", () => {
     }
   });
 });
+
+describe("IovaDomain fast path agrees with a naive model of the range cache", () => {
+  test("random allocIovaFast / freeIovaFast (rounding, per-order LIFO, depth, flush on exhaustion)", () => {
+    const op = fc.record({
+      free: fc.boolean(),
+      npages: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 30, max: 40 })),
+      limit: fc.oneof(fc.constant(255), fc.integer({ min: 8, max: 255 })),
+      pick: fc.nat(),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 80 }), fc.integer({ min: 1, max: 3 }), (ops, depth) => {
+        const d = new IovaDomain({ rcacheDepth: depth });
+        const used = new Uint8Array(256); // pages held in the tree (cached ones included)
+        const cache: number[][] = [[], [], [], [], [], []];
+        const sizeOf = new Map<number, number>();
+        const live: [number, number][] = [];
+        const treeFree = (pfn: number) => used.fill(0, pfn, pfn + sizeOf.get(pfn)!);
+        for (const o of ops) {
+          if (o.free && live.length > 0) {
+            const [pfn, n] = live.splice(o.pick % live.length, 1)[0];
+            d.freeIovaFast(pfn, n);
+            const order = orderBase2(n);
+            if (order < 6 && cache[order].length < depth) cache[order].push(pfn);
+            else treeFree(pfn);
+          } else {
+            const n = o.npages < 32 ? 2 ** orderBase2(o.npages) : o.npages;
+            const order = orderBase2(n);
+            let want = -1;
+            if (order < 6) {
+              const c = cache[order];
+              for (let i = c.length - 1; i >= 0; i--) {
+                if (c[i] + n - 1 <= o.limit) {
+                  want = c[i];
+                  c[i] = c[c.length - 1];
+                  c.pop();
+                  break;
+                }
+              }
+            }
+            if (want < 0) {
+              want = naiveAlloc(used, 1, n, o.limit, 2 ** order);
+              if (want < 0) {
+                for (const c of cache) for (const pfn of c.splice(0)) treeFree(pfn);
+                want = naiveAlloc(used, 1, n, o.limit, 2 ** order);
+              }
+              if (want >= 0) {
+                used.fill(1, want, want + n);
+                sizeOf.set(want, n);
+              }
+            }
+            expect(d.allocIovaFast(o.npages, o.limit, true)).toBe(want);
+            if (want >= 0) live.push([want, o.npages]);
+          }
+          d.checkValid();
+          expect(d.allocatedPages).toBe(used.reduce((a, b) => a + b, 0));
+        }
+      }),
+      { seed: 42, numRuns: 200 },
+    );
+  });
+});
