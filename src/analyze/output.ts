@@ -170,6 +170,8 @@ export interface ScenarioSummary {
   design: Record<string, number>;
   baseline: Record<string, number>;
   ratios: Record<string, number>;
+  /** How the numbers were obtained when not plainly (e.g. an extrapolated baseline). */
+  notes: string[];
 }
 
 /** The whole machine analysis: the `phyr report --json` / `phyr analyze --json` document. */

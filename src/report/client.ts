@@ -379,6 +379,8 @@ export function reportClientMain(): void {
       { log: true, unit: (v) => `${num(v)}x` },
     );
     table(sc, ["scenario", "metric", "design", "baseline", "ratio"], rows);
+    for (const s of data.scenarios)
+      for (const n of s.notes) sc.appendChild(el("p", "note", `${s.name}: ${n}`));
   }
   document.body.dataset.rendered = "true";
 }

@@ -150,6 +150,7 @@ export function sampleAnalysis(): MachineAnalysis {
         design: { leaves: 1, ops: 1 },
         baseline: { leaves: 262144, ops: 262144 },
         ratios: { leaves: 262144, ops: 262144 },
+        notes: [],
       },
       {
         name: "rdma-mr",
@@ -159,6 +160,7 @@ export function sampleAnalysis(): MachineAnalysis {
         design: { entries: 8 },
         baseline: { entries: 4096 },
         ratios: { entries: 512 },
+        notes: ["a note"],
       },
     ],
   };
