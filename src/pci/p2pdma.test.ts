@@ -52,7 +52,7 @@ describe("p2pMapType agrees with a chain-based reference on random trees", () =>
         fc.array(step, { maxLength: 30 }),
         (hbs, amd, steps) => {
           const t = new PciTopology(amd ? { cpuVendor: "AMD", cpuFamily: 0x17 } : {});
-          hbs.forEach((a, i) => t.hostBridge({ domain: i, allowlist: a }));
+          for (let i = 0; i < hbs.length; i++) t.hostBridge({ domain: i, allowlist: hbs[i] });
           let nextBus = 1;
           const devSlot = new Map<string, number>();
           for (const s of steps) {
