@@ -99,6 +99,16 @@ describe("phyrFromPfns", () => {
       { addr: 0x3fff, len: 1, flags: 0, provider: 0 },
     ]);
     expect(phyrFromPfns([]).nents).toBe(0);
+    // appending to a tail-trimmed list opens a new segment in the same chunk
+    const l = phyrFromPfns([5, 6, 7], { totalBytes: 0x2800 });
+    l.append(0x9000, 0x1000);
+    l.checkValid();
+    expect(l._segs.length).toBe(2);
+    expect(l._segs[1].chunk).toBe(l._segs[0].chunk);
+    expect(l.toArray()).toEqual([
+      { addr: 0x5000, len: 0x2800, flags: 0, provider: 0 },
+      { addr: 0x9000, len: 0x1000, flags: 0, provider: 0 },
+    ]);
   });
 
   test("agrees with the page-by-page sg_alloc_table_from_pages model for random PFNs and options", () => {
@@ -119,8 +129,14 @@ describe("phyrFromPfns", () => {
           if (maxSegment !== null) o.maxSegment = maxSegment;
           if (segBoundaryMask !== null) o.segBoundaryMask = segBoundaryMask;
           const list = phyrFromPfns(pfns, { ...opts, ...o } as FromPfnsOptions);
-          expectEntries(list, refFromPfns(pfns, o));
+          const want = refFromPfns(pfns, o);
+          expectEntries(list, want);
           expect([...toPfns(list)]).toEqual(pfns);
+          // appending after the trimmed last entry keeps the trim on it (a new segment starts)
+          const view = list.slice(0, list.totalBytes);
+          list.append(0x5000, 0x10, 2, 4096);
+          expectEntries(list, [...want, { addr: 0x5000, len: 0x10, flags: 2, provider: 4096 }]);
+          expectEntries(view, want);
           const low = pfns.filter((p) => p < 2 ** 32);
           expectEntries(phyrFromPfns(Uint32Array.from(low), { ...opts, flags }), refFromPfns(low, { flags }));
           expectEntries(

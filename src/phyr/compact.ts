@@ -147,11 +147,6 @@ export function decodeCompact(w: Uint32Array, p: number, out: EntrySlot): number
   return p + 4;
 }
 
-/** Mode (0..3) of the entry at word `p`. O(1). */
-export function compactModeAt(w: Uint32Array, p: number): number {
-  return w[p + 1] >>> 30;
-}
-
 /** A fixed-capacity compact chunk: 2 * capacity u32 words. Appends are O(1), never move entries. */
 export class CompactChunk implements Chunk {
   readonly kind = "compact" as const;
