@@ -12,4 +12,6 @@ export * from "./nvme-dev.js";
 export * from "./p2p-port.js";
 export * from "./rdma-mr.js";
 export * from "./rdma-pgsz.js";
+export * from "./scenario-types.js";
+export * from "./scenarios.js";
 export * from "./vfio.js";
