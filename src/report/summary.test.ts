@@ -33,4 +33,10 @@ describe("renderSummary", () => {
     expect(last).toMatch(/^4242 {2}/);
     expect(lines.some((l) => l.startsWith("   1  init"))).toBe(false);
   });
+
+  it("lists each scenario with its largest baseline / design ratio", () => {
+    const lines = renderSummary(sampleAnalysis());
+    expect(lines.find((l) => l.startsWith("vfio-1g"))).toMatch(/^vfio-1g\s+262144x\s+leaves\s+1\s+262,144$/);
+    expect(lines.find((l) => l.startsWith("rdma-mr"))).toMatch(/^rdma-mr\s+512x\s+entries\s+8\s+4,096$/);
+  });
 });

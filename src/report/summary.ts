@@ -88,6 +88,27 @@ export function renderSummary(a: MachineAnalysis, opts: SummaryOptions = {}): st
     );
     out.push("");
   }
+  if (a.scenarios.length > 0) {
+    out.push(
+      ...formatTable(
+        ["scenario", "best saving", "metric", "design", "baseline"],
+        a.scenarios.map((sc) => {
+          const best = Object.entries(sc.ratios).sort((x, y) => y[1] - x[1])[0];
+          return best
+            ? [
+                sc.name,
+                `${best[1] >= 100 ? best[1].toFixed(0) : best[1].toFixed(2)}x`,
+                best[0],
+                sc.design[best[0]],
+                sc.baseline[best[0]],
+              ]
+            : [sc.name, "-", "-", "-", "-"];
+        }),
+        { paint: p, align: ["left", "right", "left", "right", "right"] },
+      ),
+    );
+    out.push("");
+  }
   const top = [...a.buffers].sort((x, y) => y.pages - x.pages).slice(0, opts.top ?? 10);
   if (top.length > 0) {
     out.push(
