@@ -72,7 +72,7 @@ export const biovecPageFormat: Format = {
     return BVEC_BYTES * totalPagesTouched(list);
   },
   encode(list: PhyrRead): Uint8Array {
-    const w = new ByteWriter(this.bytesFor(list));
+    const w = new ByteWriter(this.bytesFor(list), this.name);
     eachEntry(list, (addr, len) => {
       const n = pagesTouched(addr, len);
       for (let k = 0; k < n; k++) {
@@ -102,7 +102,7 @@ export const biovecFormat: Format = {
     return BVEC_BYTES * n;
   },
   encode(list: PhyrRead): Uint8Array {
-    const w = new ByteWriter(this.bytesFor(list));
+    const w = new ByteWriter(this.bytesFor(list), this.name);
     const put = (addr: number, len: number): void => writeBvec(w, addr, len);
     eachEntry(list, (addr, len) => forEachSegment(addr, len, MAX_SEG_PAGES, put));
     return w.finish(this.name);

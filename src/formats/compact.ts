@@ -56,7 +56,7 @@ export const compactFormat: Format = {
   },
   encode(list: PhyrRead): Uint8Array {
     const chunks = chunksFor(list);
-    const w = new ByteWriter(LIST_HEADER_BYTES + chunks * (SEGMENT_BYTES + CAP_WORDS * 4));
+    const w = new ByteWriter(LIST_HEADER_BYTES + chunks * (SEGMENT_BYTES + CAP_WORDS * 4), this.name);
     w.u32(list.nents);
     w.u32(chunks);
     w.u64(list.totalBytes);

@@ -25,7 +25,11 @@ export interface Format {
   readonly kernelSource: string;
   /** Exact bytes the representation occupies for `list`, computed arithmetically. O(n) or better. */
   bytesFor(list: PhyrRead): number;
-  /** The real little-endian byte layout, exactly `bytesFor(list)` bytes. O(n) (O(pages) for page-granular formats). */
+  /**
+   * The real little-endian byte layout, exactly `bytesFor(list)` bytes. O(n) (O(pages) for the
+   * page-per-element formats `pages` and `biovec-page`).
+   * @throws RangeError when the encoding would exceed 4 GiB (one buffer).
+   */
   encode(list: PhyrRead): Uint8Array;
   /**
    * Parses bytes back into a list (untrusted input).

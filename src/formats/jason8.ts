@@ -103,7 +103,7 @@ export const jason8Format: Format = {
   },
   encode(list: PhyrRead): Uint8Array {
     const h = header(list);
-    const w = new ByteWriter(JASON8_HEADER_BYTES + JASON8_WORD_BYTES * h.words);
+    const w = new ByteWriter(JASON8_HEADER_BYTES + JASON8_WORD_BYTES * h.words, this.name);
     w.u64(h.firstOffset);
     w.u64(h.totalLength);
     w.u64(h.minAlign);

@@ -280,3 +280,12 @@ describe("the registry", () => {
     expect(() => formatByName("sgl")).toThrow(/"sgl" is invalid/);
   });
 });
+
+describe("sizes beyond one buffer", () => {
+  test("bytesFor of a 32 TiB run is arithmetic (2^36 B of page pointers); encode refuses it with a RangeError", () => {
+    const huge = run(0, 2 ** 45);
+    expect(pagesFormat.bytesFor(huge)).toBe(2 ** 36);
+    expect(biovecPageFormat.bytesFor(huge)).toBe(2 ** 37);
+    expect(() => pagesFormat.encode(huge)).toThrow(/pages encoding size 0x1000000000 is invalid/);
+  });
+});

@@ -293,7 +293,7 @@ export function packedEncode(list: PhyrRead, k = PACKED_DEFAULT_K): Uint8Array {
     starts[b] = index + used;
     used += size;
   }
-  const out = new ByteWriter(index + used);
+  const out = new ByteWriter(index + used, "packed");
   out.u32(PACKED_MAGIC);
   out.u32(c.n);
   out.u32(k);

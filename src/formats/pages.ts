@@ -37,7 +37,7 @@ export const pagesFormat: Format = {
     return PAGE_PTR_BYTES * totalPagesTouched(list);
   },
   encode(list: PhyrRead): Uint8Array {
-    const w = new ByteWriter(this.bytesFor(list));
+    const w = new ByteWriter(this.bytesFor(list), this.name);
     eachEntry(list, (addr, len) => {
       const first = Math.floor(addr / PAGE_SIZE);
       const n = pagesTouched(addr, len);

@@ -57,8 +57,8 @@ export const pfnbatchFormat: Format = {
   },
   encode(list: PhyrRead): Uint8Array {
     const runs = this.bytesFor(list) / PFN_BATCH_RUN_BYTES;
-    const w = new ByteWriter(runs * PFN_BATCH_RUN_BYTES);
-    const counts = new ByteWriter(runs * 4);
+    const w = new ByteWriter(runs * PFN_BATCH_RUN_BYTES, this.name);
+    const counts = new ByteWriter(runs * 4, this.name);
     forEachPfnRun(list, (pfn, n) => {
       w.u64(pfn);
       counts.u32(n);

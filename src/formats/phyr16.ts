@@ -20,7 +20,7 @@ export const phyr16Format: Format = {
     return PHYS_VEC_BYTES * list.nents;
   },
   encode(list: PhyrRead): Uint8Array {
-    const w = new ByteWriter(this.bytesFor(list));
+    const w = new ByteWriter(this.bytesFor(list), this.name);
     eachEntry(list, (addr, len) => {
       w.u64(addr);
       w.u64(len);

@@ -80,7 +80,7 @@ export const rlistFormat: Format = {
   },
   encode(list: PhyrRead): Uint8Array {
     const chunks = chunksFor(list);
-    const w = new ByteWriter(chunks * RLIST_CHUNK_BYTES);
+    const w = new ByteWriter(chunks * RLIST_CHUNK_BYTES, this.name);
     let chunk = -1;
     let used = ROOM;
     let count = 0;

@@ -72,7 +72,7 @@ export const scatterlistFormat: Format = {
   },
   encode(list: PhyrRead): Uint8Array {
     const n = sgEntriesFor(list);
-    const w = new ByteWriter(SG_TABLE_BYTES + SG_ENTRY_BYTES * sgSlots(n));
+    const w = new ByteWriter(SG_TABLE_BYTES + SG_ENTRY_BYTES * sgSlots(n), this.name);
     w.u64(0);
     w.u32(0);
     w.u32(n);

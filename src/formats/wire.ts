@@ -7,6 +7,9 @@ import { hex, ParseError } from "../core/index.js";
 
 const P32 = 0x100000000;
 
+/** Largest encoding one Uint8Array holds here (Node's buffer.constants.MAX_LENGTH, 4 GiB). */
+export const MAX_ENCODED_BYTES = 2 ** 32;
+
 /** Fixed-size little-endian writer over a fresh Uint8Array. O(1) per field, no allocation per field. */
 export class ByteWriter {
   /** The output bytes (exactly the size given to the constructor). */
@@ -15,8 +18,17 @@ export class ByteWriter {
   pos = 0;
   private readonly view: DataView;
 
-  /** @param size exact output length in bytes. */
-  constructor(size: number) {
+  /**
+   * @param size exact output length in bytes.
+   * @param format name used in the error message.
+   * @throws RangeError when `size` exceeds {@link MAX_ENCODED_BYTES}.
+   */
+  constructor(size: number, format = "encoder") {
+    if (size > MAX_ENCODED_BYTES) {
+      throw new RangeError(
+        `${format} encoding size ${hex(size)} is invalid: one buffer holds at most ${hex(MAX_ENCODED_BYTES)} bytes`,
+      );
+    }
     this.bytes = new Uint8Array(size);
     this.view = new DataView(this.bytes.buffer);
   }
