@@ -86,6 +86,11 @@ export class Provider {
     return this.start + this.size;
   }
 
+  /** Owner and BAR, for messages: "0000:03:00.0 BAR 2". */
+  get name(): string {
+    return `${this.ownerBdf} BAR ${this.bar}`;
+  }
+
   /** True after {@link revoke}. */
   get revoked(): boolean {
     return this.revokedBy !== null;

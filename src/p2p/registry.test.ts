@@ -99,6 +99,8 @@ describe("Providers", () => {
     expect(r.lookup(ps[0].start + 0xfff)).toBe(1);
     expect(r.lookup(ps[1].start + 2 ** 29)).toBe(2);
     expect(ps[0].busAddr(ps[0].start + 0x10)).toBe(ps[0].start + 0x10 + 0x1000000);
+    expect(ps[1].name).toBe("0000:01:00.0 BAR 2");
+    expect(() => ps[0].busAddr(ps[0].end)).toThrow(/outside provider 0000:01:00.0 BAR 0/);
     expect(p2pMapType(t, null, "01:00.0")).toEqual({ type: "NONE", distance: 0 });
     expect(p2pMapType(t, ps[0], "01:00.0")).toEqual({ type: "BUS_ADDR", distance: 0 });
   });
