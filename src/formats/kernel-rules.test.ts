@@ -50,6 +50,13 @@ describe("scatterlist follows sg_alloc_table_from_pages / get_next_sg", () => {
     expect(u32(bytes, 16 + 129 * 32) & 3).toBe(2); // SG_END
   });
 
+  test.each([129, 255, 256, 400])("a chained table of %i entries decodes back to the same list", (n) => {
+    const list = scattered(n);
+    const back = scatterlistFormat.decode(scatterlistFormat.encode(list));
+    back.checkValid();
+    expect(back.toArray()).toEqual(list.toArray());
+  });
+
   // max_segment = 0xFFFFF000 = 1048575 pages; entries = ceil(pages / 1048575).
   test.each([
     ["1 GiB run", SZ_1G, 1],
