@@ -136,6 +136,23 @@ describe("IoPageTable fixed cases", () => {
     pt.checkValid();
   });
 
+  test("hundreds of tables span several pool chunks, are freed when empty and reused", () => {
+    const pt = new IoPageTable(ioPgtableFormat("x86-4level"));
+    for (let i = 0; i < 200; i++) ioMap(pt, i * 2 * M, 0x100000000 + i * 4096, 4096, RW);
+    expect(pt.tableCount).toBe(1 + 1 + 1 + 200); // root, L3, L2, 200 L1 tables (64 per pool chunk)
+    pt.checkValid();
+    for (let i = 0; i < 200; i += 2) expect(ioUnmap(pt, i * 2 * M, 4096, null, null)).toBe(4096);
+    expect(pt.tableCount).toBe(103);
+    for (let i = 0; i < 200; i += 2) ioMap(pt, G + i * 2 * M, 0x200000000 + i * 4096, 4096, RW);
+    expect(pt.tableCount).toBe(1 + 1 + 2 + 200); // freed ids reused; a second L2 table for the 1 GiB slot
+    for (let i = 0; i < 200; i++) {
+      const iova = i % 2 === 0 ? G + i * 2 * M : i * 2 * M;
+      const phys = i % 2 === 0 ? 0x200000000 + i * 4096 : 0x100000000 + i * 4096;
+      expect(pt.iovaToPhys(iova + 1)).toBe(phys + 1);
+    }
+    pt.checkValid();
+  });
+
   test("unmap stops at a hole and returns the bytes unmapped", () => {
     const pt = new IoPageTable(ioPgtableFormat("x86-4level"));
     ioMap(pt, 0, 0x100000, 0x3000, RW);
