@@ -68,3 +68,33 @@ export function parsePid(text: string): number {
   }
   return pid;
 }
+
+/**
+ * Parses a seed: a decimal integer in 0 .. 2^32-1.
+ * @param text the option value.
+ * @returns the seed.
+ * @throws UsageError otherwise.
+ */
+export function parseSeed(text: string): number {
+  if (!/^[0-9]{1,10}$/.test(text.trim()) || Number(text) > 0xffffffff) {
+    throw new UsageError(`--seed ${JSON.stringify(text)} is invalid: expected an integer in 0..4294967295`);
+  }
+  return Number(text);
+}
+
+/**
+ * Parses a byte size option (`4096`, `0x1000`, `64M`, `1GiB`).
+ * @param text the option value.
+ * @returns the size in bytes (>= 1).
+ * @throws UsageError for bad syntax or zero.
+ */
+export function parseSizeOption(text: string): number {
+  let v: number;
+  try {
+    v = parseSize(text);
+  } catch (e) {
+    throw new UsageError(`--size ${JSON.stringify(text)} is invalid: ${(e as Error).message}`);
+  }
+  if (v < 1) throw new UsageError(`--size ${JSON.stringify(text)} is invalid: expected at least 1 byte`);
+  return v;
+}

@@ -14,6 +14,7 @@ import {
   renderSummary,
   terminalSafe,
 } from "../report/index.js";
+import { runAllScenarios } from "./cmd-simulate.js";
 import { collectBuffers, machineInput, type Selection } from "./collect.js";
 import { CliFailure, type CliIo, EXIT_OK, paintFor, progressFor } from "./io.js";
 import { type OpenedSource, openSource } from "./source.js";
@@ -49,11 +50,16 @@ async function withSource<T>(
   }
 }
 
-function analyse(io: CliIo, sel: Selection, snapshot: string | undefined): Promise<MachineAnalysis> {
+function analyse(
+  io: CliIo,
+  sel: Selection,
+  snapshot: string | undefined,
+  scenarios = false,
+): Promise<MachineAnalysis> {
   return withSource(io, snapshot, ({ src, origin }) => {
     const m = machineInput(src, origin);
     const buffers = collectBuffers(src, sel, progressFor(io));
-    return analyzeMachine(m, buffers);
+    return analyzeMachine(m, buffers, { scenarios: scenarios ? runAllScenarios(1) : [] });
   });
 }
 
@@ -62,15 +68,16 @@ function printJson(io: CliIo, value: unknown): void {
 }
 
 /**
- * `phyr report`: every process of the live machine (or a snapshot); summary (or JSON) and report.html.
+ * `phyr report`: every process of the live machine (or a snapshot) plus every consumer scenario at
+ * its small size (seed 1); summary (or JSON) and report.html.
  * @returns exit code 0.
  * @throws CliFailure when the machine cannot be read or the report cannot be written.
  */
 export async function runReport(
   io: CliIo,
-  o: { out: string; html: boolean; json: boolean; snapshot?: string },
+  o: { out: string; html: boolean; json: boolean; snapshot?: string; scenarios?: boolean },
 ): Promise<number> {
-  const a = await analyse(io, { pids: [], all: true }, o.snapshot);
+  const a = await analyse(io, { pids: [], all: true }, o.snapshot, o.scenarios !== false);
   let written = "";
   if (o.html) {
     const path = resolve(io.cwd ?? process.cwd(), o.out);

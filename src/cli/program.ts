@@ -6,10 +6,11 @@
 
 import { Command, CommanderError, Option } from "commander";
 import { ParseError } from "../core/index.js";
-import { parsePid, parseVaRange } from "./args.js";
+import { parsePid, parseSeed, parseSizeOption, parseVaRange } from "./args.js";
 import { runBench } from "./cmd-bench.js";
 import { runCapture } from "./cmd-capture.js";
 import { runAnalyze, runReport, runTopo } from "./cmd-report.js";
+import { runSimulate } from "./cmd-simulate.js";
 import { CliFailure, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./io.js";
 
 /** Version printed by `phyr --version`. */
@@ -75,9 +76,20 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option("--no-html", "do not write the HTML report")
     .option("--json", "print the analysis as JSON (schema phyr-analysis/1) instead of the summary")
     .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
-    .action(async (o: { out: string; html: boolean; json?: boolean; snapshot?: string }) => {
-      setCode(await runReport(io, { out: o.out, html: o.html, json: o.json === true, snapshot: o.snapshot }));
-    });
+    .option("--no-scenarios", "do not run the simulated consumer scenarios")
+    .action(
+      async (o: { out: string; html: boolean; json?: boolean; snapshot?: string; scenarios: boolean }) => {
+        setCode(
+          await runReport(io, {
+            out: o.out,
+            html: o.html,
+            json: o.json === true,
+            snapshot: o.snapshot,
+            scenarios: o.scenarios,
+          }),
+        );
+      },
+    );
 
   program
     .command("analyze")
@@ -144,6 +156,23 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
         );
       },
     );
+
+  program
+    .command("simulate [scenario]")
+    .description("run a consumer scenario on the simulated machine (no name: list the scenarios)")
+    .option("--seed <n>", "seed of the simulated machine", parseSeed, 1)
+    .option(
+      "--size <bytes>",
+      "buffer / guest-memory size (e.g. 64M, 2G); default: the scenario's small size",
+      parseSizeOption,
+    )
+    .option(
+      "--json",
+      "print the result as JSON ({ name, description, seed, size, design, baseline, ratios, notes })",
+    )
+    .action(async (name: string | undefined, o: { seed: number; size?: number; json?: boolean }) => {
+      setCode(await runSimulate(io, { name, seed: o.seed, size: o.size, json: o.json === true }));
+    });
 
   program
     .command("bench")
