@@ -13,5 +13,6 @@ export * from "./p2p-port.js";
 export * from "./rdma-mr.js";
 export * from "./rdma-pgsz.js";
 export * from "./scenario-types.js";
+export { buildGuest, GUEST_IOVA, type GuestBacking } from "./scenario-vfio.js";
 export * from "./scenarios.js";
 export * from "./vfio.js";

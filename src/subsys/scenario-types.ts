@@ -15,7 +15,7 @@ export interface ScenarioResult {
   size: number;
   design: Metrics;
   baseline: Metrics;
-  /** baseline / design for every metric both have with a non-zero design value. */
+  /** baseline / design for every cost metric both have with a non-zero design value (above 1: the design needs less). */
   ratios: Metrics;
   /** How the numbers were obtained when not plainly (e.g. an extrapolated baseline). */
   notes: string[];
@@ -34,11 +34,14 @@ export interface ScenarioOptions {
   baselineLimit?: number;
 }
 
-/** ratios = baseline / design over the shared keys with a non-zero design value. O(keys). */
+/** Metrics that describe a choice rather than a cost: shown side by side, never divided. */
+export const NON_RATIO_METRICS: readonly string[] = ["pageSize"];
+
+/** ratios = baseline / design over the shared cost keys with a non-zero design value. O(keys). */
 export function ratiosOf(design: Metrics, baseline: Metrics): Metrics {
   const out: Metrics = {};
   for (const k of Object.keys(design)) {
-    if (k in baseline && design[k] !== 0) out[k] = baseline[k] / design[k];
+    if (k in baseline && design[k] !== 0 && !NON_RATIO_METRICS.includes(k)) out[k] = baseline[k] / design[k];
   }
   return out;
 }

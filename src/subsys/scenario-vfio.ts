@@ -12,9 +12,19 @@ import { IommufdIoas, VFIO_BATCH, type VfioMapStats, VfioType1Container } from "
 /** Guest memory backing of a VFIO scenario. */
 export type GuestBacking = "1g" | "thp" | "fragmented";
 
-const GUEST_IOVA = 2 ** 32;
+/** Guest physical address where guest memory starts (the IOVA it is mapped at). */
+export const GUEST_IOVA = 2 ** 32;
 
-function guest(backing: GuestBacking, size: number, seed: number) {
+/**
+ * Builds a machine whose process holds `size` bytes of populated guest memory with the backing.
+ * O(size / page) faults (O(pages) for fragmented memory).
+ * @returns memory, address space and the guest's VA.
+ */
+export function buildGuest(
+  backing: GuestBacking,
+  size: number,
+  seed: number,
+): { mem: MachineMemory; mm: AddressSpace; va: number } {
   const pages1G = backing === "1g" ? size / SZ_1G : 0;
   const ram = backing === "1g" ? size + SZ_1G : backing === "thp" ? size + SZ_1G : 2 * size + SZ_1G;
   const mem = new MachineMemory({
@@ -75,7 +85,7 @@ export function runVfio(
   }
   const limit = o.baselineLimit ?? 64 * SZ_1G;
   const notes: string[] = [];
-  const g = guest(backing, size, seed);
+  const g = buildGuest(backing, size, seed);
   const dd = new IommuDomain({ type: "dma", name: "iommufd" });
   const ioas = new IommufdIoas(g.mm, dd);
   const design = domainMetrics(dd, ioas.map(g.va, GUEST_IOVA, size));

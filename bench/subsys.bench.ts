@@ -1,0 +1,82 @@
+/**
+ * Consumers (src/subsys): every named scenario at full size (small sizes with --quick), printing the
+ * range-list design against the current-kernel baseline as ratios (baseline / design: above 1 means
+ * the design needs less), plus VFIO mapping times: range pin + range iommu_map against the type1
+ * page-at-a-time loop on the same guest memory.
+ */
+import { IommuDomain } from "../src/iommu/index.js";
+import {
+  buildGuest,
+  GUEST_IOVA,
+  type GuestBacking,
+  IommufdIoas,
+  runScenario,
+  SCENARIOS,
+  VfioType1Container,
+} from "../src/subsys/index.js";
+import { type BenchOptions, type BenchRow, type BenchSuite, speedRow, timeNs } from "./harness.js";
+
+const GiB = 2 ** 30;
+
+function unitOf(metric: string): string {
+  return /Bytes$/.test(metric)
+    ? "B"
+    : metric === "pageSize"
+      ? "B"
+      : metric.startsWith("leaves")
+        ? "leaves"
+        : "ops";
+}
+
+/** Times one VFIO map + unmap for both paths on the same guest. */
+async function vfioTimes(backing: GuestBacking, size: number, opts: BenchOptions): Promise<BenchRow> {
+  const g = buildGuest(backing, size, 1);
+  const ioas = new IommufdIoas(g.mm, new IommuDomain({ type: "dma", name: "iommufd" }));
+  const design = await timeNs(
+    () => {
+      const st = ioas.map(g.va, GUEST_IOVA, size);
+      ioas.unmap(GUEST_IOVA, size);
+      return st;
+    },
+    { ...opts, heavy: true },
+  );
+  // The page-at-a-time loop is slow at full size: one timed run (it completes well under 60 s).
+  const c = new VfioType1Container(g.mm, new IommuDomain({ type: "dma", name: "type1" }));
+  const t0 = performance.now();
+  c.mapDma(g.va, GUEST_IOVA, size);
+  c.unmapDma(GUEST_IOVA, size);
+  const baseline = (performance.now() - t0) * 1e6;
+  g.mem.checkValid();
+  const want = backing === "fragmented" ? undefined : 10;
+  return speedRow(
+    `vfio-${backing} map+unmap ${size / GiB} GiB: range path (type1 timed once)`,
+    design,
+    "type1 page-at-a-time",
+    baseline,
+    want,
+  );
+}
+
+export const suite: BenchSuite = {
+  name: "subsys",
+  async run(opts: BenchOptions): Promise<BenchRow[]> {
+    const rows: BenchRow[] = [];
+    for (const s of SCENARIOS) {
+      const size = opts.quick ? undefined : s.fullSize;
+      const r = runScenario(s.name, { seed: 1, size });
+      for (const k of Object.keys(r.ratios)) {
+        rows.push({
+          name: `${s.name} (${r.size >= GiB ? `${r.size / GiB} GiB` : `${r.size / 2 ** 20} MiB`}): ${k}`,
+          value: r.design[k],
+          unit: unitOf(k),
+          ratio: { against: `baseline ${r.baseline[k]}`, value: r.ratios[k] },
+        });
+      }
+      for (const n of r.notes) rows.push({ name: `${s.name} note: ${n}`, value: 0, unit: "" });
+    }
+    rows.push(await vfioTimes("1g", opts.quick ? 4 * GiB : 1024 * GiB, opts));
+    rows.push(await vfioTimes("thp", opts.quick ? GiB / 4 : 64 * GiB, opts));
+    rows.push(await vfioTimes("fragmented", opts.quick ? 32 * 2 ** 20 : 2 * GiB, opts));
+    return rows;
+  },
+};
