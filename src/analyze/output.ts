@@ -177,7 +177,7 @@ export interface ScenarioSummary {
 /** The whole machine analysis: the `phyr report --json` / `phyr analyze --json` document. */
 export interface MachineAnalysis {
   schema: typeof ANALYSIS_SCHEMA;
-  origin: "live" | "snapshot" | "reference";
+  origin: "live" | "snapshot";
   host: { hostname: string; kernel: string; pageSize: number };
   access: { pfns: boolean; iomem: boolean; messages: string[] };
   physmap: PhysMapSummary;

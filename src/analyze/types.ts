@@ -1,6 +1,6 @@
 /**
  * The analyze layer's input and output shapes. Inputs describe a machine the way both the live
- * readers / snapshots (`linux/`) and the embedded reference machine can give it; outputs are plain,
+ * readers and snapshots (`linux/`) give it, and any other machine description can; outputs are plain,
  * JSON-able data (the `--json` shape of the CLI and the data island of the HTML report).
  *
  * Conventions of the output: addresses are hex strings (`"0x1000"`), sizes and counts are numbers
@@ -88,9 +88,9 @@ export interface AccessInput {
   readonly messages: readonly string[];
 }
 
-/** Machine-level facts the analysis needs, with no behaviour (live, snapshot or reference). */
+/** Machine-level facts the analysis needs, with no behaviour (live machine or snapshot). */
 export interface MachineInput {
-  readonly origin: "live" | "snapshot" | "reference";
+  readonly origin: "live" | "snapshot";
   readonly hostname: string;
   readonly kernel: string;
   readonly pageSize: number;
