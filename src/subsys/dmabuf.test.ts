@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { IommuFault, P2pNotSupported, PhyrError } from "../core/index.js";
+import { IommuFault, P2pNotSupported } from "../core/index.js";
 import { DmaDebug, DmaSystem, dmaRead } from "../dma/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
@@ -95,9 +95,28 @@ describe("dma-buf exporters and importers", () => {
     expect(notified).toEqual(["nic", "nvme"]);
     expect(a.mapping).toBeNull();
     m.sys.debug.checkNoLeaks();
-    expect(() => dmaRead(m.sys, m.nic, addr, 8)).toThrow(PhyrError);
+    expect(() => dmaRead(m.sys, m.nic, addr, 8)).toThrow(IommuFault);
     expect(() => a.map()).toThrow(DmaBufError);
     expect(buf.revoke()).toBe(0);
+  });
+
+  test("a reset of the exporting device (provider revoke) tears down importer mappings and notifies", () => {
+    const m = machine();
+    const buf = new DmaBuf(m.sys, m.ranges, "gpu-vram");
+    const notified: string[] = [];
+    const a = buf.attach(m.nic, () => notified.push("nic"));
+    const b = buf.attach(m.nvme, () => notified.push("nvme"));
+    const da = a.map();
+    const db = b.map();
+    const before = dmaRead(m.sys, m.nvme, db.entry(0).addr, 4);
+    expect([...before]).toEqual([...m.bytes.subarray(0x10000, 0x10004)]);
+    m.reg.revoke(m.gpu, "reset");
+    expect(notified).toEqual(["nic", "nvme"]);
+    expect([a.mapping, b.mapping]).toEqual([null, null]);
+    expect(buf.revoked).toBe(true);
+    m.sys.debug.checkNoLeaks();
+    expect(() => dmaRead(m.sys, m.nic, da.entry(0).addr, 8)).toThrow(IommuFault);
+    expect(() => b.map()).toThrow(DmaBufError);
   });
 
   test("a system-memory dma-buf mapped through the IOMMU faults after revoke", () => {

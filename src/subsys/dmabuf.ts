@@ -29,6 +29,7 @@ export class DmaBufAttachment {
   private dir: DmaDirection = "bidirectional";
   /** Set by detach. */
   detached = false;
+  private readonly unlisten: (() => void)[] = [];
 
   /** @internal created by {@link DmaBuf.attach}. */
   constructor(
@@ -58,9 +59,19 @@ export class DmaBufAttachment {
         "MAPPED",
         `Cannot map dma-buf ${this.buf.name} for ${this.dev.name}: already mapped`,
       );
-    this.mapping = dmaMap(this.buf.sys, this.dev, this.buf.ranges, dir);
+    const mapping = dmaMap(this.buf.sys, this.dev, this.buf.ranges, dir);
+    this.mapping = mapping;
     this.dir = dir;
-    return this.mapping;
+    // Provider revoke (device reset / unplug): registered after dmaMap's own listener, so the DMA
+    // layer has already torn the IOMMU ranges down when this runs; then the importer's mapping is
+    // released and move_notify called.
+    const p2p = this.buf.sys.p2p;
+    if (p2p) {
+      for (const p of this.buf._providers()) {
+        this.unlisten.push(p2p.onRevoke(p, () => this.buf._providerRevoked(this, mapping)));
+      }
+    }
+    return mapping;
   }
 
   /**
@@ -75,6 +86,7 @@ export class DmaBufAttachment {
       );
     dmaUnmap(this.buf.sys, this.dev, this.mapping, this.dir);
     this.mapping = null;
+    for (const u of this.unlisten.splice(0)) u();
   }
 
   /** dma_buf_detach (unmapping first). O(ranges). */
@@ -158,6 +170,20 @@ export class DmaBuf {
     }
     for (const a of this.attachments) a.moveNotify?.();
     return n;
+  }
+
+  /** @internal the provider indices the buffer's ranges carry. O(ranges). */
+  _providers(): number[] {
+    const seen = new Set<number>();
+    for (const c = this.ranges.cursor(); !c.done; c.nextEntry()) if (c.provider !== 0) seen.add(c.provider);
+    return [...seen];
+  }
+
+  /** @internal a provider behind the buffer was revoked while `a` was mapped as `mapping`. */
+  _providerRevoked(a: DmaBufAttachment, mapping: DmaMapping): void {
+    this.revokedFlag = true;
+    if (a.mapping === mapping) a.unmap();
+    a.moveNotify?.();
   }
 
   /** @internal removes a detached attachment. */
