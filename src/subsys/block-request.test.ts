@@ -1,7 +1,9 @@
+import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { PhyrList } from "../phyr/index.js";
 import { DEFAULT_QUEUE_LIMITS, NVME_QUEUE_LIMITS, type QueueLimits } from "./block-limits.js";
 import { type Bio, blkMergeBio, blkRqFromBio, blkRqMapSg, blkTryMerge } from "./block-request.js";
+import { buildBios } from "./block-split.js";
 import { BlockError } from "./errors.js";
 
 type R = { addr: number; len: number; provider?: number };
@@ -164,5 +166,64 @@ describe("blkRqMapSg merges bvecs across bios like __blk_segment_map_sg_merge", 
       [0xf000, 0x1000],
       [0x10000, 0x1000],
     ]);
+  });
+});
+
+describe("buildBios and blkRqMapSg keep every byte, in order (page-by-page model)", () => {
+  const pieces = (rs: { addr: number; len: number }[]) => {
+    const out: number[] = [];
+    for (const r of rs) for (let a = r.addr; a < r.addr + r.len; a += 512) out.push(a);
+    return out;
+  };
+  test("random pinned lists", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            page: fc.integer({ min: 1, max: 5000 }),
+            sectors: fc.integer({ min: 1, max: 64 }),
+            provider: fc.constantFrom(0, 0, 0, 2),
+          }),
+          { minLength: 1, maxLength: 30 },
+        ),
+        fc.integer({ min: 1, max: 5 }),
+        fc.constantFrom(0xfff, 0x7fff, 0xffffffff),
+        (es, maxVecs, segMask) => {
+          const rs = es.map((e, i) => ({
+            addr: (e.page + i * 8192) * 4096,
+            len: e.sectors * 512,
+            provider: e.provider,
+          }));
+          const list = mk(rs);
+          const bios = buildBios(list, { maxVecs });
+          const l = lim({
+            segBoundaryMask: segMask,
+            maxSegmentSize: 8192,
+            maxSegments: 65535,
+            maxSectors: 2 ** 22,
+          });
+          const got: number[] = [];
+          for (const b of bios) {
+            b.checkValid();
+            expect(b.nents).toBeLessThanOrEqual(maxVecs);
+            expect(b.totalBytes % 512).toBe(0);
+            expect(new Set(b.toArray().map((e) => e.provider)).size).toBe(1);
+            const sg = blkRqMapSg(
+              blkRqFromBio({ list: b, sector: 0, write: true }, { ...l, maxSegments: 65535 }),
+              l,
+            );
+            for (const e of sg.toArray()) {
+              expect(e.len).toBeLessThanOrEqual(8192);
+              expect(Math.floor(e.addr / (segMask + 1))).toBe(
+                Math.floor((e.addr + e.len - 1) / (segMask + 1)),
+              );
+              got.push(...pieces([e]));
+            }
+          }
+          expect(got).toEqual(pieces(rs));
+        },
+      ),
+      { seed: 42, numRuns: 150 },
+    );
   });
 });
