@@ -26,7 +26,7 @@ export function buildGuest(
   seed: number,
 ): { mem: MachineMemory; mm: AddressSpace; va: number } {
   const pages1G = backing === "1g" ? size / SZ_1G : 0;
-  const ram = backing === "1g" ? size + SZ_1G : backing === "thp" ? size + SZ_1G : 2 * size + SZ_1G;
+  const ram = backing === "1g" ? size + SZ_1G : 2 * size + SZ_1G;
   const mem = new MachineMemory({
     nodes: [{ start: 0, size: Math.ceil(ram / 2 ** 27) * 2 ** 27 }],
     seed,
@@ -38,14 +38,17 @@ export function buildGuest(
       ? { kind: "hugetlb", hugeSize: "1G", len: size }
       : { kind: "anon", len: size, hugepage: backing === "thp" },
   );
-  if (backing === "fragmented") {
-    // A long-running host: the guest's pages interleave with another process's, so no two are adjacent.
-    const other = mm.mmap({ kind: "anon", len: size });
-    for (let off = 0; off < size; off += 4096) {
+  if (backing === "1g") mm.populate(v.start, size, true);
+  else {
+    // A busy host: the guest's folios (4 KiB pages, or 2 MiB THPs) interleave with another
+    // process's, so no two of them are physically adjacent.
+    const step = backing === "thp" ? SZ_2M : 4096;
+    const other = mm.mmap({ kind: "anon", len: size, hugepage: backing === "thp" });
+    for (let off = 0; off < size; off += step) {
       mm.fault(v.start + off, true);
       mm.fault(other.start + off, true);
     }
-  } else mm.populate(v.start, size, true);
+  }
   return { mem, mm, va: v.start };
 }
 
