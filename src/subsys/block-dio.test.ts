@@ -1,7 +1,8 @@
 import { describe, expect, test } from "vitest";
 import { IommuFault, Rng } from "../core/index.js";
 import { type AddressSpace, ptePfn } from "../mm/index.js";
-import { nvmeDirectIo } from "./block-dio.js";
+import { blkCanDmaMapIova, nvmeDirectIo } from "./block-dio.js";
+import { DEFAULT_QUEUE_LIMITS, NVME_QUEUE_LIMITS } from "./block-limits.js";
 import { addDevice, buildMachine, type SubsysMachine } from "./machine.js";
 import { NvmeController } from "./nvme-dev.js";
 
@@ -125,5 +126,37 @@ describe("O_DIRECT through a simulated NVMe moves bytes exactly", () => {
     m.sys.debug.checkNoLeaks();
     m.mem.checkValid();
     void digest;
+  });
+});
+
+describe("blkCanDmaMapIova follows blk_can_dma_map_iova", () => {
+  // (virt_boundary + 1) & (granule - 1) == 0, by hand.
+  const cases: [number, number, boolean][] = [
+    [0xfff, 4096, true],
+    [0, 4096, false],
+    [0x1fff, 4096, true],
+    [0xfff, 16384, false],
+    [0xffff, 65536, true],
+    [0, 0, true],
+  ];
+  for (const [virt, granule, want] of cases) {
+    test(`virt_boundary ${virt.toString(16)} with granule ${granule}: ${want}`, () => {
+      expect(blkCanDmaMapIova({ ...NVME_QUEUE_LIMITS, virtBoundaryMask: virt }, granule)).toBe(want);
+    });
+  }
+  test("a queue without a virt boundary maps each segment instead of one IOVA", () => {
+    const { m, ctrl } = setup({ iommu: true });
+    const v = m.mm.mmap({ kind: "anon", len: 2 * MiB, hugepage: true });
+    cpuWrite(m, v.start, random(65536, 4));
+    const d = nvmeDirectIo(m.mm, ctrl, v.start, 65536, {
+      op: "write",
+      sector: 0,
+      path: "range",
+      limits: DEFAULT_QUEUE_LIMITS,
+    });
+    expect(d.iovaRequests).toBe(0);
+    const e = nvmeDirectIo(m.mm, ctrl, v.start, 65536, { op: "write", sector: 0, path: "range" });
+    expect(e.iovaRequests).toBe(1);
+    m.sys.debug.checkNoLeaks();
   });
 });

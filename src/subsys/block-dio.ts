@@ -1,22 +1,33 @@
 /**
  * O_DIRECT to an NVMe namespace end to end, two ways on the same machine:
  * - "range" (the design): pinUserRange -> PhyrList -> bios as zero-copy views -> split to the queue
- *   limits -> dmaMap of each request's ranges (the DMA-iterator path: one IOVA per request when
- *   virt_boundary + 1 is a multiple of the IOMMU granule, block/blk-mq-dma.c) -> NVMe data pointer;
+ *   limits -> the DMA iterator (block/blk-mq-dma.c blk_rq_dma_map_iter_start): one IOVA per request
+ *   through the two-step API when blk_can_dma_map_iova holds, else per-range mapping -> NVMe data
+ *   pointer from [dma_addr, len] pairs;
  * - "pages" (today's kernel): pinUserPages -> struct page * array -> bvecs merged from the pages ->
  *   the same bios and splits -> blk_rq_map_sg into a scatterlist -> dma_map_sg -> NVMe data pointer.
  * Both move real bytes in data mode. Metrics count entries, representation bytes, IOMMU map calls
  * and NVMe descriptors.
  */
 import { PAGE_SIZE } from "../core/index.js";
-import { type DmaDirection, dmaMap, dmaUnmap, SWIOTLB_MAX_MAPPING } from "../dma/index.js";
+import {
+  type DmaDirection,
+  type DmaIovaState,
+  dmaIovaDestroy,
+  dmaIovaLink,
+  dmaIovaSync,
+  dmaIovaTryAlloc,
+  dmaMap,
+  dmaUnmap,
+  SWIOTLB_MAX_MAPPING,
+} from "../dma/index.js";
 import { SG_ENTRY_BYTES, SG_TABLE_BYTES, sgSlots } from "../formats/index.js";
 import { type AddressSpace, pinUserPages, pinUserRange, unpinPhyrs, unpinUserPages } from "../mm/index.js";
 import { type PhyrList, type PhyrRead, phyrFromPfns } from "../phyr/index.js";
 import { NVME_QUEUE_LIMITS, type QueueLimits } from "./block-limits.js";
 import { blkRqFromBio, blkRqMapSg } from "./block-request.js";
 import { buildBios, splitBio } from "./block-split.js";
-import { nvmeMapData } from "./nvme-cmd.js";
+import { type NvmeDmaInput, nvmeMapData } from "./nvme-cmd.js";
 import type { NvmeController } from "./nvme-dev.js";
 
 /** Counts from one direct I/O. */
@@ -46,6 +57,19 @@ export interface DirectIoMetrics {
   descriptorListBytes: number;
   /** Requests that used SGLs. */
   sglRequests: number;
+  /** Requests mapped as one IOVA through dma_iova_try_alloc / dma_iova_link (range path). */
+  iovaRequests: number;
+}
+
+/**
+ * blk_can_dma_map_iova (block/blk-mq-dma.c): a request may be linked into one IOVA range when
+ * (virt_boundary_mask + 1) & dma_get_merge_boundary() == 0, the merge boundary being the IOMMU
+ * granule - 1 (0 without an IOMMU, where dma_iova_try_alloc then fails anyway). O(1).
+ * @param granule the IOMMU granule in bytes, or 0 without an IOMMU.
+ */
+export function blkCanDmaMapIova(l: QueueLimits, granule: number): boolean {
+  if (granule === 0) return true;
+  return (l.virtBoundaryMask + 1) % granule === 0;
 }
 
 /** Options of {@link nvmeDirectIo}. */
@@ -106,6 +130,7 @@ export function nvmeDirectIo(
     descriptors: 0,
     descriptorListBytes: 0,
     sglRequests: 0,
+    iovaRequests: 0,
   };
   // A read writes the user pages: FOLL_WRITE.
   const pinWrite = o.op === "read";
@@ -138,20 +163,51 @@ export function nvmeDirectIo(
           m.sgBytes += sgSlots(sg.nents) * SG_ENTRY_BYTES + SG_TABLE_BYTES;
           toMap = sg;
         }
-        const dma = dmaMap(sys, dev, toMap, dir);
-        try {
+        // The DMA iterator (range path) or dma_map_sg (pages path).
+        let segs: NvmeDmaInput;
+        let release: () => void;
+        const port = sys.iommuOf(dev);
+        let state: DmaIovaState | undefined;
+        const p2p = piece.list.entry(0).provider !== 0;
+        if (o.path === "range" && port && !p2p && blkCanDmaMapIova(limits, port.granule)) {
+          state = dmaIovaTryAlloc(sys, dev, piece.list.entry(0).addr, piece.list.totalBytes);
+        }
+        if (state) {
+          const st = state;
+          let off = 0;
+          try {
+            for (const c = piece.list.cursor(); !c.done; c.nextEntry()) {
+              dmaIovaLink(sys, dev, st, c.entryAddr, off, c.entryLen, dir);
+              off += c.entryLen;
+            }
+          } catch (e) {
+            dmaIovaDestroy(sys, dev, st, off, dir);
+            throw e;
+          }
+          dmaIovaSync(st);
+          segs = { addr: Float64Array.of(st.addr), len: Float64Array.of(piece.list.totalBytes) };
+          release = () => dmaIovaDestroy(sys, dev, st, piece.list.totalBytes, dir);
+          m.iovaRequests++;
+          m.dmaSegments += 1;
+          m.dmaBytes += 16;
+        } else {
+          const dma = dmaMap(sys, dev, toMap, dir);
+          segs = dma;
+          release = () => dmaUnmap(sys, dev, dma, dir);
           m.dmaSegments += dma.nents;
           if (o.path === "range") m.dmaBytes += 16 * dma.nents;
-          const cmd = nvmeMapData(dma, {
+        }
+        try {
+          const cmd = nvmeMapData(segs, {
             sglSupported: ctrl.sglSupported,
-            singlePhysSegment: req.nrPhysSegments === 1 && piece.list.entry(0).provider === 0,
+            singlePhysSegment: req.nrPhysSegments === 1 && !p2p,
           });
           m.descriptors += cmd.descriptors;
           m.descriptorListBytes += cmd.listBytes;
           if (cmd.mode === "sgl") m.sglRequests++;
           ctrl.execute(o.op, sector, piece.list.totalBytes, cmd);
         } finally {
-          dmaUnmap(sys, dev, dma, dir);
+          release();
         }
         m.requests++;
         sector += piece.list.totalBytes / 512;

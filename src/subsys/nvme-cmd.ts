@@ -51,19 +51,44 @@ export interface NvmeDataPtr {
   descriptorBytes: number;
 }
 
-/** Reads every DMA segment of a list into arrays (the sg walk of the driver). O(n). */
-function segments(dma: PhyrRead): { addr: Float64Array; len: Float64Array } {
-  const n = dma.nents;
+/**
+ * DMA segments as parallel arrays (blk_dma_iter's [dma_addr, len] pairs): what the block layer's
+ * DMA iterator hands the driver when it did not go through a mapped list.
+ */
+export interface DmaSegments {
+  addr: Float64Array;
+  len: Float64Array;
+}
+
+/** What the builders accept: a mapped DmaList (any PhyrRead of DMA ranges) or segment arrays. */
+export type NvmeDmaInput = PhyrRead | DmaSegments;
+
+/** Reads every DMA segment into arrays (the sg walk of the driver). O(n). */
+function segments(dma: NvmeDmaInput): DmaSegments {
+  if ("addr" in dma && dma.addr instanceof Float64Array) {
+    if (dma.addr.length === 0 || dma.addr.length !== dma.len.length) {
+      throw new NvmeError("NVME_EMPTY", "Cannot build an NVMe command for an empty transfer");
+    }
+    return dma;
+  }
+  const list = dma as PhyrRead;
+  const n = list.nents;
   if (n === 0) throw new NvmeError("NVME_EMPTY", "Cannot build an NVMe command for an empty transfer");
   const addr = new Float64Array(n);
   const len = new Float64Array(n);
   let i = 0;
-  for (const c = dma.cursor(); !c.done; c.nextEntry()) {
+  for (const c = list.cursor(); !c.done; c.nextEntry()) {
     addr[i] = c.entryAddr;
     len[i] = c.entryLen;
     i++;
   }
   return { addr, len };
+}
+
+function totalOf(s: DmaSegments): number {
+  let t = 0;
+  for (let i = 0; i < s.len.length; i++) t += s.len[i];
+  return t;
 }
 
 /**
@@ -72,7 +97,7 @@ function segments(dma: PhyrRead): { addr: Float64Array; len: Float64Array } {
  * @throws NvmeError "PRP_GAP" when a segment other than the first starts off a 4 KiB boundary or
  *   one other than the last ends off it (the kernel's bad_sgl; the virt boundary prevents it).
  */
-export function nvmeSetupPrps(dma: PhyrRead, listBase = 0): NvmeDataPtr {
+export function nvmeSetupPrps(dma: NvmeDmaInput, listBase = 0): NvmeDataPtr {
   checkAddr("listBase", listBase);
   const { addr, len } = segments(dma);
   const n = addr.length;
@@ -99,7 +124,7 @@ export function nvmeSetupPrps(dma: PhyrRead, listBase = 0): NvmeDataPtr {
     listBytes: 0,
     descriptorBytes: 8,
   };
-  let length = dma.totalBytes - (NVME_CTRL_PAGE_SIZE - (addr[0] % NVME_CTRL_PAGE_SIZE));
+  let length = totalOf({ addr, len }) - (NVME_CTRL_PAGE_SIZE - (addr[0] % NVME_CTRL_PAGE_SIZE));
   if (length <= 0) return res;
   // The pages after PRP1: page-aligned addresses of every later 4 KiB page.
   let seg = 0;
@@ -152,7 +177,7 @@ export function nvmeSetupPrps(dma: PhyrRead, listBase = 0): NvmeDataPtr {
  * SGL descriptors for a DMA list (nvme_pci_setup_sgls, nvme_setup_sgl_simple). O(segments).
  * @param listBase pseudo DMA address of the first list page; default 0.
  */
-export function nvmeSetupSgls(dma: PhyrRead, listBase = 0): NvmeDataPtr {
+export function nvmeSetupSgls(dma: NvmeDmaInput, listBase = 0): NvmeDataPtr {
   checkAddr("listBase", listBase);
   const { addr, len } = segments(dma);
   const n = addr.length;
@@ -217,16 +242,18 @@ export interface NvmeMapOptions {
  * ceil(bytes / DMA segments) >= sgl_threshold, else PRPs. O(pages) for PRPs, O(segments) for SGLs.
  * @throws NvmeError as {@link nvmeSetupPrps}.
  */
-export function nvmeMapData(dma: PhyrRead, opts: NvmeMapOptions): NvmeDataPtr {
+export function nvmeMapData(input: NvmeDmaInput, opts: NvmeMapOptions): NvmeDataPtr {
   const io = opts.ioQueue ?? true;
   const threshold = opts.sglThreshold ?? SGL_THRESHOLD;
   const base = opts.listBase ?? 0;
-  if (opts.singlePhysSegment && dma.nents === 1) {
-    const e = dma.entry(0);
-    if ((e.addr % NVME_CTRL_PAGE_SIZE) + e.len <= 2 * NVME_CTRL_PAGE_SIZE) return nvmeSetupPrps(dma, base);
+  const dma = segments(input);
+  const n = dma.addr.length;
+  if (opts.singlePhysSegment && n === 1) {
+    if ((dma.addr[0] % NVME_CTRL_PAGE_SIZE) + dma.len[0] <= 2 * NVME_CTRL_PAGE_SIZE)
+      return nvmeSetupPrps(dma, base);
     if (io && threshold > 0 && opts.sglSupported) return nvmeSetupSgls(dma, base);
   }
-  const avg = Math.ceil(dma.totalBytes / Math.max(1, dma.nents));
+  const avg = Math.ceil(totalOf(dma) / n);
   const useSgl = opts.sglSupported && io && threshold > 0 && avg >= threshold;
   return useSgl ? nvmeSetupSgls(dma, base) : nvmeSetupPrps(dma, base);
 }
