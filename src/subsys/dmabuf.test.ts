@@ -6,7 +6,7 @@ import { MachineMemory } from "../mem/index.js";
 import { ProviderRegistry, providersForDevice } from "../p2p/index.js";
 import { PciTopology } from "../pci/index.js";
 import { PhyrFlag, PhyrList } from "../phyr/index.js";
-import { DmaBuf } from "./dmabuf.js";
+import { DmaBuf, vfioPciExportBar } from "./dmabuf.js";
 import { DmaBufError } from "./errors.js";
 import { p2pPortFor } from "./p2p-port.js";
 
@@ -117,6 +117,22 @@ describe("dma-buf exporters and importers", () => {
     m.sys.debug.checkNoLeaks();
     expect(() => dmaRead(m.sys, m.nic, da.entry(0).addr, 8)).toThrow(IommuFault);
     expect(() => b.map()).toThrow(DmaBufError);
+  });
+
+  test("vfio-pci exports 4 KiB of a 16 KiB NVMe BAR to the NIC: a provider, no pgmap", () => {
+    const m = machine();
+    const nvmeBar = providersForDevice(m.t, "0000:05:00.0")[0];
+    m.reg.add(nvmeBar);
+    const cmb = new Uint8Array(0x4000).fill(0xab);
+    m.mem.data.registerMmio(nvmeBar.start, cmb);
+    const buf = vfioPciExportBar(m.sys, nvmeBar, 0x1000, 0x1000, "nvme-cmb");
+    const a = buf.attach(m.nic);
+    expect(a.mapType).toBe("BUS_ADDR");
+    const d = a.map();
+    expect([...dmaRead(m.sys, m.nic, d.entry(0).addr, 4)]).toEqual([0xab, 0xab, 0xab, 0xab]);
+    expect(() => vfioPciExportBar(m.sys, nvmeBar, 0x3000, 0x2000)).toThrow(/inside the 0x4000-byte BAR/);
+    a.detach();
+    m.sys.debug.checkNoLeaks();
   });
 
   test("a system-memory dma-buf mapped through the IOMMU faults after revoke", () => {

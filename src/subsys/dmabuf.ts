@@ -19,7 +19,7 @@ import {
   dmaUnmap,
   type P2pMapType,
 } from "../dma/index.js";
-import type { PhyrList } from "../phyr/index.js";
+import { PhyrFlag, PhyrList } from "../phyr/index.js";
 import { DmaBufError } from "./errors.js";
 
 /** An importer's attachment. */
@@ -191,4 +191,40 @@ export class DmaBuf {
     const i = this.attachments.indexOf(a);
     if (i >= 0) this.attachments.splice(i, 1);
   }
+}
+
+/**
+ * vfio-pci's dma-buf export of a BAR range (drivers/vfio/pci/vfio_pci_dmabuf.c): the range becomes
+ * one physical range flagged MMIO and carrying the BAR's P2P provider, so importers need no
+ * struct page and a 4 KiB BAR works. O(1).
+ * @param provider the BAR's provider: its registry index and CPU aperture.
+ * @param offset byte offset into the BAR (4 KiB aligned); @param len bytes (4 KiB multiple).
+ * @throws RangeError when the range is unaligned or leaves the BAR; DmaBufError "REVOKED" when the
+ *   provider was revoked.
+ */
+export function vfioPciExportBar(
+  sys: DmaSystem,
+  provider: { index: number; start: number; size: number; revoked: boolean },
+  offset: number,
+  len: number,
+  name = `bar@${hex(provider.start)}`,
+): DmaBuf {
+  if (
+    !Number.isInteger(offset) ||
+    !Number.isInteger(len) ||
+    offset < 0 ||
+    len <= 0 ||
+    offset % 4096 !== 0 ||
+    len % 4096 !== 0 ||
+    offset + len > provider.size
+  ) {
+    throw new RangeError(
+      `BAR range ${hex(offset)}+${hex(len)} is invalid: expected 4 KiB-aligned bytes inside the ${hex(provider.size)}-byte BAR`,
+    );
+  }
+  if (provider.revoked)
+    throw new DmaBufError("REVOKED", `Cannot export ${name}: the BAR's provider is revoked`);
+  const ranges = new PhyrList({ store: "wide", chunkCapacity: 8 });
+  ranges.append(provider.start + offset, len, PhyrFlag.MMIO, provider.index);
+  return new DmaBuf(sys, ranges, name);
 }
