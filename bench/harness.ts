@@ -45,18 +45,35 @@ export async function timeNs(fn: () => unknown, opts: BenchOptions & { heavy?: b
 }
 
 /** Row for "X is R times faster than Y": ratio = baselineNs / ns. */
-export function speedRow(name: string, ns: number, against: string, baselineNs: number, want?: number): BenchRow {
+export function speedRow(
+  name: string,
+  ns: number,
+  against: string,
+  baselineNs: number,
+  want?: number,
+): BenchRow {
   const value = baselineNs / ns;
   return {
     name,
     value: ns,
     unit: "ns",
-    ratio: { against, value, want: want === undefined ? undefined : `>= ${want}x`, ok: want === undefined ? undefined : value >= want },
+    ratio: {
+      against,
+      value,
+      want: want === undefined ? undefined : `>= ${want}x`,
+      ok: want === undefined ? undefined : value >= want,
+    },
   };
 }
 
 /** Row for "X runs at R of Y's throughput" (ratio = limitNs / ns, 1.0 = as fast as the limit). */
-export function fractionRow(name: string, ns: number, against: string, limitNs: number, wantFraction?: number): BenchRow {
+export function fractionRow(
+  name: string,
+  ns: number,
+  against: string,
+  limitNs: number,
+  wantFraction?: number,
+): BenchRow {
   const value = limitNs / ns;
   return {
     name,

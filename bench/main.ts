@@ -28,7 +28,10 @@ for (const file of files) {
   all.push({ suite: mod.suite.name, rows });
   if (json) continue;
   for (const r of rows) {
-    const v = r.unit === "ns" ? fmtNs(r.value) : `${Number.isInteger(r.value) ? r.value : r.value.toFixed(2)} ${r.unit}`;
+    const v =
+      r.unit === "ns"
+        ? fmtNs(r.value)
+        : `${Number.isInteger(r.value) ? r.value : r.value.toFixed(2)} ${r.unit}`;
     let line = `  ${r.name.padEnd(58)} ${v.padStart(14)}`;
     if (r.ratio) {
       const mark = r.ratio.ok === undefined ? "" : r.ratio.ok ? "  ok" : "  BELOW TARGET";

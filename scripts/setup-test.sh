@@ -8,4 +8,6 @@ if ! command -v chromium >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
-npm ci --no-audit --no-fund
+# npm install, not npm ci: npm 11 leaves other platforms' optional packages out of the lock file
+# and npm ci then refuses it. Installing runs `prepare`, which builds dist/ (the CLI tests spawn it).
+npm install --no-audit --no-fund

@@ -31,7 +31,8 @@ export function hex(n: number): string {
  * @throws RangeError naming `what` and the value (NaN, negative, fractional, too large).
  */
 export function checkAddr(what: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0 || value >= ADDR_LIMIT) throw badInt(what, value, "an integer below 2^52");
+  if (!Number.isInteger(value) || value < 0 || value >= ADDR_LIMIT)
+    throw badInt(what, value, "an integer below 2^52");
   return value;
 }
 
@@ -40,7 +41,8 @@ export function checkAddr(what: string, value: number): number {
  * @throws RangeError for zero, negative, fractional, NaN or too large lengths.
  */
 export function checkLen(what: string, len: number): number {
-  if (!Number.isInteger(len) || len <= 0 || len > ADDR_LIMIT) throw badInt(what, len, "an integer in 1..2^52");
+  if (!Number.isInteger(len) || len <= 0 || len > ADDR_LIMIT)
+    throw badInt(what, len, "an integer in 1..2^52");
   return len;
 }
 
@@ -58,7 +60,8 @@ export function checkRange(what: string, addr: number, len: number): void {
 
 /** Checks a non-negative safe integer (counts, indices). @throws RangeError */
 export function checkCount(what: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isInteger(value) || value < 0 || value > max) throw badInt(what, value, `an integer in 0..${max}`);
+  if (!Number.isInteger(value) || value < 0 || value > max)
+    throw badInt(what, value, `an integer in 0..${max}`);
   return value;
 }
 
@@ -121,7 +124,11 @@ export function roundUpPow2(n: number): number {
  * alignment change; allocation-free. Example: 3 pages at pfn 1 -> (1, 0), (2, 1).
  * Returns the number of chunks.
  */
-export function decomposeRun(pfn: number, npages: number, emit: (pfn: number, order: number) => void): number {
+export function decomposeRun(
+  pfn: number,
+  npages: number,
+  emit: (pfn: number, order: number) => void,
+): number {
   let count = 0;
   while (npages > 0) {
     const order = Math.min(pfnAlignOrder(pfn), ilog2(npages));
@@ -150,10 +157,14 @@ export function countNaturalChunks(pfn: number, npages: number): number {
 export function parseSize(text: string): number {
   const t = text.trim();
   const m = /^(0x[0-9a-f]+|[0-9]+)([kmgt]i?b?)?$/i.exec(t);
-  if (!m) throw new RangeError(`size ${JSON.stringify(text)} is invalid: expected a number like 4096, 0x1000, 2M or 1GiB`);
+  if (!m)
+    throw new RangeError(
+      `size ${JSON.stringify(text)} is invalid: expected a number like 4096, 0x1000, 2M or 1GiB`,
+    );
   const base = m[1].toLowerCase().startsWith("0x") ? Number.parseInt(m[1], 16) : Number.parseInt(m[1], 10);
   const unit = (m[2] ?? "").toLowerCase()[0];
-  const mult = unit === "k" ? 2 ** 10 : unit === "m" ? 2 ** 20 : unit === "g" ? 2 ** 30 : unit === "t" ? 2 ** 40 : 1;
+  const mult =
+    unit === "k" ? 2 ** 10 : unit === "m" ? 2 ** 20 : unit === "g" ? 2 ** 30 : unit === "t" ? 2 ** 40 : 1;
   const v = base * mult;
   if (!Number.isSafeInteger(v)) throw new RangeError(`size ${JSON.stringify(text)} is invalid: too large`);
   return v;

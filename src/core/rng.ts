@@ -45,7 +45,7 @@ export class Rng {
   /** Uniform integer in [0, n) for n up to 2^52. */
   int(n: number): number {
     if (n <= 0x100000000) return Math.floor(this.float() * n);
-    return Math.floor((this.u32() * 0x100000000 + this.u32()) / 2 ** 64 * n);
+    return Math.floor(((this.u32() * 0x100000000 + this.u32()) / 2 ** 64) * n);
   }
 
   /** Uniform integer in [lo, hi]. */

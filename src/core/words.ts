@@ -19,7 +19,7 @@ export function bit64(lo: number, hi: number, n: number): boolean {
 
 /** Splits a number below 2^53 into [lo, hi] halves. */
 export function splitWord(value: number): [number, number] {
-  return [value % 0x100000000 >>> 0, Math.floor(value / 0x100000000) >>> 0];
+  return [(value % 0x100000000) >>> 0, Math.floor(value / 0x100000000) >>> 0];
 }
 
 /** Joins halves into a number (exact when hi < 2^21). */
