@@ -262,8 +262,11 @@ export async function loadSnapshot(path: string, opts: LoadOptions = {}): Promis
   const maxLine = opts.maxLineBytes ?? 16 * 1024 * 1024;
   const maxTotal = opts.maxTotalBytes ?? 8 * 1024 * 1024 * 1024;
   const file = basename(path);
+  // Sniff before opening the stream: a missing file must throw here, not as an unhandled
+  // 'error' event of a stream nobody listens to yet.
+  const gzip = isGzip(path);
   const raw = createReadStream(path);
-  const stream: Readable = isGzip(path) ? raw.pipe(createGunzip()) : raw;
+  const stream: Readable = gzip ? raw.pipe(createGunzip()) : raw;
   if (stream !== raw) raw.on("error", (e) => stream.destroy(e));
   const snap = new SnapshotSource(file);
   const order = ["header", "iomem", "pci", "iommu"] as const;

@@ -115,6 +115,20 @@ describe("loadSnapshot() rejects bad input naming the field", () => {
     return [...good];
   };
 
+  it("a missing file: one rejected promise with the errno, no stray stream error", async () => {
+    const stray: unknown[] = [];
+    const onStray = (e: unknown) => stray.push(e);
+    process.on("uncaughtException", onStray);
+    try {
+      const missing = join(tmpdir(), "phyr-no-such-snapshot.jsonl");
+      await expect(loadSnapshot(missing)).rejects.toMatchObject({ code: "ENOENT" });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(stray).toEqual([]);
+    } finally {
+      process.off("uncaughtException", onStray);
+    }
+  });
+
   it("a wrong version", async () => {
     const l = await load();
     l[0] = l[0].replace('"version":1', '"version":2');
