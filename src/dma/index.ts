@@ -12,6 +12,7 @@ export * from "./iova.js";
 export * from "./list.js";
 export { type DmaMapOptions, dmaMap } from "./map.js";
 export * from "./p2p.js";
+export * from "./p2p-port.js";
 export * from "./phys.js";
 export * from "./swiotlb.js";
 export * from "./system.js";

@@ -5,10 +5,11 @@
  * and the PCI topology live in p2p/ and pci/; {@link P2pPort} is the narrow view dma/ uses of them.
  */
 import { DmaApiError, hex, P2pNotSupported } from "../core/index.js";
+import type { P2pMapType } from "../pci/index.js";
 import type { DmaDevice } from "./device.js";
 
-/** pci_p2pdma_map_type values. */
-export type P2pMapType = "NONE" | "NOT_SUPPORTED" | "BUS_ADDR" | "THRU_HOST_BRIDGE";
+/** pci_p2pdma_map_type values (defined by pci/, re-exported for dma/ users). */
+export type { P2pMapType };
 
 /** What dma/ needs to know about one provider. */
 export interface P2pProviderView {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { IommuFault, P2pNotSupported } from "../core/index.js";
-import { DmaDebug, DmaSystem, dmaRead } from "../dma/index.js";
+import { DmaDebug, DmaSystem, dmaRead, p2pPortFor } from "../dma/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
 import { ProviderRegistry, providersForDevice } from "../p2p/index.js";
@@ -8,7 +8,6 @@ import { PciTopology } from "../pci/index.js";
 import { PhyrFlag, PhyrList } from "../phyr/index.js";
 import { DmaBuf, vfioPciExportBar } from "./dmabuf.js";
 import { DmaBufError } from "./errors.js";
-import { p2pPortFor } from "./p2p-port.js";
 
 /**
  * HB0: RP 00:01.0 -> switch -> GPU 03:00.0 (256 MiB BAR), NIC 04:00.0, NVMe 05:00.0.

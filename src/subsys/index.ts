@@ -9,7 +9,6 @@ export * from "./errors.js";
 export * from "./machine.js";
 export * from "./nvme-cmd.js";
 export * from "./nvme-dev.js";
-export * from "./p2p-port.js";
 export * from "./rdma-mr.js";
 export * from "./rdma-pgsz.js";
 export * from "./scenario-types.js";

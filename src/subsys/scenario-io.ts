@@ -3,7 +3,7 @@
  * same simulated machine and the same buffer.
  */
 import { hex, SZ_2M } from "../core/index.js";
-import { DmaDebug, DmaSystem, dmaMap, dmaUnmap } from "../dma/index.js";
+import { DmaDebug, DmaSystem, dmaMap, dmaUnmap, p2pPortFor } from "../dma/index.js";
 import { SG_ENTRY_BYTES, SG_TABLE_BYTES, sgEntriesFor, sgSlots } from "../formats/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
@@ -16,7 +16,6 @@ import { DevmemBinding } from "./devmem.js";
 import { DmaBuf } from "./dmabuf.js";
 import { addDevice, buildMachine } from "./machine.js";
 import { NvmeController } from "./nvme-dev.js";
-import { p2pPortFor } from "./p2p-port.js";
 import { ibDeregMr, ibRegUserMr } from "./rdma-mr.js";
 import { PGSZ_4K_2M_1G, umemNumDmaBlocks } from "./rdma-pgsz.js";
 import type { Metrics, ScenarioOptions } from "./scenario-types.js";

@@ -4,9 +4,11 @@
  * (matched by its BDF name), and revoke listeners. Pure wiring over p2p/ and pci/; O(1) per call
  * besides the registry lookup (O(log providers)).
  */
-import type { DmaDevice, P2pMapType, P2pPort } from "../dma/index.js";
+
 import { type ProviderRegistry, p2pMapType } from "../p2p/index.js";
 import type { PciTopology } from "../pci/index.js";
+import type { DmaDevice } from "./device.js";
+import type { P2pMapType, P2pPort } from "./p2p.js";
 
 /**
  * The P2pPort of a machine.
