@@ -44,6 +44,24 @@ export async function timeNs(fn: () => unknown, opts: BenchOptions & { heavy?: b
   return stats.p50;
 }
 
+/** Row whose ratio is `refNs / ns`, checked against `want` when given. */
+function ratioRow(
+  name: string,
+  ns: number,
+  against: string,
+  refNs: number,
+  want?: string,
+  min?: number,
+): BenchRow {
+  const value = refNs / ns;
+  return {
+    name,
+    value: ns,
+    unit: "ns",
+    ratio: { against, value, want, ok: min === undefined ? undefined : value >= min },
+  };
+}
+
 /** Row for "X is R times faster than Y": ratio = baselineNs / ns. */
 export function speedRow(
   name: string,
@@ -52,18 +70,7 @@ export function speedRow(
   baselineNs: number,
   want?: number,
 ): BenchRow {
-  const value = baselineNs / ns;
-  return {
-    name,
-    value: ns,
-    unit: "ns",
-    ratio: {
-      against,
-      value,
-      want: want === undefined ? undefined : `>= ${want}x`,
-      ok: want === undefined ? undefined : value >= want,
-    },
-  };
+  return ratioRow(name, ns, against, baselineNs, want === undefined ? undefined : `>= ${want}x`, want);
 }
 
 /** Row for "X runs at R of Y's throughput" (ratio = limitNs / ns, 1.0 = as fast as the limit). */
@@ -74,18 +81,8 @@ export function fractionRow(
   limitNs: number,
   wantFraction?: number,
 ): BenchRow {
-  const value = limitNs / ns;
-  return {
-    name,
-    value: ns,
-    unit: "ns",
-    ratio: {
-      against,
-      value,
-      want: wantFraction === undefined ? undefined : `>= ${wantFraction}`,
-      ok: wantFraction === undefined ? undefined : value >= wantFraction,
-    },
-  };
+  const want = wantFraction === undefined ? undefined : `>= ${wantFraction}`;
+  return ratioRow(name, ns, against, limitNs, want, wantFraction);
 }
 
 /** Formats a duration in ns for humans. */
