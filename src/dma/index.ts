@@ -4,6 +4,7 @@
  * checker and the device-side data port.
  */
 export * from "./access.js";
+export * from "./baseline.js";
 export * from "./debug.js";
 export * from "./device.js";
 export * from "./direct.js";

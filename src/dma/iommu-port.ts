@@ -28,6 +28,8 @@ export interface IommuPort {
    * @throws IommuFault (recorded by the domain) when unmapped or without permission.
    */
   translate(device: string, iova: number, write: boolean): number;
+  /** iommu_iova_to_phys(): the page table's answer, no IOTLB fill, no fault record; -1 when unmapped. */
+  iovaToPhys(iova: number): number;
 }
 
 /** include/linux/iommu.h prot bits used by dma_info_to_prot(). */
@@ -50,5 +52,6 @@ export function iommuPort(domain: IommuDomain): IommuPort | undefined {
     map: (iova, paddr, size, prot) => domain.map(iova, paddr, size, prot),
     unmap: (iova, size) => domain.unmap(iova, size),
     translate: (device, iova, write) => domain.translate(device, iova, write ? "write" : "read"),
+    iovaToPhys: (iova) => domain.iovaToPhys(iova),
   };
 }

@@ -181,8 +181,8 @@ function mapDirect(sys: DmaSystem, plan: MapPlan, rec: MapRecord, dev: DmaDevice
   }
 }
 
-/** dma_info_to_prot() for a coherent device. */
-function protOf(dir: DmaDirection, mmio: boolean): number {
+/** dma_info_to_prot() for a coherent device (IOMMU prot bits of a direction, MMIO or cacheable). */
+export function protOf(dir: DmaDirection, mmio: boolean): number {
   const rw = dir === "to-device" ? Prot.READ : dir === "from-device" ? Prot.WRITE : Prot.READ | Prot.WRITE;
   return rw | (mmio ? Prot.MMIO : Prot.CACHE);
 }

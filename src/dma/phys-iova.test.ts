@@ -90,6 +90,12 @@ describe("a 64 GiB buffer of 1 GiB pages", () => {
     // IOTLB reach: touching one byte per page fills 64 entries that cover all 64 GiB
     const e = m.entry(0);
     for (let i = 0; i < 64; i++) dmaRead(s, dev, e.addr + i * GiB + 123, 1);
+    // 64 IOTLB entries (of the default 128) hold the translation of every byte: reach 64 GiB.
+    expect(dom.iotlb.validCount).toBe(64);
+    expect(dom.iotlb.reach).toBe(64 * GiB);
+    const misses = dom.iotlb.misses;
+    for (let i = 0; i < 64; i++) dmaRead(s, dev, e.addr + i * GiB + GiB - 1, 1);
+    expect(dom.iotlb.misses).toBe(misses); // the other end of every page hits
     dmaUnmap(s, dev, m);
     expect(dom.pgtable!.leafCount(GiB)).toBe(0);
     dom.checkValid();
