@@ -33,12 +33,6 @@ export interface DmaSystemOptions {
   swiotlb?: SwiotlbPool;
   /** The debug checker (default: a new enabled one; pass `new DmaDebug(false)` for benches). */
   debug?: DmaDebug;
-  /**
-   * Architecture profile: true (default, x86-64) when the machine has ZONE_DEVICE pgmaps; false
-   * models an architecture without pgmap or memory hotplug (s390): pgmaps are never consulted and
-   * P2P works through providers alone.
-   */
-  pgmap?: boolean;
   /** Providers and PCI map types (p2p/ + pci/); without it only pgmap P2P memory is known. */
   p2p?: P2pPort;
 }
@@ -60,6 +54,11 @@ export class DmaSystem {
   readonly memory: MachineMemory;
   readonly swiotlb: SwiotlbPool | undefined;
   readonly debug: DmaDebug;
+  /**
+   * Architecture profile, from the memory spec's `zoneDevice`: true (x86-64) when pgmaps exist;
+   * false (s390: no pgmap, no memory hotplug) means pgmaps are never consulted and P2P memory is
+   * known through providers alone.
+   */
   readonly pgmap: boolean;
   readonly p2p: P2pPort | undefined;
   /** Devices by name. */
@@ -71,7 +70,7 @@ export class DmaSystem {
     this.memory = opts.memory;
     this.swiotlb = opts.swiotlb;
     this.debug = opts.debug ?? new DmaDebug(true);
-    this.pgmap = opts.pgmap ?? true;
+    this.pgmap = opts.memory.spec.zoneDevice !== false;
     this.p2p = opts.p2p;
     const p = this.swiotlb;
     if (p && !this.memory.sections.allOf(p.start / PAGE_SIZE, p.size / PAGE_SIZE, SubKind.RAM)) {

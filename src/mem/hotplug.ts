@@ -16,7 +16,8 @@ import { DMA32_END_PFN, FolioFlag, PAGES_PER_SECTION, SECTION_SIZE, Zone } from 
 
 /**
  * Hot-adds `[start, start+size)` as System RAM on `node`. O(sections).
- * @throws RangeError for a bad range, node or alignment; MemError HOTPLUG_OVERLAP when any of it is present.
+ * @throws RangeError for a bad range, node or alignment; MemError HOTPLUG_OVERLAP when any of it is
+ *   present, NO_HOTPLUG when the spec's zoneDevice is false.
  */
 export function hotAddMemory(
   mem: MachineMemory,
@@ -25,6 +26,12 @@ export function hotAddMemory(
   opts: { node?: number; movable?: boolean } = {},
 ): void {
   checkSections("hot-add", start, size);
+  if (mem.spec.zoneDevice === false) {
+    throw new MemError(
+      "NO_HOTPLUG",
+      `Cannot hot-add ${hex(start)}+${hex(size)}: this architecture has no memory hotplug (zoneDevice false)`,
+    );
+  }
   const node = opts.node ?? 0;
   if (!Number.isInteger(node) || node < 0 || node >= mem.nodeCount) {
     throw new RangeError(`hot-add node ${node} is invalid: the machine has ${mem.nodeCount} node(s)`);

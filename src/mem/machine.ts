@@ -372,9 +372,16 @@ export class MachineMemory {
 
   /**
    * Creates a ZONE_DEVICE pgmap (memremap_pages) after the subsection and overlap rules. O(subsections).
-   * @throws RangeError for bad ranges or provider; MemError PGMAP_UNALIGNED / PGMAP_OVERLAP with the reason.
+   * @throws RangeError for bad ranges or provider; MemError PGMAP_UNALIGNED / PGMAP_OVERLAP with the
+   *   reason, NO_ZONE_DEVICE when the spec's zoneDevice is false.
    */
   addPgmap(spec: PgmapSpec): Pgmap {
+    if (this.spec.zoneDevice === false) {
+      throw new MemError(
+        "NO_ZONE_DEVICE",
+        `Cannot create ${spec.type} pgmap ${hex(spec.start)}+${hex(spec.size)}: this architecture has no ZONE_DEVICE (memremap_pages)`,
+      );
+    }
     checkPgmapAlignment(spec);
     const provider = spec.provider ?? 0;
     if (

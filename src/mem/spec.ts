@@ -21,6 +21,12 @@ export interface MemorySpec {
   pciWindows?: { start: number; size: number; name?: string }[];
   /** hugetlbfs pools reserved at boot: counts of 2 MiB and 1 GiB pages. */
   hugetlb?: { pages2M?: number; pages1G?: number };
+  /**
+   * Architecture profile: true (default, x86-64) when ZONE_DEVICE exists. false models an
+   * architecture without memremap_pages() or memory hotplug (s390): no pgmap can be created (so no
+   * pmem), memory cannot be hot-added, and P2P memory is known through providers alone.
+   */
+  zoneDevice?: boolean;
 }
 
 /**
@@ -68,6 +74,9 @@ export function checkMemorySpec(spec: MemorySpec): void {
         );
       }
     }
+  }
+  if (spec.zoneDevice === false && (spec.pmem?.length ?? 0) > 0) {
+    throw new RangeError("memory spec pmem is invalid: zoneDevice is false, so pmem can get no pgmap");
   }
   checkCount("hugetlb pages2M", spec.hugetlb?.pages2M ?? 0, 1 << 24);
   checkCount("hugetlb pages1G", spec.hugetlb?.pages1G ?? 0, 1 << 16);
