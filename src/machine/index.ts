@@ -1,0 +1,11 @@
+/**
+ * machine/: phyr's embedded reference machine — a documented 2-socket server (README.md) built
+ * deterministically from the model (mem/, mm/, pci/, iommu/) — and its {@link MachineSource} view,
+ * which the CLI analyses when no live machine can be read.
+ */
+export * from "./pci.js";
+export * from "./processes.js";
+export * from "./reference.js";
+export * from "./runs.js";
+export * from "./source.js";
+export * from "./spec.js";
