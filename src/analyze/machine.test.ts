@@ -128,6 +128,42 @@ describe("p2pMatrix (drivers/pci/p2pdma.c rules, hand-computed)", () => {
     expect(m.notes[0]).toMatch(/assumes ACS redirect off/);
   });
 
+  it("known ACS bits and allowlist are used: ACS redirect on a port sends peers through the host bridge", () => {
+    // Switch 01:00.0 with ports 02:00.0 (ACS RR|CR = 0x0c) and 02:01.0 (none); endpoints 03:00.0, 04:00.0.
+    const pci = [
+      dev("0000:00:01.0", 0x060400, [], []),
+      dev("0000:01:00.0", 0x060400, ["0000:00:01.0"], []),
+      { ...dev("0000:02:00.0", 0x060400, ["0000:00:01.0", "0000:01:00.0"], []), acsCtrl: 0x0c },
+      dev("0000:02:01.0", 0x060400, ["0000:00:01.0", "0000:01:00.0"], []),
+      dev("0000:03:00.0", 0x030200, ["0000:00:01.0", "0000:01:00.0", "0000:02:00.0"]),
+      dev(
+        "0000:04:00.0",
+        0x020000,
+        ["0000:00:01.0", "0000:01:00.0", "0000:02:01.0"],
+        [bar(0, 0xfe100000, 0x1000)],
+      ),
+    ];
+    const cell = (m: ReturnType<typeof p2pMatrix>, p: string, c: string) =>
+      m.cells[m.providers.findIndex((x) => x.bdf === p) * m.clients.length + m.clients.indexOf(c)];
+    // Provider 03:00.0 walks 03:00.0, 02:00.0 (redirect: count 1), 01:00.0 = shared (distance 2 + 2).
+    // Allowlisted host bridge: THRU_HOST_BRIDGE; not allowlisted (Intel CPU): NOT_SUPPORTED.
+    const listed = p2pMatrix({ ...machine(pci), p2pPlatform: { allowlist: "any", cpuSupportsP2p: false } });
+    expect(cell(listed, "0000:03:00.0", "0000:04:00.0")).toEqual({ type: "THRU_HOST_BRIDGE", distance: 4 });
+    // Provider 04:00.0 -> client 03:00.0: the client's path below the shared bridge has 02:00.0 with redirect.
+    expect(cell(listed, "0000:04:00.0", "0000:03:00.0")).toEqual({ type: "THRU_HOST_BRIDGE", distance: 4 });
+    expect(listed.notes[0]).toMatch(
+      /uses the machine description's ACS control bits, host-bridge allowlist \(any\)/,
+    );
+    const unlisted = p2pMatrix({
+      ...machine(pci),
+      p2pPlatform: { allowlist: "none", cpuSupportsP2p: false },
+    });
+    expect(cell(unlisted, "0000:03:00.0", "0000:04:00.0")).toEqual({ type: "NOT_SUPPORTED", distance: 4 });
+    // Without the description, ACS is assumed off: the same pair is BUS_ADDR.
+    const assumed = p2pMatrix(machine(pci.map(({ acsCtrl: _a, ...d }) => d as PciInput)));
+    expect(cell(assumed, "0000:03:00.0", "0000:04:00.0")).toEqual({ type: "BUS_ADDR", distance: 4 });
+  });
+
   it("a tree the pci layer cannot model gives an empty matrix with a note saying why", () => {
     const m = p2pMatrix(machine([dev("0000:05:00.0", 0x020000, ["0000:00:09.0"])]));
     expect(m.cells).toEqual([]);

@@ -4,6 +4,8 @@
  * strings; sizes and counts are integer numbers.
  */
 
+import type { MachineOrigin } from "./types.js";
+
 /** Schema id carried by every JSON document the CLI prints. Bumped on any incompatible change. */
 export const ANALYSIS_SCHEMA = "phyr-analysis/1";
 
@@ -177,7 +179,7 @@ export interface ScenarioSummary {
 /** The whole machine analysis: the `phyr report --json` / `phyr analyze --json` document. */
 export interface MachineAnalysis {
   schema: typeof ANALYSIS_SCHEMA;
-  origin: "live" | "snapshot";
+  origin: MachineOrigin;
   host: { hostname: string; kernel: string; pageSize: number };
   access: { pfns: boolean; iomem: boolean; messages: string[] };
   physmap: PhysMapSummary;

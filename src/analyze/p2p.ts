@@ -5,16 +5,18 @@
  *
  * The machine's PCI tree is rebuilt as a {@link PciTopology}: one host bridge per root bus, PCI
  * bridges (class 0604) as root ports / switch ports by depth, every other function as an endpoint.
- * What sysfs as read does not give is assumed and said in `assumptions`: ACS control bits off,
- * host bridges not on the P2P allowlist, a CPU that does not forward P2P between root ports. BAR
- * addresses do not affect the map type; BARs under 4 KiB are modelled as 4 KiB.
+ * What sysfs as read does not give is assumed and said in the notes: ACS control bits off, host
+ * bridges not on the P2P allowlist, a CPU that does not forward P2P between root ports. A machine
+ * description that knows them (the reference machine: `acsCtrl` per function, `p2pPlatform`) is
+ * used instead, and the note says so. BAR addresses do not affect the map type; BARs under 4 KiB
+ * are modelled as 4 KiB.
  */
 
 import { isPow2, roundUpPow2 } from "../core/index.js";
 import { PciTopology } from "../pci/index.js";
 import { isBridge } from "./machine.js";
 import type { P2pMatrix } from "./output.js";
-import type { MachineInput, PciInput } from "./types.js";
+import type { MachineInput, P2pPlatformInput, PciInput } from "./types.js";
 
 const PCI_BRIDGE_CLASS = 0x0604;
 
@@ -24,13 +26,16 @@ const PCI_BRIDGE_CLASS = 0x0604;
  * @returns the matrix with its notes; an empty matrix with a note when the tree cannot be modelled.
  */
 export function p2pMatrix(m: MachineInput): P2pMatrix {
+  const known = m.p2pPlatform !== undefined;
   const notes = [
-    "P2P matrix assumes ACS redirect off, host bridges not on the P2P allowlist and no CPU P2P forwarding (sysfs does not show them)",
+    known
+      ? `P2P matrix uses the machine description's ACS control bits, host-bridge allowlist (${m.p2pPlatform!.allowlist}) and CPU P2P forwarding (${m.p2pPlatform!.cpuSupportsP2p ? "yes" : "no"})`
+      : "P2P matrix assumes ACS redirect off, host bridges not on the P2P allowlist and no CPU P2P forwarding (sysfs does not show them)",
   ];
   if (m.pci.length === 0) return { providers: [], clients: [], cells: [], notes: [] };
   let t: PciTopology;
   try {
-    t = buildTopology(m.pci);
+    t = buildTopology(m.pci, m.p2pPlatform);
   } catch (e) {
     const why = `P2P matrix not computed: the PCI tree could not be modelled: ${(e as Error).message}`;
     return { providers: [], clients: [], cells: [], notes: [why] };
@@ -56,11 +61,15 @@ export function p2pMatrix(m: MachineInput): P2pMatrix {
 }
 
 /**
- * Rebuilds a {@link PciTopology} from PCI functions (parents before children).
+ * Rebuilds a {@link PciTopology} from PCI functions (parents before children), with each
+ * function's `acsCtrl` when given (else 0) and the platform's allowlist and CPU when given (else
+ * none and a CPU without P2P forwarding).
  * @throws RangeError from the pci layer when the tree breaks its rules.
  */
-export function buildTopology(pci: readonly PciInput[]): PciTopology {
-  const t = new PciTopology();
+export function buildTopology(pci: readonly PciInput[], platform?: P2pPlatformInput): PciTopology {
+  const t = new PciTopology(
+    platform?.cpuSupportsP2p ? { cpuVendor: "AMD", cpuFamily: 0x17 } : { cpuVendor: "Intel", cpuFamily: 6 },
+  );
   const byBdf = new Map(pci.map((d) => [d.bdf, d]));
   const busOf = (bdf: string) => Number.parseInt(bdf.slice(5, 7), 16);
   const domainOf = (bdf: string) => Number.parseInt(bdf.slice(0, 4), 16);
@@ -71,7 +80,7 @@ export function buildTopology(pci: readonly PciInput[]): PciTopology {
   }
   for (const r of [...roots].sort()) {
     const [domain, bus] = r.split(":").map(Number);
-    t.hostBridge({ domain, bus });
+    t.hostBridge({ domain, bus, allowlist: platform?.allowlist ?? "none" });
   }
   const usedBuses = new Set(pci.map((d) => `${domainOf(d.bdf)}:${busOf(d.bdf)}`));
   const kinds = new Map<string, string>();
@@ -88,9 +97,10 @@ export function buildTopology(pci: readonly PciInput[]): PciTopology {
       }
       const pk = parent ? kinds.get(parent) : undefined;
       const kind = !parent ? "rootPort" : pk === "switchUp" ? "switchDown" : "switchUp";
-      if (kind === "rootPort") t.rootPort(d.bdf, { secondary });
-      else if (kind === "switchUp") t.switchUp(d.bdf, { secondary });
-      else t.switchDown(d.bdf, { secondary });
+      const acsCtrl = d.acsCtrl ?? 0;
+      if (kind === "rootPort") t.rootPort(d.bdf, { secondary, acsCtrl });
+      else if (kind === "switchUp") t.switchUp(d.bdf, { secondary, acsCtrl });
+      else t.switchDown(d.bdf, { secondary, acsCtrl });
       kinds.set(d.bdf, kind);
     } else {
       const bars = d.bars
@@ -100,7 +110,7 @@ export function buildTopology(pci: readonly PciInput[]): PciTopology {
           prefetch: b.prefetch,
           is64: b.is64,
         }));
-      t.endpoint(d.bdf, { bars: fitRegisters(bars) });
+      t.endpoint(d.bdf, { bars: fitRegisters(bars), acsCtrl: d.acsCtrl ?? 0 });
       kinds.set(d.bdf, "endpoint");
     }
     if (parent && !byBdf.has(parent))

@@ -76,7 +76,20 @@ export interface PciInput {
   readonly iommuGroup: number;
   /** Upstream bridges from the root down to the device's parent (BDFs), as the sysfs path gives them. */
   readonly upstream: readonly string[];
+  /** ACS control bits (PciAcs) when known (a model machine); absent: unknown, assumed off. */
+  readonly acsCtrl?: number;
 }
+
+/** P2P facts sysfs does not show, given when the machine description knows them (a model machine). */
+export interface P2pPlatformInput {
+  /** Host bridges' entry on the P2P allowlist (drivers/pci/p2pdma.c pci_p2pdma_whitelist). */
+  readonly allowlist: "none" | "sameHostBridge" | "any";
+  /** The CPU forwards P2P between root ports (cpu_supports_p2pdma: AMD family >= 0x17). */
+  readonly cpuSupportsP2p: boolean;
+}
+
+/** Where a machine's data came from: the live machine, a snapshot file, or phyr's reference machine. */
+export type MachineOrigin = "live" | "snapshot" | "reference";
 
 /** Which privileged data could be read. */
 export interface AccessInput {
@@ -90,7 +103,7 @@ export interface AccessInput {
 
 /** Machine-level facts the analysis needs, with no behaviour (live machine or snapshot). */
 export interface MachineInput {
-  readonly origin: "live" | "snapshot";
+  readonly origin: MachineOrigin;
   readonly hostname: string;
   readonly kernel: string;
   readonly pageSize: number;
@@ -99,4 +112,6 @@ export interface MachineInput {
   readonly pci: readonly PciInput[];
   /** IOMMU unit names from /sys/class/iommu (empty: no IOMMU). */
   readonly iommus: readonly string[];
+  /** Allowlist and CPU P2P support when known; absent: assumed not allowlisted, no CPU forwarding. */
+  readonly p2pPlatform?: P2pPlatformInput;
 }
