@@ -141,6 +141,10 @@ describe("scatterlist baseline (sg_alloc_table_from_pages + dma_direct_map_sg)",
     );
     expect(sgDmaRanges(sgt)).toEqual([0, 0, 0, 0]);
     expect(() => dmaUnmapSgDirect(s, narrow, sgt)).toThrow(/has not mapped/);
+    const hole = sgTableFromList(list([[3 * GiB, 0x1000]])); // between the two RAM nodes
+    expect(() => dmaMapSgDirect(s, s.addDevice({ name: "0000:03:00.1" }), hole)).toThrow(
+      /0xc0000000\+0x1000 for 0000:03:00\.1: scatterlist entry 0 is not memory/,
+    );
     const withIommu = s.addDevice({ name: "0000:04:00.0" }, new IommuDomain({ type: "dma" }));
     expect(() => dmaMapSgDirect(s, withIommu, sgt)).toThrow(/has an IOMMU domain/);
     expect(memoryDigest(s.memory)).toBe(digest);

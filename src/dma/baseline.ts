@@ -25,7 +25,7 @@ import type { DmaDevice } from "./device.js";
 import { dmaCapable, dmaLimit, physToDma, rangeInOneRegion } from "./direct.js";
 import type { IommuPort } from "./iommu-port.js";
 import { protOf } from "./map.js";
-import type { DmaSystem } from "./system.js";
+import { type DmaSystem, RangeClass } from "./system.js";
 import { checkDirection, type DmaDirection } from "./types.js";
 
 /** VFIO_BATCH_MAX_CAPACITY: pages per pin batch (PAGE_SIZE / sizeof(struct page *)). */
@@ -103,14 +103,16 @@ interface BaselineRecord {
 const live = new WeakMap<object, BaselineRecord>();
 
 /**
- * dma_map_sg() on a dma-direct device (dma_direct_map_sg): per entry, phys_to_dma() and
- * dma_capable(), then sg->dma_address and sg_dma_len() are written into the table. Never merges:
+ * dma_map_sg() on a dma-direct device (dma_direct_map_sg): per entry, the page check
+ * (is_pci_p2pdma_page; here the model's classification), phys_to_dma() and dma_capable(), then
+ * sg->dma_address and sg_dma_len() are written into the table. Never merges:
  * returns nents == orig_nents. Checks every entry before writing any, so an error leaves the table
  * and the machine unchanged. O(nents).
  * @param sgt a table from {@link sgTableFromList} (its dma fields are written).
  * @returns the mapped entry count.
  * @throws RangeError when `dev` has an IOMMU domain or the table is already mapped; DmaApiError
- *   DMA_MASK naming the first entry the device cannot reach (no bounce in this baseline).
+ *   NO_MEMORY naming the first entry that is not memory (P2P and device-private pages are not
+ *   handled by this baseline), DMA_MASK naming the first the device cannot reach (no bounce).
  */
 export function dmaMapSgDirect(
   sys: DmaSystem,
@@ -125,13 +127,17 @@ export function dmaMapSgDirect(
     );
   }
   if (live.has(sgt)) throw new RangeError(`scatterlist for ${dev.name} is invalid: already mapped`);
+  // First pass: is_pci_p2pdma_page() per entry (the model's page classification) and dma_capable().
   let bad = -1;
+  let memory = true;
   let i = 0;
   forEachSg(sgt, (chunk, w) => {
+    if (bad >= 0) return;
     const phys = slotPhys(chunk, w);
     const len = chunk[w + 3];
     const dma = rangeInOneRegion(dev, phys, len) ? physToDma(dev, phys) : -1;
-    if (bad < 0 && !dmaCapable(dev, dma, len)) bad = i;
+    memory = sys.classify(phys, len) === RangeClass.MEMORY;
+    if (!memory || !dmaCapable(dev, dma, len)) bad = i;
     i++;
   });
   if (bad >= 0) {
@@ -140,10 +146,15 @@ export function dmaMapSgDirect(
     forEachSg(sgt, (chunk, w) => {
       if (j++ === bad) what = `${hex(slotPhys(chunk, w))}+${hex(chunk[w + 3])}`;
     });
-    throw new DmaApiError(
-      "DMA_MASK",
-      `Cannot map ${what} for ${dev.name}: scatterlist entry ${bad} is beyond DMA mask ${hex(dmaLimit(dev))} (the baseline does not bounce)`,
-    );
+    throw memory
+      ? new DmaApiError(
+          "DMA_MASK",
+          `Cannot map ${what} for ${dev.name}: scatterlist entry ${bad} is beyond DMA mask ${hex(dmaLimit(dev))} (the baseline does not bounce)`,
+        )
+      : new DmaApiError(
+          "NO_MEMORY",
+          `Cannot map ${what} for ${dev.name}: scatterlist entry ${bad} is not memory (the baseline maps RAM and addressable device memory only)`,
+        );
   }
   const ranges = sys.debug.enabled ? new Float64Array(2 * sgt.origNents) : undefined;
   let k = 0;

@@ -5,7 +5,8 @@
  * __finalise_sg), P2P bus address, P2P through the host bridge -- and records how, so dmaUnmap()
  * is exact. Any error leaves nothing mapped.
  *
- * Cost: O(n) for the plan and the output; identity allocates no list storage.
+ * Cost: O(n) for the plan and the output. Identity is one allocation-free pass over the list (each
+ * entry classified and checked against the mask) and allocates no list storage.
  */
 import { alignUp, checkCount, hex } from "../core/index.js";
 import { PhyrFlag, type PhyrRead } from "../phyr/index.js";
@@ -13,7 +14,7 @@ import type { DmaDevice, MapRecord } from "./device.js";
 import { dmaLimit, physToDma } from "./direct.js";
 import { type IommuPort, Prot } from "./iommu-port.js";
 import { DmaList } from "./list.js";
-import { type MapPlan, Path, planMap } from "./plan.js";
+import { identityPass, type MapPlan, Path, planMap } from "./plan.js";
 import { attachRevoke } from "./revoke.js";
 import type { DmaSystem } from "./system.js";
 import {
@@ -54,12 +55,16 @@ export function dmaMap(
   checkAttrs(attrs);
   if (list.nents === 0) throw new RangeError(`Cannot map an empty list for ${dev.name}: nents 0 is invalid`);
   if (opts.chunkCapacity !== undefined) checkCount("chunkCapacity", opts.chunkCapacity);
+  // Identity: the device reaches every byte at its CPU address, so the record holds no ranges (an
+  // access goes through dma_to_phys, which is the identity; the checker keeps its own ranges).
+  if (identityPass(sys, dev, list)) {
+    const rec = newRecord(dir, attrs, list);
+    finish(sys, dev, list, rec, list, list.entry(0).addr);
+    return list;
+  }
   const plan = planMap(sys, dev, list, attrs);
   const rec = newRecord(dir, attrs, list);
   if (plan.identity) {
-    rec.kind = "identity";
-    for (let i = 0; i < plan.n; i++)
-      pushTriple(rec.direct, rec.directProvider, plan.dma[i], plan.phys[i], plan.len[i], 0);
     finish(sys, dev, list, rec, list, plan.phys[0]);
     return list;
   }

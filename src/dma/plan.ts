@@ -7,7 +7,7 @@
 import { DmaApiError, hex } from "../core/index.js";
 import { PhyrFlag, type PhyrRead } from "../phyr/index.js";
 import type { DmaDevice } from "./device.js";
-import { dmaCapable, physToDma, rangeInOneRegion } from "./direct.js";
+import { dmaCapable, dmaLimit, physToDma, rangeInOneRegion } from "./direct.js";
 import { type P2pResolution, resolveP2p } from "./p2p.js";
 import { type DmaSystem, RangeClass } from "./system.js";
 import { DmaAttr } from "./types.js";
@@ -136,6 +136,24 @@ export function planMap(sys: DmaSystem, dev: DmaDevice, list: PhyrRead, attrs: n
     if (path !== Path.DIRECT || dma !== addr || provider !== 0) plan.identity = false;
   }
   return plan;
+}
+
+/**
+ * The identity test without a plan: true when `dev` has no IOMMU, no dma_range_map and no forced
+ * bouncing, and every entry is addressable memory (no provider, no BAR, no pgmap P2P or private
+ * memory) that the device can reach as is. Allocation-free, one cursor walk: O(n * subsections).
+ * A false answer says nothing about errors -- {@link planMap} then classifies and throws.
+ */
+export function identityPass(sys: DmaSystem, dev: DmaDevice, list: PhyrRead): boolean {
+  if (sys.iommuOf(dev) !== undefined || dev.dmaRangeMap.length !== 0 || dev.forceSwiotlb) return false;
+  const limit = dmaLimit(dev);
+  for (const c = list.cursor(); !c.done; c.nextEntry()) {
+    const addr = c.entryAddr;
+    const len = c.entryLen;
+    if (c.provider !== 0 || addr + len - 1 > limit) return false;
+    if (sys.classify(addr, len) !== RangeClass.MEMORY) return false;
+  }
+  return true;
 }
 
 /** dma-direct address of a range that may not bounce. @throws DmaApiError DMA_MASK */
