@@ -1,12 +1,14 @@
 /**
- * `phyr report`, `phyr analyze` and `phyr topo`: read the machine, analyse, print a summary or
- * JSON, and (report) write the self-contained HTML file.
+ * `phyr report`, `phyr analyze` and `phyr topo`: read the machine (live, snapshot, or the reference
+ * machine; see source.ts), analyse, print a summary or JSON, and (report) write the self-contained
+ * HTML file. When the reference machine stands in for an unreadable live machine, one line on
+ * stderr says why, and the analysis carries the same sentence.
  */
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
-import { analyzeMachine, type MachineAnalysis } from "../analyze/index.js";
+import { analyzeMachine, type MachineAnalysis, type MachineInput } from "../analyze/index.js";
 import {
   formatTable,
   type ReportAssets,
@@ -17,7 +19,7 @@ import {
 import { runAllScenarios } from "./cmd-simulate.js";
 import { collectBuffers, machineInput, type Selection } from "./collect.js";
 import { CliFailure, type CliIo, EXIT_OK, paintFor, progressFor } from "./io.js";
-import { type OpenedSource, openSource } from "./source.js";
+import { type OpenedSource, openSource, type SourceChoice } from "./source.js";
 
 /**
  * Reads uPlot's JS and CSS from node_modules (uplot/dist) for inlining.
@@ -36,13 +38,10 @@ export function readReportAssets(): ReportAssets {
   }
 }
 
-async function withSource<T>(
-  io: CliIo,
-  snapshot: string | undefined,
-  fn: (s: OpenedSource) => T,
-): Promise<T> {
-  const path = snapshot === undefined ? undefined : resolve(io.cwd ?? process.cwd(), snapshot);
-  const opened = await openSource(io.env, path);
+async function withSource<T>(io: CliIo, choice: SourceChoice, fn: (s: OpenedSource) => T): Promise<T> {
+  const path = choice.snapshot === undefined ? undefined : resolve(io.cwd ?? process.cwd(), choice.snapshot);
+  const opened = await openSource(io.env, { ...choice, snapshot: path });
+  if (opened.fallback !== undefined) io.stderr.write(`phyr: ${fallbackLine(opened.fallback)}\n`);
   try {
     return fn(opened);
   } finally {
@@ -50,15 +49,27 @@ async function withSource<T>(
   }
 }
 
+/** The sentence printed (and kept in the analysis) when the reference machine stands in for this one. */
+export function fallbackLine(reason: string): string {
+  return `${reason}; showing the reference machine instead (a simulated server; --reference to choose it, --live to force this machine)`;
+}
+
+/** Machine facts of the opened source, with the fallback sentence added to the access messages. */
+function facts(opened: OpenedSource): MachineInput {
+  const m = machineInput(opened.src, opened.origin);
+  if (opened.fallback === undefined) return m;
+  return { ...m, access: { ...m.access, messages: [...m.access.messages, fallbackLine(opened.fallback)] } };
+}
+
 function analyse(
   io: CliIo,
   sel: Selection,
-  snapshot: string | undefined,
+  choice: SourceChoice,
   scenarios = false,
 ): Promise<MachineAnalysis> {
-  return withSource(io, snapshot, ({ src, origin }) => {
-    const m = machineInput(src, origin);
-    const buffers = collectBuffers(src, sel, progressFor(io));
+  return withSource(io, choice, (opened) => {
+    const m = facts(opened);
+    const buffers = collectBuffers(opened.src, sel, progressFor(io));
     return analyzeMachine(m, buffers, { scenarios: scenarios ? runAllScenarios(1) : [] });
   });
 }
@@ -68,16 +79,18 @@ function printJson(io: CliIo, value: unknown): void {
 }
 
 /**
- * `phyr report`: every process of the live machine (or a snapshot) plus every consumer scenario at
- * its small size (seed 1); summary (or JSON) and report.html.
+ * `phyr report`: every process of the live machine (or a snapshot, or the reference machine) plus
+ * every consumer scenario at its small size (seed 1); summary (or JSON) and report.html.
  * @returns exit code 0.
- * @throws CliFailure when the machine cannot be read or the report cannot be written.
+ * @throws CliFailure when the machine cannot be read or the report cannot be written; UsageError
+ *   for conflicting source flags.
  */
 export async function runReport(
   io: CliIo,
-  o: { out: string; html: boolean; json: boolean; snapshot?: string; scenarios?: boolean },
+  o: { out: string; html: boolean; json: boolean; scenarios?: boolean } & SourceChoice,
 ): Promise<number> {
-  const a = await analyse(io, { pids: [], all: true }, o.snapshot, o.scenarios !== false);
+  const choice = { snapshot: o.snapshot, reference: o.reference, live: o.live };
+  const a = await analyse(io, { pids: [], all: true }, choice, o.scenarios !== false);
   let written = "";
   if (o.html) {
     const path = resolve(io.cwd ?? process.cwd(), o.out);
@@ -101,15 +114,15 @@ export async function runReport(
 /**
  * `phyr analyze`: the selected processes or range; summary or JSON.
  * @returns exit code 0.
- * @throws CliFailure for an unknown or unreadable pid.
+ * @throws CliFailure for an unknown or unreadable pid; UsageError for conflicting source flags.
  */
 export async function runAnalyze(
   io: CliIo,
   sel: Selection,
   json: boolean,
-  snapshot?: string,
+  choice: SourceChoice = {},
 ): Promise<number> {
-  const a = await analyse(io, sel, snapshot);
+  const a = await analyse(io, sel, choice);
   if (json) printJson(io, a);
   else io.stdout.write(`${renderSummary(a, { paint: paintFor(io.stdout, io.env) }).join("\n")}\n`);
   return EXIT_OK;
@@ -118,11 +131,10 @@ export async function runAnalyze(
 /**
  * `phyr topo`: physical map, PCI tree, IOMMU presence, P2P matrix (no process memory).
  * @returns exit code 0.
+ * @throws UsageError for conflicting source flags; CliFailure for an unreadable source.
  */
-export async function runTopo(io: CliIo, json: boolean, snapshot?: string): Promise<number> {
-  const a = await withSource(io, snapshot, ({ src, origin }) =>
-    analyzeMachine(machineInput(src, origin), []),
-  );
+export async function runTopo(io: CliIo, json: boolean, choice: SourceChoice = {}): Promise<number> {
+  const a = await withSource(io, choice, (opened) => analyzeMachine(facts(opened), []));
   if (json) {
     const { buffers: _b, total: _t, scenarios: _s, ...topo } = a;
     printJson(io, topo);
@@ -130,7 +142,13 @@ export async function runTopo(io: CliIo, json: boolean, snapshot?: string): Prom
   }
   const paint = paintFor(io.stdout, io.env);
   const out: string[] = [];
-  out.push(paint.bold(`Physical map (${a.physmap.regions.length} regions)`));
+  out.push(
+    paint.bold(
+      `phyr topo — ${terminalSafe(a.host.hostname)} (${a.origin}, kernel ${terminalSafe(a.host.kernel)})`,
+    ),
+  );
+  for (const m of a.access.messages) out.push(paint.yellow(`! ${m}`));
+  out.push("", paint.bold(`Physical map (${a.physmap.regions.length} regions)`));
   out.push(
     ...formatTable(
       ["start", "end", "size", "name"],
@@ -162,7 +180,6 @@ export async function runTopo(io: CliIo, json: boolean, snapshot?: string): Prom
       ),
     );
   }
-  for (const m of a.access.messages) out.push(paint.yellow(`! ${m}`));
   io.stdout.write(`${out.join("\n")}\n`);
   return EXIT_OK;
 }

@@ -7,6 +7,7 @@
 import { analyzeBuffer, type BufferAnalysis, type BufferInput, type MachineInput } from "../analyze/index.js";
 import { hex } from "../core/index.js";
 import { IORESOURCE_MEM, IORESOURCE_PREFETCH, type MachineSource, PageRuns } from "../linux/index.js";
+import { ReferenceSource } from "../machine/index.js";
 import type { VaRange } from "./args.js";
 import { CliFailure, type Progress } from "./io.js";
 
@@ -16,7 +17,9 @@ const IORESOURCE_MEM_64 = 0x100000;
 const SKIP_VMAS = new Set(["[vsyscall]", "[vvar]", "[vvar_vclock]"]);
 
 /**
- * Machine facts of a source in the analyze layer's shape. O(devices + iomem nodes).
+ * Machine facts of a source in the analyze layer's shape. For the reference machine, the ACS
+ * control bits, allowlist and CPU that sysfs would not show are passed on for the P2P matrix.
+ * O(devices + iomem nodes).
  * @param src the source.
  * @param origin how the data was obtained.
  * @returns the machine input.
@@ -24,6 +27,7 @@ const SKIP_VMAS = new Set(["[vsyscall]", "[vvar]", "[vvar_vclock]"]);
 export function machineInput(src: MachineSource, origin: MachineInput["origin"]): MachineInput {
   const k = src.kernel();
   const access = src.access();
+  const platform = src instanceof ReferenceSource ? src.p2pPlatform() : undefined;
   return {
     origin,
     hostname: k.hostname,
@@ -52,8 +56,12 @@ export function machineInput(src: MachineSource, origin: MachineInput["origin"])
         })),
       iommuGroup: d.iommuGroup,
       upstream: [...d.upstream],
+      ...(platform ? { acsCtrl: platform.acs.get(d.bdf) ?? 0 } : {}),
     })),
     iommus: src.iommus().units,
+    ...(platform
+      ? { p2pPlatform: { allowlist: platform.allowlist, cpuSupportsP2p: platform.cpuSupportsP2p } }
+      : {}),
   };
 }
 
@@ -138,9 +146,12 @@ function rangeBuffer(src: MachineSource, pid: number, comm: string, range: VaRan
   );
 }
 
-/** Every resident VMA of one process, concatenated in VA order (no runs for a process without memory). */
+/**
+ * Every resident VMA of one process, concatenated in VA order (no runs for a process without
+ * memory). Hugetlb VMAs count as resident by their hugetlb bytes: smaps leaves them out of Rss.
+ */
 function processBuffer(src: MachineSource, pid: number, comm: string): BufferInput {
-  const vmas = src.vmas(pid).filter((v) => v.rss > 0 && !SKIP_VMAS.has(v.path));
+  const vmas = src.vmas(pid).filter((v) => (v.rss > 0 || v.hugetlb > 0) && !SKIP_VMAS.has(v.path));
   if (vmas.length === 0) return toInput(pid, comm, `${pid} ${comm}`, new PageRuns(0, 0, 1), 0, 0);
   const all = new PageRuns(vmas[0].start, vmas[vmas.length - 1].end);
   let length = 0;

@@ -78,19 +78,19 @@ describe("main(argv, io): exit codes and one-line errors", () => {
   });
 
   it("an unknown pid is a failure (exit 1) naming the pid", async () => {
-    const r = await run(["analyze", "--pid", "4194000"]);
+    const r = await run(["analyze", "--live", "--pid", "4194000"]);
     expect(r.code).toBe(EXIT_FAILURE);
     expect(r.err).toBe("phyr: error: pid 4194000 is invalid: no such process\n");
   });
 
-  it("a missing /proc is a failure naming the path; --debug adds the stack", async () => {
+  it("--live with a missing /proc is a failure naming the path; --debug adds the stack", async () => {
     const io = capture({ PHYR_PROC_ROOT: "/nonexistent/proc" });
-    expect(await main(["topo"], io)).toBe(EXIT_FAILURE);
+    expect(await main(["topo", "--live"], io)).toBe(EXIT_FAILURE);
     expect(io.err()).toBe(
       "phyr: error: cannot read a live Linux machine: /nonexistent/proc is missing (phyr reads /proc and /sys)\n",
     );
     const dbg = capture({ PHYR_PROC_ROOT: "/nonexistent/proc" });
-    expect(await main(["topo", "--debug"], dbg)).toBe(EXIT_FAILURE);
+    expect(await main(["topo", "--live", "--debug"], dbg)).toBe(EXIT_FAILURE);
     expect(dbg.err()).toMatch(/\n\s+at /);
   });
 });

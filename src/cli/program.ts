@@ -12,6 +12,7 @@ import { runCapture } from "./cmd-capture.js";
 import { runAnalyze, runReport, runTopo } from "./cmd-report.js";
 import { runSimulate } from "./cmd-simulate.js";
 import { CliFailure, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./io.js";
+import { checkSourceChoice, type SourceChoice } from "./source.js";
 
 /** Version printed by `phyr --version`. */
 export const VERSION = "0.1.0";
@@ -53,6 +54,24 @@ function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, " ").trim();
 }
 
+const REFERENCE_HELP = "analyse phyr's reference machine (a documented simulated server) instead of this one";
+const LIVE_HELP =
+  "analyse this machine even when its frame numbers are hidden (default: the reference machine then)";
+
+/** Source flags shared by report, analyze and topo. */
+interface SourceFlags {
+  snapshot?: string;
+  reference?: boolean;
+  live?: boolean;
+}
+
+/** The flags as a source choice; conflicting flags are a usage error (exit 2). */
+function sourceChoice(o: SourceFlags): SourceChoice {
+  const c = { snapshot: o.snapshot, reference: o.reference === true, live: o.live === true };
+  checkSourceChoice(c);
+  return c;
+}
+
 function collect(parse: (v: string) => number) {
   return (value: string, prev: number[]) => [...prev, parse(value)];
 }
@@ -71,25 +90,27 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
 
   program
     .command("report", { isDefault: true })
-    .description("analyse every process of the live machine; print a summary and write report.html")
+    .description(
+      "analyse every process of this machine (or, when its frame numbers cannot be read, of the reference machine); print a summary and write report.html",
+    )
     .option("-o, --out <file>", "HTML report path", "report.html")
     .option("--no-html", "do not write the HTML report")
     .option("--json", "print the analysis as JSON (schema phyr-analysis/1) instead of the summary")
     .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
+    .option("--reference", REFERENCE_HELP)
+    .option("--live", LIVE_HELP)
     .option("--no-scenarios", "do not run the simulated consumer scenarios")
-    .action(
-      async (o: { out: string; html: boolean; json?: boolean; snapshot?: string; scenarios: boolean }) => {
-        setCode(
-          await runReport(io, {
-            out: o.out,
-            html: o.html,
-            json: o.json === true,
-            snapshot: o.snapshot,
-            scenarios: o.scenarios,
-          }),
-        );
-      },
-    );
+    .action(async (o: { out: string; html: boolean; json?: boolean; scenarios: boolean } & SourceFlags) => {
+      setCode(
+        await runReport(io, {
+          out: o.out,
+          html: o.html,
+          json: o.json === true,
+          scenarios: o.scenarios,
+          ...sourceChoice(o),
+        }),
+      );
+    });
 
   program
     .command("analyze")
@@ -99,26 +120,29 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option("--range <VA:LEN>", "only this virtual range of the one --pid (e.g. 0x7f0000000000:64M)")
     .option("--json", "print the analysis as JSON (schema phyr-analysis/1)")
     .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
-    .action(
-      async (o: { pid: number[]; all?: boolean; range?: string; json?: boolean; snapshot?: string }) => {
-        const all = o.all === true;
-        if (all && o.pid.length > 0) throw new UsageError("--all and --pid conflict: give one of them");
-        if (!all && o.pid.length === 0) throw new UsageError("analyze needs --pid N (repeatable) or --all");
-        if (o.range !== undefined && (all || o.pid.length !== 1)) {
-          throw new UsageError("--range needs exactly one --pid (and no --all)");
-        }
-        const range = o.range === undefined ? undefined : parseVaRange(o.range);
-        setCode(await runAnalyze(io, { pids: o.pid, all, range }, o.json === true, o.snapshot));
-      },
-    );
+    .option("--reference", REFERENCE_HELP)
+    .option("--live", LIVE_HELP)
+    .action(async (o: { pid: number[]; all?: boolean; range?: string; json?: boolean } & SourceFlags) => {
+      const choice = sourceChoice(o);
+      const all = o.all === true;
+      if (all && o.pid.length > 0) throw new UsageError("--all and --pid conflict: give one of them");
+      if (!all && o.pid.length === 0) throw new UsageError("analyze needs --pid N (repeatable) or --all");
+      if (o.range !== undefined && (all || o.pid.length !== 1)) {
+        throw new UsageError("--range needs exactly one --pid (and no --all)");
+      }
+      const range = o.range === undefined ? undefined : parseVaRange(o.range);
+      setCode(await runAnalyze(io, { pids: o.pid, all, range }, o.json === true, choice));
+    });
 
   program
     .command("topo")
     .description("physical map, PCI tree, IOMMU presence and the P2P matrix")
     .option("--json", "print as JSON (schema phyr-analysis/1, without buffers)")
     .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
-    .action(async (o: { json?: boolean; snapshot?: string }) => {
-      setCode(await runTopo(io, o.json === true, o.snapshot));
+    .option("--reference", REFERENCE_HELP)
+    .option("--live", LIVE_HELP)
+    .action(async (o: { json?: boolean } & SourceFlags) => {
+      setCode(await runTopo(io, o.json === true, sourceChoice(o)));
     });
 
   program

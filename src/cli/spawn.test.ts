@@ -13,10 +13,10 @@ import { describe, expect, it } from "vitest";
 const BIN = resolve(import.meta.dirname, "../../dist/src/cli/main.js");
 const skip = !existsSync(BIN) && !process.env.CI;
 
-function phyr(args: string[], bin = BIN) {
+function phyr(args: string[], bin = BIN, env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [bin, ...args], {
     encoding: "utf8",
-    env: { ...process.env, FORCE_COLOR: "" },
+    env: { ...process.env, FORCE_COLOR: "", ...env },
     timeout: 60_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -52,4 +52,16 @@ describe.skipIf(skip)("built phyr binary", () => {
       expect(r.out).not.toContain("\u001b[");
     },
   );
+
+  it("with no readable /proc, report shows the reference machine and says why in one stderr line", () => {
+    const proc = mkdtempSync(join(tmpdir(), "phyr-noproc-"));
+    const r = phyr(["report", "--no-html", "--no-scenarios"], BIN, { PHYR_PROC_ROOT: proc });
+    expect(r.code).toBe(0);
+    expect(r.err).toBe(
+      `phyr: ${proc} is not readable here; showing the reference machine instead (a simulated server; --reference to choose it, --live to force this machine)\n`,
+    );
+    expect(r.out.split("\n")[0]).toBe(
+      "phyr — phyr-reference (reference, kernel phyr-reference-machine-1, 4 KiB pages)",
+    );
+  });
 });
