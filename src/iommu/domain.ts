@@ -11,11 +11,12 @@
  *   The kernel's 10 ms flush timer is not modelled.
  */
 import { checkAddr, DmaApiError, hex, IommuFault } from "../core/index.js";
+import type { PhyrRead } from "../phyr/index.js";
 import { type DmaIovaOptions, iommuDmaAllocIova, iommuDmaFreeIova } from "./dma-iova.js";
 import { type IoPgtableFormat, type IoPgtableFormatName, ioPgtableFormat } from "./format.js";
 import { Iotlb, type IotlbOptions } from "./iotlb.js";
 import { IovaDomain, type IovaDomainOptions } from "./iova.js";
-import { type IotlbGather, ioMap, iotlbGatherInit, ioUnmap } from "./map.js";
+import { type IotlbGather, ioMap, ioMapList, iotlbGatherInit, ioUnmap } from "./map.js";
 import { IoPageTable } from "./pgtable.js";
 import { type IommuAccess, type IommuFaultReason, IommuMapError, IommuProt } from "./prot.js";
 
@@ -143,11 +144,27 @@ export class IommuDomain {
   }
 
   /**
+   * Maps the entries of a range list back to back from `iova` (iommu_map_sg): one run per entry,
+   * page sizes chosen per run as {@link map} does, leaf tables filled in order without a walk from
+   * the root per run. MMIO-flagged entries get `mmioProt`. All-or-nothing. Counts one map per entry.
+   * @returns Entries mapped.
+   * @throws IommuMapError "IOMMU_EINVAL" on a non-paging domain, an entry or `iova` not aligned to
+   *   the smallest page size, or beyond the aperture; "IOMMU_EEXIST" when already mapped.
+   *   RangeError for a bad `iova` or prot.
+   * Cost: O(entries + pages written + tables entered x levels).
+   */
+  mapPhyrs(iova: number, list: PhyrRead, prot: number, mmioProt = prot): number {
+    const n = ioMapList(this.paging_(), iova, list, prot, mmioProt);
+    this.stats.maps += n;
+    return n;
+  }
+
+  /**
    * iommu_unmap: unmaps from `iova` up to `size` bytes (stopping at a hole). Strict domains sync
    * the gathered invalidation before returning; lazy ones leave the IOTLB stale until a flush.
    * @returns Bytes unmapped.
    * @throws IommuMapError "IOMMU_EINVAL" on a non-paging domain, misalignment, or inside a large page.
-   * Cost: O(levels) per leaf plus one IOTLB range invalidation per gather.
+   * Cost: O(levels) per table entered, O(1) per leaf, plus one IOTLB range invalidation per gather.
    */
   unmap(iova: number, size: number): number {
     const pt = this.paging_();

@@ -4,6 +4,7 @@
  * gathered as {start, end, pgsize}).
  */
 import { checkAddr, checkLen, hex } from "../core/index.js";
+import { PhyrFlag, type PhyrRead } from "../phyr/index.js";
 import { iommuPgsizeInto, type PgsizeChoice } from "./pgsize.js";
 import type { IoPageTable } from "./pgtable.js";
 import { checkProt, IommuMapError } from "./prot.js";
@@ -100,12 +101,79 @@ export function ioMap(pt: IoPageTable, iova: number, paddr: number, size: number
 }
 
 /**
+ * Maps every entry of `list` back to back from `iova` (iommu_map_sg over a range list): each entry
+ * is one run mapped with __iommu_map's page-size choice, and consecutive runs that land in one
+ * table reuse it instead of walking from the root per run. Entries flagged MMIO get `mmioProt`,
+ * the others `prot`. All-or-nothing: on failure everything this call mapped is unmapped.
+ * @returns Entries mapped.
+ * @throws IommuMapError "IOMMU_EINVAL" when `iova` or an entry is not aligned to the smallest page
+ *   size or the range ends beyond the aperture, "IOMMU_EEXIST" when part of it is already mapped.
+ * @throws RangeError for a bad `iova` or prot.
+ * Cost: O(entries + pages written + tables entered x levels).
+ */
+export function ioMapList(
+  pt: IoPageTable,
+  iova: number,
+  list: PhyrRead,
+  prot: number,
+  mmioProt: number,
+): number {
+  checkAddr("map iova", iova);
+  checkProt(prot);
+  checkProt(mmioProt);
+  const total = list.totalBytes;
+  if (total === 0) return 0;
+  const min = 2 ** pt.format.granuleShift;
+  if (Math.floor(iova / min) * min !== iova || iova + total > 2 ** pt.format.iovaBits) {
+    throw new IommuMapError(
+      "IOMMU_EINVAL",
+      `Cannot map ${hex(iova)}+${hex(total)}: not aligned to the smallest page size ${hex(min)} or beyond the ${pt.format.iovaBits}-bit aperture`,
+    );
+  }
+  const bitmap = pt.format.pgsizeBitmap;
+  let pos = iova;
+  let done = 0;
+  let n = 0;
+  try {
+    for (const c = list.cursor(); !c.done; c.nextEntry()) {
+      const addr = c.entryAddr;
+      const len = c.entryLen;
+      if (Math.floor(addr / min) * min !== addr || Math.floor(len / min) * min !== len) {
+        throw new IommuMapError(
+          "IOMMU_EINVAL",
+          `Cannot map entry ${c.index} ${hex(addr)}+${hex(len)} at iova ${hex(pos)}: not aligned to the smallest page size ${hex(min)}`,
+        );
+      }
+      const p = c.flags & PhyrFlag.MMIO ? mmioProt : prot;
+      done = 0;
+      if (len === min) {
+        // One smallest page: iommu_pgsize can only choose (min, 1).
+        done = pt.mapPages(pos, addr, min, 1, p, true);
+      } else {
+        while (done < len) {
+          iommuPgsizeInto(bitmap, pos + done, addr + done, len - done, choice);
+          done += pt.mapPages(pos + done, addr + done, choice.pgsize, choice.count, p, true);
+        }
+      }
+      pos += len;
+      done = 0;
+      n++;
+    }
+  } catch (e) {
+    const mapped = pos - iova + done + (e instanceof IommuMapError ? e.mapped : 0);
+    if (mapped > 0) ioUnmap(pt, iova, mapped, null, null);
+    throw e;
+  }
+  return n;
+}
+
+/**
  * __iommu_unmap: unmaps from `iova` until `size` bytes are covered or an unmapped hole is met;
  * gathers each unmapped run into `gather` (when given), calling `sync` as iommu_iotlb_gather_add_page
  * requires. The caller syncs the final gather.
  * @returns Bytes unmapped (may exceed `size` when a larger page covered the end, as VT-d does).
  * @throws IommuMapError "IOMMU_EINVAL" for misalignment or when `iova` is inside a large page.
- * Cost: O(levels) per leaf.
+ * Cost: O(levels) per table entered plus O(1) per leaf.
  */
 export function ioUnmap(
   pt: IoPageTable,

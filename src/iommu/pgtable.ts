@@ -15,7 +15,7 @@
  * pageBase is the physical address of the page (aligned to its size), so the low 12 bits are free.
  * Counts of tables, of leaf pages by size and of leaf entries are kept incrementally.
  *
- * Costs: mapPages O(levels + count), unmapPages O(levels * leaves), lookup O(levels),
+ * Costs: mapPages O(levels + count), unmapPages O(levels * tables + leaves), lookup O(levels),
  * checkValid O(tables * entries per table).
  */
 import { hex, ilog2 } from "../core/index.js";
@@ -24,6 +24,8 @@ import { IommuMapError } from "./prot.js";
 
 const PRESENT = 1;
 const LEAF = 2;
+/** 2^k for k = 0..63 (a table read is cheaper than `2 ** k`, which V8 computes with pow()). */
+const POW2 = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
 /** Entries per pool chunk (tables per chunk = this / entries per table, at least 1). */
 const CHUNK_ENTRIES = 32768;
 
@@ -65,6 +67,11 @@ export class IoPageTable {
   readonly found: IoPteLookup = { phys: 0, pageBase: 0, pageIova: 0, pgsize: 0, prot: 0 };
   /** Id of the root table. */
   readonly root: number;
+  /** Table of the last sequential {@link mapPages} walk (-1 none), its level and IOVA span [lo, hi). */
+  private seqTid = -1;
+  private seqLevel = 0;
+  private seqLo = 0;
+  private seqHi = 0;
 
   /**
    * An empty table (just the root).
@@ -133,11 +140,21 @@ export class IoPageTable {
    * @throws IommuMapError "IOMMU_EEXIST" when a page is already mapped there; pages before it stay
    *   mapped and the error's `mapped` field says how many bytes (__iommu_map unrolls them).
    * @throws RangeError for an unsupported or misaligned size.
-   * Cost: O(levels + count) table touches.
+   * @param sequential When true, a table found by the previous sequential call is used again
+   *   without a walk from the root if it holds this IOVA (for a caller mapping consecutive runs in
+   *   IOVA order, as a range-list map does); the kernel's per-call iommu_map always walks.
+   * Cost: O(levels + count) table touches; O(count) for a sequential call in the same table.
    */
-  mapPages(iova: number, paddr: number, pgsize: number, count: number, prot: number): number {
+  mapPages(
+    iova: number,
+    paddr: number,
+    pgsize: number,
+    count: number,
+    prot: number,
+    sequential = false,
+  ): number {
     const k = ilog2(pgsize);
-    const level = 2 ** k === pgsize ? this.leafLevelOf[k] : 0;
+    const level = POW2[k] === pgsize ? this.leafLevelOf[k] : 0;
     if (level === 0)
       throw new RangeError(`page size ${hex(pgsize)} is invalid: not supported by ${this.format.name}`);
     if (modPow2(iova, pgsize) !== 0 || modPow2(paddr, pgsize) !== 0) {
@@ -146,12 +163,24 @@ export class IoPageTable {
       );
     }
     const rep = k - levelShift(this.format, level);
-    const n = 2 ** rep;
+    const n = POW2[rep];
     const low = PRESENT + LEAF + prot * 4 + rep * 256;
     const E = this.entriesPerTable;
     let mapped = 0;
     while (count > 0) {
-      const tid = this.walkAlloc(iova, level, mapped);
+      let tid: number;
+      if (sequential && level === this.seqLevel && iova >= this.seqLo && iova < this.seqHi) tid = this.seqTid;
+      else {
+        tid = this.walkAlloc(iova, level, mapped);
+        if (sequential) {
+          // The table spans one entry of the level above.
+          const span = this.levelDiv[level] * E;
+          this.seqTid = tid;
+          this.seqLevel = level;
+          this.seqLo = iova - modPow2(iova, span);
+          this.seqHi = this.seqLo + span;
+        }
+      }
       const chunk = this.chunks[Math.floor(tid / this.tablesPerChunk)];
       const base = modPow2(tid, this.tablesPerChunk) * E;
       let idx = modPow2(Math.floor(iova / this.levelDiv[level]), E);
@@ -181,37 +210,52 @@ export class IoPageTable {
    * @returns Bytes unmapped (0 when nothing is mapped at `iova`).
    * @throws IommuMapError "IOMMU_EINVAL" when `iova` falls inside a leaf instead of at its start
    *   (the model does not split large pages); nothing is changed for that leaf.
-   * Cost: O(levels) per leaf removed.
+   * Cost: O(levels) per table entered plus O(1) per leaf removed (leaves of one table are cleared
+   *   in order after one walk).
    */
   unmapPages(iova: number, pgsize: number, count: number): number {
     const target = pgsize * count;
+    const E = this.entriesPerTable;
     let done = 0;
     while (done < target) {
-      const at = iova + done;
-      const level = this.walkFind(at);
+      // One walk from the root per table; then its leaves are cleared in order (as VT-d's
+      // dma_pte_clear_level walks a table), and the table's used count is dropped once.
+      const level = this.walkFind(iova + done);
       if (level === 0) break;
       const tid = this.pathIds[level];
       const chunk = this.chunks[Math.floor(tid / this.tablesPerChunk)];
-      const base = modPow2(tid, this.tablesPerChunk) * this.entriesPerTable;
-      const idx = this.pathIdx[level];
-      const v = chunk[base + idx];
-      const lowBits = modPow2(v, 4096);
-      const rep = lowBits >>> 8;
-      const n = 2 ** rep;
-      const shift = levelShift(this.format, level) + rep;
-      const size = 2 ** shift;
-      if (modPow2(at, size) !== 0) {
-        throw new IommuMapError(
-          "IOMMU_EINVAL",
-          `Cannot unmap ${hex(at)}: inside a ${hex(size)} page that starts at ${hex(at - (at % size))}`,
-        );
+      const base = modPow2(tid, this.tablesPerChunk) * E;
+      const shift0 = levelShift(this.format, level);
+      let idx = this.pathIdx[level];
+      let cleared = 0;
+      while (done < target && idx < E) {
+        const v = chunk[base + idx];
+        if (v === 0) break;
+        const lowBits = modPow2(v, 4096);
+        if ((lowBits & LEAF) === 0) break; // a lower table: walk again
+        const at = iova + done;
+        const rep = lowBits >>> 8;
+        const shift = shift0 + rep;
+        const size = POW2[shift];
+        if (modPow2(at, size) !== 0) {
+          // Only a table's first leaf can be entered off its start; release what was cleared anyway.
+          if (cleared > 0) this.release(level, cleared);
+          throw new IommuMapError(
+            "IOMMU_EINVAL",
+            `Cannot unmap ${hex(at)}: inside a ${hex(size)} page that starts at ${hex(at - (at % size))}`,
+          );
+        }
+        // `at` is aligned to the leaf, so idx is its first replica.
+        const n = POW2[rep];
+        if (n === 1) chunk[base + idx] = 0;
+        else for (let j = 0; j < n; j++) chunk[base + idx + j] = 0;
+        this.ptes -= n;
+        this.leavesByShift[shift]--;
+        cleared += n;
+        done += size;
+        idx += n;
       }
-      const first = idx - (idx % n);
-      for (let j = 0; j < n; j++) chunk[base + first + j] = 0;
-      this.ptes -= n;
-      this.leavesByShift[shift]--;
-      this.release(level, n);
-      done += size;
+      this.release(level, cleared);
     }
     return done;
   }
@@ -229,7 +273,7 @@ export class IoPageTable {
         modPow2(tid, this.tablesPerChunk) * this.entriesPerTable + this.pathIdx[level]
       ];
     const lowBits = modPow2(v, 4096);
-    const pgsize = 2 ** (levelShift(this.format, level) + (lowBits >>> 8));
+    const pgsize = POW2[levelShift(this.format, level) + (lowBits >>> 8)];
     const f = this.found;
     f.pageBase = v - lowBits;
     f.pageIova = iova - modPow2(iova, pgsize);
@@ -386,6 +430,10 @@ export class IoPageTable {
 
   private freeTable(id: number): void {
     // Entries are already zero (used count reached 0).
+    if (id === this.seqTid) {
+      this.seqTid = -1;
+      this.seqLevel = 0;
+    }
     this.tableLevel[id] = 0;
     this.tables--;
     this.freeIds.push(id);

@@ -19,7 +19,7 @@
  * to ZONE_NORMAL/DMA32 first (check_and_migrate_movable_folios), then the pin is taken.
  */
 import { checkRange, hex, MemError, PAGE_SIZE, PinFailed } from "../core/index.js";
-import { FolioFlag, MigrateType, Zone } from "../mem/index.js";
+import { FolioFlag, type MachineMemory, MigrateType, PAGES_PER_SECTION, Zone } from "../mem/index.js";
 import { PhyrFlag, PhyrList, type PhyrListOptions } from "../phyr/index.js";
 import type { AddressSpace } from "./mm.js";
 import { PteFlag, pteFlags, ptePfn } from "./pagetable.js";
@@ -58,50 +58,88 @@ export function pinUserRange(mm: AddressSpace, va: number, len: number, opts: Pi
   const pt = mm.pt;
   const list = new PhyrList({ store: opts.store ?? "compact", chunkCapacity: opts.chunkCapacity });
   const baseFlag = kind === "pin" ? PhyrFlag.PINNED : PhyrFlag.REF;
+  // The run being built (one entry), the folio grab being gathered (try_grab_folio once per folio
+  // and run of its pages, not per page) and the PFNMAP pins being gathered (per provider).
   let runAddr = -1;
   let runLen = 0;
   let runFlags = 0;
   let runProv = 0;
+  let grabId = -1;
+  let grabPages = 0;
+  let pfnmapProv = -1;
+  let pfnmapPages = 0;
+  // Frame -> folio map of the last section touched (FolioTable.folioOfPfn without a Map lookup per page).
+  let secNr = -1;
+  let secMap: Int32Array | undefined;
   const end = va + len;
   let a = va;
   while (a < end) {
-    const e = pt.lookup(a);
-    const leafEnd = pt.lastBase + pt.lastSize;
-    const stop = Math.min(leafEnd, end);
-    const npages = (stop - a) / PAGE_SIZE;
-    const pfn = ptePfn(e) + (a - pt.lastBase) / PAGE_SIZE;
-    let flags = baseFlag;
-    let prov = 0;
-    if (pteFlags(e) & PteFlag.SPECIAL) {
-      const vma = mm.findVma(a)!;
-      flags |= PhyrFlag.MMIO;
-      prov = vma.provider;
-      mem.pfnmapPins.set(prov, (mem.pfnmapPins.get(prov) ?? 0) + npages);
-    } else {
-      const id = f.folioOfPfn(pfn);
-      mem.grabFolio(id, npages, kind);
-      if (f.pgmap[id]) {
-        const pg = mem.pgmaps[f.pgmap[id] - 1];
-        if (pg.type === "PCI_P2PDMA") {
+    // One walk from the root per leaf table; then its leaves are read in order.
+    const tab = pt.leafEntries(a);
+    if (tab === undefined) throw new Error(`pinUserRange: ${hex(a)} is not mapped after fault-in`);
+    const size = pt.lastSize;
+    let leafVa = pt.lastBase;
+    for (let i = pt.lastIndex; i < 512 && a < end; i++) {
+      const e = tab[i];
+      if (e === 0) break; // a lower-level table: walk again from the root
+      const leafEnd = leafVa + size;
+      const stop = Math.min(leafEnd, end);
+      const npages = (stop - a) / PAGE_SIZE;
+      const epfn = Math.floor(e / 64);
+      const pfn = epfn + (a - leafVa) / PAGE_SIZE;
+      let flags = baseFlag;
+      let prov = 0;
+      if ((e - epfn * 64) & PteFlag.SPECIAL) {
+        flags |= PhyrFlag.MMIO;
+        prov = mm.findVma(a)!.provider;
+        if (prov !== pfnmapProv) {
+          if (pfnmapPages > 0) addPfnmapPins(mem.pfnmapPins, pfnmapProv, pfnmapPages);
+          pfnmapProv = prov;
+          pfnmapPages = 0;
+        }
+        pfnmapPages += npages;
+      } else {
+        const sn = Math.floor(pfn / PAGES_PER_SECTION);
+        if (sn !== secNr) {
+          secNr = sn;
+          secMap = f.sections.get(sn);
+        }
+        const id = secMap === undefined ? -1 : secMap[pfn - sn * PAGES_PER_SECTION] - 1;
+        if (id < 0) throw new Error(`pinUserRange: pfn ${hex(pfn)} mapped at ${hex(a)} has no folio`);
+        if (id === grabId) grabPages += npages;
+        else {
+          if (grabPages > 0) mem.grabFolio(grabId, grabPages, kind);
+          grabId = id;
+          grabPages = npages;
+        }
+        const pg = f.pgmap[id];
+        if (pg !== 0 && mem.pgmaps[pg - 1].type === "PCI_P2PDMA") {
           flags |= PhyrFlag.MMIO;
-          prov = pg.provider;
+          prov = mem.pgmaps[pg - 1].provider;
         }
       }
+      const addr = pfn * PAGE_SIZE;
+      const bytes = stop - a;
+      if (runAddr + runLen === addr && flags === runFlags && prov === runProv) runLen += bytes;
+      else {
+        if (runAddr >= 0) list.append(runAddr, runLen, runFlags, runProv);
+        runAddr = addr;
+        runLen = bytes;
+        runFlags = flags;
+        runProv = prov;
+      }
+      a = stop;
+      leafVa = leafEnd;
     }
-    const addr = pfn * PAGE_SIZE;
-    const bytes = stop - a;
-    if (runAddr + runLen === addr && flags === runFlags && prov === runProv) runLen += bytes;
-    else {
-      if (runAddr >= 0) list.append(runAddr, runLen, runFlags, runProv);
-      runAddr = addr;
-      runLen = bytes;
-      runFlags = flags;
-      runProv = prov;
-    }
-    a = stop;
   }
+  if (grabPages > 0) mem.grabFolio(grabId, grabPages, kind);
+  if (pfnmapPages > 0) addPfnmapPins(mem.pfnmapPins, pfnmapProv, pfnmapPages);
   if (runAddr >= 0) list.append(runAddr, runLen, runFlags, runProv);
   return list;
+}
+
+function addPfnmapPins(pins: Map<number, number>, prov: number, n: number): void {
+  pins.set(prov, (pins.get(prov) ?? 0) + n);
 }
 
 /**
@@ -156,64 +194,154 @@ export function pinUserPages(mm: AddressSpace, va: number, len: number, opts: Pi
 export function unpinPhyrs(mm: AddressSpace, list: PhyrList, opts: UnpinOptions = {}): void {
   const mem = mm.mem;
   const f = mem.folios;
-  const need = new Map<number, number>();
-  const needKind = new Map<number, "pin" | "get">();
-  const dirtyIds = new Set<number>();
-  const pfnmap = new Map<number, number>();
-  list.forEachEntry((addr, len, flags, provider) => {
-    const kind = flags & PhyrFlag.PINNED ? "pin" : flags & PhyrFlag.REF ? "get" : undefined;
-    if (kind === undefined || addr % PAGE_SIZE || len % PAGE_SIZE) {
-      throw new PinFailed(
-        `Cannot unpin ${hex(addr)}+${hex(len)}: not a whole-page PINNED or REF entry`,
-        addr / PAGE_SIZE,
-      );
-    }
-    let pfn = addr / PAGE_SIZE;
-    const last = pfn + len / PAGE_SIZE;
-    while (pfn < last) {
-      const id = mem.sections.pfnValid(pfn) ? f.folioOfPfn(pfn) : -1;
-      if (id < 0) {
-        if (!(flags & PhyrFlag.MMIO) || provider === 0 || kind !== "pin") {
-          throw new PinFailed(`Cannot unpin pfn ${hex(pfn)}: no folio holds it`, pfn);
-        }
-        pfnmap.set(provider, (pfnmap.get(provider) ?? 0) + (last - pfn));
-        break;
-      }
-      const n = Math.min(last, f.head[id] + f.npages(id)) - pfn;
-      if ((needKind.get(id) ?? kind) !== kind) {
+  const sc = scratchFor(f.capacity);
+  const need = sc.need;
+  const mark = sc.mark;
+  const allDirty = opts.dirty === true;
+  let nTouched = 0;
+  let pfnmap: Map<number, number> | undefined;
+  let secNr = -1;
+  let secMap: Int32Array | undefined;
+  try {
+    // Pass 1: pages to release per folio (folio lookups per folio, not per page), kinds, dirtiness.
+    for (const c = list.cursor(); !c.done; c.nextEntry()) {
+      const addr = c.entryAddr;
+      const len = c.entryLen;
+      const flags = c.flags;
+      const kind = flags & PhyrFlag.PINNED ? MARK_PIN : flags & PhyrFlag.REF ? MARK_GET : 0;
+      if (kind === 0 || addr % PAGE_SIZE || len % PAGE_SIZE) {
         throw new PinFailed(
-          `Cannot unpin pfn ${hex(pfn)}: the list mixes pins and references of one folio`,
-          pfn,
+          `Cannot unpin ${hex(addr)}+${hex(len)}: not a whole-page PINNED or REF entry`,
+          addr / PAGE_SIZE,
         );
       }
-      need.set(id, (need.get(id) ?? 0) + n);
-      needKind.set(id, kind);
-      if (opts.dirty || flags & PhyrFlag.DIRTY) dirtyIds.add(id);
-      pfn += n;
+      const dirty = allDirty || (flags & PhyrFlag.DIRTY) !== 0 ? MARK_DIRTY : 0;
+      let pfn = addr / PAGE_SIZE;
+      const last = pfn + len / PAGE_SIZE;
+      while (pfn < last) {
+        // A folio only ever covers frames with a struct page (checkMemory), so a folio found in the
+        // frame map implies pfn_valid.
+        const sn = Math.floor(pfn / PAGES_PER_SECTION);
+        if (sn !== secNr) {
+          secNr = sn;
+          secMap = f.sections.get(sn);
+        }
+        const id = secMap === undefined ? -1 : secMap[pfn - sn * PAGES_PER_SECTION] - 1;
+        if (id < 0) {
+          if (!(flags & PhyrFlag.MMIO) || c.provider === 0 || kind !== MARK_PIN) {
+            throw new PinFailed(`Cannot unpin pfn ${hex(pfn)}: no folio holds it`, pfn);
+          }
+          pfnmap ??= new Map();
+          pfnmap.set(c.provider, (pfnmap.get(c.provider) ?? 0) + (last - pfn));
+          break;
+        }
+        const head = f.head[id];
+        const folioEnd = head + POW2[f.order[id]];
+        const n = Math.min(last, folioEnd) - pfn;
+        const m = mark[id];
+        if (m === 0) {
+          if (nTouched === sc.touched.length) growTouched(sc);
+          sc.touched[nTouched++] = id;
+          mark[id] = kind | dirty;
+        } else {
+          if ((m & MARK_KIND) !== kind) {
+            throw new PinFailed(
+              `Cannot unpin pfn ${hex(pfn)}: the list mixes pins and references of one folio`,
+              pfn,
+            );
+          }
+          mark[id] = m | dirty;
+        }
+        need[id] += n;
+        pfn += n;
+      }
     }
-  });
-  for (const [id, n] of need) {
-    const kind = needKind.get(id)!;
-    if (mem.outstanding(id, kind) < n) {
-      throw new PinFailed(
-        `Cannot unpin pfn ${hex(f.head[id])}: ${n} page(s) to release but the folio holds ${mem.outstanding(id, kind)} ${kind === "pin" ? "pins" : "references"}`,
-        f.head[id],
-      );
+    // Pass 2: validate everything before changing anything.
+    const touched = sc.touched;
+    for (let t = 0; t < nTouched; t++) {
+      const id = touched[t];
+      const kind = mark[id] & MARK_PIN ? "pin" : "get";
+      const n = need[id];
+      if (mem.outstanding(id, kind) < n) {
+        throw new PinFailed(
+          `Cannot unpin pfn ${hex(f.head[id])}: ${n} page(s) to release but the folio holds ${mem.outstanding(id, kind)} ${kind === "pin" ? "pins" : "references"}`,
+          f.head[id],
+        );
+      }
+    }
+    if (pfnmap !== undefined) {
+      for (const [prov, n] of pfnmap) {
+        if ((mem.pfnmapPins.get(prov) ?? 0) < n) {
+          throw new PinFailed(
+            `Cannot unpin ${n} PFNMAP page(s) of provider ${prov}: only ${mem.pfnmapPins.get(prov) ?? 0} pinned`,
+          );
+        }
+      }
+    }
+    // Pass 3: one release per folio.
+    for (let t = 0; t < nTouched; t++) {
+      const id = touched[t];
+      const m = mark[id];
+      const n = need[id];
+      mark[id] = 0;
+      need[id] = 0;
+      mem.releaseFolio(id, n, m & MARK_PIN ? "pin" : "get", (m & MARK_DIRTY) !== 0);
+    }
+    nTouched = 0;
+    if (pfnmap !== undefined) {
+      for (const [prov, n] of pfnmap) {
+        const left = mem.pfnmapPins.get(prov)! - n;
+        if (left === 0) mem.pfnmapPins.delete(prov);
+        else mem.pfnmapPins.set(prov, left);
+      }
+    }
+  } finally {
+    // Leave the scratch clean on every path (an error leaves the folios themselves unchanged).
+    for (let t = 0; t < nTouched; t++) {
+      const id = sc.touched[t];
+      mark[id] = 0;
+      need[id] = 0;
     }
   }
-  for (const [prov, n] of pfnmap) {
-    if ((mem.pfnmapPins.get(prov) ?? 0) < n) {
-      throw new PinFailed(
-        `Cannot unpin ${n} PFNMAP page(s) of provider ${prov}: only ${mem.pfnmapPins.get(prov) ?? 0} pinned`,
-      );
-    }
+}
+
+/** 2^k for k = 0..63 (a table read is cheaper than `2 ** k`, which V8 computes with pow()). */
+const POW2 = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
+
+const MARK_PIN = 1;
+const MARK_GET = 2;
+const MARK_KIND = 3;
+const MARK_DIRTY = 4;
+
+/**
+ * Per-folio scratch of {@link unpinPhyrs}, indexed by folio id and kept all-zero between calls:
+ * pages to release, kind and dirty bits, and the ids touched (so clearing costs O(folios touched)).
+ */
+interface UnpinScratch {
+  need: Float64Array;
+  mark: Uint8Array;
+  touched: Int32Array;
+}
+
+let scratch: UnpinScratch = {
+  need: new Float64Array(0),
+  mark: new Uint8Array(0),
+  touched: new Int32Array(0),
+};
+
+/** The scratch, grown (zeroed) to at least `capacity` folio ids. O(1), or O(capacity) when it grows. */
+function scratchFor(capacity: number): UnpinScratch {
+  if (scratch.need.length < capacity) {
+    const cap = Math.max(capacity, scratch.need.length * 2, 64);
+    scratch = { need: new Float64Array(cap), mark: new Uint8Array(cap), touched: scratch.touched };
   }
-  for (const [id, n] of need) mem.releaseFolio(id, n, needKind.get(id)!, dirtyIds.has(id));
-  for (const [prov, n] of pfnmap) {
-    const left = mem.pfnmapPins.get(prov)! - n;
-    if (left === 0) mem.pfnmapPins.delete(prov);
-    else mem.pfnmapPins.set(prov, left);
-  }
+  return scratch;
+}
+
+function growTouched(sc: UnpinScratch): void {
+  const t = new Int32Array(Math.max(1024, sc.touched.length * 2));
+  t.set(sc.touched);
+  sc.touched = t;
 }
 
 /**
@@ -287,34 +415,71 @@ function prepare(mm: AddressSpace, va: number, len: number, opts: PinOptions): "
     }
     a = v.end;
   }
-  // Device-private pages: only the owner may reach them.
+  // One walk over the leaves: device-private pages (only their pgmap owner may reach them), pages
+  // to fault in, and for FOLL_LONGTERM folios that must migrate first.
   const f = mem.folios;
   const pt = mm.pt;
+  const longterm = opts.longterm === true;
+  let missing = false;
+  let migrate = false;
+  let secNr = -1;
+  let secMap: Int32Array | undefined;
   for (let a = va; a < end; ) {
-    const e = pt.lookup(a);
-    if (e === 0) {
+    const tab = pt.leafEntries(a);
+    if (tab === undefined) {
+      missing = true;
       a += PAGE_SIZE;
       continue;
     }
-    if (pteFlags(e) & PteFlag.DEVPRIV) {
-      const pg = mem.pgmaps[f.pgmap[f.folioOfPfn(ptePfn(e))] - 1];
-      if (opts.owner === undefined || opts.owner !== pg.owner) {
-        throw new PinFailed(
-          `Cannot pin ${hex(a)}: pfn ${hex(ptePfn(e))} is DEVICE_PRIVATE memory, unavailable to anyone but its pgmap owner`,
-          ptePfn(e),
-        );
+    const size = pt.lastSize;
+    let leafVa = pt.lastBase;
+    for (let i = pt.lastIndex; i < 512 && a < end; i++) {
+      const e = tab[i];
+      if (e === 0) break; // a hole or a lower-level table: walk again from the root
+      const pfn = Math.floor(e / 64);
+      const fl = e - pfn * 64;
+      if (fl & PteFlag.DEVPRIV) {
+        const pg = mem.pgmaps[f.pgmap[f.folioOfPfn(pfn)] - 1];
+        if (opts.owner === undefined || opts.owner !== pg.owner) {
+          throw new PinFailed(
+            `Cannot pin ${hex(a)}: pfn ${hex(pfn)} is DEVICE_PRIVATE memory, unavailable to anyone but its pgmap owner`,
+            pfn,
+          );
+        }
+      } else if (longterm && !migrate && !(fl & PteFlag.SPECIAL)) {
+        const sn = Math.floor(pfn / PAGES_PER_SECTION);
+        if (sn !== secNr) {
+          secNr = sn;
+          secMap = f.sections.get(sn);
+        }
+        const id = secMap === undefined ? -1 : secMap[pfn - sn * PAGES_PER_SECTION] - 1;
+        if (id >= 0 && notLongtermPinnable(mem, id)) migrate = true;
       }
+      leafVa += size;
+      a = leafVa;
     }
-    a = pt.lastBase + pt.lastSize;
   }
   // Fault in what is missing; device-private entries (owner's) stay where they are.
-  for (let a = va; a < end; ) {
-    if (pt.lookup(a) === 0) mm.fault(a, opts.write ?? false);
-    pt.lookup(a);
-    a = pt.lastBase + pt.lastSize;
+  if (missing) {
+    for (let a = va; a < end; ) {
+      if (pt.lookup(a) === 0) mm.fault(a, opts.write ?? false);
+      pt.lookup(a);
+      a = pt.lastBase + pt.lastSize;
+    }
   }
-  if (opts.longterm) migrateForLongterm(mm, va, end);
+  if (longterm && (missing || migrate)) migrateForLongterm(mm, va, end);
   return kind;
+}
+
+/**
+ * folio_is_longterm_pinnable() is false: a CMA pageblock, ZONE_MOVABLE or device-coherent memory
+ * (hugetlb folios are left in place by the model). O(1).
+ */
+function notLongtermPinnable(mem: MachineMemory, id: number): boolean {
+  const f = mem.folios;
+  if (f.flags[id] & FolioFlag.HUGETLB) return false;
+  if (f.mt[id] === MigrateType.CMA || f.zone[id] === Zone.MOVABLE) return true;
+  return f.pgmap[id] !== 0 && mem.pgmaps[f.pgmap[id] - 1].type === "COHERENT";
 }
 
 /** check_and_migrate_movable_folios: moves every folio that may not be long-term pinned. */
@@ -327,9 +492,7 @@ function migrateForLongterm(mm: AddressSpace, va: number, end: number): void {
     const next = pt.lastBase + pt.lastSize;
     if (!(pteFlags(e) & (PteFlag.SPECIAL | PteFlag.DEVPRIV))) {
       const id = f.folioOfPfn(ptePfn(e));
-      const pg = f.pgmap[id] ? mem.pgmaps[f.pgmap[id] - 1] : undefined;
-      const bad = f.mt[id] === MigrateType.CMA || f.zone[id] === Zone.MOVABLE || pg?.type === "COHERENT";
-      if (bad && !(f.flags[id] & FolioFlag.HUGETLB)) {
+      if (notLongtermPinnable(mem, id)) {
         try {
           mem.migrateFolio(id, { movable: false, zones: [Zone.NORMAL, Zone.DMA32], node: f.node[id] });
         } catch (err) {

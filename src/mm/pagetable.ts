@@ -112,6 +112,29 @@ export class PageTable {
     return t.e[idx(va, this.lastLevel)];
   }
 
+  /**
+   * The entries of the table holding the leaf that maps `va` (0 entries there are holes, or child
+   * tables above the PTE level), for walking consecutive leaves of one table without going back to
+   * the root: entry {@link lastIndex} maps `va`, entry `lastIndex + k` maps `lastBase + k * lastSize`.
+   * Sets {@link lastSize}, {@link lastBase} and {@link lastIndex} on a hit. O(levels), allocation-free.
+   * @returns The table's 512 entries (do not write them), or undefined when nothing maps `va`.
+   */
+  leafEntries(va: number): Float64Array | undefined {
+    const t = this.leafTable(va);
+    if (!t) {
+      this.lastSize = 0;
+      return undefined;
+    }
+    const size = LEAF_SIZES[this.lastLevel];
+    this.lastSize = size;
+    this.lastBase = va - (va % size);
+    this.lastIndex = idx(va, this.lastLevel);
+    return t.e;
+  }
+
+  /** Index of the last {@link leafEntries} hit's entry in its table. */
+  lastIndex = 0;
+
   /** Calls `fn(va, size, entry)` for every leaf in address order. O(tables). */
   forEachLeaf(fn: (va: number, size: number, entry: number) => void): void {
     const walk = (t: Table, level: number, base: number) => {

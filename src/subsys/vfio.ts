@@ -20,7 +20,7 @@ import {
   unpinPhyrs,
   unpinUserPages,
 } from "../mm/index.js";
-import { PhyrFlag, type PhyrList } from "../phyr/index.js";
+import type { PhyrList } from "../phyr/index.js";
 import { VfioError } from "./errors.js";
 
 /** VFIO_BATCH_MAX_CAPACITY: pages pinned per batch. */
@@ -242,16 +242,11 @@ export class IommufdIoas {
     }
     const write = opts.write ?? true;
     const list = pinUserRange(this.mm, va, size, { write, longterm: true });
-    let pos = iova;
-    let maps = 0;
+    let maps: number;
     try {
-      for (const c = list.cursor(); !c.done; c.nextEntry()) {
-        this.domain.map(pos, c.entryAddr, c.entryLen, prot(write, (c.flags & PhyrFlag.MMIO) !== 0));
-        pos += c.entryLen;
-        maps++;
-      }
+      // One run per entry, leaf tables filled in order (all-or-nothing).
+      maps = this.domain.mapPhyrs(iova, list, prot(write, false), prot(write, true));
     } catch (e) {
-      if (pos > iova) this.domain.unmap(iova, pos - iova);
       unpinPhyrs(this.mm, list);
       throw e;
     }
