@@ -41,7 +41,7 @@ export const REFERENCE_MEMORY = {
   /** Boot-time hugetlb pools: 2 MiB pages for the database, 1 GiB pages for the VM. */
   hugetlb: { pages2M: 16384, pages1G: 32 },
   /** Allocation/free steps of boot-to-now kernel churn (mem/aging.ts) before the processes start. */
-  agingSteps: 40000,
+  agingSteps: 20000,
 } as const;
 
 /** ACS control of root ports and of the socket-1 switch downstream ports: SV | RR | CR | UF (pci_std_enable_acs). */
