@@ -204,40 +204,110 @@ describe("dmaMap paths", () => {
 });
 
 describe("bad input: typed errors, state unchanged", () => {
-  it("an entry in no RAM and no BAR", () => {
-    const sys = machine();
-    const dev = sys.addDevice({ name: "0000:09:00.0" });
-    const digest = memoryDigest(sys.memory);
-    expect(() =>
-      dmaMap(
-        sys,
-        dev,
-        list([
+  /** Everything a failed call must leave as it was. */
+  function snapshot(sys: DmaSystem, l: PhyrList, dom?: IommuDomain): string {
+    sys.memory.checkValid();
+    l.checkValid();
+    dom?.checkValid();
+    return JSON.stringify({
+      memory: memoryDigest(sys.memory),
+      list: l.toArray(),
+      live: [...sys.devices.values()].map((d) => d.liveMappings),
+      debug: sys.debug.liveCount,
+      swiotlb: sys.swiotlb?.used ?? 0,
+      pte: dom?.pgtable?.pteCount ?? 0,
+      faults: dom?.faults.length ?? 0,
+    });
+  }
+
+  // [case, device setup, list, call, expected code, message]
+  const cases: [string, "plain" | "iommu" | "narrow", [number, number][], "map" | "unmap", string, RegExp][] =
+    [
+      [
+        "an entry in no RAM and no BAR",
+        "plain",
+        [
           [0x1000, 0x1000],
           [2 * GiB, 0x1000],
-        ]),
-      ),
-    ).toThrow(/0x80000000\+0x1000 for 0000:09:00\.0: entry 1 is in no RAM and no BAR/);
-    expect(dev.liveMappings).toBe(0);
-    expect(memoryDigest(sys.memory)).toBe(digest);
-    sys.debug.checkNoLeaks();
-  });
-
-  it("out-of-mask addresses with swiotlb disabled", () => {
-    const sys = machine({ swiotlb: false });
-    const dev = sys.addDevice({ name: "0000:0a:00.0", dmaMask: DMA_MASK_32 });
-    const err = (() => {
-      try {
-        dmaMap(sys, dev, list([[4 * GiB, 0x1000]]));
-      } catch (e) {
-        return e as DmaApiError;
-      }
-    })();
-    expect(err).toBeInstanceOf(DmaApiError);
-    expect(err!.code).toBe("DMA_MASK");
-    expect(err!.message).toMatch(/0x100000000\+0x1000 for 0000:0a:00\.0: beyond DMA mask 0xffffffff/);
-    expect(dev.liveMappings).toBe(0);
-  });
+        ],
+        "map",
+        "NO_MEMORY",
+        /^Cannot map 0x80000000\+0x1000 for 0000:09:00\.0: entry 1 is in no RAM and no BAR$/,
+      ],
+      [
+        "an entry in no RAM and no BAR, IOMMU device",
+        "iommu",
+        [
+          [0x1000, 0x1000],
+          [5 * GiB + 0x1000, 0x1000],
+        ],
+        "map",
+        "NO_MEMORY",
+        /^Cannot map 0x140001000\+0x1000 for 0000:09:00\.0: entry 1 is in no RAM and no BAR$/,
+      ],
+      [
+        "DEVICE_PRIVATE memory for a foreign device",
+        "iommu",
+        [
+          [0x1000, 0x1000],
+          [8 * GiB + 0x3000, 0x2000],
+        ],
+        "map",
+        "DEVICE_PRIVATE",
+        /^Cannot map 0x200003000\+0x2000 for 0000:09:00\.0: DEVICE_PRIVATE memory of owner 7 has no owner translation$/,
+      ],
+      [
+        "out-of-mask addresses with swiotlb disabled",
+        "narrow",
+        [
+          [0x1000, 0x1000],
+          [4 * GiB, 0x1000],
+        ],
+        "map",
+        "DMA_MASK",
+        /^Cannot map 0x100000000\+0x1000 for 0000:09:00\.0: beyond DMA mask 0xffffffff \(swiotlb is disabled\)$/,
+      ],
+      [
+        "unmapping a list that was never mapped",
+        "iommu",
+        [[0x1000, 0x1000]],
+        "unmap",
+        "DMA_NOT_MAPPED",
+        /^0000:09:00\.0: device driver tries to unmap DMA memory it has not mapped \[size=0x1000\]$/,
+      ],
+    ];
+  for (const [name, setup, ranges, call, code, message] of cases) {
+    it(`${name}: ${code}`, () => {
+      const sys = machine({ swiotlb: setup !== "narrow" });
+      // a GPU's DEVICE_PRIVATE memory (owner token 7) at 8 GiB, where there is no RAM
+      sys.memory.addPgmap({ type: "PRIVATE", start: 8 * GiB, size: 2 * MiB, owner: 7 });
+      const dom = setup === "iommu" ? new IommuDomain({ type: "dma" }) : undefined;
+      const dev = sys.addDevice(
+        { name: "0000:09:00.0", dmaMask: setup === "narrow" ? DMA_MASK_32 : undefined },
+        dom,
+      );
+      // another live mapping that must survive the failed call untouched
+      const other = list([[0x7000, 0x1000]]);
+      const live = dmaMap(sys, dev, other, "to-device");
+      const l = list(ranges);
+      const before = snapshot(sys, l, dom);
+      const err = (() => {
+        try {
+          if (call === "map") dmaMap(sys, dev, l);
+          else dmaUnmap(sys, dev, l);
+        } catch (e) {
+          return e as DmaApiError;
+        }
+      })();
+      expect(err).toBeInstanceOf(DmaApiError);
+      expect(err!.code).toBe(code);
+      expect(err!.message).toMatch(message);
+      expect(snapshot(sys, l, dom)).toBe(before);
+      dmaUnmap(sys, dev, live, "to-device");
+      sys.debug.checkNoLeaks();
+      expect(dom?.pgtable?.pteCount ?? 0).toBe(0);
+    });
+  }
 
   it("unmapping a list that was never mapped, double unmap, wrong direction, changed size", () => {
     const sys = machine();
