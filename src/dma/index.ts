@@ -1,7 +1,8 @@
 /**
  * dma/: the DMA API over range lists -- dma-direct with bus offsets, swiotlb, the IOMMU path (one
  * IOVA per list), P2P through providers, DEVICE_PRIVATE owner translation, unmap/sync, the debug
- * checker and the device-side data port.
+ * checker and the device-side data port; the P2P port over pci/ + p2p/ (p2pPortFor); and the
+ * kernel's current ways beside them (baseline.ts: scatterlist dma_map_sg, page-at-a-time IOMMU).
  */
 export * from "./access.js";
 export * from "./baseline.js";
