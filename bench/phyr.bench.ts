@@ -3,13 +3,19 @@
  *
  * - building a compact list from a 16M-entry PFN array (GUP output) against the plain run-counting
  *   loop (the memory-bandwidth limit) and against the kernel's way: fill a struct page * array, then
- *   sg_alloc_table_from_pages() into a real chained scatterlist;
+ *   sg_alloc_table_from_pages() into a real chained scatterlist. All three read the same
+ *   Uint32Array. Each is warmed up (so all run optimised code), then sampled with a full GC before
+ *   every sample, outside the timing (each sample's garbage is the previous sample's output: 27 MB
+ *   of list, or 128 MB of page array + 110 MB of scatterlist). The three are measured in 3 rounds,
+ *   one after another in each round, and each ratio is the median of the per-round ratios, so a
+ *   load change on a shared machine moves both sides of a ratio together;
  * - encode/decode time and exact bytes of each format on that list;
  * - the brotli-11 size of the phys_vec bytes as a density limit, and `packed` against it on the
  *   standard and on a randomly fragmented list;
  * - the compact store's bytes per naturally aligned chunk and per irregular run.
  */
 import { brotliCompressSync, constants } from "node:zlib";
+import { measure } from "mitata";
 import { PAGE_SIZE, Rng } from "../src/core/index.js";
 import {
   compactWords,
@@ -21,14 +27,57 @@ import {
 } from "../src/formats/index.js";
 import { countRuns, PhyrList, type PhyrRead, phyrFromPfns } from "../src/phyr/index.js";
 import { fragmentedPfns, standardPfns } from "./gen.js";
-import {
-  type BenchOptions,
-  type BenchRow,
-  type BenchSuite,
-  fractionRow,
-  speedRow,
-  timeNs,
-} from "./harness.js";
+import { type BenchOptions, type BenchRow, type BenchSuite, timeNs } from "./harness.js";
+
+/** Rounds of the paired build measurements (see the module comment). */
+const ROUNDS = 3;
+
+/**
+ * Median ns of `fn` after `warm` untimed calls, with a full GC before each sample outside the
+ * timing (mitata inner_gc; the harness's timeNs collects only once, before the first sample).
+ */
+async function timeGcNs(fn: () => unknown, opts: BenchOptions, warm = 3): Promise<number> {
+  for (let k = 0; k < warm; k++) fn();
+  const stats = await measure(fn, {
+    min_cpu_time: opts.quick ? 50e6 : 400e6,
+    min_samples: 5,
+    max_samples: 30,
+    warmup_samples: 1,
+    batch_unroll: 1,
+    inner_gc: true,
+  });
+  return stats.p50;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Row of a time `ns` with a ratio that is the median of per-round ratios (listed in `against`). */
+function pairedRow(
+  name: string,
+  ns: number,
+  against: string,
+  ratios: number[],
+  want: number,
+  unit: "x" | "",
+): BenchRow {
+  const r = median(ratios);
+  const each = ratios.map((x) => x.toFixed(2)).join(", ");
+  return {
+    name,
+    value: ns,
+    unit: "ns",
+    ratio: {
+      against: `${against} (median of ${ratios.length} rounds: ${each})`,
+      value: r,
+      want: `>= ${want}${unit}`,
+      ok: r >= want,
+    },
+  };
+}
 
 /** Row comparing a measured value with an upper target: ratio = value / target, want <= 1. */
 function atMostRow(name: string, value: number, unit: string, target: number): BenchRow {
@@ -95,24 +144,47 @@ async function run(opts: BenchOptions): Promise<BenchRow[]> {
   const pfns = standardPfns(npages);
   const heavy = { ...opts, heavy: true };
 
-  // Building: limit, PhyrList, kernel baseline.
-  const tCount = await timeNs(() => countRuns(pfns), heavy);
-  const tBuild = await timeNs(() => phyrFromPfns(pfns), heavy);
-  const tKernel = await timeNs(
-    () => sgAllocTableFromPages(pagePointerArray(pfns), 0, npages * PAGE_SIZE),
-    heavy,
-  );
-  rows.push({ name: `countRuns over ${label} PFNs (memory-bandwidth limit)`, value: tCount, unit: "ns" });
-  rows.push(fractionRow(`phyrFromPfns -> compact list, ${label} PFNs`, tBuild, "countRuns", tCount, 0.4));
+  // Building: limit, PhyrList, kernel baseline, in paired rounds over the same Uint32Array.
+  const tCount: number[] = [];
+  const tBuild: number[] = [];
+  const tKernel: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    tCount.push(await timeGcNs(() => countRuns(pfns), opts));
+    tBuild.push(await timeGcNs(() => phyrFromPfns(pfns), opts));
+    tKernel.push(
+      await timeGcNs(() => sgAllocTableFromPages(pagePointerArray(pfns), 0, npages * PAGE_SIZE), opts, 2),
+    );
+  }
+  rows.push({
+    name: `countRuns over ${label} PFNs (memory-bandwidth limit)`,
+    value: median(tCount),
+    unit: "ns",
+  });
   rows.push(
-    speedRow(
-      `phyrFromPfns vs page array + sg_alloc_table_from_pages`,
-      tBuild,
-      "page array + scatterlist",
-      tKernel,
-      5,
+    pairedRow(
+      `phyrFromPfns -> compact list, ${label} PFNs`,
+      median(tBuild),
+      "countRuns",
+      tBuild.map((t, r) => tCount[r] / t),
+      0.4,
+      "",
     ),
   );
+  rows.push(
+    pairedRow(
+      `phyrFromPfns vs page array + sg_alloc_table_from_pages`,
+      median(tBuild),
+      "page array + scatterlist",
+      tBuild.map((t, r) => tKernel[r] / t),
+      5,
+      "x",
+    ),
+  );
+  rows.push({
+    name: `page array + sg_alloc_table_from_pages, ${label} pages`,
+    value: median(tKernel),
+    unit: "ns",
+  });
 
   const list = phyrFromPfns(pfns);
   const runs = list.nents;

@@ -1,6 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { countRuns, type FromPfnsOptions, PhyrBuilder, phyrFromPfns } from "./build.js";
+import {
+  countRuns,
+  type FromPfnsOptions,
+  PFN_CHUNK_CAPACITY_MAX,
+  PhyrBuilder,
+  pfnChunkCapacity,
+  phyrFromPfns,
+} from "./build.js";
 import type { PhyrListOptions } from "./list.js";
 import { toPfns } from "./ops.js";
 import { type RefPfnOptions, refFromPfns } from "./reference.js";
@@ -109,6 +116,55 @@ describe("phyrFromPfns", () => {
       { addr: 0x5000, len: 0x2800, flags: 0, provider: 0 },
       { addr: 0x9000, len: 0x1000, flags: 0, provider: 0 },
     ]);
+  });
+
+  test("a Uint32Array run is cut where the frame would wrap past 2^32 - 1", () => {
+    // 0xfffffffe, 0xffffffff are one run (2 pages at 0xfffffffe000); 0, 1 start a new one at 0.
+    expectEntries(phyrFromPfns(Uint32Array.of(0xfffffffe, 0xffffffff, 0, 1)), [
+      { addr: 0xfffffffe000, len: 0x2000, flags: 0, provider: 0 },
+      { addr: 0, len: 0x2000, flags: 0, provider: 0 },
+    ]);
+    // Same across the 8-PFN step: 20 pages up to 0xffffffff, then 12 from 0.
+    const pfns = Array.from({ length: 32 }, (_, i) => (0xffffffec + i) % 2 ** 32);
+    expectEntries(phyrFromPfns(Uint32Array.from(pfns)), [
+      { addr: 0xffffffec000, len: 20 * 0x1000, flags: 0, provider: 0 },
+      { addr: 0, len: 12 * 0x1000, flags: 0, provider: 0 },
+    ]);
+  });
+
+  test("a Uint32Array run breaks at any PFN that does not continue it, at every position of the 8-PFN step", () => {
+    // A 40-page run from `base` with pfn[k] changed (by +-1, by the high bit, or to the previous
+    // value): the page-by-page model says where the entries fall.
+    for (const base of [0, 64, 0x7ffffff0, 0xffffff00 - 40]) {
+      for (let k = 1; k < 40; k++) {
+        for (const change of [1, -1, 0x80000000, -k]) {
+          const pfns = Array.from({ length: 40 }, (_, i) => base + i);
+          pfns[k] = (((pfns[k] + change) % 2 ** 32) + 2 ** 32) % 2 ** 32;
+          const list = phyrFromPfns(Uint32Array.from(pfns), { chunkCapacity: 3 });
+          expectEntries(list, refFromPfns(pfns));
+        }
+      }
+    }
+  });
+
+  test.each([
+    [0, 512],
+    [1 << 18, 1024], // 2^18 / 256 = 1024
+    [300000, 1024], // 300000 / 256 = 1171.9, largest power of two below: 1024
+    [1 << 20, 4096],
+    [1 << 24, 8192], // 65536, capped at 8192
+  ])("pfnChunkCapacity(%i) = %i", (n, want) => {
+    expect(pfnChunkCapacity(n)).toBe(want);
+    expect(pfnChunkCapacity(n)).toBeLessThanOrEqual(PFN_CHUNK_CAPACITY_MAX);
+  });
+
+  test("chunkCapacity defaults to pfnChunkCapacity(pfns.length); an explicit one is kept", () => {
+    const pfns = new Uint32Array(1 << 18).map((_, i) => i);
+    const list = phyrFromPfns(pfns);
+    expect(list.chunkCapacity).toBe(1024);
+    expect(list.toArray()).toEqual([{ addr: 0, len: 2 ** 30, flags: 0, provider: 0 }]);
+    list.checkValid();
+    expect(phyrFromPfns(pfns, { chunkCapacity: 16 }).chunkCapacity).toBe(16);
   });
 
   test("agrees with the page-by-page sg_alloc_table_from_pages model for random PFNs and options", () => {
