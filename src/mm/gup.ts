@@ -209,7 +209,7 @@ export function unpinPhyrs(mm: AddressSpace, list: PhyrList, opts: UnpinOptions 
       const len = c.entryLen;
       const flags = c.flags;
       const kind = flags & PhyrFlag.PINNED ? MARK_PIN : flags & PhyrFlag.REF ? MARK_GET : 0;
-      if (kind === 0 || addr % PAGE_SIZE || len % PAGE_SIZE) {
+      if (kind === 0 || notPageAligned(addr) || notPageAligned(len)) {
         throw new PinFailed(
           `Cannot unpin ${hex(addr)}+${hex(len)}: not a whole-page PINNED or REF entry`,
           addr / PAGE_SIZE,
@@ -303,6 +303,11 @@ export function unpinPhyrs(mm: AddressSpace, list: PhyrList, opts: UnpinOptions 
       need[id] = 0;
     }
   }
+}
+
+/** True when an integer below 2^53 is not a multiple of PAGE_SIZE (no float `%`, which is slow). */
+function notPageAligned(n: number): boolean {
+  return Math.floor(n / PAGE_SIZE) * PAGE_SIZE !== n;
 }
 
 /** 2^k for k = 0..63 (a table read is cheaper than `2 ** k`, which V8 computes with pow()). */

@@ -50,7 +50,14 @@ function newTable(level: number): Table {
 }
 
 function idx(va: number, level: number): number {
-  return Math.floor(va / SPANS[level]) % 512;
+  // q mod 512 without a float `%` (q exceeds int32, and V8's float modulo calls fmod).
+  const q = Math.floor(va / SPANS[level]);
+  return q - Math.floor(q / 512) * 512;
+}
+
+/** va mod size for a power-of-two size, without a float `%`. */
+function offsetIn(va: number, size: number): number {
+  return va - Math.floor(va / size) * size;
 }
 
 /** A process page table. */
@@ -108,7 +115,7 @@ export class PageTable {
     }
     const size = LEAF_SIZES[this.lastLevel];
     this.lastSize = size;
-    this.lastBase = va - (va % size);
+    this.lastBase = va - offsetIn(va, size);
     return t.e[idx(va, this.lastLevel)];
   }
 
@@ -127,7 +134,7 @@ export class PageTable {
     }
     const size = LEAF_SIZES[this.lastLevel];
     this.lastSize = size;
-    this.lastBase = va - (va % size);
+    this.lastBase = va - offsetIn(va, size);
     this.lastIndex = idx(va, this.lastLevel);
     return t.e;
   }
