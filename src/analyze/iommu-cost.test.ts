@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { IommuProt, IoPageTable, ioMap, ioPgtableFormat } from "../iommu/index.js";
-import { iommuCost, iovaLayout, kernelIovaBase } from "./iommu-cost.js";
+import { congruentIovaBase, iommuCost, iovaLayout, kernelIovaBase } from "./iommu-cost.js";
 import type { RunsInput } from "./types.js";
 
 const G = 2 ** 30;
@@ -50,6 +50,25 @@ describe("iommuCost fixed cases (hand-computed from iommu_pgsize and the table g
     ]);
     expect(c.leafTotal).toBe(512);
     expect(c.tablePages).toBe(4);
+  });
+
+  it("a stray 4 KiB page before a 2 MiB page: congruence follows the bytes, not the first segment", () => {
+    // Segment 0: 4 KiB at phys 0x5000 (IOVA offset 0); segment 1: 2 MiB at phys 0x400000 (offset 0x1000).
+    const runs = runsOf([
+      [0x7f0000000000, 0x5, 1],
+      [0x7f0000001000, 0x400, 512],
+    ]);
+    // Kernel: the base is size-aligned (2^32 - 4 MiB, sizes above 32 granules are not rounded),
+    // so segment 1 sits at IOVA = 4 KiB mod 2 MiB against a 2 MiB-aligned phys: 512 4K leaves.
+    expect(iommuCost(runs, x86, "kernel", "x86").leaves).toEqual([{ size: 0x1000, count: 513 }]);
+    // Congruent: only segment 1 holds a whole 2 MiB block, so base + 0x1000 = 0x400000 mod 2 MiB,
+    // i.e. base = -0x1000 mod 2 MiB: one 4K leaf for segment 0 and one 2M leaf.
+    const lay = iovaLayout(runs, 0x1000);
+    expect(congruentIovaBase(lay, x86.pgsizeBitmap, 0x1000) % 0x200000).toBe(0x200000 - 0x1000);
+    expect(iommuCost(runs, x86, "congruent", "x86").leaves).toEqual([
+      { size: 0x1000, count: 1 },
+      { size: 0x200000, count: 1 },
+    ]);
   });
 
   it("ARM 64K granule pads a 4 KiB page to one 64 KiB leaf; three levels of tables", () => {
@@ -113,13 +132,10 @@ describe("iommuCost agrees with the iommu layer's real IO page table (property)"
         // Reference: map every segment into a real page table at the IOVA the cost model chose.
         const granule = 2 ** f.granuleShift;
         const lay = iovaLayout(runs, granule);
-        let base = kernelIovaBase(lay.total, granule);
-        if (placement === "congruent") {
-          let largest = granule;
-          for (let s = granule; s <= lay.total; s *= 2)
-            if (Math.floor(f.pgsizeBitmap / s) % 2 === 1) largest = s;
-          base = Math.floor(Math.max(0, base - largest) / largest) * largest + (lay.phys[0] % largest);
-        }
+        const base =
+          placement === "congruent"
+            ? congruentIovaBase(lay, f.pgsizeBitmap, granule)
+            : kernelIovaBase(lay.total, granule);
         const pt = new IoPageTable(f);
         let mapped = 0;
         for (let i = 0; i < runs.count; i++) {

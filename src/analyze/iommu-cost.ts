@@ -9,9 +9,10 @@
  *   iommu_dma_alloc_iova: sizes under 32 granules rounded up to a power of two, size-aligned
  *   (drivers/iommu/iova.c __alloc_and_insert_iova_range: align to roundup_pow_of_two(size)),
  *   first allocation of an empty domain, top-down below 4 GiB first (PCI), then below 2^48.
- * - `congruent`: the same layout, but the IOVA base is placed so that the first segment's IOVA is
- *   congruent with its physical address modulo the largest page size not above the mapping
- *   (the phys hint of dma_iova_try_alloc as the iommu layer's congruence option models it).
+ * - `congruent`: the same layout, but the IOVA base is placed so that segments keep
+ *   IOVA = phys modulo the large page sizes (the phys hint of dma_iova_try_alloc as the iommu
+ *   layer's congruence option models it, generalised to many segments): see
+ *   {@link congruentIovaBase}.
  *
  * Page-table pages are counted arithmetically: a leaf of size s sits at the level whose entry
  * size is the largest not above s; it needs one table at that level and each level above; the IOVA
@@ -97,6 +98,56 @@ export function kernelIovaBase(total: number, granule: number): number {
 }
 
 /**
+ * The congruence-keeping IOVA base for a layout: near the kernel's base, with base + off[i] = phys[i]
+ * modulo as many of the bitmap's large page sizes as the bytes allow. A single residue cannot suit
+ * segments whose physical addresses disagree, so it is chosen by weight, smallest large size
+ * first: among the segments holding a whole s-aligned physical block (and congruent at the sizes
+ * chosen so far), the residue (phys - off) mod s with the most bytes in such blocks wins; larger sizes refine it
+ * within the winners. With one segment this is plain congruence with its physical address.
+ * O(runs x page sizes); one Map per size.
+ * @param lay the layout from {@link iovaLayout}.
+ * @param bitmap the page-size bitmap.
+ * @param granule the smallest page size.
+ * @returns the base address.
+ */
+export function congruentIovaBase(
+  lay: { phys: Float64Array; off: Float64Array; len: Float64Array; total: number },
+  bitmap: number,
+  granule: number,
+): number {
+  let largest = granule;
+  for (let s = granule; s <= lay.total && s <= bitmap; s *= 2)
+    if (Math.floor(bitmap / s) % 2 === 1) largest = s;
+  const n = lay.phys.length;
+  const mod = (a: number, m: number) => ((a % m) + m) % m;
+  let residue = 0;
+  let candidates: number[] = [];
+  for (let i = 0; i < n; i++) candidates.push(i);
+  for (let s = granule * 2; s <= largest; s *= 2) {
+    if (Math.floor(bitmap / s) % 2 !== 1) continue;
+    const weight = new Map<number, number>();
+    let best = -1;
+    let bestWeight = 0;
+    for (const i of candidates) {
+      const full = Math.floor((lay.phys[i] + lay.len[i]) / s) * s - alignUp(lay.phys[i], s);
+      if (full <= 0) continue;
+      const r = mod(lay.phys[i] - lay.off[i], s);
+      const w = (weight.get(r) ?? 0) + full;
+      weight.set(r, w);
+      if (w > bestWeight) {
+        bestWeight = w;
+        best = r;
+      }
+    }
+    if (best < 0) break;
+    residue = best;
+    candidates = candidates.filter((i) => mod(lay.phys[i] - lay.off[i], s) === best);
+  }
+  const base = kernelIovaBase(lay.total, granule);
+  return alignDown(Math.max(0, base - largest), largest) + residue;
+}
+
+/**
  * IOMMU cost of the runs under one format and placement. O(runs x levels).
  * @param runs validated runs (at least one).
  * @param format page-table format.
@@ -122,13 +173,8 @@ export function iommuCost(
     iotlbEntries: 0,
   };
   if (runs.count === 0) return empty;
-  let base = kernelIovaBase(lay.total, granule);
-  if (placement === "congruent") {
-    let largest = granule;
-    for (let s = granule; s <= lay.total && s <= bitmap; s *= 2)
-      if (Math.floor(bitmap / s) % 2 === 1) largest = s;
-    base = alignDown(Math.max(0, base - largest), largest) + (lay.phys[0] % largest);
-  }
+  const base =
+    placement === "congruent" ? congruentIovaBase(lay, bitmap, granule) : kernelIovaBase(lay.total, granule);
   const leaves = new Map<number, number>();
   const lastWindow = new Float64Array(format.levels + 1).fill(-1);
   let tables = 0;
