@@ -44,7 +44,9 @@ export interface UnpinOptions {
 
 /**
  * Pins `[va, va+len)` and returns one entry per physically contiguous run. O(leaves + VMAs), plus
- * faults and migrations when needed.
+ * faults and migrations when needed: two passes over the leaves (checks, then pins), each walking
+ * from the root once per leaf table and reading that table's leaves in order; one grab per folio
+ * run (not per page); allocation only for the list's chunks.
  * @returns a PhyrList (compact by default) with PINNED or REF entries; PFNMAP / P2PDMA entries are
  *   also MMIO and carry their provider.
  * @throws RangeError for unaligned, zero-length or out-of-range input; PinFailed naming the address
@@ -188,7 +190,8 @@ export function pinUserPages(mm: AddressSpace, va: number, len: number, opts: Pi
  * Releases what a pin returned: validates the whole list first (every PINNED/REF page must be
  * covered by outstanding references of that kind on its folio, PFNMAP pages by outstanding pins
  * of their provider), then releases per folio and marks folios dirty when asked or when an entry
- * is flagged DIRTY. O(entries + folios touched).
+ * is flagged DIRTY. O(entries + folios touched): per-folio counts live in a reused typed-array
+ * scratch indexed by folio id (no Map per call), folio lookups are per folio, one release per folio.
  * @throws PinFailed naming the frame when something was not pinned; nothing changes then.
  */
 export function unpinPhyrs(mm: AddressSpace, list: PhyrList, opts: UnpinOptions = {}): void {

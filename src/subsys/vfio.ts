@@ -6,8 +6,9 @@
  *   MAP_DMA creates one vfio_dma, at most dma_entry_limit (65,535 = U16_MAX) per container. VM_PFNMAP
  *   ranges (another device's BAR) are followed page by page (vaddr_get_pfns / follow_fault_pfn).
  * - {@link IommufdIoas}: the range path the design asks for — pinUserRange returns one entry per
- *   contiguous chunk and each entry is mapped with one iommu_map (iommufd keeps areas in an interval
- *   tree; no per-container mapping limit).
+ *   contiguous chunk and the list is mapped in one call, one run per entry, walking the IO page
+ *   table's leaf tables in order instead of from the root per run (iommufd keeps areas in an
+ *   interval tree; no per-container mapping limit). Unmap is one iommu_unmap and one range unpin.
  * Both keep what they pinned so unmapping releases exactly that.
  */
 import { checkRange, hex, PAGE_SIZE } from "../core/index.js";
@@ -227,7 +228,8 @@ export class IommufdIoas {
   }
 
   /**
-   * IOMMU_IOAS_MAP with a fixed IOVA: one range pin, one iommu_map per entry. O(entries + leaves).
+   * IOMMU_IOAS_MAP with a fixed IOVA: one range pin, then the list mapped in one call
+   * ({@link IommuDomain.mapPhyrs}: one run per entry, leaf tables filled in order). O(entries + leaves).
    * @throws VfioError "EEXIST" on overlap; PinFailed / RangeError from pinning (nothing left pinned
    *   or mapped).
    */
