@@ -4,18 +4,13 @@
  * - building a compact list from a 16M-entry PFN array (GUP output) against the plain run-counting
  *   loop (the memory-bandwidth limit) and against the kernel's way: fill a struct page * array, then
  *   sg_alloc_table_from_pages() into a real chained scatterlist. All three read the same
- *   Uint32Array. Each is warmed up (so all run optimised code), then sampled with a full GC before
- *   every sample, outside the timing (each sample's garbage is the previous sample's output: 27 MB
- *   of list, or 128 MB of page array + 110 MB of scatterlist). The three are measured in 3 rounds,
- *   one after another in each round, and each ratio is the median of the per-round ratios, so a
- *   load change on a shared machine moves both sides of a ratio together;
+ *   Uint32Array and are sampled in paired rounds with a GC before each sample ({@link pairedSamples});
  * - encode/decode time and exact bytes of each format on that list;
  * - the brotli-11 size of the phys_vec bytes as a density limit, and `packed` against it on the
  *   standard and on a randomly fragmented list;
  * - the compact store's bytes per naturally aligned chunk and per irregular run.
  */
 import { brotliCompressSync, constants } from "node:zlib";
-import { measure } from "mitata";
 import { PAGE_SIZE, Rng } from "../src/core/index.js";
 import {
   compactWords,
@@ -29,24 +24,40 @@ import { countRuns, PhyrList, type PhyrRead, phyrFromPfns } from "../src/phyr/in
 import { fragmentedPfns, standardPfns } from "./gen.js";
 import { type BenchOptions, type BenchRow, type BenchSuite, timeNs } from "./harness.js";
 
-/** Rounds of the paired build measurements (see the module comment). */
-const ROUNDS = 3;
+/** Timed rounds of the paired build measurements (see {@link pairedSamples}). */
+const ROUNDS = 15;
+const QUICK_ROUNDS = 9;
+/** Untimed rounds first, so every side runs optimised code. */
+const WARM_ROUNDS = 2;
 
 /**
- * Median ns of `fn` after `warm` untimed calls, with a full GC before each sample outside the
- * timing (mitata inner_gc; the harness's timeNs collects only once, before the first sample).
+ * Paired sampling for ratios on a shared machine (mitata samples one function at a time, so a
+ * load change between two measurements skews their ratio). Every round runs each function once,
+ * in an order rotated by one each round, each after a full GC outside the timing, so the garbage
+ * of earlier samples is not collected inside a timed one. A ratio is then the median over rounds
+ * of that round's ratio, so load that comes and goes moves both sides together. Each function's
+ * last output stays alive until its next output replaces it, as in a program that holds its
+ * lists: with no PhyrList alive at a GC, V8 drops the classes' hidden maps and deoptimises the
+ * code built on them, a cost a live program does not pay on every call. Needs --expose-gc (the
+ * bench script passes it). O(rounds * sum of costs).
+ * @returns ns per round, one array per function.
  */
-async function timeGcNs(fn: () => unknown, opts: BenchOptions, warm = 3): Promise<number> {
-  for (let k = 0; k < warm; k++) fn();
-  const stats = await measure(fn, {
-    min_cpu_time: opts.quick ? 50e6 : 400e6,
-    min_samples: 5,
-    max_samples: 30,
-    warmup_samples: 1,
-    batch_unroll: 1,
-    inner_gc: true,
-  });
-  return stats.p50;
+function pairedSamples(fns: (() => unknown)[], rounds: number): number[][] {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error("the phyr bench needs node --expose-gc");
+  const out = fns.map(() => [] as number[]);
+  const held: unknown[] = fns.map(() => undefined);
+  for (let r = -WARM_ROUNDS; r < rounds; r++) {
+    for (let k = 0; k < fns.length; k++) {
+      const j = (k + Math.max(r, 0)) % fns.length;
+      gc();
+      const t0 = process.hrtime.bigint();
+      held[j] = fns[j]();
+      const ns = Number(process.hrtime.bigint() - t0);
+      if (r >= 0) out[j].push(ns);
+    }
+  }
+  return out;
 }
 
 function median(xs: number[]): number {
@@ -65,13 +76,14 @@ function pairedRow(
   unit: "x" | "",
 ): BenchRow {
   const r = median(ratios);
-  const each = ratios.map((x) => x.toFixed(2)).join(", ");
+  const s = [...ratios].sort((x, y) => x - y);
+  const spread = `${s[0].toFixed(2)}..${s[s.length - 1].toFixed(2)}`;
   return {
     name,
     value: ns,
     unit: "ns",
     ratio: {
-      against: `${against} (median of ${ratios.length} rounds: ${each})`,
+      against: `${against} (median of ${ratios.length} paired rounds, range ${spread})`,
       value: r,
       want: `>= ${want}${unit}`,
       ok: r >= want,
@@ -145,16 +157,14 @@ async function run(opts: BenchOptions): Promise<BenchRow[]> {
   const heavy = { ...opts, heavy: true };
 
   // Building: limit, PhyrList, kernel baseline, in paired rounds over the same Uint32Array.
-  const tCount: number[] = [];
-  const tBuild: number[] = [];
-  const tKernel: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    tCount.push(await timeGcNs(() => countRuns(pfns), opts));
-    tBuild.push(await timeGcNs(() => phyrFromPfns(pfns), opts));
-    tKernel.push(
-      await timeGcNs(() => sgAllocTableFromPages(pagePointerArray(pfns), 0, npages * PAGE_SIZE), opts, 2),
-    );
-  }
+  const [tCount, tBuild, tKernel] = pairedSamples(
+    [
+      () => countRuns(pfns),
+      () => phyrFromPfns(pfns),
+      () => sgAllocTableFromPages(pagePointerArray(pfns), 0, npages * PAGE_SIZE),
+    ],
+    opts.quick ? QUICK_ROUNDS : ROUNDS,
+  );
   rows.push({
     name: `countRuns over ${label} PFNs (memory-bandwidth limit)`,
     value: median(tCount),

@@ -35,8 +35,20 @@ export interface Chunk {
   decode(pos: number, out: EntrySlot): number;
 }
 
-/** A window [from, to) over one chunk with trimmed first/last entry and cached totals. */
+/**
+ * A window [from, to) over one chunk with trimmed first/last entry and cached totals.
+ *
+ * Engine note: `bytes` and `byteStart` pass 2^31 in a large list. They start as -0 (a double) so
+ * V8 gives the fields a double representation from the first Segment on; starting as a small
+ * integer, the first large value changes the field representation and deoptimises the code that
+ * stores it, again after every GC that collects every Segment (the new maps start small again).
+ */
 export class Segment {
+  /** Sum of trimmed entry lengths. */
+  bytes = -0;
+  /** Bytes of the list before this segment. */
+  byteStart = -0;
+
   constructor(
     /** The chunk holding the entries. */
     readonly chunk: Chunk,
@@ -46,17 +58,18 @@ export class Segment {
     public to: number,
     /** Entries in the window. */
     public n: number,
-    /** Sum of trimmed entry lengths. */
-    public bytes: number,
+    bytes: number,
     /** Bytes trimmed from the start of the first entry. */
     public head: number,
     /** Bytes trimmed from the end of the last entry. */
     public tail: number,
     /** Entries of the list before this segment. */
     public entStart: number,
-    /** Bytes of the list before this segment. */
-    public byteStart: number,
-  ) {}
+    byteStart: number,
+  ) {
+    this.bytes = bytes;
+    this.byteStart = byteStart;
+  }
 
   /** Copy placed at a new list position (segments are never shared between lists). */
   moved(entStart: number, byteStart: number): Segment {

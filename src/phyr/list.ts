@@ -65,7 +65,8 @@ export class PhyrList implements PhyrRead {
   /** @internal Segments in list order; never shared with another list. */
   readonly _segs: Segment[] = [];
   private _nents = 0;
-  private _bytes = 0;
+  // -0: a double field from the start (see the engine note on Segment); reads as 0 once set.
+  private _bytes = -0;
   private _opened = 0;
   private readonly _slot = new EntrySlot();
 
@@ -82,6 +83,7 @@ export class PhyrList implements PhyrRead {
     checkChunkCapacity(cap);
     this.store = store;
     this.chunkCapacity = cap;
+    this._bytes = 0;
   }
 
   /** Number of entries. O(1). */
