@@ -60,7 +60,13 @@ export function pagemapRunFlags(hi: number): number {
  * virtual page `vpn` to `runs`, extending the last run while the virtual page and frame both
  * continue and the flags are equal (page-types -l). Present pages with frame 0 (hidden frames)
  * continue a run whose frame is 0 when only the virtual page continues. O(n), no allocation
- * except run-array growth.
+ * except run-array growth (checked once per new run, not per page).
+ *
+ * Engine notes: inside a run the next word is usually the previous word with the low half plus
+ * one (plus zero for hidden frames) and the same high half, so a tight inner loop compares two
+ * u32 values per page and writes the run length once per run. Anything else (a carry into the
+ * high half, a bit that changes no run flag, a new run) takes the general path, which compares the
+ * full frame number and flags; the fast loop only ever accepts pages the general path would accept.
  * @throws ParseError (path, line 0) for a present frame at or above 2^40
  */
 export function addPagemapWords(
@@ -70,12 +76,11 @@ export function addPagemapWords(
   vpn: number,
   path = "pagemap",
 ): void {
-  runs.reserve(n);
-  const vaArr = runs.va;
-  const pfnArr = runs.pfn;
-  const nArr = runs.npages;
-  const flagArr = runs.flags;
-  const kindArr = runs.kind;
+  let vaArr = runs.va;
+  let pfnArr = runs.pfn;
+  let nArr = runs.npages;
+  let flagArr = runs.flags;
+  let kindArr = runs.kind;
   let count = runs.count;
   // Next virtual page and frame that would continue the last run; -2 never matches.
   let nextVpn = count > 0 ? vaArr[count - 1] / 4096 + nArr[count - 1] : -2;
@@ -84,36 +89,55 @@ export function addPagemapWords(
   let present = 0;
   let swapped = 0;
   let hidden = 0;
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  while (i < n) {
     const hi = words[2 * i + 1];
     if ((hi & 0x80000000) === 0) {
       if ((hi & 0x40000000) !== 0) swapped++;
+      i++;
       continue;
     }
-    const pfn = (hi & 0x7fffff) * 0x100000000 + words[2 * i];
+    const lo = words[2 * i];
+    const pfn = (hi & 0x7fffff) * 0x100000000 + lo;
     const flags = RunFlag.PRESENT | ((hi >>> 28) & 2) | ((hi >>> 22) & 4) | ((hi >>> 20) & 8);
     const v = vpn + i;
-    present++;
-    if (pfn === 0) hidden++;
-    else if (pfn >= MAX_PFN) {
+    if (pfn >= MAX_PFN) {
       runs.count = count;
       throw new ParseError(path, 0, `entry for ${hex(v * 4096)} has frame ${hex(pfn)} at or above 2^40`);
     }
-    if (v === nextVpn && pfn === nextPfn && flags === curFlags) {
-      nArr[count - 1]++;
-      nextVpn++;
-      if (pfn !== 0) nextPfn++;
-      continue;
+    if (!(v === nextVpn && pfn === nextPfn && flags === curFlags)) {
+      if (count === vaArr.length) {
+        runs.count = count;
+        runs.grow();
+        vaArr = runs.va;
+        pfnArr = runs.pfn;
+        nArr = runs.npages;
+        flagArr = runs.flags;
+        kindArr = runs.kind;
+      }
+      vaArr[count] = v * 4096;
+      pfnArr[count] = pfn;
+      nArr[count] = 0;
+      flagArr[count] = flags;
+      kindArr[count] = 0;
+      count++;
+      curFlags = flags;
     }
-    vaArr[count] = v * 4096;
-    pfnArr[count] = pfn;
-    nArr[count] = 1;
-    flagArr[count] = flags;
-    kindArr[count] = 0;
-    count++;
-    nextVpn = v + 1;
-    nextPfn = pfn === 0 ? 0 : pfn + 1;
-    curFlags = flags;
+    // Fast path: same high half, low half stepping by one (zero for hidden frames).
+    const step = pfn === 0 ? 0 : 1;
+    let j = i + 1;
+    let expectLo = (lo + step) >>> 0;
+    while (j < n && words[2 * j + 1] === hi && words[2 * j] === expectLo) {
+      j++;
+      expectLo = (expectLo + step) >>> 0;
+    }
+    const k = j - i;
+    nArr[count - 1] += k;
+    present += k;
+    if (step === 0) hidden += k;
+    nextVpn = v + k;
+    nextPfn = pfn + step * k;
+    i = j;
   }
   runs.count = count;
   runs.presentPages += present;
