@@ -3,7 +3,14 @@ import { describe, expect, it } from "vitest";
 import { FORMATS } from "../formats/index.js";
 import { analyzeMachine } from "./analysis.js";
 import { analyzeBuffer, sumBuffers } from "./buffer.js";
-import { iommuPresence, pciKind, pciSummary, physMapSummary } from "./machine.js";
+import {
+  iommuPresence,
+  isDmaCapable,
+  isHostBridgeFunction,
+  pciKind,
+  pciSummary,
+  physMapSummary,
+} from "./machine.js";
 import { p2pMatrix } from "./p2p.js";
 import type { BufferInput, MachineInput, PciInput } from "./types.js";
 
@@ -101,7 +108,54 @@ describe("machine summaries", () => {
   });
 });
 
+describe("isDmaCapable / isHostBridgeFunction (who is a P2P client)", () => {
+  // Expected values from the class code (PCI Code and ID Assignment spec) and from
+  // drivers/pci/p2pdma.c pci_host_bridge_dev(): the root bus's device at devfn 00.0.
+  it.each([
+    ["0000:00:00.0", 0x060000, [], false, true, "host bridge (06:00) at 00.0 of a root bus"],
+    ["0000:00:00.0", 0x088000, [], false, true, "Intel 8086:09a2 Memory Map/VT-d (08:80) at 00.0"],
+    ["0000:40:00.0", 0x088000, [], false, true, "the same on a second root bus"],
+    ["0000:00:01.0", 0x060400, [], false, false, "PCI-to-PCI bridge (root port)"],
+    ["0000:01:00.0", 0x060400, ["0000:00:01.0"], false, false, "switch port"],
+    ["0000:00:01.0", 0x060100, [], false, false, "ISA bridge"],
+    ["0000:00:14.0", 0x080600, [], false, false, "IOMMU (AMD IOMMU is 08:06)"],
+    ["0000:00:1e.0", 0x080000, [], false, false, "interrupt controller (08:00)"],
+    ["0000:00:1f.0", 0x080200, [], false, false, "timer (08:02)"],
+    ["0000:00:1f.1", 0x080300, [], false, false, "RTC (08:03)"],
+    ["0000:00:1f.2", 0x080400, [], false, false, "PCI hot-plug controller (08:04)"],
+    ["0000:00:01.0", 0x088000, [], true, false, "Intel DSA (08:80) away from 00.0"],
+    ["0000:05:00.0", 0x088000, ["0000:00:01.0"], true, false, "08:80 below a bridge at 00.0"],
+    ["0000:00:04.0", 0x080100, [], true, false, "DMA controller (08:01)"],
+    ["0000:00:05.0", 0x080501, [], true, false, "SD host controller (08:05)"],
+    ["0000:00:00.0", 0x010802, [], true, false, "NVMe at 00.0 of a root bus"],
+    ["0000:03:00.0", 0x030200, ["0000:00:01.0"], true, false, "GPU"],
+    ["0000:00:05.0", 0x00ff00, [], true, false, "unknown class (virtio devices)"],
+  ])("%s class %s upstream %j: DMA-capable %s, host bridge function %s (%s)", (bdf, cls, up, dma, hb) => {
+    const d = dev(bdf, cls, up);
+    expect(isDmaCapable(d)).toBe(dma);
+    expect(isHostBridgeFunction(d)).toBe(hb);
+  });
+});
+
 describe("p2pMatrix (drivers/pci/p2pdma.c rules, hand-computed)", () => {
+  it("the host bridge function, bridges and non-DMA system peripherals are neither clients nor providers", () => {
+    // Root bus 00: 00.0 host bridge function (08:80, as Intel 8086:09a2) with a register BAR,
+    // 00:01.0 root port, 00:02.0 IOMMU (08:06) with a register BAR, 00:03.0 DSA (08:80), and
+    // 01:00.0 NVMe below the root port.
+    const m = p2pMatrix(
+      machine([
+        dev("0000:00:00.0", 0x088000, [], [bar(0, 0xfd000000, 0x1000)]),
+        dev("0000:00:01.0", 0x060400, [], []),
+        dev("0000:00:02.0", 0x080600, [], [bar(0, 0xfd100000, 0x1000)]),
+        dev("0000:00:03.0", 0x088000, [], [bar(0, 0xfd200000, 0x1000)]),
+        dev("0000:01:00.0", 0x010802, ["0000:00:01.0"]),
+      ]),
+    );
+    expect(m.clients).toEqual(["0000:00:03.0", "0000:01:00.0"]);
+    expect(m.providers.map((p) => p.bdf)).toEqual(["0000:00:03.0", "0000:01:00.0"]);
+    expect(m.cells).toHaveLength(4);
+  });
+
   it("two functions below one root port: BUS_ADDR distance 2; same function: BUS_ADDR 0; root bus to port: NOT_SUPPORTED", () => {
     const m = p2pMatrix(
       machine([

@@ -71,6 +71,46 @@ export function isBridge(d: PciInput): boolean {
   return pciKind(d.classCode) === "bridge";
 }
 
+/**
+ * System-peripheral subclasses (base class 08) that never master DMA: PIC 00, timer 02, RTC 03,
+ * PCI hot-plug controller 04, IOMMU 06 (PCI Code and ID Assignment spec). DMA controllers (01)
+ * and SD host controllers (05) do master DMA; "other" (80) is decided per function below.
+ */
+const NON_DMA_SYSTEM_SUBCLASSES = new Set([0x00, 0x02, 0x03, 0x04, 0x06]);
+
+/**
+ * True for the host bridge function of a root bus: device 0 function 0 of a bus with no upstream
+ * bridge, whose class is a bridge (06) or an "other" system peripheral (08:80, as Intel's
+ * 8086:09a2 "Memory Map/VT-d"). It is the function drivers/pci/p2pdma.c pci_host_bridge_dev()
+ * returns (the root bus's first device when its devfn is 00.0) and checks against the P2P
+ * allowlist; it holds the root complex's registers and does not master DMA. O(1).
+ * @param d the function.
+ * @returns whether it is the host bridge function.
+ */
+export function isHostBridgeFunction(d: PciInput): boolean {
+  if (d.upstream.length > 0 || !d.bdf.endsWith(":00.0")) return false;
+  const base = Math.floor(d.classCode / 0x10000) % 0x100;
+  const sub = Math.floor(d.classCode / 0x100) % 0x100;
+  return base === 0x06 || (base === 0x08 && sub === 0x80);
+}
+
+/**
+ * True for a function that can master DMA, so it is a client (and its memory BARs providers) in
+ * the P2P matrix. False for bridges (they forward, they do not master), the host bridge function
+ * ({@link isHostBridgeFunction}), and system peripherals that never master DMA (interrupt
+ * controllers, timers, RTCs, hot-plug controllers, IOMMUs). Any other class, including unknown
+ * ones and "other" system peripherals away from 00.0 of a root bus (Intel DSA is 08:80), counts as
+ * DMA-capable: sysfs does not say more without reading the command register. O(1).
+ * @param d the function.
+ * @returns whether it is DMA-capable.
+ */
+export function isDmaCapable(d: PciInput): boolean {
+  if (isBridge(d) || isHostBridgeFunction(d)) return false;
+  const base = Math.floor(d.classCode / 0x10000) % 0x100;
+  const sub = Math.floor(d.classCode / 0x100) % 0x100;
+  return !(base === 0x08 && NON_DMA_SYSTEM_SUBCLASSES.has(sub));
+}
+
 const hex4 = (n: number): string => n.toString(16).padStart(4, "0");
 
 /**

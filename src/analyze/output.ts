@@ -145,9 +145,9 @@ export type P2pType = "NONE" | "NOT_SUPPORTED" | "BUS_ADDR" | "THRU_HOST_BRIDGE"
 
 /** Every memory-BAR provider x every DMA-capable client. */
 export interface P2pMatrix {
-  /** Providers: one per memory BAR (`bdf/bar`), with its size. */
+  /** Providers: one per memory BAR of a DMA-capable function, with its size. */
   providers: { bdf: string; bar: number; bytes: number }[];
-  /** DMA-capable client functions (every non-bridge function). */
+  /** DMA-capable client functions: every function but bridges, the host bridge function and non-DMA system peripherals (see isDmaCapable). */
   clients: string[];
   /** Row-major cells: `cells[p * clients.length + c]`. */
   cells: { type: P2pType; distance: number }[];

@@ -1,6 +1,7 @@
 /**
- * The P2P matrix of a machine: every memory BAR (a provider covering the whole BAR) x every
- * DMA-capable function, with the map type and distance the pci layer's p2pMapType computes
+ * The P2P matrix of a machine: every memory BAR of a DMA-capable function (a provider covering the
+ * whole BAR) x every DMA-capable function ({@link isDmaCapable}: not bridges, not the host bridge
+ * function, not interrupt controllers, timers or IOMMUs), with the map type and distance the pci layer's p2pMapType computes
  * (drivers/pci/p2pdma.c calc_map_type_and_dist).
  *
  * The machine's PCI tree is rebuilt as a {@link PciTopology}: one host bridge per root bus, PCI
@@ -14,7 +15,7 @@
 
 import { isPow2, roundUpPow2 } from "../core/index.js";
 import { PciTopology } from "../pci/index.js";
-import { isBridge } from "./machine.js";
+import { isDmaCapable } from "./machine.js";
 import type { P2pMatrix } from "./output.js";
 import type { MachineInput, P2pPlatformInput, PciInput } from "./types.js";
 
@@ -42,12 +43,12 @@ export function p2pMatrix(m: MachineInput): P2pMatrix {
   }
   const providers: P2pMatrix["providers"] = [];
   for (const d of [...m.pci].sort((a, b) => (a.bdf < b.bdf ? -1 : 1))) {
-    if (isBridge(d)) continue;
+    if (!isDmaCapable(d)) continue;
     for (const b of d.bars)
       if (b.mem && b.size > 0) providers.push({ bdf: d.bdf, bar: b.index, bytes: b.size });
   }
   const clients = m.pci
-    .filter((d) => !isBridge(d))
+    .filter((d) => isDmaCapable(d))
     .map((d) => d.bdf)
     .sort();
   const cells: P2pMatrix["cells"] = [];

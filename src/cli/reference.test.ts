@@ -97,15 +97,21 @@ describe("phyr on the reference machine", () => {
     expect(t.physmap.systemRam).toBe(512 * 2 ** 30);
     expect(t.iommu).toEqual({ present: true, units: ["dmar0", "dmar1", "dmar2", "dmar3"], groups: 36 });
     expect(t.pci.devices.filter((d: { kind: string }) => d.kind === "display")).toHaveLength(8);
-    // 36 BARs (per switch: 3 per GPU x 2, 1 NIC, 2 NVMe) x 20 clients (16 endpoints, 4 host
-    // bridge functions). BUS_ADDR: on the 2 ACS-free switches every BAR to the 4 endpoints of its
-    // switch (9 x 4 x 2 = 72), on the 2 ACS switches only a BAR to its own function (9 x 2 = 18).
-    // Everything else goes through the (allowlisted) host bridges.
+    // 36 BARs (per switch: 3 per GPU x 2, 1 NIC, 2 NVMe) x 16 clients (the endpoints; the 4 host
+    // bridge functions 8086:09a2 and the bridges do not master DMA). BUS_ADDR: on the 2 ACS-free
+    // switches every BAR to the 4 endpoints of its switch (9 x 4 x 2 = 72), on the 2 ACS switches
+    // only a BAR to its own function (9 x 2 = 18). The other 36 x 16 - 90 = 486 go through the
+    // (allowlisted) host bridges.
     const types = t.p2p.cells.map((c: { type: string }) => c.type);
     expect(t.p2p.providers).toHaveLength(36);
-    expect(t.p2p.clients).toHaveLength(20);
+    expect(t.p2p.clients).toHaveLength(16);
+    const kinds = new Map(t.pci.devices.map((d: { bdf: string; kind: string }) => [d.bdf, d.kind]));
+    expect(
+      t.p2p.clients.filter((c: string) => kinds.get(c) === "system" || kinds.get(c) === "bridge"),
+    ).toEqual([]);
+    expect(t.p2p.clients).not.toContain("0000:00:00.0");
     expect(types.filter((x: string) => x === "BUS_ADDR")).toHaveLength(90);
-    expect(types.filter((x: string) => x === "THRU_HOST_BRIDGE")).toHaveLength(630);
+    expect(types.filter((x: string) => x === "THRU_HOST_BRIDGE")).toHaveLength(486);
     expect(t.p2p.notes[0]).toMatch(/uses the machine description's ACS control bits/);
   });
 
