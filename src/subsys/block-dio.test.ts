@@ -3,13 +3,14 @@ import { IommuFault, Rng } from "../core/index.js";
 import { type AddressSpace, ptePfn } from "../mm/index.js";
 import { blkCanDmaMapIova, nvmeDirectIo } from "./block-dio.js";
 import { DEFAULT_QUEUE_LIMITS, NVME_QUEUE_LIMITS } from "./block-limits.js";
+import { BlockError } from "./errors.js";
 import { addDevice, buildMachine, type SubsysMachine } from "./machine.js";
 import { NvmeController } from "./nvme-dev.js";
 
 const MiB = 2 ** 20;
 
-function setup(o: { iommu?: boolean; forceSwiotlb?: boolean; sgl?: boolean }) {
-  const m = buildMachine({ seed: 5, ramBytes: 256 * MiB, thp: "always" });
+function setup(o: { iommu?: boolean; forceSwiotlb?: boolean; sgl?: boolean; thp?: "never" | "always" }) {
+  const m = buildMachine({ seed: 5, ramBytes: 256 * MiB, thp: o.thp ?? "always" });
   const { dev, domain } = addDevice(m, "0000:01:00.0", o);
   const ctrl = new NvmeController(m.sys, dev, { capacity: 64 * MiB, sglSupported: o.sgl ?? true, domain });
   return { m, ctrl };
@@ -74,6 +75,55 @@ describe("O_DIRECT through a simulated NVMe moves bytes exactly", () => {
     }
   }
 
+  // 4 KiB pages, none physically adjacent (faults interleaved with another VMA): every page is its
+  // own bvec, so requests carry many segments and PRP lists; an odd LBA.
+  const frag = [
+    { name: "through the IOMMU", o: { iommu: true } },
+    { name: "through swiotlb (forced bouncing)", o: { forceSwiotlb: true } },
+    { name: "dma-direct, PRP-only controller", o: { sgl: false } },
+  ];
+  for (const s of frag) {
+    for (const path of ["range", "pages"] as const) {
+      test(`fragmented 4 KiB pages ${s.name}, ${path} path: byte-exact both ways`, () => {
+        const { m, ctrl } = setup({ ...s.o, thp: "never" });
+        const pages = 300;
+        const len = pages * 4096;
+        const v = m.mm.mmap({ kind: "anon", len });
+        const w = m.mm.mmap({ kind: "anon", len });
+        for (let off = 0; off < len; off += 4096) {
+          m.mm.fault(v.start + off, true);
+          m.mm.fault(w.start + off, true);
+        }
+        const data = random(len, 11);
+        cpuWrite(m, v.start, data);
+        const before = m.mem.digest() + m.mm.digest();
+        const wr = nvmeDirectIo(m.mm, ctrl, v.start, len, { op: "write", sector: 7, path });
+        // Everything pinned for the write was released (a read would leave the pages dirty).
+        expect(m.mem.digest() + m.mm.digest()).toBe(before);
+        expect(diff(ctrl.readMedia(7 * 512, len), data)).toBe(-1);
+        // Untouched media around the transfer stays zero.
+        expect(ctrl.readMedia(0, 7 * 512).every((b) => b === 0)).toBe(true);
+        expect(ctrl.readMedia(7 * 512 + len, 4096).every((b) => b === 0)).toBe(true);
+        cpuWrite(m, v.start, new Uint8Array(len));
+        nvmeDirectIo(m.mm, ctrl, v.start, len, { op: "read", sector: 7, path });
+        expect(diff(cpuRead(m, v.start, len), data)).toBe(-1);
+        // 300 separate pages: max_segments 128 splits them 128 + 128 + 44 (NVMe queue limits; 256 KiB
+        // = 64 pages per request when bouncing: 5 requests of 64 and one of 44).
+        expect(wr.requests).toBe(s.o.forceSwiotlb ? 5 : 3);
+        if (path === "pages") expect(wr.pinEntries).toBe(pages);
+        else expect(wr.pinEntries).toBe(pages); // no two pages adjacent: one range each
+        if (s.o.sgl === false) {
+          // PRP lists: a 128-page request names 127 pages after PRP1 in one 4 KiB list page, the 44-
+          // page one 43 (> 32: also a 4 KiB page): 1 + 127 + 1 + 127 + 1 + 43 = 300 PRP entries.
+          expect([wr.descriptors, wr.descriptorListBytes, wr.sglRequests]).toEqual([300, 3 * 4096, 0]);
+        }
+        m.sys.debug.checkNoLeaks();
+        m.mem.checkValid();
+        m.mm.checkValid();
+      });
+    }
+  }
+
   test("with an IOMMU each request maps as one IOVA segment and takes one inline SGL descriptor", () => {
     const { m, ctrl } = setup({ iommu: true });
     const v = m.mm.mmap({ kind: "anon", len: 4 * MiB, hugepage: true });
@@ -113,19 +163,67 @@ describe("O_DIRECT through a simulated NVMe moves bytes exactly", () => {
     expect(ctrl.readMedia(0, 4096)).toEqual(before);
   });
 
-  test("bad input: unpinnable or misaligned buffers are refused and nothing stays pinned or mapped", () => {
+  test("bad input: unpinnable, misaligned or out-of-range I/O is refused and nothing changes", () => {
     const { m, ctrl } = setup({ iommu: true });
-    const digest = m.mem.digest();
-    expect(() => nvmeDirectIo(m.mm, ctrl, 0x1000, 8192, { op: "write", sector: 0, path: "range" })).toThrow(
-      /outside any VMA/,
-    );
     const v = m.mm.mmap({ kind: "anon", len: 2 * MiB });
+    cpuWrite(m, v.start, random(3 * 4096, 2));
+    const ro = m.mm.mmap({ kind: "anon", len: 4096, write: false });
+    m.mm.populate(ro.start, 4096);
+    const state = () => [
+      m.mem.digest(),
+      m.mm.digest(),
+      ctrl.stats.commands,
+      ctrl.domain!.pgtable!.mappedBytes,
+    ];
+    const before = state();
+    const media = ctrl.readMedia(0, 64 * 1024);
+    const cases: [string, () => unknown, RegExp][] = [
+      [
+        "outside any VMA",
+        () => nvmeDirectIo(m.mm, ctrl, 0x1000, 8192, { op: "write", sector: 0, path: "range" }),
+        /outside any VMA/,
+      ],
+      // A read DMAs into the buffer: FOLL_WRITE on a read-only VMA.
+      [
+        "read into a read-only buffer",
+        () => nvmeDirectIo(m.mm, ctrl, ro.start, 4096, { op: "read", sector: 0, path: "pages" }),
+        /read-only/,
+      ],
+      [
+        "beyond the namespace",
+        () => nvmeDirectIo(m.mm, ctrl, v.start, 4096, { op: "write", sector: 64 * 2048, path: "range" }),
+        /outside the/,
+      ],
+      // 12 KiB is no whole number of 8 KiB logical blocks: no bio can be built or split from it.
+      [
+        "not a whole logical block",
+        () =>
+          nvmeDirectIo(m.mm, ctrl, v.start, 3 * 4096, {
+            op: "write",
+            sector: 0,
+            path: "range",
+            limits: { ...NVME_QUEUE_LIMITS, logicalBlockSize: 8192 },
+          }),
+        /not a non-empty multiple of the 8192-byte logical block/,
+      ],
+    ];
+    for (const [name, run, re] of cases) {
+      expect(run, name).toThrow(re);
+      expect(state(), name).toEqual(before);
+    }
     expect(() =>
-      nvmeDirectIo(m.mm, ctrl, v.start, 4096, { op: "write", sector: 64 * 2048, path: "range" }),
-    ).toThrow(/outside the/);
+      nvmeDirectIo(m.mm, ctrl, v.start, 3 * 4096, {
+        op: "write",
+        sector: 0,
+        path: "pages",
+        limits: { ...NVME_QUEUE_LIMITS, logicalBlockSize: 8192 },
+      }),
+    ).toThrow(BlockError);
+    expect(state()).toEqual(before);
+    expect(diff(ctrl.readMedia(0, 64 * 1024), media)).toBe(-1);
     m.sys.debug.checkNoLeaks();
     m.mem.checkValid();
-    void digest;
+    m.mm.checkValid();
   });
 });
 

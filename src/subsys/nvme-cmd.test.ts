@@ -209,6 +209,116 @@ describe("nvmeMapData chooses like nvme_map_data / nvme_pci_use_sgls", () => {
   });
 });
 
+describe("nvme_pci_use_sgls: SGL only when supported, on an I/O queue, with DIV_ROUND_UP(bytes, nseg) >= sgl_threshold", () => {
+  // avg = ceil(total / segments), computed by hand; threshold 32768 unless given.
+  const cases: {
+    name: string;
+    segs: R[];
+    o: { sglSupported: boolean; ioQueue?: boolean; sglThreshold?: number; singlePhysSegment?: boolean };
+    mode: "prp" | "sgl";
+  }[] = [
+    {
+      name: "2 segments of 32 KiB - 1 B and 32 KiB + 1 B: avg ceil(65536 / 2) = 32768 -> SGL",
+      segs: [
+        { addr: 0x10001, len: 0x7fff },
+        { addr: 0x30000, len: 0x8001 },
+      ],
+      o: { sglSupported: true },
+      mode: "sgl",
+    },
+    {
+      name: "2 segments totalling 65535 B: avg ceil(65535 / 2) = 32768 -> SGL (rounds up)",
+      segs: [
+        { addr: 0x10001, len: 0x7fff },
+        { addr: 0x30000, len: 0x8000 },
+      ],
+      o: { sglSupported: true },
+      mode: "sgl",
+    },
+    {
+      name: "2 segments totalling 65534 B: avg 32767 -> PRP",
+      segs: [
+        { addr: 0x10002, len: 0x7ffe },
+        { addr: 0x30000, len: 0x8000 },
+      ],
+      o: { sglSupported: true },
+      mode: "prp",
+    },
+    {
+      name: "16 segments of 4 KiB + one of 1 MiB: avg ceil(1114112 / 17) = 65536 -> SGL",
+      segs: [
+        ...Array.from({ length: 16 }, (_, i) => ({ addr: 0x100000 + i * 0x2000, len: 0x1000 })),
+        { addr: 0x1000000, len: 0x100000 },
+      ],
+      o: { sglSupported: true },
+      mode: "sgl",
+    },
+    {
+      name: "same 1 MiB segment list on a PRP-only controller -> PRP",
+      segs: [
+        { addr: 0x100000, len: 0x1000 },
+        { addr: 0x1000000, len: 0x100000 },
+      ],
+      o: { sglSupported: false },
+      mode: "prp",
+    },
+    {
+      name: "admin queue (qid 0) never uses SGLs",
+      segs: [{ addr: 0x100000, len: 0x100000 }],
+      o: { sglSupported: true, ioQueue: false },
+      mode: "prp",
+    },
+    {
+      name: "sgl_threshold 0 disables SGLs",
+      segs: [{ addr: 0x100000, len: 0x100000 }],
+      o: { sglSupported: true, sglThreshold: 0 },
+      mode: "prp",
+    },
+    {
+      name: "sgl_threshold 4096: 4 KiB segments qualify",
+      segs: [
+        { addr: 0x100000, len: 0x1000 },
+        { addr: 0x300000, len: 0x1000 },
+      ],
+      o: { sglSupported: true, sglThreshold: 4096 },
+      mode: "sgl",
+    },
+    {
+      name: "one physical segment of 8 KiB at offset 0: inline PRP pair even with SGLs",
+      segs: [{ addr: 0x100000, len: 0x2000 }],
+      o: { sglSupported: true, singlePhysSegment: true },
+      mode: "prp",
+    },
+    {
+      name: "one physical segment of 8 KiB at offset 0x200 spans 3 pages: nvme_setup_sgl_simple",
+      segs: [{ addr: 0x100200, len: 0x2000 }],
+      o: { sglSupported: true, singlePhysSegment: true },
+      mode: "sgl",
+    },
+    {
+      name: "one physical 12 KiB segment on a PRP-only controller: a PRP list",
+      segs: [{ addr: 0x100000, len: 0x3000 }],
+      o: { sglSupported: false, singlePhysSegment: true },
+      mode: "prp",
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const cmd = nvmeMapData(mk(c.segs), c.o);
+      expect(cmd.mode).toBe(c.mode);
+      const total = c.segs.reduce((a, r) => a + r.len, 0);
+      // Whatever the format, the controller's walk names exactly the segments' bytes.
+      const merged: R[] = [];
+      for (const r of c.segs) {
+        const last = merged[merged.length - 1];
+        if (last && last.addr + last.len === r.addr) last.len += r.len;
+        else merged.push({ ...r });
+      }
+      if (c.mode === "sgl" || c.segs.length === 1) expect(nvmeWalk(cmd, total)).toEqual(merged);
+    });
+  }
+});
+
 describe("the controller's walk of PRPs and SGLs names exactly the DMA bytes", () => {
   const listArb = fc
     .array(
@@ -253,6 +363,9 @@ describe("the controller's walk of PRPs and SGLs names exactly the DMA bytes", (
         expect(nvmeWalk(prp, total)).toEqual(want);
         const sgl = nvmeSetupSgls(dma, 0x1000000);
         expect(nvmeWalk(sgl, total)).toEqual(want);
+        // Unmerged, the controller issues one DMA per PRP entry / SGL data descriptor.
+        expect(nvmeWalk(prp, total, false).length).toBe(prp.descriptors);
+        expect(nvmeWalk(sgl, total, false).length).toBe(rs.length);
         const rest = total - (4096 - (rs[0].addr % 4096));
         const nprps = rest <= 0 ? 0 : Math.ceil(rest / 4096);
         expect(prp.descriptors).toBe(1 + nprps);

@@ -260,15 +260,18 @@ export function nvmeMapData(input: NvmeDmaInput, opts: NvmeMapOptions): NvmeData
 
 /**
  * Follows a data pointer the way the controller does and returns the DMA ranges it names for a
- * transfer of `bytes`, in order, merged where contiguous. O(descriptors).
+ * transfer of `bytes`, in order. O(descriptors).
+ * @param merge true (default): contiguous ranges are merged; false: one range per PRP entry or SGL
+ *   data descriptor, as a controller issues its DMA (a merged burst may span two separately mapped
+ *   buffers, e.g. adjacent swiotlb slots, which the DMA checker sees as two mappings).
  * @throws NvmeError "NVME_BAD_PTR" when a list pointer names no list page or the descriptors cover
  *   fewer than `bytes`.
  */
-export function nvmeWalk(cmd: NvmeDataPtr, bytes: number): { addr: number; len: number }[] {
+export function nvmeWalk(cmd: NvmeDataPtr, bytes: number, merge = true): { addr: number; len: number }[] {
   const out: { addr: number; len: number }[] = [];
   const push = (a: number, l: number): void => {
     const last = out[out.length - 1];
-    if (last && last.addr + last.len === a) last.len += l;
+    if (merge && last && last.addr + last.len === a) last.len += l;
     else out.push({ addr: a, len: l });
   };
   const page = (ptr: number): Float64Array => {

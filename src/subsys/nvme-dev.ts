@@ -14,7 +14,7 @@ const BLOCK = 4096;
 /** Counters of a controller. */
 export interface NvmeStats {
   commands: number;
-  /** DMA transfers issued (one per contiguous range named by the data pointer). */
+  /** DMA transfers issued (one per PRP entry or SGL data descriptor). */
   transfers: number;
   bytesRead: number;
   bytesWritten: number;
@@ -67,7 +67,7 @@ export class NvmeController {
         `${this.dev.name}: ${op} of ${hex(bytes)} bytes at LBA ${slba} is outside the ${hex(this.capacity)}-byte namespace or not whole sectors`,
       );
     }
-    const ranges = nvmeWalk(cmd, bytes);
+    const ranges = nvmeWalk(cmd, bytes, false);
     this.stats.commands++;
     let pos = start;
     if (op === "write") {

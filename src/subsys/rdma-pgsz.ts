@@ -43,9 +43,11 @@ function bitsPerXor(a: number, b: number): number {
 
 /**
  * ib_umem_find_best_pgsz: the largest size in `pgszBitmap` such that every DMA segment's address
- * agrees with its VA below it, every interior segment boundary is aligned to it, and it is no
- * larger than the smallest supported size covering [va, va + length) (the GENMASK(bits_per((len - 1
- * + va) ^ va)) term). O(segments), no allocation.
+ * agrees with its VA below it, every interior DMA discontinuity falls on a VA aligned to it, and it
+ * is no larger than the smallest supported size covering [va, va + length) (the
+ * GENMASK(bits_per((len - 1 + va) ^ va)) term). Segments that continue the previous one's DMA range
+ * are merged first, as the kernel does, so a split inside a contiguous run costs nothing.
+ * O(segments), no allocation.
  * @param dma the registration's DMA segments (after dma_map_sg), byte-granular: the first starts at
  *   the buffer's first byte (the kernel adds pgoff to a page-aligned sg address; same value).
  * @param va the MR's virtual address (umem->iova).
@@ -68,12 +70,18 @@ export function umemFindBestPgsz(dma: PhyrRead, pgszBitmap: number, va: number):
     }
   }
   let cur = va;
-  const last = dma.nents - 1;
+  let dmaEnd = -1; // end of the previous segment's DMA range (curr_base + curr_len)
   for (const c = dma.cursor(); !c.done; c.nextEntry()) {
-    // mask |= dma_addr ^ va: ctz(x ^ y) == ctz(x - y) for x != y.
-    if (c.entryAddr !== cur) limit = Math.min(limit, lowestBit(Math.abs(c.entryAddr - cur)));
+    // A segment DMA-contiguous with the previous one continues it: neither its address nor the VA
+    // at the join constrains the page size (the kernel's `end != sg_dma_address(sg)` test).
+    if (c.entryAddr !== dmaEnd) {
+      // mask |= (curr_base + pgoff) ^ va: ctz(x ^ y) == ctz(x - y) for x != y.
+      if (c.entryAddr !== cur) limit = Math.min(limit, lowestBit(Math.abs(c.entryAddr - cur)));
+      // mask |= va at every discontinuity after the first segment.
+      if (dmaEnd >= 0 && cur !== 0) limit = Math.min(limit, lowestBit(cur));
+    }
     cur += c.entryLen;
-    if (c.index !== last) limit = Math.min(limit, lowestBit(cur));
+    dmaEnd = c.entryAddr + c.entryLen;
   }
   let best = 0;
   for (let k = 0; k < 52 && 2 ** k <= limit; k++) if (pgszHas(pgszBitmap, 2 ** k)) best = 2 ** k;
