@@ -4,8 +4,10 @@
  */
 
 import { resolve } from "node:path";
-import { capture } from "../linux/index.js";
+import { type CaptureResult, capture } from "../linux/index.js";
+import { terminalSafe } from "../report/index.js";
 import { CliFailure, type CliIo, EXIT_OK, progressFor } from "./io.js";
+import { CAPTURE_SCHEMA, type CaptureJson, jsonDocument } from "./json.js";
 
 /** Options of {@link runCapture}. */
 export interface CaptureCommand {
@@ -47,14 +49,31 @@ export async function runCapture(io: CliIo, o: CaptureCommand): Promise<number> 
   } finally {
     progress.stop();
   }
-  if (o.json) io.stdout.write(`${JSON.stringify({ file: out, ...result }, null, 2)}\n`);
-  else {
-    io.stdout.write(
-      `Captured ${result.processes} processes, ${result.vmas} VMAs, ${result.runs} runs (${result.bytes} bytes uncompressed) to ${out}\n`,
-    );
-    if (result.skippedProcesses > 0 || result.vmaErrors > 0) {
-      io.stdout.write(`${result.skippedProcesses} processes skipped, ${result.vmaErrors} VMAs unreadable\n`);
-    }
-  }
+  if (o.json) {
+    const doc: CaptureJson = { schema: CAPTURE_SCHEMA, file: out, ...result };
+    io.stdout.write(jsonDocument(doc));
+  } else io.stdout.write(`${captureSummary(result, out).join("\n")}\n`);
   return EXIT_OK;
+}
+
+const count = (n: number, one: string, many = `${one}s`): string =>
+  `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
+
+/**
+ * The lines `phyr capture` prints: what was written, counts with en-US grouping like the rest of
+ * the CLI's output, and what was left out (only when something was).
+ * @param r the capture result.
+ * @param file the file written.
+ * @returns the lines.
+ */
+export function captureSummary(r: CaptureResult, file: string): string[] {
+  const lines = [
+    `Captured ${count(r.processes, "process", "processes")}, ${count(r.vmas, "VMA")}, ${count(r.runs, "run")} (${count(r.bytes, "byte")} uncompressed) to ${terminalSafe(file)}`,
+  ];
+  if (r.skippedProcesses > 0 || r.vmaErrors > 0) {
+    lines.push(
+      `${count(r.skippedProcesses, "process", "processes")} skipped, ${count(r.vmaErrors, "VMA")} unreadable`,
+    );
+  }
+  return lines;
 }

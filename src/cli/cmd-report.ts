@@ -19,6 +19,7 @@ import {
 import { runAllScenarios } from "./cmd-simulate.js";
 import { collectBuffers, machineInput, type Selection } from "./collect.js";
 import { CliFailure, type CliIo, EXIT_OK, paintFor, progressFor } from "./io.js";
+import { jsonDocument, TOPO_SCHEMA, type TopoJson } from "./json.js";
 import { type OpenedSource, openSource, type SourceChoice } from "./source.js";
 
 /**
@@ -75,7 +76,7 @@ function analyse(
 }
 
 function printJson(io: CliIo, value: unknown): void {
-  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  io.stdout.write(jsonDocument(value));
 }
 
 /**
@@ -136,7 +137,16 @@ export async function runAnalyze(
 export async function runTopo(io: CliIo, json: boolean, choice: SourceChoice = {}): Promise<number> {
   const a = await withSource(io, choice, (opened) => analyzeMachine(facts(opened), []));
   if (json) {
-    const { buffers: _b, total: _t, scenarios: _s, ...topo } = a;
+    const topo: TopoJson = {
+      schema: TOPO_SCHEMA,
+      origin: a.origin,
+      host: a.host,
+      access: a.access,
+      physmap: a.physmap,
+      pci: a.pci,
+      iommu: a.iommu,
+      p2p: a.p2p,
+    };
     printJson(io, topo);
     return EXIT_OK;
   }

@@ -8,6 +8,13 @@ import { formatBytes } from "../core/index.js";
 import { formatTable } from "../report/index.js";
 import { runScenario, SCENARIOS } from "../subsys/index.js";
 import { type CliIo, EXIT_OK, paintFor, UsageError } from "./io.js";
+import {
+  jsonDocument,
+  SCENARIO_LIST_SCHEMA,
+  SCENARIO_SCHEMA,
+  type ScenarioJson,
+  type ScenarioListJson,
+} from "./json.js";
 
 /**
  * Runs every scenario at its small default size (the report's scenario section).
@@ -30,8 +37,13 @@ export async function runSimulate(
   o: { name?: string; seed: number; size?: number; json: boolean },
 ): Promise<number> {
   if (o.name === undefined) {
-    if (o.json) io.stdout.write(`${JSON.stringify(SCENARIOS, null, 2)}\n`);
-    else
+    if (o.json) {
+      const doc: ScenarioListJson = {
+        schema: SCENARIO_LIST_SCHEMA,
+        scenarios: SCENARIOS.map((x) => ({ name: x.name, description: x.description, fullSize: x.fullSize })),
+      };
+      io.stdout.write(jsonDocument(doc));
+    } else
       io.stdout.write(
         `${formatTable(
           ["scenario", "full size", "description"],
@@ -48,7 +60,8 @@ export async function runSimulate(
   }
   const r = runScenario(o.name, { seed: o.seed, size: o.size });
   if (o.json) {
-    io.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    const doc: ScenarioJson = { schema: SCENARIO_SCHEMA, ...r };
+    io.stdout.write(jsonDocument(doc));
     return EXIT_OK;
   }
   const paint = paintFor(io.stdout, io.env);

@@ -95,7 +95,10 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     )
     .option("-o, --out <file>", "HTML report path", "report.html")
     .option("--no-html", "do not write the HTML report")
-    .option("--json", "print the analysis as JSON (schema phyr-analysis/1) instead of the summary")
+    .option(
+      "--json",
+      'print the analysis as JSON instead of the summary: { schema: "phyr-analysis/1", origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios }',
+    )
     .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
     .option("--reference", REFERENCE_HELP)
     .option("--live", LIVE_HELP)
@@ -118,7 +121,10 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option("--pid <pid>", "process to analyse (repeatable)", collect(parsePid), [] as number[])
     .option("--all", "analyse every process")
     .option("--range <VA:LEN>", "only this virtual range of the one --pid (e.g. 0x7f0000000000:64M)")
-    .option("--json", "print the analysis as JSON (schema phyr-analysis/1)")
+    .option(
+      "--json",
+      'print the analysis as JSON: { schema: "phyr-analysis/1", origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios }',
+    )
     .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
     .option("--reference", REFERENCE_HELP)
     .option("--live", LIVE_HELP)
@@ -137,7 +143,10 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   program
     .command("topo")
     .description("physical map, PCI tree, IOMMU presence and the P2P matrix")
-    .option("--json", "print as JSON (schema phyr-analysis/1, without buffers)")
+    .option(
+      "--json",
+      'print as JSON: { schema: "phyr-topo/1", origin, host, access, physmap, pci, iommu, p2p }',
+    )
     .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
     .option("--reference", REFERENCE_HELP)
     .option("--live", LIVE_HELP)
@@ -158,7 +167,10 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option("--all", "capture every process (the default)")
     .option("--anonymize", "replace process names, paths and the hostname")
     .option("--gzip", "gzip the file whatever its name")
-    .option("--json", "print what was written as JSON")
+    .option(
+      "--json",
+      'print what was written as JSON: { schema: "phyr-capture/1", file, records, processes, vmas, runs, vmaErrors, skippedProcesses, bytes }',
+    )
     .action(
       async (o: {
         out: string;
@@ -192,7 +204,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     )
     .option(
       "--json",
-      "print the result as JSON ({ name, description, seed, size, design, baseline, ratios, notes })",
+      'print JSON: the list as { schema: "phyr-scenarios/1", scenarios }; a run as { schema: "phyr-scenario/1", name, description, seed, size, design, baseline, ratios, notes }',
     )
     .action(async (name: string | undefined, o: { seed: number; size?: number; json?: boolean }) => {
       setCode(await runSimulate(io, { name, seed: o.seed, size: o.size, json: o.json === true }));
@@ -203,13 +215,9 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description("run the benchmarks (dist/bench/main.js) in a child process")
     .option("--quick", "smaller sizes")
     .option("--only <name>", "only suites whose name contains this")
-    .option("--json", "print the bench rows as JSON")
+    .option("--json", 'print the rows as JSON: { schema: "phyr-bench/1", suites }')
     .action(async (o: { quick?: boolean; only?: string; json?: boolean }) => {
-      const args: string[] = [];
-      if (o.quick) args.push("--quick");
-      if (o.only !== undefined) args.push("--only", o.only);
-      if (o.json) args.push("--json");
-      setCode(await runBench(io, args));
+      setCode(await runBench(io, { quick: o.quick === true, only: o.only, json: o.json === true }));
     });
 
   for (const c of program.commands) {

@@ -21,16 +21,19 @@ describe("phyr simulate", () => {
     expect(r.code).toBe(EXIT_OK);
     for (const s of SCENARIOS) expect(r.out).toContain(s.name);
     const j = await run(["simulate", "--json"]);
-    expect(JSON.parse(j.out).map((s: { name: string }) => s.name)).toEqual(SCENARIOS.map((s) => s.name));
+    const list = JSON.parse(j.out);
+    expect(list.schema).toBe("phyr-scenarios/1");
+    expect(list.scenarios).toEqual(SCENARIOS.map((s) => ({ ...s })));
   });
 
-  it("--json prints exactly what runScenario returns for that seed and size", async () => {
+  it("--json prints the phyr-scenario/1 document: exactly what runScenario returns for that seed and size", async () => {
     const r = await run(["simulate", "rdma-mr", "--seed", "7", "--size", "8M", "--json"]);
     expect(r.err).toBe("");
     expect(r.code).toBe(EXIT_OK);
-    expect(JSON.parse(r.out)).toEqual(
-      JSON.parse(JSON.stringify(runScenario("rdma-mr", { seed: 7, size: 8 * 2 ** 20 }))),
-    );
+    expect(JSON.parse(r.out)).toEqual({
+      schema: "phyr-scenario/1",
+      ...JSON.parse(JSON.stringify(runScenario("rdma-mr", { seed: 7, size: 8 * 2 ** 20 }))),
+    });
   });
 
   it("prints design, baseline and ratio per metric", async () => {

@@ -1,0 +1,70 @@
+/**
+ * The `--json` shapes of every command. Each command prints ONE JSON document on stdout (two-space
+ * indented) whose `schema` field names its shape and version; a field is never removed or
+ * retyped within a version. Each command's `--help` names its schema and top-level fields (a test
+ * checks the printed documents against the help text):
+ *
+ * | command | schema | top-level fields |
+ * |---|---|---|
+ * | `report`, `analyze` | `phyr-analysis/1` | {@link MachineAnalysis} |
+ * | `topo` | `phyr-topo/1` | {@link TopoJson} |
+ * | `capture` | `phyr-capture/1` | {@link CaptureJson} |
+ * | `simulate` (no name) | `phyr-scenarios/1` | {@link ScenarioListJson} |
+ * | `simulate NAME` | `phyr-scenario/1` | {@link ScenarioJson} |
+ * | `bench` | `phyr-bench/1` | {@link BenchJson} |
+ */
+
+import type { MachineAnalysis, ScenarioSummary } from "../analyze/index.js";
+import type { CaptureResult } from "../linux/index.js";
+
+/** Schema id of `phyr topo --json`. */
+export const TOPO_SCHEMA = "phyr-topo/1";
+/** Schema id of `phyr capture --json`. */
+export const CAPTURE_SCHEMA = "phyr-capture/1";
+/** Schema id of `phyr simulate --json` (the list). */
+export const SCENARIO_LIST_SCHEMA = "phyr-scenarios/1";
+/** Schema id of `phyr simulate NAME --json`. */
+export const SCENARIO_SCHEMA = "phyr-scenario/1";
+/** Schema id of `phyr bench --json`. */
+export const BENCH_SCHEMA = "phyr-bench/1";
+
+/** `phyr topo --json`: the machine-level part of the analysis (no buffers, totals or scenarios). */
+export type TopoJson = { schema: typeof TOPO_SCHEMA } & Pick<
+  MachineAnalysis,
+  "origin" | "host" | "access" | "physmap" | "pci" | "iommu" | "p2p"
+>;
+
+/** `phyr capture --json`: the file written (absolute path) and what went into it. */
+export type CaptureJson = { schema: typeof CAPTURE_SCHEMA; file: string } & CaptureResult;
+
+/** `phyr simulate --json`: the scenarios, with the size the full bench runs each at (bytes). */
+export interface ScenarioListJson {
+  schema: typeof SCENARIO_LIST_SCHEMA;
+  scenarios: { name: string; description: string; fullSize: number }[];
+}
+
+/** `phyr simulate NAME --json`: one scenario's result (metrics side by side, ratios baseline / design). */
+export type ScenarioJson = { schema: typeof SCENARIO_SCHEMA } & ScenarioSummary;
+
+/** One bench row (bench/harness.ts BenchRow). */
+export interface BenchRowJson {
+  name: string;
+  value: number;
+  unit: string;
+  ratio?: { against: string; value: number; want?: string; ok?: boolean };
+}
+
+/** `phyr bench --json`: every suite run, with its rows. */
+export interface BenchJson {
+  schema: typeof BENCH_SCHEMA;
+  suites: { suite: string; rows: BenchRowJson[] }[];
+}
+
+/**
+ * The one JSON document a command prints: two-space indented, newline-terminated.
+ * @param value the document.
+ * @returns its text.
+ */
+export function jsonDocument(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
