@@ -1,19 +1,25 @@
 /**
- * Fuzzing every parser: random bytes, truncations, huge numbers, zero addresses, odd-length
- * pagemaps. Each input must give a result or a ParseError/RangeError, never another exception.
+ * Fuzzing every parser (iomem, maps, smaps, pagemap bytes and files, kpageflags extract and file,
+ * PCI sysfs attributes and resource files, iommu_group links, status, snapshots): random bytes,
+ * truncations, huge numbers, zero addresses, odd-length pagemaps. Each input must give a result or
+ * a RangeError / ParseError naming the file and a line within the input, never another exception.
+ * Every property is seeded. Memory stays bounded by the readers' size limits (tested last).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { ParseError } from "../core/index.js";
+import { readText } from "./io.js";
 import { parseIomem } from "./iomem.js";
-import { parseKpageflagsExtract } from "./kpageflags.js";
+import { classifyRuns, openKpageflags, parseKpageflagsExtract, readKpageflags } from "./kpageflags.js";
 import { parseMaps, parseSmaps } from "./maps.js";
-import { pagemapRunsFromBytes } from "./pagemap.js";
-import { parsePciResource } from "./pci.js";
+import { pagemapRunsFromBytes, readPagemapRuns } from "./pagemap.js";
+import { parsePciResource, readPciDevices } from "./pci.js";
+import { readCapSysAdmin } from "./processes.js";
+import { PageRuns, RunFlag } from "./runs.js";
 import { loadSnapshot } from "./snapshot-read.js";
 import { capture } from "./snapshot-write.js";
 
@@ -21,13 +27,25 @@ const fx = (p: string) => fileURLToPath(new URL(`./fixtures/${p}`, import.meta.u
 const dir = mkdtempSync(join(tmpdir(), "phyr-fuzz-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function allowed(fn: () => unknown): void {
+/**
+ * Runs `fn`; any exception must be a RangeError or a ParseError that names a path (containing
+ * `pathPart` when given) and a line within the input (`maxLine`, when given; 0 = not line-based).
+ */
+function allowed(fn: () => unknown, maxLine?: number, pathPart?: string): void {
   try {
     fn();
   } catch (e) {
-    if (!(e instanceof ParseError) && !(e instanceof RangeError)) throw e;
+    if (e instanceof RangeError) return;
+    if (!(e instanceof ParseError)) throw e;
+    expect(e.path.length).toBeGreaterThan(0);
+    if (pathPart !== undefined) expect(e.path).toContain(pathPart);
+    expect(Number.isInteger(e.line) && e.line >= 0).toBe(true);
+    if (maxLine !== undefined) expect(e.line).toBeLessThanOrEqual(maxLine);
   }
 }
+
+/** Lines a text parser may name: one per newline plus a final unterminated line. */
+const lineCount = (t: string) => t.split("\n").length;
 
 const hexNum = fc.oneof(
   fc.constant("0"),
@@ -62,7 +80,7 @@ describe.each(parsers)("%s under fuzzing", (_name, parse, sample) => {
           fc.string({ maxLength: 300 }),
           fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString("latin1")),
         ),
-        (t) => allowed(() => parse(t)),
+        (t) => allowed(() => parse(t), lineCount(t)),
       ),
       { seed: 42, numRuns: 300 },
     );
@@ -78,7 +96,7 @@ describe.each(parsers)("%s under fuzzing", (_name, parse, sample) => {
           lines[i] = lines[i].replace(/[0-9a-f]{4,}/, num);
           t = lines.join("\n");
         }
-        allowed(() => parse(t));
+        allowed(() => parse(t), lineCount(t));
       }),
       { seed: 42, numRuns: 300 },
     );
@@ -105,6 +123,161 @@ describe("pagemap bytes under fuzzing", () => {
       }),
       { seed: 42, numRuns: 400 },
     );
+  });
+});
+
+describe("pagemap and kpageflags files under fuzzing", () => {
+  it("readPagemapRuns() on files of any length and content: runs, or a ParseError naming the file", () => {
+    const pm = join(dir, "42", "pagemap");
+    mkdirSync(join(dir, "42"), { recursive: true });
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 600 }),
+        fc.nat(80),
+        fc.integer({ min: 1, max: 80 }),
+        fc.integer({ min: 1, max: 9 }),
+        (b, first, pages, batch) => {
+          writeFileSync(pm, b);
+          allowed(
+            () =>
+              readPagemapRuns(42, first * 4096, (first + pages) * 4096, {
+                procRoot: dir,
+                batchEntries: batch,
+              }).checkValid(),
+            0,
+            "42/pagemap",
+          );
+        },
+      ),
+      { seed: 42, numRuns: 150 },
+    );
+  });
+
+  it("readKpageflags() and classifyRuns() on kpageflags files of any length and content", () => {
+    const kpf = join(dir, "kpf");
+    mkdirSync(kpf, { recursive: true });
+    const runArb = fc.array(
+      fc.record({ pfn: fc.integer({ min: 1, max: 90 }), n: fc.integer({ min: 1, max: 20 }) }),
+      {
+        maxLength: 6,
+      },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 800 }), runArb, (b, rs) => {
+        writeFileSync(join(kpf, "kpageflags"), b);
+        const runs = new PageRuns(0, 256 * 4096);
+        let va = 0;
+        for (const r of rs) {
+          runs.push(va, r.pfn, r.n, RunFlag.PRESENT);
+          runs.presentPages += r.n;
+          va += (r.n + 1) * 4096;
+        }
+        runs.unmappedPages = 256 - runs.presentPages;
+        const src = openKpageflags({ procRoot: kpf });
+        try {
+          allowed(
+            () => {
+              const out = classifyRuns(runs, src);
+              out.checkValid();
+              expect(out.presentPages).toBe(runs.presentPages);
+              readKpageflags(
+                rs.map((r) => r.pfn),
+                src,
+              );
+            },
+            0,
+            "kpf/kpageflags",
+          );
+        } finally {
+          src.close();
+        }
+      }),
+      { seed: 42, numRuns: 150 },
+    );
+  });
+});
+
+describe("PCI sysfs files and process status under fuzzing", () => {
+  const sys = join(dir, "sys");
+  const real = join(sys, "devices/pci0000:00/0000:00:02.0");
+  mkdirSync(real, { recursive: true });
+  mkdirSync(join(sys, "bus/pci/devices"), { recursive: true });
+  symlinkSync("../../../devices/pci0000:00/0000:00:02.0", join(sys, "bus/pci/devices/0000:00:02.0"));
+  const good = {
+    vendor: "0x1af4\n",
+    device: "0x1041\n",
+    class: "0x020000\n",
+    resource: samples.resource,
+  };
+  const attr = fc.oneof(
+    fc.string({ maxLength: 40 }),
+    hexNum.map((h) => `0x${h}\n`),
+    fc.constantFrom("", "0x", "0x0\n", "0xffffffff\n", "0x1af4"),
+  );
+
+  it("vendor, device, class, resource and iommu_group: devices, or a ParseError naming the file", () => {
+    for (const [k, v] of Object.entries(good)) writeFileSync(join(real, k), v);
+    fc.assert(
+      fc.property(
+        fc.constantFrom("vendor", "device", "class", "resource", "iommu_group"),
+        attr,
+        fc.nat(samples.resource.length),
+        (file, text, cut) => {
+          // Corrupt one file (or the group link), read, put it back.
+          if (file === "iommu_group")
+            symlinkSync(`../../../kernel/iommu_groups/${text.replace(/[/\0]/g, "")}`, join(real, file));
+          else
+            writeFileSync(
+              join(real, file),
+              file === "resource" && cut % 2 === 0 ? samples.resource.slice(0, cut) : text,
+            );
+          try {
+            allowed(() => readPciDevices({ sysRoot: sys }), 64, file);
+          } finally {
+            if (file === "iommu_group") rmSync(join(real, file));
+            else writeFileSync(join(real, file), good[file]);
+          }
+        },
+      ),
+      { seed: 42, numRuns: 100 },
+    );
+    expect(readPciDevices({ sysRoot: sys })[0]).toMatchObject({
+      vendor: 0x1af4,
+      class: 0x020000,
+      iommuGroup: -1,
+    });
+  });
+
+  it("status (CapEff): true, false, undefined or a ParseError naming the line", () => {
+    const status = readFileSync(fx("vm-root/proc/9803/status"), "utf8");
+    mkdirSync(join(dir, "proc", "7"), { recursive: true });
+    fc.assert(
+      fc.property(fc.nat(status.length), fc.string({ maxLength: 30 }), (cut, junk) => {
+        const t = status.slice(0, cut) + junk;
+        writeFileSync(join(dir, "proc", "7", "status"), t);
+        allowed(() => readCapSysAdmin(7, { procRoot: join(dir, "proc") }), lineCount(t), "7/status");
+      }),
+      { seed: 42, numRuns: 120 },
+    );
+  });
+});
+
+describe("huge numbers and size limits", () => {
+  it("smaps counters at or above 2^52 bytes are rejected with the line", () => {
+    const head = "00100000-00140000 rw-p 00000000 00:00 0 \n";
+    expect(parseSmaps(`${head}Rss:   4398046511103 kB\n`)[0].rss).toBe(4398046511103 * 1024);
+    for (const n of ["4398046511104", "99999999999999999999999"]) {
+      expect(() => parseSmaps(`${head}Size:  256 kB\nRss:   ${n} kB\n`, "s")).toThrow(
+        /^s:3: Rss .* kB is at or above 2\^52 bytes$/,
+      );
+    }
+  });
+
+  it("a text file past the size limit is refused while reading (procfs reports size 0)", () => {
+    const p = join(dir, "big");
+    writeFileSync(p, "x".repeat(70_000));
+    expect(() => readText(p, 65_536)).toThrow(/big: file is larger than the limit of 65536 bytes/);
+    expect(readText(p, 70_000).length).toBe(70_000);
   });
 });
 
@@ -136,6 +309,8 @@ describe("loadSnapshot() under fuzzing", () => {
             expect(s.processes().length).toBeLessThanOrEqual(1);
           } catch (e) {
             if (!(e instanceof ParseError)) throw e;
+            // The error names the file and the record (and the field, when one is at fault).
+            expect(e.path).toMatch(new RegExp(`^f${i - 1}\\.jsonl(:\\d+)?`));
           }
         },
       ),

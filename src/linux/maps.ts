@@ -105,14 +105,17 @@ function pushOrdered<T extends Vma>(vmas: T[], v: T, path: string, lineNo: numbe
   vmas.push(v);
 }
 
-const FIELD = /^([A-Za-z_]+):\s+(\d{1,15}) kB$/;
+const FIELD = /^([A-Za-z_]+):\s+(\d+) kB$/;
+/** Largest counter accepted, in kB (2^52 bytes). */
+const MAX_KB = 2 ** 42;
 
 /**
  * Parses /proc/PID/smaps text. Unknown counters are ignored (the set grows between kernels). O(lines).
  * @param text file contents
  * @param path file name used in errors
  * @returns VMAs with counters in bytes, in address order
- * @throws ParseError naming path and line for malformed header or counter lines
+ * @throws ParseError naming path and line for malformed header or counter lines, or a counter
+ *   at or above 2^52 bytes
  */
 export function parseSmaps(text: string, path = "smaps"): VmaStats[] {
   const lines = splitLines(text);
@@ -125,7 +128,10 @@ export function parseSmaps(text: string, path = "smaps"): VmaStats[] {
     const fm = FIELD.exec(line);
     if (fm) {
       if (!cur && !skipping) throw new ParseError(path, lineNo, "counter before the first VMA line");
-      if (cur) setCounter(cur, fm[1], Number(fm[2]) * 1024);
+      const kb = fm[2].length > 16 ? Number.POSITIVE_INFINITY : Number(fm[2]);
+      if (kb >= MAX_KB)
+        throw new ParseError(path, lineNo, `${fm[1]} ${fm[2].slice(0, 24)} kB is at or above 2^52 bytes`);
+      if (cur) setCounter(cur, fm[1], kb * 1024);
       continue;
     }
     if (line.startsWith("THPeligible:")) {
