@@ -8,6 +8,13 @@
  * integer, and not at all in a Uint32Array. The compact loops write words straight into the chunk
  * and touch the segment once per chunk; the provider function and split limits live in a separate
  * loop so the common one stays small and monomorphic.
+ *
+ * Measured on the 16M-page bench mix (98 % of runs are single pages, 80 % of pages are in runs of
+ * 64 pages or more): checking long runs eight PFNs per step (xor/or, one branch) made the
+ * Uint32Array loop faster per PFN than the plain run-counting loop; what remains above that loop
+ * is writing 27 MB of fresh chunk memory. Opening 4 KiB chunks cost about a fifth of the build
+ * (one ArrayBuffer allocation each), hence pfnChunkCapacity. A byte total that passes 2^31 in a
+ * field that started as a small integer deoptimised the loop (see Segment).
  */
 import { hex, PAGE_SIZE } from "../core/index.js";
 import { type CompactChunk, ENC, encodePages } from "./compact.js";
