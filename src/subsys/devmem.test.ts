@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { Rng } from "../core/index.js";
 import { PhyrList } from "../phyr/index.js";
-import { DevmemBinding } from "./devmem.js";
+import { DevmemBinding, NetRxQueues } from "./devmem.js";
 import { DmaBuf } from "./dmabuf.js";
 import { DevmemError } from "./errors.js";
 import { addDevice, buildMachine } from "./machine.js";
@@ -53,10 +53,47 @@ describe("devmem RX: packets land in the dma-buf at the reported offsets", () =>
     });
   }
   test("a stream needing more buffers than bound is refused before any write", () => {
-    const { dev, buf, m } = setup(true);
+    const { dev, buf, m, ranges } = setup(true);
     const bind = new DevmemBinding(buf, dev, 65536);
-    expect(() => bind.receive(new Uint8Array(10 * 8948), { mtu: 9000 })).toThrow(DevmemError);
+    const bytes = () => ranges.toArray().map((r) => m.mem.readPhys(r.addr, r.len));
+    const before = bytes();
+    const digest = m.mem.digest();
+    // 6 buffers of 64 KiB; 10 jumbo packets of 8948 B one per buffer need 10.
+    expect(() => bind.receive(new Uint8Array(10 * 8948).fill(0x5a), { mtu: 9000 })).toThrow(
+      /needs 10 net buffers, the binding has 6/,
+    );
+    expect(bytes()).toEqual(before);
+    expect(m.mem.digest()).toBe(digest);
     bind.release();
+    expect(() => bind.receive(new Uint8Array(100), { mtu: 1500 })).toThrow(DevmemError);
+    m.sys.debug.checkNoLeaks();
+  });
+});
+
+describe("devmem binding to an RX queue (net_devmem_bind_dmabuf_to_queue)", () => {
+  test("one binding per queue; bad queues refused before anything is attached; release frees the queue", () => {
+    const { m, dev, buf } = setup(true);
+    const queues = new NetRxQueues(dev, 4);
+    const b0 = new DevmemBinding(buf, dev, 4096, { queues, queue: 0 });
+    expect(queues.binding(0)).toBe(b0);
+    expect(queues.binding(1)).toBeNull();
+    const state = () => [buf.attachmentCount, m.sys.debug.leaks().length, m.mem.digest(), queues.binding(0)];
+    const before = state();
+    expect(() => new DevmemBinding(buf, dev, 4096, { queues, queue: 0 })).toThrow(
+      /rx queue 0: the queue already has a memory provider bound/,
+    );
+    expect(() => new DevmemBinding(buf, dev, 4096, { queues, queue: 4 })).toThrow(/real_num_rx_queues 4/);
+    const noHds = new NetRxQueues(dev, 4, false);
+    expect(() => new DevmemBinding(buf, dev, 4096, { queues: noHds, queue: 0 })).toThrow(/header split/);
+    // A bad buffer size fails after attach: detached again, queue left free.
+    expect(() => new DevmemBinding(buf, dev, 3000, { queues, queue: 1 })).toThrow(RangeError);
+    expect(queues.binding(1)).toBeNull();
+    expect(state()).toEqual(before);
+    b0.release();
+    expect(queues.binding(0)).toBeNull();
+    const again = new DevmemBinding(buf, dev, 4096, { queues, queue: 0 });
+    expect(queues.binding(0)).toBe(again);
+    again.release();
     m.sys.debug.checkNoLeaks();
   });
 });

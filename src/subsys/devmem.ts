@@ -3,6 +3,7 @@
  * for the NIC, split into net buffers, and the NIC writes each packet's payload by DMA at the
  * buffer address the placement chose. Returned pieces name the dma-buf offset of every byte.
  */
+import { checkCount } from "../core/index.js";
 import { type DmaDevice, dmaWrite } from "../dma/index.js";
 import {
   devmemPlace,
@@ -14,6 +15,54 @@ import {
 import type { DmaBuf, DmaBufAttachment } from "./dmabuf.js";
 import { DevmemError } from "./errors.js";
 
+/**
+ * A NIC's RX queues (struct netdev_rx_queue) and the devmem binding each holds: a queue takes at
+ * most one memory provider, and only with TCP header split enabled (net/core/netdev_rx_queue.c
+ * __net_mp_open_rxq).
+ */
+export class NetRxQueues {
+  private readonly bound: (DevmemBinding | null)[];
+
+  /**
+   * @param nic the NIC; @param count real_num_rx_queues (1..65535); @param headerSplit
+   *   ethtool tcp-data-split enabled (devmem needs payloads split from headers). Default true.
+   * @throws RangeError for a bad count.
+   */
+  constructor(
+    readonly nic: DmaDevice,
+    readonly count: number,
+    readonly headerSplit = true,
+  ) {
+    checkCount("rx queue count", count, 65535);
+    if (count === 0) throw new RangeError("rx queue count 0 is invalid: expected 1..65535");
+    this.bound = new Array<DevmemBinding | null>(count).fill(null);
+  }
+
+  /** The binding on queue `q`, or null. O(1). */
+  binding(q: number): DevmemBinding | null {
+    return this.bound[q] ?? null;
+  }
+
+  /** @internal checks that `q` can take a binding (before anything is attached). */
+  _check(q: number, buf: DmaBuf): void {
+    const why = (code: string, reason: string): never => {
+      throw new DevmemError(
+        code,
+        `Cannot bind dma-buf ${buf.name} to ${this.nic.name} rx queue ${q}: ${reason}`,
+      );
+    };
+    if (!Number.isInteger(q) || q < 0 || q >= this.count)
+      why("EINVAL", `expected a queue index below real_num_rx_queues ${this.count}`);
+    if (!this.headerSplit) why("EINVAL", "tcp-data-split (header split) is disabled");
+    if (this.bound[q]) why("EEXIST", "the queue already has a memory provider bound");
+  }
+
+  /** @internal */
+  _set(q: number, b: DevmemBinding | null): void {
+    this.bound[q] = b;
+  }
+}
+
 /** A dma-buf bound to an RX queue. */
 export class DevmemBinding {
   readonly attachment: DmaBufAttachment;
@@ -21,15 +70,26 @@ export class DevmemBinding {
   private unbound = false;
 
   /**
-   * net_devmem_bind_dmabuf: attach + map for the NIC, then carve net buffers. O(buffers).
-   * @throws P2pNotSupported / DmaBufError from attach and map; RangeError for a bad buffer size
-   *   (the attachment is detached again).
+   * net_devmem_bind_dmabuf + net_devmem_bind_dmabuf_to_queue: checks the queue, attaches + maps
+   * the dma-buf for the NIC, carves net buffers, and installs the binding on the queue. O(buffers).
+   * @param rx the NIC's queues and the queue index; omitted: bound to the NIC without queue
+   *   bookkeeping.
+   * @throws DevmemError "EINVAL" (no such queue, header split off) / "EEXIST" (queue already bound)
+   *   before anything is attached; P2pNotSupported / DmaBufError from attach and map; RangeError for
+   *   a bad buffer size (the attachment is detached again). On any error nothing stays attached,
+   *   mapped or bound.
    */
   constructor(
     readonly buf: DmaBuf,
     readonly nic: DmaDevice,
     bufSize = 4096,
+    readonly rx?: { queues: NetRxQueues; queue: number },
   ) {
+    if (rx) {
+      if (rx.queues.nic !== nic)
+        throw new TypeError(`rx queues belong to ${rx.queues.nic.name}, not ${nic.name}`);
+      rx.queues._check(rx.queue, buf);
+    }
     this.attachment = buf.attach(nic);
     try {
       this.buffers = netBuffersFromSegments(this.attachment.map("from-device"), bufSize);
@@ -37,6 +97,7 @@ export class DevmemBinding {
       this.attachment.detach();
       throw e;
     }
+    rx?.queues._set(rx.queue, this);
   }
 
   /**
@@ -65,10 +126,11 @@ export class DevmemBinding {
     return p;
   }
 
-  /** Unbinds: unmaps and detaches. O(ranges). */
+  /** Unbinds: frees the queue, unmaps and detaches. O(ranges). */
   release(): void {
     if (this.unbound) return;
     this.unbound = true;
+    if (this.rx && this.rx.queues.binding(this.rx.queue) === this) this.rx.queues._set(this.rx.queue, null);
     this.attachment.detach();
   }
 }

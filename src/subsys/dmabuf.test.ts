@@ -76,8 +76,33 @@ describe("dma-buf exporters and importers", () => {
   test("an importer that cannot reach the exporter is refused and nothing is attached", () => {
     const m = machine();
     const buf = new DmaBuf(m.sys, m.ranges, "gpu-vram");
+    const a = buf.attach(m.nic);
+    a.map();
+    const state = () => [m.mem.digest(), buf.attachmentCount, m.sys.debug.leaks().length, buf.revoked];
+    const before = state();
+    // The far NIC sits under another, non-allowlisted host bridge (Intel CPU): NOT_SUPPORTED.
     expect(() => buf.attach(m.far)).toThrow(P2pNotSupported);
-    expect(buf.attachmentCount).toBe(0);
+    expect(() => buf.attach(m.far)).toThrow(
+      /Cannot attach 0001:01:00\.0 to dma-buf gpu-vram: provider \d+ at 0x[0-9a-f]+ is not reachable \(P2P map type NOT_SUPPORTED\)/,
+    );
+    expect(state()).toEqual(before);
+    expect(m.sys.debug.leaks("0001:01:00.0")).toEqual([]);
+    // A buffer mixing system memory and the BAR is refused as a whole: nothing for its memory part.
+    const id = m.mem.allocFolio(0, { movable: false });
+    const mixed = PhyrList.fromRanges(
+      [{ addr: m.mem.folios.head[id] * 4096, len: 0x1000 }, ...m.ranges.toArray()],
+      { store: "wide" },
+    );
+    const mbuf = new DmaBuf(m.sys, mixed, "mixed");
+    expect(() => mbuf.attach(m.far)).toThrow(P2pNotSupported);
+    expect(mbuf.attachmentCount).toBe(0);
+    expect(m.sys.debug.leaks("0001:01:00.0")).toEqual([]);
+    // The exporter still serves reachable importers.
+    expect(a.mapping).not.toBeNull();
+    const b = buf.attach(m.nvme);
+    b.map();
+    b.detach();
+    a.detach();
     m.sys.debug.checkNoLeaks();
   });
 
@@ -88,15 +113,21 @@ describe("dma-buf exporters and importers", () => {
     const a = buf.attach(m.nic, () => notified.push("nic"));
     const b = buf.attach(m.nvme, () => notified.push("nvme"));
     const da = a.map();
-    b.map();
-    const addr = da.entry(0).addr;
+    const db = b.map();
+    // Before the revoke both importers reach the BAR bytes.
+    expect([...dmaRead(m.sys, m.nvme, db.entry(0).addr, 4)]).toEqual([...m.bytes.subarray(0x10000, 0x10004)]);
+    const addrs = [da.entry(0).addr, da.entry(1).addr + 0x3ff8];
     expect(buf.revoke()).toBe(2);
     expect(notified).toEqual(["nic", "nvme"]);
-    expect(a.mapping).toBeNull();
+    expect([a.mapping, b.mapping]).toEqual([null, null]);
     m.sys.debug.checkNoLeaks();
-    expect(() => dmaRead(m.sys, m.nic, addr, 8)).toThrow(IommuFault);
-    expect(() => a.map()).toThrow(DmaBufError);
+    // The next importer DMA, by either importer, anywhere in the old ranges, faults.
+    for (const addr of addrs) expect(() => dmaRead(m.sys, m.nic, addr, 8)).toThrow(IommuFault);
+    expect(() => dmaRead(m.sys, m.nvme, db.entry(1).addr, 8)).toThrow(IommuFault);
+    expect(() => a.map()).toThrow(/revoked/);
+    expect(() => buf.attach(m.nic)).toThrow(DmaBufError);
     expect(buf.revoke()).toBe(0);
+    m.sys.debug.checkNoLeaks();
   });
 
   test("a reset of the exporting device (provider revoke) tears down importer mappings and notifies", () => {

@@ -28,7 +28,7 @@ export class DmaBufError extends PhyrError {
   override name = "DmaBufError";
 }
 
-/** A devmem binding or packet placement refused (queue already bound, buffer pool exhausted). */
+/** A devmem binding or packet placement refused (no such queue, header split off, queue already bound, buffer pool exhausted, binding released). */
 export class DevmemError extends PhyrError {
   override name = "DevmemError";
 }

@@ -12,7 +12,7 @@ import { ProviderRegistry, providersForDevice } from "../p2p/index.js";
 import { PciTopology } from "../pci/index.js";
 import { PhyrFlag, PhyrList, phyrFromPfns } from "../phyr/index.js";
 import { type DirectIoMetrics, nvmeDirectIo } from "./block-dio.js";
-import { DevmemBinding } from "./devmem.js";
+import { DevmemBinding, NetRxQueues } from "./devmem.js";
 import { DmaBuf } from "./dmabuf.js";
 import { addDevice, buildMachine } from "./machine.js";
 import { NvmeController } from "./nvme-dev.js";
@@ -209,13 +209,15 @@ export function runDevmemRx(o: ScenarioOptions) {
   const stream = Math.floor((size * 1448) / 8192);
   const payload = new Uint8Array(stream);
   for (let i = 0; i < stream; i++) payload[i] = i & 0xff;
+  const queues = new NetRxQueues(dev, 8);
   const run = (bufSize: number, policy: "buffer-per-packet" | "packed"): Metrics => {
     const buf = new DmaBuf(m.sys, ranges, `rx ${bufSize}`);
-    const bind = new DevmemBinding(buf, dev, bufSize);
+    const bind = new DevmemBinding(buf, dev, bufSize, { queues, queue: 0 });
     const out: Metrics = { netBuffers: bind.buffers.count };
     for (const mtu of [1500, 9000]) {
       const p = bind.receive(payload, { mtu, policy });
       out[`mtu${mtu}BuffersUsed`] = p.buffersUsed;
+      out[`mtu${mtu}BytesPerBuffer`] = Math.round(p.payloadBytes / p.buffersUsed);
       out[`mtu${mtu}WasteBytes`] = p.wasteBytes;
       out[`mtu${mtu}WastePermille`] = Math.round((1000 * p.wasteBytes) / p.bufferBytes);
     }

@@ -35,7 +35,11 @@ export interface ScenarioOptions {
 }
 
 /** Metrics that describe a choice rather than a cost: shown side by side, never divided. */
-export const NON_RATIO_METRICS: readonly string[] = ["pageSize"];
+export const NON_RATIO_METRICS: readonly string[] = [
+  "pageSize",
+  "mtu1500BytesPerBuffer",
+  "mtu9000BytesPerBuffer",
+];
 
 /** ratios = baseline / design over the shared cost keys with a non-zero design value. O(keys). */
 export function ratiosOf(design: Metrics, baseline: Metrics): Metrics {

@@ -58,6 +58,100 @@ describe("named scenarios run at a small size and return plain data", () => {
     expect(r.baseline.structPages).toBe((128 * 2 ** 20) / 4096);
   });
 
+  test("devmem-rx at 4 MiB: buffers used, bytes per buffer and waste follow the placement rule", () => {
+    // 64 exporter pages of 64 KiB (design) vs 1024 page-sized buffers (baseline); the stream is
+    // 4 MiB * 1448 / 8192 = 741,376 B. MTU 1500: 512 packets of 1448 B.
+    //   design, packed 1472-B fragments: 44 per 64 KiB buffer -> ceil(512 / 44) = 12 buffers,
+    //     waste 12 * 65536 - 741376 = 45,056 (57 permille), 741376 / 12 = 61,781 B per buffer;
+    //   baseline, one packet per 4 KiB buffer: 512 buffers, waste 2,097,152 - 741,376 = 1,355,776
+    //     (646 permille), 1448 B per buffer.
+    // MTU 9000: 82 packets of 8948 B and one of 7640 B.
+    //   design, 8960-B fragments: 7 per buffer -> 12 buffers (the last holds 5 + the short one),
+    //     waste 45,056 again;
+    //   baseline: 82 * 3 + 2 = 248 buffers, waste 1,015,808 - 741,376 = 274,432 (270 permille),
+    //     741376 / 248 = 2,989 B per buffer.
+    const r = runScenario("devmem-rx", { size: 4 * 2 ** 20 });
+    expect(r.design).toEqual({
+      netBuffers: 64,
+      mtu1500BuffersUsed: 12,
+      mtu1500BytesPerBuffer: 61781,
+      mtu1500WasteBytes: 45056,
+      mtu1500WastePermille: 57,
+      mtu9000BuffersUsed: 12,
+      mtu9000BytesPerBuffer: 61781,
+      mtu9000WasteBytes: 45056,
+      mtu9000WastePermille: 57,
+    });
+    expect(r.baseline).toEqual({
+      netBuffers: 1024,
+      mtu1500BuffersUsed: 512,
+      mtu1500BytesPerBuffer: 1448,
+      mtu1500WasteBytes: 1355776,
+      mtu1500WastePermille: 646,
+      mtu9000BuffersUsed: 248,
+      mtu9000BytesPerBuffer: 2989,
+      mtu9000WasteBytes: 274432,
+      mtu9000WastePermille: 270,
+    });
+    expect(r.ratios.mtu1500BytesPerBuffer).toBeUndefined();
+  });
+
+  test("block-odirect at 8 MiB: 7 requests of at most 1280 KiB, one IOVA and one inline SGL each", () => {
+    // max_sectors 2560 -> 1280 KiB: 6 full requests + 512 KiB. The range path links each request
+    // into one IOVA (virt_boundary 0xfff + 1 is a multiple of the 4 KiB granule) -> one segment, an
+    // inline SGL descriptor, no list. The baseline pins 2048 pages (8 B each).
+    const r = runScenario("block-odirect", { size: 8 * 2 ** 20 });
+    expect([r.design.requests, r.baseline.requests]).toEqual([7, 7]);
+    expect([r.design.dmaSegments, r.design.descriptors, r.design.descriptorListBytes]).toEqual([7, 7, 0]);
+    expect([r.baseline.entries, r.baseline.pinBytes]).toEqual([2048, 16384]);
+    expect(r.design.entries).toBeGreaterThanOrEqual(1);
+    expect(r.design.entries).toBeLessThanOrEqual(4); // at most one per 2 MiB THP
+    expect([r.design.bvecBytes, r.design.sgBytes]).toEqual([0, 0]);
+    expect(r.baseline.sgBytes).toBeGreaterThan(0);
+  });
+
+  test("nvme-prp-vs-sgl at 8 MiB: PRPs name every 4 KiB page; SGLs one descriptor per segment", () => {
+    // PRP-only: a 320-page request takes PRP1 + 319 listed entries in one 4 KiB list page; the last
+    // 128-page request 1 + 127: 6 * 320 + 128 = 2048 entries, 7 list pages.
+    const r = runScenario("nvme-prp-vs-sgl", { size: 8 * 2 ** 20 });
+    expect([r.baseline.requests, r.baseline.descriptors, r.baseline.descriptorListBytes]).toEqual([
+      7,
+      2048,
+      7 * 4096,
+    ]);
+    // SGL: 7 requests plus one more segment for each of the THP joins at 2, 4 and 6 MiB that is not
+    // physically contiguous; those joins fall inside three different requests, each of which then
+    // needs a 256-byte small-pool list (the others sit inline).
+    expect(r.design.requests).toBe(7);
+    expect(r.design.descriptors).toBeGreaterThanOrEqual(7);
+    expect(r.design.descriptors).toBeLessThanOrEqual(10);
+    expect(r.design.descriptorListBytes).toBe(256 * (r.design.descriptors - 7));
+  });
+
+  test("vfio-thp at 64 MiB and vfio-fragmented at 8 MiB: pins per page vs per range, same leaves", () => {
+    // 32 THPs, none adjacent: 32 range entries and 32 2 MiB leaves both ways; type1 pins 16,384
+    // pages in 32 batches of 512.
+    const t = runScenario("vfio-thp", { size: 64 * 2 ** 20 });
+    expect([t.design.pinOps, t.design.pinCalls, t.design.iommuMaps, t.design.leaves2M]).toEqual([
+      32, 1, 32, 32,
+    ]);
+    expect([t.baseline.pinOps, t.baseline.pinCalls, t.baseline.iommuMaps, t.baseline.leaves2M]).toEqual([
+      16384, 32, 32, 32,
+    ]);
+    // 2048 separate 4 KiB pages: both map 2048 runs as 4 KiB leaves; type1 pins in 4 batches.
+    const f = runScenario("vfio-fragmented", { size: 8 * 2 ** 20 });
+    expect([f.design.pinOps, f.design.pinCalls, f.design.leaves4K]).toEqual([2048, 1, 2048]);
+    expect([f.baseline.pinOps, f.baseline.pinCalls, f.baseline.leaves4K]).toEqual([2048, 4, 2048]);
+  });
+
+  test("dmabuf-p2p at 64 MiB: 32 ranges of 2 MiB against a 128 MiB BAR's 32,768 struct pages", () => {
+    // Every other 2 MiB of the BAR: 32 ranges, 32 bus-address entries per importer.
+    // design bytes 16 * 32 + 16 * 64 = 1536; baseline 64 * 32768 + 2 * (32 * 32 + 16) = 2,099,232.
+    const r = runScenario("dmabuf-p2p", { size: 64 * 2 ** 20 });
+    expect([r.design.entries, r.baseline.entries]).toEqual([32, 32]);
+    expect([r.design.metadataBytes, r.baseline.metadataBytes]).toEqual([1536, 2099232]);
+  });
+
   test("bad names and sizes are refused", () => {
     expect(() => runScenario("nope")).toThrow(/expected one of block-odirect/);
     expect(() => runScenario("vfio-1g", { size: 3 * 2 ** 20 })).toThrow(RangeError);
