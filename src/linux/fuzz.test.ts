@@ -3,7 +3,7 @@
  * PCI sysfs attributes and resource files, iommu_group links, status, snapshots): random bytes,
  * truncations, huge numbers, zero addresses, odd-length pagemaps. Each input must give a result or
  * a RangeError / ParseError naming the file and a line within the input, never another exception.
- * Every property is seeded. Memory stays bounded by the readers' size limits (tested last).
+ * Every property is seeded. Memory stays bounded by the readers' size limits ("huge numbers and size limits").
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,11 +1,12 @@
 /**
- * Live test on this machine: a python3 child maps 64 MiB, optionally madvise(MADV_HUGEPAGE), writes
- * every page, prints the address and waits; we read its pagemap, smaps and kpageflags. Skipped
- * only when not on Linux or not root.
+ * Live test on this machine: a python3 child maps 64 MiB, optionally madvise(MADV_HUGEPAGE) (or
+ * 8 MiB of MAP_HUGETLB pages from a pool the test reserves and gives back), writes every page,
+ * prints the address and waits; we read its pagemap, smaps and kpageflags. Skipped only when not
+ * on Linux or not root.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { classifyRuns, openKpageflags } from "./kpageflags.js";
 import { readSmaps } from "./maps.js";
@@ -17,12 +18,18 @@ const SIZE = 64 << 20;
 const PAGES = SIZE / 4096;
 const live = process.platform === "linux" && process.getuid?.() === 0;
 
+const HUGETLB_SIZE = 8 << 20;
+const NR_HUGEPAGES = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages";
+
 const SCRIPT = `
 import mmap, sys
-m = mmap.mmap(-1, ${SIZE}, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+MAP_HUGETLB = 0x40000
+size = ${HUGETLB_SIZE} if sys.argv[1] == "hugetlb" else ${SIZE}
+extra = MAP_HUGETLB if sys.argv[1] == "hugetlb" else 0
+m = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | extra)
 if sys.argv[1] == "huge":
     m.madvise(mmap.MADV_HUGEPAGE)
-for off in range(0, ${SIZE}, 4096):
+for off in range(0, size, 4096):
     m[off] = 1
 import ctypes
 addr = ctypes.addressof(ctypes.c_char.from_buffer(m))
@@ -120,5 +127,37 @@ describe.skipIf(!live)("live: a child's 64 MiB region read through pagemap", () 
       // An aligned 64 MiB mapping holds at least 31 whole 2 MiB extents; the kernel granted THPs here.
       if (thpMode() !== "never") expect(thp).toBeGreaterThan(0);
     });
+  });
+
+  it("with MAP_HUGETLB: four whole 2 MiB hugetlb runs, told apart from THP, matching smaps", async () => {
+    // Reserve four 2 MiB pages for the child and give them back afterwards.
+    const before = Number(readFileSync(NR_HUGEPAGES, "utf8"));
+    writeFileSync(NR_HUGEPAGES, String(before + 4));
+    try {
+      await withChild("hugetlb", (pid, addr) => {
+        const vma = readSmaps(pid).find((v) => v.start <= addr && addr < v.end)!;
+        expect(vma).toMatchObject({ start: addr, end: addr + HUGETLB_SIZE, kernelPageSize: 2 << 20 });
+        expect(vma.hugetlb).toBe(HUGETLB_SIZE);
+        expect(vma.vmFlags).toContain("ht");
+        const src = openKpageflags();
+        try {
+          const runs = classifyRuns(readPagemapRuns(pid, addr, addr + HUGETLB_SIZE), src);
+          runs.checkValid();
+          expect(runs.presentPages).toBe(HUGETLB_SIZE / 4096);
+          expect(runs.count).toBe(4);
+          for (let i = 0; i < 4; i++) {
+            expect(runs.kind[i]).toBe(RunKind.HUGETLB);
+            expect(runs.npages[i]).toBe(512);
+            expect(runs.va[i]).toBe(addr + i * (2 << 20));
+            expect(runs.pfn[i] % 512).toBe(0);
+          }
+          expect(runs.pagesOfKind(RunKind.THP)).toBe(0);
+        } finally {
+          src.close();
+        }
+      });
+    } finally {
+      writeFileSync(NR_HUGEPAGES, String(before));
+    }
   });
 });
