@@ -234,8 +234,13 @@ export function reportClientMain(): void {
     total.formats.map((f: Any) => [
       f.name,
       bytes(f.bytes),
-      pagesFmt && f.bytes > 0 ? `${(pagesFmt.bytes / f.bytes).toFixed(2)}x smaller` : "-",
+      pagesFmt && f.bytes > 0 && pagesFmt.bytes > 0
+        ? pagesFmt.bytes >= f.bytes
+          ? `${(pagesFmt.bytes / f.bytes).toFixed(2)}x smaller`
+          : `${(f.bytes / pagesFmt.bytes).toFixed(2)}x larger`
+        : "-",
     ]),
+    "formats",
   );
 
   // IOMMU

@@ -1,38 +1,133 @@
 /**
- * The HTML report in real Chromium: every section renders, every chart draws (pixels of the series
- * colour on its canvas), no console errors, hostile names stay text. Keeps a screenshot under
- * artifacts/. Skipped only when /usr/bin/chromium is missing and CI is not set (in CI a missing
- * browser fails the test).
+ * The HTML report in real Chromium (Debian's /usr/bin/chromium driven by playwright-core,
+ * headless, no sandbox, no GPU, background networking off): every section renders, every chart
+ * draws (pixels of its first series colour on its canvas), no console errors, no network request,
+ * hostile names stay text. Reports checked: a hand-made analysis full of hostile text; the report
+ * `phyr report --reference` writes (what a newcomer without root sees); the report of this machine
+ * (root only); and a report built through the whole pipeline — real processes renamed through
+ * /proc/self/comm, captured with `phyr capture`, loaded with `phyr report --snapshot` (root only:
+ * without it frame numbers are hidden and processes have no runs to list). Screenshots are kept
+ * under artifacts/. Skipped only when /usr/bin/chromium is missing and CI is not set (in CI a
+ * missing browser fails the test).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../src/cli/index.js";
+import { type CliIo, main } from "../../src/cli/index.js";
 import { renderReportHtml } from "../../src/report/index.js";
 import { HOSTILE_NAME, sampleAnalysis } from "./sample-analysis.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const skip = !existsSync(CHROMIUM) && !process.env.CI;
+const root = process.platform === "linux" && process.getuid?.() === 0;
 const ARTIFACTS = resolve(import.meta.dirname, "../../artifacts");
 const require = createRequire(import.meta.url);
 
+const SECTIONS = ["summary", "physmap", "runs", "formats", "iommu", "devices", "pci", "p2p", "scenarios"];
+const CHARTS = ["chart-physmap", "chart-runs", "chart-formats", "chart-iommu", "chart-scenarios"];
+
+/** What a loaded report page showed. */
+interface Seen {
+  page: Page;
+  errors: string[];
+  requests: string[];
+  dialogs: number;
+  sections: string[];
+  /** Per chart: canvas width and the number of pixels in its first series colour (#1f77b4). */
+  charts: { id: string; w: number; painted: number }[];
+  /** The "vs page array" column of the representation table. */
+  formatRatios: string[];
+}
+
+async function open(browser: Browser, file: string, screenshot: string): Promise<Seen> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const seen: Seen = {
+    page,
+    errors: [],
+    requests: [],
+    dialogs: 0,
+    sections: [],
+    charts: [],
+    formatRatios: [],
+  };
+  page.on("console", (m) => {
+    if (m.type() === "error") seen.errors.push(m.text());
+  });
+  page.on("pageerror", (e) => seen.errors.push(String(e)));
+  page.on("request", (r) => {
+    if (!r.url().startsWith("file:")) seen.requests.push(r.url());
+  });
+  page.on("dialog", async (d) => {
+    seen.dialogs++;
+    await d.dismiss();
+  });
+  await page.goto(pathToFileURL(file).href);
+  await page.waitForSelector("body[data-rendered=true]", { timeout: 20_000 });
+  await page.screenshot({ path: join(ARTIFACTS, screenshot), fullPage: true });
+  seen.sections = await page.$$eval("section", (s) => s.map((x) => x.id));
+  seen.formatRatios = await page.$$eval("#formats table.formats tbody tr", (rows) =>
+    rows.map((r) => r.children[2].textContent ?? ""),
+  );
+  seen.charts = await page.$$eval(".chart", (boxes) =>
+    boxes.map((box) => {
+      const canvas = box.querySelector("canvas");
+      if (!canvas) return { id: box.id, w: 0, painted: 0 };
+      const img = canvas.getContext("2d")?.getImageData(0, 0, canvas.width, canvas.height);
+      let painted = 0;
+      if (img) {
+        for (let i = 0; i < img.data.length; i += 4) {
+          const [r, g, b, a] = [img.data[i], img.data[i + 1], img.data[i + 2], img.data[i + 3]];
+          if (a > 0 && Math.abs(r - 31) < 12 && Math.abs(g - 119) < 12 && Math.abs(b - 180) < 12) painted++;
+        }
+      }
+      return { id: box.id, w: canvas.width, painted };
+    }),
+  );
+  return seen;
+}
+
+/** Every section rendered, every chart drew its series, nothing fetched, no errors, no dialog. */
+function expectComplete(seen: Seen, screenshot: string): void {
+  expect(seen.sections).toEqual(SECTIONS);
+  expect(seen.charts.map((c) => c.id)).toEqual(CHARTS);
+  for (const c of seen.charts) {
+    expect(c.w, c.id).toBeGreaterThan(0);
+    expect(c.painted, c.id).toBeGreaterThan(50);
+  }
+  expect(seen.requests).toEqual([]);
+  expect(seen.errors).toEqual([]);
+  expect(seen.dialogs).toBe(0);
+  expect(existsSync(join(ARTIFACTS, screenshot))).toBe(true);
+  // "vs page array" says smaller or larger with a factor >= 1, never "0.29x smaller".
+  for (const v of seen.formatRatios) expect(v).toMatch(/^([1-9]\d*\.\d\dx (smaller|larger)|-)$/);
+}
+
+function cliIo(cwd: string): CliIo & { err: () => string } {
+  let err = "";
+  return {
+    stdout: { write: () => true, isTTY: false },
+    stderr: { write: (t: string) => (err += t), isTTY: false },
+    env: {},
+    cwd,
+    err: () => err,
+  };
+}
+
 describe.skipIf(skip)("HTML report in Chromium", () => {
   let browser: Browser;
-  let file: string;
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    const html = renderReportHtml(sampleAnalysis(), {
-      uplotJs: readFileSync(require.resolve("uplot/dist/uPlot.iife.min.js"), "utf8"),
-      uplotCss: readFileSync(require.resolve("uplot/dist/uPlot.min.css"), "utf8"),
-    });
-    file = join(ARTIFACTS, "report-sample.html");
-    writeFileSync(file, html);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
+      headless: true,
       args: [
+        "--headless",
         "--no-sandbox",
         "--disable-gpu",
         "--disable-background-networking",
@@ -46,124 +141,122 @@ describe.skipIf(skip)("HTML report in Chromium", () => {
     await browser?.close();
   });
 
-  it("renders every section and chart with no console errors, names as text, and keeps a screenshot", async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(m.text());
+  it("a hand-made analysis full of hostile text: every section and chart, names as text, a screenshot", async () => {
+    const html = renderReportHtml(sampleAnalysis(), {
+      uplotJs: readFileSync(require.resolve("uplot/dist/uPlot.iife.min.js"), "utf8"),
+      uplotCss: readFileSync(require.resolve("uplot/dist/uPlot.min.css"), "utf8"),
     });
-    page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("request", (r) => {
-      if (!r.url().startsWith("file:")) requests.push(r.url());
-    });
-    let dialogs = 0;
-    page.on("dialog", async (d) => {
-      dialogs++;
-      await d.dismiss();
-    });
-    await page.goto(pathToFileURL(file).href);
-    await page.waitForSelector("body[data-rendered=true]", { timeout: 20_000 });
-    await page.screenshot({ path: join(ARTIFACTS, "report.png"), fullPage: true });
-
-    const sections = await page.$$eval("section", (s) => s.map((x) => x.id));
-    expect(sections).toEqual([
-      "summary",
-      "physmap",
-      "runs",
-      "formats",
-      "iommu",
-      "devices",
-      "pci",
-      "p2p",
-      "scenarios",
-    ]);
-
-    // Each chart: a canvas with pixels of its first series colour (#1f77b4).
-    const charts = await page.$$eval(".chart", (boxes) =>
-      boxes.map((box) => {
-        const canvas = box.querySelector("canvas");
-        if (!canvas) return { id: box.id, w: 0, painted: 0 };
-        const ctx = canvas.getContext("2d");
-        const img = ctx?.getImageData(0, 0, canvas.width, canvas.height);
-        let painted = 0;
-        if (img) {
-          for (let i = 0; i < img.data.length; i += 4) {
-            const [r, g, b, a] = [img.data[i], img.data[i + 1], img.data[i + 2], img.data[i + 3]];
-            if (a > 0 && Math.abs(r - 31) < 12 && Math.abs(g - 119) < 12 && Math.abs(b - 180) < 12) painted++;
-          }
-        }
-        return { id: box.id, w: canvas.width, painted };
-      }),
-    );
-    expect(charts.map((c) => c.id)).toEqual([
-      "chart-physmap",
-      "chart-runs",
-      "chart-formats",
-      "chart-iommu",
-      "chart-scenarios",
-    ]);
-    for (const c of charts) {
-      expect(c.w, c.id).toBeGreaterThan(0);
-      expect(c.painted, c.id).toBeGreaterThan(50);
-    }
-
-    // The hostile process name is a text node, never an element.
-    const cells = await page.$$eval("#runs table.procs td", (tds) => tds.map((td) => td.textContent));
+    const file = join(ARTIFACTS, "report-sample.html");
+    writeFileSync(file, html);
+    const seen = await open(browser, file, "report.png");
+    expectComplete(seen, "report.png");
+    const cells = await seen.page.$$eval("#runs table.procs td", (tds) => tds.map((td) => td.textContent));
     expect(cells).toContain(HOSTILE_NAME);
-    expect(await page.$$eval("img", (imgs) => imgs.length)).toBe(0);
-    expect(await page.title()).toBe(`phyr report — host${HOSTILE_NAME}`);
-    expect(dialogs).toBe(0);
-    expect(requests).toEqual([]);
-    expect(errors).toEqual([]);
-
-    expect(existsSync(join(ARTIFACTS, "report.png"))).toBe(true);
-    await page.close();
+    expect(await seen.page.$$eval("img", (imgs) => imgs.length)).toBe(0);
+    expect(await seen.page.title()).toBe(`phyr report — host${HOSTILE_NAME}`);
+    await seen.page.close();
   });
 
-  it.skipIf(process.platform !== "linux" || process.getuid?.() !== 0)(
-    "the report `phyr report` writes for this machine renders every section and chart with no console errors",
-    async () => {
-      const out = join(ARTIFACTS, "report-live.html");
-      let err = "";
-      const io = { stdout: { write: () => true }, stderr: { write: (t: string) => (err += t) }, env: {} };
-      expect(await main(["report", "-o", out], io)).toBe(0);
-      expect(err).toBe("");
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      page.on("console", (m) => {
-        if (m.type() === "error") errors.push(m.text());
+  it("the report `phyr report --reference` writes (what newcomers without root see) renders completely", async () => {
+    const out = join(ARTIFACTS, "report-reference.html");
+    const io = cliIo(ARTIFACTS);
+    expect(await main(["report", "--reference", "-o", out], io)).toBe(0);
+    expect(io.err()).toBe("");
+    const seen = await open(browser, out, "report-reference.png");
+    expectComplete(seen, "report-reference.png");
+    // The reference machine's own facts are on the page.
+    const summary = await seen.page.$eval("#summary", (s) => s.textContent ?? "");
+    expect(summary).toContain("phyr-reference");
+    expect(summary).toContain("This is phyr's reference machine");
+    const procs = await seen.page.$$eval("#runs table.procs tbody tr", (rows) => rows.length);
+    expect(procs).toBe(5);
+    const p2pCols = await seen.page.$$eval("#p2p table.p2p thead th", (th) => th.length);
+    expect(p2pCols).toBe(1 + 16);
+    await seen.page.close();
+  });
+
+  it.skipIf(!root)("the report `phyr report` writes for this machine renders completely", async () => {
+    const out = join(ARTIFACTS, "report-live.html");
+    const io = cliIo(ARTIFACTS);
+    expect(await main(["report", "-o", out], io)).toBe(0);
+    expect(io.err()).toBe("");
+    const seen = await open(browser, out, "report-live.png");
+    expectComplete(seen, "report-live.png");
+    await seen.page.close();
+  });
+
+  describe.skipIf(!root)("hostile process names through capture, snapshot and report", () => {
+    // TASK_COMM_LEN is 16: a live name holds at most 15 bytes. The first child keeps a hostile
+    // name that fits; the second's name is set, in the snapshot, to the full acceptance name (a
+    // snapshot carries names up to 64 characters).
+    const SHORT = "<svg/onload=1>";
+    const CHILD = `
+import sys
+open('/proc/self/comm', 'w').write(sys.argv[1])
+buf = bytearray(8 * 1024 * 1024)
+for i in range(0, len(buf), 4096): buf[i] = 1
+print('ready', flush=True)
+sys.stdin.read()
+`;
+    const children: ChildProcess[] = [];
+    const spawnChild = async (name: string): Promise<number> => {
+      const c = spawn("python3", ["-c", CHILD, name], { stdio: ["pipe", "pipe", "inherit"] });
+      children.push(c);
+      await new Promise<void>((resolve, reject) => {
+        createInterface({ input: c.stdout! }).once("line", () => resolve());
+        c.once("exit", (code) => reject(new Error(`python3 child exited with ${code}`)));
       });
-      page.on("pageerror", (e) => errors.push(String(e)));
-      await page.goto(pathToFileURL(out).href);
-      await page.waitForSelector("body[data-rendered=true]", { timeout: 20_000 });
-      await page.screenshot({ path: join(ARTIFACTS, "report-live.png"), fullPage: true });
-      const sections = await page.$$eval("section", (s) => s.map((x) => x.id));
-      expect(sections).toEqual([
-        "summary",
-        "physmap",
-        "runs",
-        "formats",
-        "iommu",
-        "devices",
-        "pci",
-        "p2p",
-        "scenarios",
-      ]);
-      const painted = await page.$$eval(".chart canvas", (cs) =>
-        cs.map((c) => {
-          const d = (c as HTMLCanvasElement)
-            .getContext("2d")
-            ?.getImageData(0, 0, (c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height).data;
-          let n = 0;
-          if (d) for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
-          return n;
-        }),
+      return c.pid!;
+    };
+    afterAll(() => {
+      for (const c of children) {
+        c.stdin?.end();
+        c.kill();
+      }
+    });
+
+    it("both names appear in report.html as text, never as markup", async () => {
+      const a = await spawnChild(SHORT);
+      const b = await spawnChild("phyr-hostile");
+      expect(readFileSync(`/proc/${a}/comm`, "utf8")).toBe(`${SHORT}\n`);
+      const dir = mkdtempSync(join(tmpdir(), "phyr-hostile-"));
+      const snap = join(dir, "snap.ndjson");
+      const io = cliIo(dir);
+      expect(await main(["capture", "-o", snap, "--pid", String(a), "--pid", String(b)], io)).toBe(0);
+      // Rename the second process in the snapshot to the full name.
+      const lines = readFileSync(snap, "utf8").split("\n");
+      let renamed = 0;
+      const edited = lines.map((l) => {
+        if (!l.includes('"type":"process"')) return l;
+        const rec = JSON.parse(l);
+        if (rec.pid !== b) return l;
+        renamed++;
+        return JSON.stringify({ ...rec, comm: HOSTILE_NAME });
+      });
+      expect(renamed).toBe(1);
+      writeFileSync(snap, edited.join("\n"));
+      const out = join(ARTIFACTS, "report-hostile.html");
+      expect(await main(["report", "--snapshot", snap, "--no-scenarios", "-o", out], io)).toBe(0);
+      expect(io.err()).toBe("");
+      const html = readFileSync(out, "utf8");
+      expect(html).not.toContain(HOSTILE_NAME);
+      expect(html).not.toContain(SHORT);
+
+      const seen = await open(browser, out, "report-hostile.png");
+      expect(seen.sections).toEqual(SECTIONS);
+      // Nearly one run per page here: scatterlist is larger than the page array.
+      expect(seen.formatRatios[1]).toMatch(/^[1-9]\d*\.\d\dx larger$/);
+      for (const v of seen.formatRatios) expect(v).toMatch(/^([1-9]\d*\.\d\dx (smaller|larger)|-)$/);
+      const names = await seen.page.$$eval("#runs table.procs tbody tr", (rows) =>
+        rows.map((r) => r.children[1].textContent),
       );
-      expect(painted.length).toBeGreaterThanOrEqual(4);
-      for (const n of painted) expect(n).toBeGreaterThan(100);
-      expect(errors).toEqual([]);
-      await page.close();
-    },
-  );
+      expect(names.sort()).toEqual([SHORT, HOSTILE_NAME].sort());
+      expect(await seen.page.$$eval("img", (x) => x.length)).toBe(0);
+      expect(await seen.page.$$eval("svg", (x) => x.length)).toBe(0);
+      expect(seen.dialogs).toBe(0);
+      expect(seen.requests).toEqual([]);
+      expect(seen.errors).toEqual([]);
+      await seen.page.close();
+    });
+  });
 });
