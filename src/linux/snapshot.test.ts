@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { ParseError } from "../core/index.js";
+import { RunFlag } from "./runs.js";
 import { loadSnapshot } from "./snapshot-read.js";
 import { capture } from "./snapshot-write.js";
 import { liveSource } from "./source.js";
@@ -71,6 +72,73 @@ describe("capture() + loadSnapshot()", () => {
     expect(snap.vmaErrors.get(PID)?.[0]).toBeUndefined();
     expect(snap.vmaErrors.get(PID)?.[2]).toMatch(/file ends/);
     live.close();
+  });
+
+  it("round-trips a capture made without CAP_SYS_ADMIN (frames and iomem addresses read as 0)", async () => {
+    const USER = { procRoot: fx("vm-user/proc"), sysRoot: fx("vm-user/sys") };
+    const out = join(dir, "user.jsonl.gz");
+    await capture({ ...USER, out, capturedAt: at, gzip: true });
+    const live = liveSource(USER);
+    const snap = await loadSnapshot(out);
+    expect(snap.access()).toEqual(live.access());
+    expect(snap.iomem()).toEqual(live.iomem());
+    expect(snap.vmas(9875)).toEqual(live.vmas(9875));
+    const a = live.runs(9875, 0x100000, 0x400000);
+    const b = snap.runs(9875, 0x100000, 0x400000);
+    b.checkValid();
+    expect([b.count, b.presentPages, b.hiddenPages, b.framesHidden]).toEqual([
+      a.count,
+      a.presentPages,
+      a.hiddenPages,
+      true,
+    ]);
+    expect(Array.from(b.npages.subarray(0, b.count))).toEqual(Array.from(a.npages.subarray(0, a.count)));
+    live.close();
+  });
+
+  it("streams: a file far larger than the line limit loads record by record, 100,000 runs exact", async () => {
+    // A process whose one VMA alternates present and absent pages: 100,000 one-page runs, written
+    // as ceil(100000 / 16384) = 7 runs records, each under 1 MiB; the file is about 3 MiB.
+    const proc = join(dir, "many", "proc");
+    const pid = join(proc, "1");
+    mkdirSync(join(proc, "sys", "kernel"), { recursive: true });
+    mkdirSync(pid, { recursive: true });
+    writeFileSync(join(proc, "sys", "kernel", "osrelease"), "6.1.0\n");
+    writeFileSync(join(proc, "iomem"), readFileSync(fx("vm-root/proc/iomem")));
+    const start = 0x100000;
+    const pages = 200_000;
+    const end = start + pages * 4096;
+    const hdr = `${start.toString(16).padStart(8, "0")}-${end.toString(16).padStart(8, "0")} rw-p 00000000 00:00 0 \n`;
+    writeFileSync(join(pid, "maps"), hdr);
+    writeFileSync(join(pid, "smaps"), `${hdr}Size: ${pages * 4} kB\nRss: ${pages * 2} kB\n`);
+    writeFileSync(join(pid, "comm"), "many\n");
+    writeFileSync(join(pid, "cmdline"), "many\0");
+    const pm = new Uint32Array(2 * (start / 4096 + pages));
+    for (let i = 0; i < pages; i += 2) {
+      const w = 2 * (start / 4096 + i);
+      pm[w] = 0x1000 + 3 * i; // frames never continue: one run per present page
+      pm[w + 1] = 0x81000000; // present, exclusive
+    }
+    writeFileSync(join(pid, "pagemap"), pm);
+    const src = { procRoot: proc, sysRoot: fx("vm-root/sys") };
+    const out = join(dir, "many.jsonl");
+    const res = await capture({ ...src, out, capturedAt: at });
+    expect(res.runs).toBe(100_000);
+    const text = readFileSync(out, "utf8");
+    expect(text.split("\n").filter((l) => l.startsWith('{"type":"runs"')).length).toBe(7);
+    expect(text.length).toBeGreaterThan(2 << 20);
+    const snap = await loadSnapshot(out, { maxLineBytes: 1 << 20 });
+    const r = snap.vmaRuns(1, 0);
+    r.checkValid();
+    expect([r.count, r.presentPages, r.unmappedPages]).toEqual([100_000, 100_000, 100_000]);
+    for (const i of [0, 1, 16383, 16384, 99_999]) {
+      expect([r.va[i], r.pfn[i], r.npages[i], r.flags[i]]).toEqual([
+        start + 2 * i * 4096,
+        0x1000 + 6 * i,
+        1,
+        RunFlag.PRESENT | RunFlag.EXCLUSIVE,
+      ]);
+    }
   });
 
   it("clips runs to a sub-range of a VMA", async () => {
