@@ -7,6 +7,7 @@ import { ParseError } from "../core/index.js";
 import {
   addPagemapWords,
   decodePagemapWord,
+  PAGEMAP_BATCH,
   pagemapRunFlags,
   pagemapRunsFromBytes,
   readPagemapRuns,
@@ -146,6 +147,16 @@ describe("readPagemapRuns() forms runs like page-types -l", () => {
     });
     expect(seen).toEqual([4 * 4096, 8 * 4096, 10 * 4096]);
     expect(r.unmappedPages).toBe(10);
+  });
+
+  it("reads in batches of 64K entries by default (page-types PAGEMAP_BATCH)", () => {
+    // 200,000 entries: batches of 65,536, 65,536, 65,536 and 3,392 entries.
+    mkdirSync(join(dir, "79"), { recursive: true });
+    writeFileSync(join(dir, "79", "pagemap"), new Uint8Array(200_000 * 8));
+    const seen: number[] = [];
+    readPagemapRuns(79, 0, 200_000 * 4096, { procRoot: dir, onProgress: (d) => seen.push(d / 4096) });
+    expect(PAGEMAP_BATCH).toBe(65536);
+    expect(seen).toEqual([65536, 131072, 196608, 200000]);
   });
 
   it("rejects odd-length and short files, bad ranges and frames above 2^40", () => {
