@@ -14,7 +14,6 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import ts from "typescript";
 import { afterAll, describe, expect, it } from "vitest";
 import { ROOT_HINT } from "./access.js";
 import { classifyRuns, openKpageflags } from "./kpageflags.js";
@@ -77,7 +76,8 @@ child.kill();
 `;
 
 /** Transpiles src/core and the reader modules into `dir` (world-readable) and writes the runner. */
-function prepare(): string {
+async function prepare(): Promise<string> {
+  const ts = (await import("typescript")).default;
   const files = [
     ...readdirSync(join(src, "core"))
       .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
@@ -101,7 +101,7 @@ function prepare(): string {
 
 describe.skipIf(!live)("live, as nobody: the readers without CAP_SYS_ADMIN", () => {
   it("detect hidden frames, iomem and kpageflags, say how to get them, and still count pages and the THP share", async () => {
-    const runner = spawn("setpriv", [...NOBODY, process.execPath, prepare()], {
+    const runner = spawn("setpriv", [...NOBODY, process.execPath, await prepare()], {
       stdio: ["pipe", "pipe", "inherit"],
     });
     try {
