@@ -71,6 +71,23 @@ describe("blkTryMerge follows blk_try_merge / ll_back_merge_fn / bio_will_gap", 
       reason: "gap",
     },
     {
+      name: "virt boundary: page-aligned end and page-aligned start merge although not contiguous",
+      req: bio(0, [{ addr: 0x10000, len: 0x1000 }]),
+      b: bio(8, [{ addr: 0x50000, len: 0x1000 }]),
+      l: NVME_QUEUE_LIMITS,
+      kind: "back",
+      reason: "",
+    },
+    {
+      // req_gap_front_merge: bio_will_gap(q, NULL, bio, req->bio) tests the new bio's first bvec.
+      name: "virt boundary: a front bio starting off the boundary leaves a gap",
+      req: bio(8, [{ addr: 0x20000, len: 0x1000 }]),
+      b: bio(1, [{ addr: 0x10200, len: 0xe00 }]),
+      l: NVME_QUEUE_LIMITS,
+      kind: "none",
+      reason: "gap",
+    },
+    {
       name: "max_sectors 8 refuses a ninth sector",
       req: bio(0, [{ addr: 0x10000, len: 0x1000 }]),
       b: bio(8, [{ addr: 0x11000, len: 0x200 }]),

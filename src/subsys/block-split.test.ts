@@ -80,6 +80,25 @@ describe("bioSplitAt follows bio_split_rw_at", () => {
       nsegs: 2,
     },
     {
+      // bvec_split_segs: 0x8000 to the 64 KiB window end, then a full 64 KiB window; max_segments 2
+      // stops there with 0x18000 of the bvec taken.
+      name: "seg_boundary 0xffff and max_segments 2 cut a 192 KiB bvec after 96 KiB",
+      rs: [{ addr: 0x8000, len: 0x30000 }],
+      l: lim({ segBoundaryMask: 0xffff, maxSegments: 2 }),
+      split: true,
+      bytes: 0x18000,
+      nsegs: 2,
+    },
+    {
+      // max_sectors 9 = 4608 B; logical block 4096: the cut at 4608 rounds down to 4096.
+      name: "max_sectors 9 with 4 KiB blocks splits at 4 KiB, not 4.5 KiB",
+      rs: [{ addr: 0x100000, len: 0x2000 }],
+      l: lim({ maxSectors: 9, logicalBlockSize: 4096 }),
+      split: true,
+      bytes: 0x1000,
+      nsegs: 1,
+    },
+    {
       name: "max_segment_size cut off the virt boundary stops the bvec",
       rs: [{ addr: 0x10000, len: 0x3000 }],
       l: lim({ virtBoundaryMask: 0x1fff, maxSegmentSize: 0x1000 }),

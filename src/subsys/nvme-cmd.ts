@@ -239,7 +239,10 @@ export interface NvmeMapOptions {
 /**
  * nvme_map_data's choice between PRPs and SGLs, then the build. A single segment spanning at most
  * two controller pages uses the inline PRP pair; otherwise SGLs when supported on an I/O queue and
- * ceil(bytes / DMA segments) >= sgl_threshold, else PRPs. O(pages) for PRPs, O(segments) for SGLs.
+ * DIV_ROUND_UP(bytes, nseg) >= sgl_threshold (nvme_pci_use_sgls), else PRPs. nseg is the number of
+ * DMA segments handed in: the mapped sg count (iod->sgt.nents, Linux 6.1-6.14) or 1 for a request
+ * the DMA iterator linked into one IOVA (blk_rq_dma_map_coalesce, 6.17). O(pages) for PRPs,
+ * O(segments) for SGLs.
  * @throws NvmeError as {@link nvmeSetupPrps}.
  */
 export function nvmeMapData(input: NvmeDmaInput, opts: NvmeMapOptions): NvmeDataPtr {

@@ -21,13 +21,28 @@ describe("ibRegUserMr", () => {
     m.sys.debug.checkNoLeaks();
     m.mem.checkValid();
   });
-  test("through an IOMMU the single IOVA lets the MR use the largest page the VA allows", () => {
+  test("through an IOMMU scattered 4 KiB pages become one IOVA and the MR uses 2 MiB pages", () => {
     const m = buildMachine({ seed: 8, ramBytes: 2 ** 29, thp: "never" });
     const { dev } = addDevice(m, "0000:07:00.0", { iommu: true });
-    const v = m.mm.mmap({ kind: "anon", len: 4 * MiB });
+    // VA 4 MiB-aligned; 4 KiB pages interleaved with another VMA's, so no two are adjacent.
+    const v = m.mm.mmap({ kind: "anon", len: 4 * MiB, start: 0x7f0000000000 });
+    const w = m.mm.mmap({ kind: "anon", len: 4 * MiB });
+    for (let off = 0; off < 4 * MiB; off += 4096) {
+      m.mm.fault(v.start + off, true);
+      m.mm.fault(w.start + off, true);
+    }
+    // dma-direct: 1024 segments; the VA/PA agreement is only 4 KiB -> 4 KiB pages, 1024 entries.
+    const { dev: direct } = addDevice(m, "0000:08:00.0");
+    const d = ibRegUserMr(m.sys, m.mm, direct, v.start, 4 * MiB, PGSZ_4K_2M_1G);
+    expect([d.dma.nents, d.pgsz, d.mttEntries]).toEqual([1024, 4096, 1024]);
+    ibDeregMr(m.sys, m.mm, direct, d);
+    // IOMMU: one IOVA of 4 MiB, size-aligned (dma-iommu allocates size-aligned IOVAs), so IOVA - VA
+    // is a multiple of 4 MiB; bits_per(4 MiB - 1) = 22 leaves 1 GiB in the mask: ctz = 22 -> 2 MiB
+    // pages, 2 entries.
     const mr = ibRegUserMr(m.sys, m.mm, dev, v.start, 4 * MiB, PGSZ_4K_2M_1G);
     expect(mr.dma.nents).toBe(1);
-    expect(mr.pgsz).toBeGreaterThanOrEqual(4096);
+    expect(mr.dma.entry(0).addr % (4 * MiB)).toBe(0);
+    expect([mr.pgsz, mr.mttEntries]).toEqual([2 * MiB, 2]);
     ibDeregMr(m.sys, m.mm, dev, mr);
     m.sys.debug.checkNoLeaks();
   });
