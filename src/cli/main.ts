@@ -20,7 +20,20 @@ function isEntry(): boolean {
   }
 }
 
+/**
+ * A reader that stops early (`phyr report | head`) closes the pipe: the next write fails with
+ * EPIPE. That is not an error of phyr's: stop quietly instead of printing a stack trace.
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 if (isEntry()) {
+  quietOnClosedPipe(process.stdout);
+  quietOnClosedPipe(process.stderr);
   process.exitCode = await main(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,

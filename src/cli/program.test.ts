@@ -1,6 +1,7 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./io.js";
 import { main } from "./program.js";
@@ -117,6 +118,59 @@ describe("main(argv, io): snapshots", () => {
     expect(r.err).toMatch(/^phyr: error: snapshot is invalid: /);
     expect(r.err.trim().split("\n")).toHaveLength(1);
     expect(r.err).not.toMatch(/\n\s+at /);
+  });
+
+  it("a directory given as snapshot is a failure (exit 1), one line", async () => {
+    const r = await run(["topo", "--snapshot", dir]);
+    expect(r.code).toBe(EXIT_FAILURE);
+    expect(r.err).toMatch(/^phyr: error: cannot read snapshot .*: EISDIR/);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+  });
+
+  describe("a damaged capture of a fixture /proc tree", () => {
+    const fixture = resolve(import.meta.dirname, "../linux/fixtures/vm-root");
+    const good = join(dir, "good.ndjson");
+    const lines = (): string[] => readFileSync(good, "utf8").split("\n");
+    it.each([
+      [
+        "truncated gzip",
+        (f: string) => writeFileSync(f, gzipSync(readFileSync(good)).subarray(0, 600)),
+        /truncated or corrupted compressed data/,
+      ],
+      [
+        "no end record",
+        (f: string) => writeFileSync(f, `${lines().slice(0, 4).join("\n")}\n`),
+        /no end record: the snapshot is truncated/,
+      ],
+      [
+        "a field of the wrong type",
+        (f: string) =>
+          writeFileSync(
+            f,
+            lines()
+              .map((l) => l.replace(/"pid":(\d+)/, '"pid":"$1"'))
+              .join("\n"),
+          ),
+        /expected number, received string/,
+      ],
+    ])("%s is a failure (exit 1) naming the problem in one line, no stack", async (_name, damage, why) => {
+      if (!existsSync(good)) {
+        const io = capture({ PHYR_PROC_ROOT: join(fixture, "proc"), PHYR_SYS_ROOT: join(fixture, "sys") });
+        expect(await main(["capture", "-o", good], io)).toBe(EXIT_OK);
+      }
+      const file = join(
+        dir,
+        `damaged-${_name.replace(/ /g, "-")}.ndjson${_name.includes("gzip") ? ".gz" : ""}`,
+      );
+      damage(file);
+      const r = await run(["analyze", "--all", "--snapshot", file]);
+      expect(r.code).toBe(EXIT_FAILURE);
+      expect(r.err).toMatch(/^phyr: error: snapshot is invalid: /);
+      expect(r.err, r.err).toMatch(why);
+      expect(r.err.trim().split("\n")).toHaveLength(1);
+      expect(r.err).not.toMatch(/\n\s+at /);
+      expect(r.out).toBe("");
+    });
   });
 
   it("capture needs -o (usage error)", async () => {

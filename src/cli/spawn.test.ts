@@ -4,7 +4,7 @@
  * installs the bin). Needs `npm run build` first; skipped only when the build is missing and CI
  * is not set.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -52,6 +52,19 @@ describe.skipIf(skip)("built phyr binary", () => {
       expect(r.out).not.toContain("\u001b[");
     },
   );
+
+  it("a reader that closes the pipe early (phyr topo | head) ends phyr quietly: exit 0, no stack", async () => {
+    const child = spawn(process.execPath, [BIN, "topo", "--reference"], {
+      env: { ...process.env, FORCE_COLOR: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.destroy(); // no reader left before phyr writes its first line
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(err).toBe("");
+    expect(code).toBe(0);
+  });
 
   it("with no readable /proc, report shows the reference machine and says why in one stderr line", () => {
     const proc = mkdtempSync(join(tmpdir(), "phyr-noproc-"));
