@@ -13,8 +13,8 @@ import { DmaBufError } from "./errors.js";
  * HB0: RP 00:01.0 -> switch -> GPU 03:00.0 (256 MiB BAR), NIC 04:00.0, NVMe 05:00.0.
  * HB1 (not allowlisted, Intel CPU): RP 0001:00:01.0 -> NIC 0001:01:00.0.
  */
-function machine() {
-  const t = new PciTopology();
+function machine(amd = false) {
+  const t = new PciTopology(amd ? { cpuVendor: "AMD", cpuFamily: 0x17 } : {});
   t.hostBridge({ domain: 0 });
   t.hostBridge({ domain: 1 });
   t.rootPort("0000:00:01.0", { secondary: 1 });
@@ -42,7 +42,8 @@ function machine() {
   const dom = () => new IommuDomain({ type: "dma" });
   const nic = sys.addDevice({ name: "0000:04:00.0" }, dom());
   const nvme = sys.addDevice({ name: "0000:05:00.0" }, dom());
-  const far = sys.addDevice({ name: "0001:01:00.0" }, dom());
+  const farDomain = dom();
+  const far = sys.addDevice({ name: "0001:01:00.0" }, farDomain);
   // The GPU exports two 256 KiB pieces of its VRAM BAR (vfio-pci style phys_vec ranges + provider).
   const ranges = PhyrList.fromRanges(
     [
@@ -51,7 +52,7 @@ function machine() {
     ],
     { store: "wide", chunkCapacity: 2 },
   );
-  return { t, reg, gpuBar, gpu, mem, sys, nic, nvme, far, ranges, bytes };
+  return { t, reg, gpuBar, gpu, mem, sys, nic, nvme, far, farDomain, ranges, bytes };
 }
 
 describe("dma-buf exporters and importers", () => {
@@ -147,6 +148,27 @@ describe("dma-buf exporters and importers", () => {
     m.sys.debug.checkNoLeaks();
     expect(() => dmaRead(m.sys, m.nic, da.entry(0).addr, 8)).toThrow(IommuFault);
     expect(() => b.map()).toThrow(DmaBufError);
+  });
+
+  test("per importer map type: behind the switch BUS_ADDR, across host bridges on AMD THRU_HOST_BRIDGE via the IOMMU", () => {
+    const m = machine(true);
+    const buf = new DmaBuf(m.sys, m.ranges, "gpu-vram");
+    const near = buf.attach(m.nic);
+    const far = buf.attach(m.far);
+    expect([near.mapType, far.mapType]).toEqual(["BUS_ADDR", "THRU_HOST_BRIDGE"]);
+    near.map();
+    const d = far.map("to-device");
+    // Through the host bridge the BAR is mapped in the far NIC's IOMMU as MMIO: 2 x 256 KiB.
+    expect(d.entry(0).flags & PhyrFlag.BUS_ADDR).toBe(0);
+    expect(m.farDomain.pgtable!.mappedBytes).toBe(0x80000);
+    expect([...dmaRead(m.sys, m.far, d.entry(0).addr + 0x40000 - 4, 4)]).toEqual([
+      ...m.bytes.subarray(0x10000 + 0x40000 - 4, 0x10000 + 0x40000),
+    ]);
+    // Revoke: the IOMMU mapping is gone and the far NIC faults.
+    expect(buf.revoke()).toBe(2);
+    expect(m.farDomain.pgtable!.mappedBytes).toBe(0);
+    expect(() => dmaRead(m.sys, m.far, d.entry(0).addr, 8)).toThrow(IommuFault);
+    m.sys.debug.checkNoLeaks();
   });
 
   test("vfio-pci exports 4 KiB of a 16 KiB NVMe BAR to the NIC: a provider, no pgmap", () => {
