@@ -30,7 +30,8 @@ export function runAllScenarios(seed: number): ScenarioSummary[] {
  * @param io streams.
  * @param o scenario name (undefined: list them), seed, size, JSON output.
  * @returns exit code 0.
- * @throws UsageError for an unknown scenario name (listing the known ones).
+ * @throws UsageError for an unknown scenario name (listing the known ones) or a size the scenario
+ *   cannot take.
  */
 export async function runSimulate(
   io: CliIo,
@@ -58,7 +59,16 @@ export async function runSimulate(
       `scenario ${JSON.stringify(o.name)} is invalid: expected one of ${SCENARIOS.map((s) => s.name).join(", ")}`,
     );
   }
-  const r = runScenario(o.name, { seed: o.seed, size: o.size });
+  let r: ReturnType<typeof runScenario>;
+  try {
+    r = runScenario(o.name, { seed: o.seed, size: o.size });
+  } catch (e) {
+    // A size the scenario cannot take is bad command-line input (exit 2), said about --size.
+    if (o.size !== undefined && e instanceof RangeError && /^size /.test(e.message)) {
+      throw new UsageError(`--size for ${o.name}: ${e.message}`);
+    }
+    throw e;
+  }
   if (o.json) {
     const doc: ScenarioJson = { schema: SCENARIO_SCHEMA, ...r };
     io.stdout.write(jsonDocument(doc));

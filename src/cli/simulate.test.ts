@@ -58,6 +58,10 @@ describe("phyr simulate", () => {
       ["simulate", "rdma-mr", "--size", "0"],
       /^phyr: error: --size "0" is invalid: expected at least 1 byte$/,
     ],
+    [
+      ["simulate", "rdma-mr", "--size", "1M"],
+      /^phyr: error: --size for rdma-mr: size 0x100000 is invalid: expected a positive multiple of 0x200000$/,
+    ],
   ])("%j -> usage error (exit 2)", async (argv, msg) => {
     const r = await run(argv);
     expect(r.code).toBe(EXIT_USAGE);
