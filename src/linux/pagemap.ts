@@ -89,16 +89,19 @@ export function addPagemapWords(
   let present = 0;
   let swapped = 0;
   let hidden = 0;
+  // Signed view of the same words: every comparison below stays in int32 (the present bit makes
+  // the high half negative), which V8 keeps unboxed.
+  const w = new Int32Array(words.buffer, words.byteOffset, 2 * n);
   let i = 0;
   while (i < n) {
-    const hi = words[2 * i + 1];
-    if ((hi & 0x80000000) === 0) {
+    const hi = w[2 * i + 1];
+    if (hi >= 0) {
       if ((hi & 0x40000000) !== 0) swapped++;
       i++;
       continue;
     }
-    const lo = words[2 * i];
-    const pfn = (hi & 0x7fffff) * 0x100000000 + lo;
+    const lo = w[2 * i];
+    const pfn = (hi & 0x7fffff) * 0x100000000 + (lo >>> 0);
     const flags = RunFlag.PRESENT | ((hi >>> 28) & 2) | ((hi >>> 22) & 4) | ((hi >>> 20) & 8);
     const v = vpn + i;
     if (pfn >= MAX_PFN) {
@@ -126,10 +129,10 @@ export function addPagemapWords(
     // Fast path: same high half, low half stepping by one (zero for hidden frames).
     const step = pfn === 0 ? 0 : 1;
     let j = i + 1;
-    let expectLo = (lo + step) >>> 0;
-    while (j < n && words[2 * j + 1] === hi && words[2 * j] === expectLo) {
+    let expectLo = (lo + step) | 0;
+    while (j < n && w[2 * j + 1] === hi && w[2 * j] === expectLo) {
       j++;
-      expectLo = (expectLo + step) >>> 0;
+      expectLo = (expectLo + step) | 0;
     }
     const k = j - i;
     nArr[count - 1] += k;
