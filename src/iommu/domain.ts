@@ -144,9 +144,11 @@ export class IommuDomain {
   }
 
   /**
-   * Maps the entries of a range list back to back from `iova` (iommu_map_sg): one run per entry,
-   * page sizes chosen per run as {@link map} does, leaf tables filled in order without a walk from
-   * the root per run. MMIO-flagged entries get `mmioProt`. All-or-nothing. Counts one map per entry.
+   * Maps the entries of a range list back to back from `iova`, like iommu_map_sg: one run per
+   * entry, page sizes chosen per run as {@link map} does. Unlike the kernel's iommu_map_sg (one
+   * __iommu_map, so one walk from the root, per segment), leaf tables are filled in order and a
+   * run landing in the table the previous run used does not walk again. MMIO-flagged entries get
+   * `mmioProt`. All-or-nothing. Counts one map per entry.
    * @returns Entries mapped.
    * @throws IommuMapError "IOMMU_EINVAL" on a non-paging domain, an entry or `iova` not aligned to
    *   the smallest page size, or beyond the aperture; "IOMMU_EEXIST" when already mapped.

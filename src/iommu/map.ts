@@ -103,8 +103,9 @@ export function ioMap(pt: IoPageTable, iova: number, paddr: number, size: number
 /**
  * Maps every entry of `list` back to back from `iova` (iommu_map_sg over a range list): each entry
  * is one run mapped with __iommu_map's page-size choice, and consecutive runs that land in one
- * table reuse it instead of walking from the root per run. Entries flagged MMIO get `mmioProt`,
- * the others `prot`. All-or-nothing: on failure everything this call mapped is unmapped.
+ * table reuse it instead of walking from the root per run (the kernel's iommu_map_sg walks per
+ * segment). Entries flagged MMIO get `mmioProt`, the others `prot`. All-or-nothing: on failure
+ * everything this call mapped is unmapped.
  * @returns Entries mapped.
  * @throws IommuMapError "IOMMU_EINVAL" when `iova` or an entry is not aligned to the smallest page
  *   size or the range ends beyond the aperture, "IOMMU_EEXIST" when part of it is already mapped.
