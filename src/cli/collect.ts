@@ -74,12 +74,24 @@ export interface Selection {
   range?: VaRange;
 }
 
+/** Progress is counted in MiB of virtual range read. */
+const MiB = 2 ** 20;
+
+/** What one buffer reads: a process and its VA ranges (its resident VMAs, or the requested range). */
+interface Plan {
+  pid: number;
+  comm: string;
+  ranges: { start: number; end: number }[];
+}
+
 /**
  * Reads and analyses the selected buffers, one process at a time. A process that exits while
- * being read is skipped when analysing all processes, and is an error when named.
+ * being read is skipped when analysing all processes, and is an error when named. Progress counts
+ * MiB of virtual range read (pagemap batches within a VMA on the live machine), so one large
+ * process moves the bar too.
  * @param src the source.
  * @param sel which processes / range.
- * @param progress progress reporter (pages of VA read).
+ * @param progress progress reporter.
  * @returns one analysis per buffer.
  * @throws CliFailure for a named pid that does not exist or cannot be read.
  */
@@ -94,23 +106,60 @@ export function collectBuffers(src: MachineSource, sel: Selection, progress: Pro
         `pid ${pid} is invalid: no such process${src.origin === "live" ? "" : ` in ${src.origin}`}`,
       );
   }
-  const out: BufferAnalysis[] = [];
-  progress.start(pids.length, "reading processes");
-  pids.forEach((pid, i) => {
+  const failed = (pid: number, comm: string, e: unknown): CliFailure =>
+    new CliFailure(`pid ${pid} (${comm}) could not be read: ${(e as Error).message}`);
+  const plans: Plan[] = [];
+  for (const pid of pids) {
     const comm = byPid.get(pid)?.comm ?? "";
     try {
-      const input = sel.range ? rangeBuffer(src, pid, comm, sel.range) : processBuffer(src, pid, comm);
-      if (input.runs.count > 0 || named) out.push(analyzeBuffer(input));
+      plans.push({ pid, comm, ranges: sel.range ? [sel.range] : residentVmas(src, pid) });
     } catch (e) {
-      if (named) {
-        progress.stop();
-        throw new CliFailure(`pid ${pid} (${comm}) could not be read: ${(e as Error).message}`);
-      }
+      if (named) throw failed(pid, comm, e);
     }
-    progress.update(i + 1);
-  });
-  progress.stop();
+  }
+  const total = plans.reduce((t, p) => t + p.ranges.reduce((s, r) => s + r.end - r.start, 0), 0);
+  progress.start(Math.max(1, Math.ceil(total / MiB)), "reading memory (MiB)");
+  let done = 0;
+  const out: BufferAnalysis[] = [];
+  try {
+    for (const p of plans) {
+      try {
+        const input = sel.range
+          ? rangeBuffer(src, p, sel.range, done, progress)
+          : processBuffer(src, p, done, progress);
+        if (input.runs.count > 0 || named) out.push(analyzeBuffer(input));
+      } catch (e) {
+        if (named) throw failed(p.pid, p.comm, e);
+      }
+      done += p.ranges.reduce((s, r) => s + r.end - r.start, 0);
+      progress.update(Math.ceil(done / MiB));
+    }
+  } finally {
+    progress.stop();
+  }
   return out;
+}
+
+/** The VMAs of a process that hold memory (hugetlb VMAs count: smaps leaves them out of Rss). */
+function residentVmas(src: MachineSource, pid: number): { start: number; end: number }[] {
+  return src
+    .vmas(pid)
+    .filter((v) => (v.rss > 0 || v.hugetlb > 0) && !SKIP_VMAS.has(v.path))
+    .map((v) => ({ start: v.start, end: v.end }));
+}
+
+/** Runs of one range, moving the progress bar by the bytes of each pagemap batch. */
+function readRuns(
+  src: MachineSource,
+  pid: number,
+  start: number,
+  end: number,
+  base: number,
+  progress: Progress,
+) {
+  return src.runs(pid, start, end, {
+    onProgress: (doneBytes) => progress.update(Math.floor((base + doneBytes) / MiB)),
+  });
 }
 
 function toInput(
@@ -134,12 +183,18 @@ function toInput(
 }
 
 /** The pages of [range.start, range.end) of one process. */
-function rangeBuffer(src: MachineSource, pid: number, comm: string, range: VaRange): BufferInput {
-  const runs = src.runs(pid, range.start, range.end);
+function rangeBuffer(
+  src: MachineSource,
+  p: Plan,
+  range: VaRange,
+  base: number,
+  progress: Progress,
+): BufferInput {
+  const runs = readRuns(src, p.pid, range.start, range.end, base, progress);
   return toInput(
-    pid,
-    comm,
-    `${pid} ${comm} ${hex(range.start)}+${hex(range.end - range.start)}`,
+    p.pid,
+    p.comm,
+    `${p.pid} ${p.comm} ${hex(range.start)}+${hex(range.end - range.start)}`,
     runs,
     range.start,
     range.end - range.start,
@@ -148,15 +203,16 @@ function rangeBuffer(src: MachineSource, pid: number, comm: string, range: VaRan
 
 /**
  * Every resident VMA of one process, concatenated in VA order (no runs for a process without
- * memory). Hugetlb VMAs count as resident by their hugetlb bytes: smaps leaves them out of Rss.
+ * memory).
  */
-function processBuffer(src: MachineSource, pid: number, comm: string): BufferInput {
-  const vmas = src.vmas(pid).filter((v) => (v.rss > 0 || v.hugetlb > 0) && !SKIP_VMAS.has(v.path));
-  if (vmas.length === 0) return toInput(pid, comm, `${pid} ${comm}`, new PageRuns(0, 0, 1), 0, 0);
+function processBuffer(src: MachineSource, p: Plan, base: number, progress: Progress): BufferInput {
+  const vmas = p.ranges;
+  const label = `${p.pid} ${p.comm}`;
+  if (vmas.length === 0) return toInput(p.pid, p.comm, label, new PageRuns(0, 0, 1), 0, 0);
   const all = new PageRuns(vmas[0].start, vmas[vmas.length - 1].end);
   let length = 0;
   for (const v of vmas) {
-    const r = src.runs(pid, v.start, v.end);
+    const r = readRuns(src, p.pid, v.start, v.end, base + length, progress);
     for (let i = 0; i < r.count; i++) all.push(r.va[i], r.pfn[i], r.npages[i], r.flags[i], r.kind[i]);
     all.presentPages += r.presentPages;
     all.swappedPages += r.swappedPages;
@@ -164,5 +220,5 @@ function processBuffer(src: MachineSource, pid: number, comm: string): BufferInp
     all.hiddenPages += r.hiddenPages;
     length += v.end - v.start;
   }
-  return toInput(pid, comm, `${pid} ${comm}`, all, vmas[0].start, length);
+  return toInput(p.pid, p.comm, label, all, vmas[0].start, length);
 }

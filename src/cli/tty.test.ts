@@ -68,7 +68,7 @@ describe("colour and progress of whole commands", () => {
       errTTY: true,
     });
     expect(tty.code).toBe(EXIT_OK);
-    expect(tty.err).toContain("reading processes");
+    expect(tty.err).toContain("reading memory (MiB)");
     expect(JSON.parse(tty.out).schema).toBe("phyr-analysis/1");
     const pipe = await run(["analyze", "--snapshot", SNAP, "--all"], { outTTY: false, errTTY: false });
     expect(pipe.code).toBe(EXIT_OK);
