@@ -51,8 +51,9 @@ export function checkLen(what: string, len: number): number {
  * @throws RangeError naming the range.
  */
 export function checkRange(what: string, addr: number, len: number): void {
-  checkAddr(`${what} address`, addr);
-  checkLen(`${what} length`, len);
+  // Names are built only on failure: this runs once per appended entry.
+  if (!Number.isInteger(addr) || addr < 0 || addr >= ADDR_LIMIT) checkAddr(`${what} address`, addr);
+  if (!Number.isInteger(len) || len <= 0 || len > ADDR_LIMIT) checkLen(`${what} length`, len);
   if (addr + len > ADDR_LIMIT) {
     throw new RangeError(`${what} ${hex(addr)}+${hex(len)} is invalid: it ends beyond 2^52`);
   }
