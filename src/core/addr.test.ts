@@ -46,7 +46,7 @@ describe("checked 52-bit integers", () => {
     expect(() => checkRange("entry", -1, 4096)).toThrow("entry address -1 is invalid");
     expect(() => checkRange("entry", 0, 0)).toThrow("entry length 0x0 is invalid");
     expect(() => checkRange("entry", ADDR_LIMIT - 4096, 8192)).toThrow(
-      "entry 0xfffffffffff000+0x2000 is invalid: it ends beyond 2^52",
+      "entry 0xffffffffff000+0x2000 is invalid: it ends beyond 2^52",
     );
     expect(() => checkRange("entry", ADDR_LIMIT - 4096, 4096)).not.toThrow();
   });
