@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
@@ -42,6 +43,17 @@ describe("renderReportHtml", () => {
     expect(markup).toContain('<main id="app">');
     expect(/\s(src|href)=/i.test(markup)).toBe(false);
     expect(html).toContain("default-src 'none'");
+  });
+
+  it("lets only its own two scripts run: script-src lists their SHA-256 hashes, never 'unsafe-inline'", () => {
+    const html = renderReportHtml(sampleAnalysis(), assets);
+    const csp = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(html)?.[1] ?? "";
+    const scriptSrc = /script-src ([^;]+)/.exec(csp)?.[1].split(" ") ?? [];
+    const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]);
+    expect(scripts).toHaveLength(2);
+    expect(scriptSrc).toEqual(
+      scripts.map((s) => `'sha256-${createHash("sha256").update(s, "utf8").digest("base64")}'`),
+    );
   });
 
   it("renders page text only through textContent (the embedded script has no innerHTML)", () => {

@@ -3,12 +3,14 @@
  * `<script type="application/json">` (escaped by {@link jsonForScript}); uPlot's JS and CSS are
  * inlined from the assets the caller reads (node_modules/uplot/dist); the page's own script
  * ({@link reportClientMain}) renders every section with textContent. A Content-Security-Policy
- * forbids every network fetch. No untrusted text is ever written into the markup.
+ * forbids every network fetch and lets only those two scripts run (by SHA-256 hash: no inline
+ * event handler, no other script). No untrusted text is ever written into the markup.
  */
 
 import type { MachineAnalysis } from "../analyze/output.js";
 import { reportClientMain } from "./client.js";
 import { jsonForScript } from "./escape.js";
+import { cspHash } from "./sha256.js";
 
 /** The chart library, read by the caller (this layer does no I/O). */
 export interface ReportAssets {
@@ -40,7 +42,9 @@ export function renderReportHtml(analysis: MachineAnalysis, assets: ReportAssets
   checkInline("uPlot CSS", assets.uplotCss, /<\/style/i);
   const client = `(${reportClientMain.toString()})();`;
   checkInline("report script", client, /<\/script|<!--/i);
-  const csp = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:";
+  // Only the two scripts written here may run (by hash): an inline event handler or a script
+  // element that untrusted text might ever smuggle in is refused by the browser.
+  const csp = `default-src 'none'; script-src ${cspHash(assets.uplotJs)} ${cspHash(client)}; style-src 'unsafe-inline'; img-src data:`;
   return [
     "<!doctype html>",
     '<html lang="en">',

@@ -154,6 +154,17 @@ describe.skipIf(skip)("HTML report in Chromium", () => {
     expect(cells).toContain(HOSTILE_NAME);
     expect(await seen.page.$$eval("img", (imgs) => imgs.length)).toBe(0);
     expect(await seen.page.title()).toBe(`phyr report — host${HOSTILE_NAME}`);
+    // Defence in depth: markup injected after the fact cannot run script (CSP by hash).
+    const ran = await seen.page.evaluate(async () => {
+      const w = window as unknown as { pwned?: number };
+      const box = document.createElement("div");
+      box.innerHTML =
+        '<img src="data:," onerror="window.pwned = 1"><img src="data:x" onerror="window.pwned = 2">';
+      document.body.appendChild(box);
+      await new Promise((r) => setTimeout(r, 200));
+      return w.pwned ?? 0;
+    });
+    expect(ran).toBe(0);
     await seen.page.close();
   });
 
