@@ -60,7 +60,7 @@ export function pagemapRunFlags(hi: number): number {
  * virtual page `vpn` to `runs`, extending the last run while the virtual page and frame both
  * continue and the flags are equal (page-types -l). Present pages with frame 0 (hidden frames)
  * continue a run whose frame is 0 when only the virtual page continues. O(n), no allocation
- * except run-array growth (checked once per new run, not per page).
+ * except run-array growth, done once before the loop (capacity <= 2 x (runs + n)).
  *
  * Engine notes: inside a run the next word is usually the previous word with the low half plus
  * one (plus zero for hidden frames) and the same high half, so a tight inner loop compares two
@@ -76,11 +76,14 @@ export function addPagemapWords(
   vpn: number,
   path = "pagemap",
 ): void {
-  let vaArr = runs.va;
-  let pfnArr = runs.pfn;
-  let nArr = runs.npages;
-  let flagArr = runs.flags;
-  let kindArr = runs.kind;
+  // Room for one run per word up front: no growth branch in the loop (a branch that runs rarely
+  // has no type feedback when the loop is optimised, and V8 then deoptimises on every growth).
+  runs.reserve(n);
+  const vaArr = runs.va;
+  const pfnArr = runs.pfn;
+  const nArr = runs.npages;
+  const flagArr = runs.flags;
+  const kindArr = runs.kind;
   let count = runs.count;
   // Next virtual page and frame that would continue the last run; -2 never matches.
   let nextVpn = count > 0 ? vaArr[count - 1] / 4096 + nArr[count - 1] : -2;
@@ -108,24 +111,6 @@ export function addPagemapWords(
       runs.count = count;
       throw new ParseError(path, 0, `entry for ${hex(v * 4096)} has frame ${hex(pfn)} at or above 2^40`);
     }
-    if (!(v === nextVpn && pfn === nextPfn && flags === curFlags)) {
-      if (count === vaArr.length) {
-        runs.count = count;
-        runs.grow();
-        vaArr = runs.va;
-        pfnArr = runs.pfn;
-        nArr = runs.npages;
-        flagArr = runs.flags;
-        kindArr = runs.kind;
-      }
-      vaArr[count] = v * 4096;
-      pfnArr[count] = pfn;
-      nArr[count] = 0;
-      flagArr[count] = flags;
-      kindArr[count] = 0;
-      count++;
-      curFlags = flags;
-    }
     // Fast path: same high half, low half stepping by one (zero for hidden frames).
     const step = pfn === 0 ? 0 : 1;
     let j = i + 1;
@@ -135,7 +120,16 @@ export function addPagemapWords(
       expectLo = (expectLo + step) | 0;
     }
     const k = j - i;
-    nArr[count - 1] += k;
+    if (v === nextVpn && pfn === nextPfn && flags === curFlags) nArr[count - 1] += k;
+    else {
+      vaArr[count] = v * 4096;
+      pfnArr[count] = pfn;
+      nArr[count] = k;
+      flagArr[count] = flags;
+      kindArr[count] = 0;
+      count++;
+      curFlags = flags;
+    }
     present += k;
     if (step === 0) hidden += k;
     nextVpn = v + k;
@@ -193,7 +187,8 @@ export function readPagemapRuns(
   const path = procPath(opts, pidPart(pid), "pagemap");
   const firstVpn = Math.floor(vaStart / 4096);
   const endVpn = Math.ceil(vaEnd / 4096);
-  const runs = new PageRuns(firstVpn * 4096, endVpn * 4096);
+  // Sized for the first batch, so its reserve() does not double its way up from a small capacity.
+  const runs = new PageRuns(firstVpn * 4096, endVpn * 4096, Math.min(batch, endVpn - firstVpn));
   const { bytes, words } = scratch(Math.min(batch, endVpn - firstVpn) * 8);
   const fd = openSync(path, "r");
   try {

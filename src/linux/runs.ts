@@ -108,17 +108,21 @@ export class PageRuns {
     while (this.va.length < this.count + extra) this.grow();
   }
 
-  /** Doubles capacity, copying the arrays. O(count). */
+  /**
+   * Doubles capacity, copying the first `count` entries (not the whole old capacity: untouched
+   * capacity costs no memory until written, and copying it would fault it in). O(count).
+   */
   grow(): void {
     const c = this.va.length * 2;
-    this.va = growF64(this.va, c);
-    this.pfn = growF64(this.pfn, c);
-    this.npages = growF64(this.npages, c);
+    const n = this.count;
+    this.va = growF64(this.va, c, n);
+    this.pfn = growF64(this.pfn, c, n);
+    this.npages = growF64(this.npages, c, n);
     const f = new Uint8Array(c);
-    f.set(this.flags);
+    f.set(this.flags.subarray(0, n));
     this.flags = f;
     const k = new Uint8Array(c);
-    k.set(this.kind);
+    k.set(this.kind.subarray(0, n));
     this.kind = k;
   }
 
@@ -169,8 +173,8 @@ export class PageRuns {
   }
 }
 
-function growF64(a: Float64Array, c: number): Float64Array {
+function growF64(a: Float64Array, c: number, n: number): Float64Array {
   const b = new Float64Array(c);
-  b.set(a);
+  b.set(a.subarray(0, n));
   return b;
 }
