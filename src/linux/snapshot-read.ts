@@ -19,6 +19,7 @@ import { PageRuns } from "./runs.js";
 import {
   type HeaderRecord,
   RECORD_SCHEMAS,
+  RUNS_PER_RECORD,
   type RunsRecord,
   SNAPSHOT_VERSION,
   type VmaRecord,
@@ -361,7 +362,8 @@ export async function loadSnapshot(path: string, opts: LoadOptions = {}): Promis
           throw fail(file, rec, "start", `${v.start} overlaps the VMA before (ends ${hex(prev.end)})`);
         if (v.error !== undefined && (v.runs !== 0 || v.pages.present !== 0))
           throw fail(file, rec, "error", "an unreadable VMA cannot have runs");
-        const runs = new PageRuns(start, end, Math.max(1, Math.min(v.runs, 1 << 20)));
+        // The declared count is untrusted: start at one record's worth and grow as runs arrive.
+        const runs = new PageRuns(start, end, Math.max(1, Math.min(v.runs, RUNS_PER_RECORD)));
         runs.swappedPages = v.pages.swapped;
         runs.unmappedPages = v.pages.unmapped;
         runs.hiddenPages = v.pages.hidden;
