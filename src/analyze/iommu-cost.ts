@@ -176,6 +176,7 @@ export function iommuCost(
   const base =
     placement === "congruent" ? congruentIovaBase(lay, bitmap, granule) : kernelIovaBase(lay.total, granule);
   const leaves = new Map<number, number>();
+  const geo = tableGeometry(format);
   const lastWindow = new Float64Array(format.levels + 1).fill(-1);
   let tables = 0;
   const choice: PgsizeChoice = { pgsize: 0, count: 0 };
@@ -187,7 +188,7 @@ export function iommuCost(
       iommuPgsizeInto(bitmap, iova, paddr, left, choice);
       const bytes = choice.pgsize * choice.count;
       leaves.set(choice.pgsize, (leaves.get(choice.pgsize) ?? 0) + choice.count);
-      tables += countTables(format, choice.pgsize, iova, bytes, lastWindow);
+      tables += countTables(geo, choice.pgsize, iova, bytes, lastWindow);
       iova += bytes;
       paddr += bytes;
       left -= bytes;
@@ -205,20 +206,38 @@ export function iommuCost(
   };
 }
 
-/** New table pages needed for leaves of `pgsize` covering [iova, iova + bytes). */
+/** Per level k (1 = leaf level): the entry size and the IOVA span one level-k table covers. */
+interface TableGeometry {
+  levels: number;
+  entry: Float64Array;
+  cover: Float64Array;
+}
+
+function tableGeometry(f: IoPgtableFormat): TableGeometry {
+  const entry = new Float64Array(f.levels + 2);
+  const cover = new Float64Array(f.levels + 1);
+  for (let k = 1; k <= f.levels; k++) {
+    entry[k] = 2 ** levelShift(f, k);
+    // A level-k table covers 2^bitsPerLevel entries of 2^levelShift(k) bytes; the root covers everything.
+    cover[k] = k === f.levels ? 2 ** 60 : 2 ** (levelShift(f, k) + f.bitsPerLevel);
+  }
+  entry[f.levels + 1] = Number.POSITIVE_INFINITY;
+  return { levels: f.levels, entry, cover };
+}
+
+/** New table pages needed for leaves of `pgsize` covering [iova, iova + bytes). O(levels). */
 function countTables(
-  f: IoPgtableFormat,
+  g: TableGeometry,
   pgsize: number,
   iova: number,
   bytes: number,
   last: Float64Array,
 ): number {
   let level = 1;
-  while (level < f.levels && 2 ** levelShift(f, level + 1) <= pgsize) level++;
+  while (level < g.levels && g.entry[level + 1] <= pgsize) level++;
   let added = 0;
-  for (let k = level; k <= f.levels; k++) {
-    // A level-k table covers 2^bitsPerLevel entries of 2^levelShift(k) bytes; the root covers everything.
-    const cover = k === f.levels ? 2 ** 60 : 2 ** (levelShift(f, k) + f.bitsPerLevel);
+  for (let k = level; k <= g.levels; k++) {
+    const cover = g.cover[k];
     const first = Math.floor(iova / cover);
     const lastW = Math.floor((iova + bytes - 1) / cover);
     added += lastW - first + 1 - (first === last[k] ? 1 : 0);

@@ -53,8 +53,8 @@ describe.skipIf(skip)("built phyr binary", () => {
     },
   );
 
-  it("a reader that closes the pipe early (phyr topo | head) ends phyr quietly: exit 0, no stack", async () => {
-    const child = spawn(process.execPath, [BIN, "topo", "--reference"], {
+  it("a reader that closes the pipe early (phyr simulate | head) ends phyr quietly: exit 0, no stack", async () => {
+    const child = spawn(process.execPath, [BIN, "simulate"], {
       env: { ...process.env, FORCE_COLOR: "" },
       stdio: ["ignore", "pipe", "pipe"],
     });
