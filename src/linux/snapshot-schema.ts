@@ -42,6 +42,7 @@ const access = z.strictObject({
   messages: z.array(str(1000)).max(16),
 });
 
+/** First record: format, version, capture time, kernel identity, anonymized flag, access probe. */
 export const headerRecord = z.strictObject({
   type: z.literal("header"),
   format: z.literal(SNAPSHOT_FORMAT),
@@ -57,6 +58,7 @@ export const headerRecord = z.strictObject({
   access,
 });
 
+/** The /proc/iomem tree flattened in file order (depth gives the nesting). */
 export const iomemRecord = z.strictObject({
   type: z.literal("iomem"),
   resources: z
@@ -71,6 +73,7 @@ export const iomemRecord = z.strictObject({
     .max(1_000_000),
 });
 
+/** PCI functions with resources (hex addresses), IOMMU group and upstream bridges. */
 export const pciRecord = z.strictObject({
   type: z.literal("pci"),
   devices: z
@@ -98,6 +101,7 @@ export const pciRecord = z.strictObject({
     .max(65536),
 });
 
+/** IOMMU units (/sys/class/iommu) and groups (/sys/kernel/iommu_groups); empty without an IOMMU. */
 export const iommuRecord = z.strictObject({
   type: z.literal("iommu"),
   units: z.array(str(64)).max(4096),
@@ -106,6 +110,7 @@ export const iommuRecord = z.strictObject({
     .max(65536),
 });
 
+/** One captured process; its VMA records follow. */
 export const processRecord = z.strictObject({
   type: z.literal("process"),
   pid: z.number().int().min(1).max(0x3fffffff),
@@ -113,6 +118,7 @@ export const processRecord = z.strictObject({
   cmdline: str(65536),
 });
 
+/** One VMA with its smaps counters, page counts and the number of runs that follow. */
 export const vmaRecord = z.strictObject({
   type: z.literal("vma"),
   pid: z.number().int().min(1).max(0x3fffffff),
@@ -140,6 +146,7 @@ export const vmaRecord = z.strictObject({
   error: str(1000).optional(),
 });
 
+/** Up to {@link RUNS_PER_RECORD} runs of the VMA before it, as parallel arrays. */
 export const runsRecord = z.strictObject({
   type: z.literal("runs"),
   pid: z.number().int().min(1).max(0x3fffffff),
@@ -159,6 +166,7 @@ export const runsRecord = z.strictObject({
   kind: z.array(z.number().int().min(0).max(4)).max(RUNS_PER_RECORD),
 });
 
+/** Last record: how many records came before it (a cut-off file is detected). */
 export const endRecord = z.strictObject({ type: z.literal("end"), records: count });
 
 /** Schema of each record type, by `type`. */
@@ -173,6 +181,9 @@ export const RECORD_SCHEMAS = {
   end: endRecord,
 } as const;
 
+/** A validated header record. */
 export type HeaderRecord = z.infer<typeof headerRecord>;
+/** A validated VMA record. */
 export type VmaRecord = z.infer<typeof vmaRecord>;
+/** A validated runs record. */
 export type RunsRecord = z.infer<typeof runsRecord>;
