@@ -175,7 +175,8 @@ export async function runTopo(io: CliIo, json: boolean, choice: SourceChoice = {
       : "none",
   );
   if (a.p2p.providers.length > 0) {
-    out.push("", paint.bold("P2P matrix (provider BAR x client)"));
+    out.push("", paint.bold("P2P matrix (provider BAR x DMA-capable client)"));
+    for (const n of a.p2p.notes) out.push(paint.dim(terminalSafe(n)));
     const nc = a.p2p.clients.length;
     out.push(
       ...formatTable(
