@@ -12,7 +12,7 @@
 import { checkRange, hex, MemError, PAGE_SIZE } from "../core/index.js";
 import type { MachineMemory } from "./machine.js";
 import { SubKind } from "./sections.js";
-import { DMA32_END_PFN, FolioFlag, PAGES_PER_SECTION, SECTION_SIZE, Zone } from "./types.js";
+import { DMA32_END_PFN, FolioFlag, MigrateType, PAGES_PER_SECTION, SECTION_SIZE, Zone } from "./types.js";
 
 /**
  * Hot-adds `[start, start+size)` as System RAM on `node`. O(sections).
@@ -120,14 +120,21 @@ export function hotRemoveMemory(mem: MachineMemory, start: number, size: number)
   move.forEach((id, i) => {
     mem.moveFolio(id, targets[i]);
   });
+  for (const a of mem.areas) a.removeRange(pfn, n);
   for (const id of dissolve) {
+    // dissolve_free_hugetlb_folio: the folio goes back to the buddy allocator; a 1 GiB folio may
+    // extend past the offlined sections, and those frames stay online as free memory.
     const size2 = f.order[id] === 18 ? "1G" : "2M";
     const list = mem.hugetlbFree[size2];
     list.splice(list.indexOf(id), 1);
     mem.hugetlbTotal[size2]--;
+    const head = f.head[id];
+    const fend = head + f.npages(id);
+    const area = mem.area(f.node[id], f.zone[id], f.mt[id] === MigrateType.CMA);
     f.remove(id);
+    if (head < pfn) area.addRange(head, pfn - head);
+    if (fend > pfn + n) area.addRange(pfn + n, fend - pfn - n);
   }
-  for (const a of mem.areas) a.removeRange(pfn, n);
   mem.sections.mark(pfn, n, SubKind.NONE, 0, false);
   mem.iomem.cut(start, size, "System RAM");
   mem.ramPages -= n;

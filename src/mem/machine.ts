@@ -278,7 +278,8 @@ export class MachineMemory {
    * flags and owner, tells the owner to repoint its mappings, frees the old folio.
    * O(MAX_ORDER + 2^order).
    * @returns the new folio id.
-   * @throws MemError FOLIO_PINNED (extra references), FOLIO_UNMOVABLE (kernel or free pool folio), NOMEM.
+   * @throws RangeError for an id that is not a live folio; MemError FOLIO_PINNED (extra
+   *   references), FOLIO_UNMOVABLE (kernel or free pool folio), NOMEM.
    */
   migrateFolio(id: number, opts: AllocOptions = {}): number {
     this.checkMigratable(id);
@@ -296,10 +297,13 @@ export class MachineMemory {
   /**
    * Throws unless folio `id` may be migrated now: live, not kernel-owned, not hugetlb (the model
    * keeps hugetlb folios in place), owned by a migration client, holding only its owner's reference. O(1).
-   * @throws MemError FOLIO_PINNED or FOLIO_UNMOVABLE naming the head frame.
+   * @throws RangeError for an id that is not a live folio; MemError FOLIO_PINNED or FOLIO_UNMOVABLE
+   *   naming the head frame.
    */
   checkMigratable(id: number): void {
     const f = this.folios;
+    if (!Number.isInteger(id) || id < 0 || id >= f.capacity || !f.used[id])
+      throw new RangeError(`folio id ${id} is invalid: not a live folio`);
     const pfn = f.head[id];
     if (
       !f.used[id] ||

@@ -153,7 +153,7 @@ function addPfnmapPins(pins: Map<number, number>, prov: number, n: number): void
  * @throws as {@link pinUserRange}; PinFailed for PFNMAP ranges (no struct page to return).
  */
 export function pinUserPages(mm: AddressSpace, va: number, len: number, opts: PinOptions = {}): Float64Array {
-  const kind = prepare(mm, va, len, opts);
+  const kind = prepare(mm, va, len, opts, true);
   const mem = mm.mem;
   const f = mem.folios;
   const pt = mm.pt;
@@ -167,12 +167,6 @@ export function pinUserPages(mm: AddressSpace, va: number, len: number, opts: Pi
     let a = va + done * PAGE_SIZE;
     while (got < want) {
       const e = pt.lookup(a);
-      if (pteFlags(e) & PteFlag.SPECIAL) {
-        throw new PinFailed(
-          `Cannot pin ${hex(a)} page by page: a PFNMAP mapping has no struct page`,
-          ptePfn(e),
-        );
-      }
       const pfn0 = ptePfn(e) + (a - pt.lastBase) / PAGE_SIZE;
       const inLeaf = Math.min(want - got, (pt.lastBase + pt.lastSize - a) / PAGE_SIZE);
       mem.grabFolio(f.folioOfPfn(pfn0), inLeaf, kind);
@@ -386,8 +380,18 @@ export function unpinUserPages(
   for (const [id, n] of need) mem.releaseFolio(id, n, kind, opts.dirty ?? false);
 }
 
-/** Validation, fault-in and FOLL_LONGTERM migration shared by both pin paths. Returns the kind. */
-function prepare(mm: AddressSpace, va: number, len: number, opts: PinOptions): "pin" | "get" {
+/**
+ * Validation, fault-in and FOLL_LONGTERM migration shared by both pin paths. Returns the kind.
+ * `pageArray` (pinUserPages) also refuses PFNMAP VMAs up front: there is no struct page to return,
+ * and refusing before any fault or grab keeps a failed call from changing anything.
+ */
+function prepare(
+  mm: AddressSpace,
+  va: number,
+  len: number,
+  opts: PinOptions,
+  pageArray = false,
+): "pin" | "get" {
   checkRange("pin range", va, len);
   if (va % PAGE_SIZE || len % PAGE_SIZE) {
     throw new RangeError(
@@ -414,6 +418,11 @@ function prepare(mm: AddressSpace, va: number, len: number, opts: PinOptions): "
     if (v.kind === "dax" && opts.longterm && mem.pgmaps[v.pgmap].type === "FS_DAX") {
       throw new PinFailed(
         `Cannot pin ${hex(a)} long-term: fsdax pages cannot be long-term pinned (check_vma_flags)`,
+      );
+    }
+    if (v.kind === "pfnmap" && pageArray) {
+      throw new PinFailed(
+        `Cannot pin ${hex(a)} page by page: a PFNMAP mapping has no struct page (VM_PFNMAP, vm_normal_page)`,
       );
     }
     if (v.kind === "pfnmap" && kind === "get") {
