@@ -68,7 +68,10 @@ describe("main(argv, io): exit codes and one-line errors", () => {
       ["analyze", "--pid", "1", "--pid", "2", "--range", "0x1000:4K"],
       /^phyr: error: --range needs exactly one --pid/,
     ],
-    [["nosuchcommand", "x"], /^phyr: error: /],
+    [
+      ["nosuchcommand", "x"],
+      /^phyr: error: unknown command 'nosuchcommand': expected one of report, analyze, topo, capture, simulate, bench, help$/,
+    ],
   ])("%j -> usage error (exit 2), one line, no stack", async (argv, msg) => {
     const r = await run(argv);
     expect(r.code).toBe(EXIT_USAGE);
@@ -171,6 +174,13 @@ describe("main(argv, io): snapshots", () => {
       expect(r.err).not.toMatch(/\n\s+at /);
       expect(r.out).toBe("");
     });
+  });
+
+  it("capture to a path that cannot be written is a failure (exit 1) naming it, at once", async () => {
+    const r = await run(["capture", "-o", join(dir, "no-such-dir", "s.ndjson")]);
+    expect(r.code).toBe(EXIT_FAILURE);
+    expect(r.err).toMatch(/^phyr: error: cannot write snapshot .*no-such-dir\/s\.ndjson: ENOENT/);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
   });
 
   it("capture needs -o (usage error)", async () => {

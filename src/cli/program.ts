@@ -14,6 +14,9 @@ import { runSimulate } from "./cmd-simulate.js";
 import { CliFailure, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./io.js";
 import { checkSourceChoice, type SourceChoice } from "./source.js";
 
+/** The command names (`help` prints the help of one). */
+const COMMANDS = ["report", "analyze", "topo", "capture", "simulate", "bench", "help"];
+
 /** Version printed by `phyr --version`. */
 export const VERSION = "0.1.0";
 
@@ -25,6 +28,13 @@ export const VERSION = "0.1.0";
  */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const debug = argv.includes("--debug");
+  // `phyr` alone is `phyr report`, so commander would read an unknown command as report's
+  // arguments; name it instead.
+  const first = argv[0];
+  if (first !== undefined && !first.startsWith("-") && !COMMANDS.includes(first)) {
+    io.stderr.write(`phyr: error: unknown command '${first}': expected one of ${COMMANDS.join(", ")}\n`);
+    return EXIT_USAGE;
+  }
   let code = EXIT_OK;
   const program = buildProgram(io, (c) => {
     code = c;
@@ -133,11 +143,12 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       const all = o.all === true;
       if (all && o.pid.length > 0) throw new UsageError("--all and --pid conflict: give one of them");
       if (!all && o.pid.length === 0) throw new UsageError("analyze needs --pid N (repeatable) or --all");
-      if (o.range !== undefined && (all || o.pid.length !== 1)) {
+      if (o.range !== undefined && (all || new Set(o.pid).size !== 1)) {
         throw new UsageError("--range needs exactly one --pid (and no --all)");
       }
       const range = o.range === undefined ? undefined : parseVaRange(o.range);
-      setCode(await runAnalyze(io, { pids: o.pid, all, range }, o.json === true, choice));
+      const pids = [...new Set(o.pid)];
+      setCode(await runAnalyze(io, { pids, all, range }, o.json === true, choice));
     });
 
   program
