@@ -5,10 +5,13 @@
  *   physically contiguous pfns into one run and calls iommu_map per run (vfio_pin_map_dma); every
  *   MAP_DMA creates one vfio_dma, at most dma_entry_limit (65,535 = U16_MAX) per container. VM_PFNMAP
  *   ranges (another device's BAR) are followed page by page (vaddr_get_pfns / follow_fault_pfn).
+ *   The vfio_dma entries are indexed by IOVA ({@link IovaIntervals}, the kernel's rb-tree), so an
+ *   overlap check or an unmap lookup is O(log n) even at the limit.
  * - {@link IommufdIoas}: the range path the design asks for — pinUserRange returns one entry per
  *   contiguous chunk and the list is mapped in one call, one run per entry, walking the IO page
  *   table's leaf tables in order instead of from the root per run (iommufd keeps areas in an
- *   interval tree; no per-container mapping limit). Unmap is one iommu_unmap and one range unpin.
+ *   interval tree, here the same {@link IovaIntervals}; no per-container mapping limit). Unmap is one
+ *   iommu_unmap and one range unpin per area.
  * Both keep what they pinned so unmapping releases exactly that.
  */
 import { checkRange, hex, PAGE_SIZE } from "../core/index.js";
@@ -23,6 +26,7 @@ import {
 } from "../mm/index.js";
 import type { PhyrList } from "../phyr/index.js";
 import { VfioError } from "./errors.js";
+import { IovaIntervals } from "./vfio-iova-tree.js";
 
 /** VFIO_BATCH_MAX_CAPACITY: pages pinned per batch. */
 export const VFIO_BATCH = 512;
@@ -55,6 +59,39 @@ function prot(write: boolean, mmio: boolean): number {
   return IommuProt.READ | (write ? IommuProt.WRITE : 0) | (mmio ? IommuProt.MMIO : IommuProt.CACHE);
 }
 
+/** The unmap ioctls' argument checks: page-aligned IOVA and a non-zero page-multiple size (-EINVAL). */
+function checkUnmapArgs(iova: number, size: number): void {
+  checkRange("iova", iova, size);
+  if (size === 0 || iova % PAGE_SIZE || size % PAGE_SIZE) {
+    throw new RangeError(`unmap iova ${hex(iova)}+${hex(size)} is invalid: empty or not page aligned`);
+  }
+}
+
+/**
+ * Records by slot with a free list, so the IOVA index holds small integers and records never move.
+ * O(1) per operation.
+ */
+class SlotTable<T> {
+  private readonly items: (T | null)[] = [];
+  private readonly free: number[] = [];
+
+  add(x: T): number {
+    const s = this.free.pop();
+    if (s === undefined) return this.items.push(x) - 1;
+    this.items[s] = x;
+    return s;
+  }
+
+  get(slot: number): T {
+    return this.items[slot]!;
+  }
+
+  release(slot: number): void {
+    this.items[slot] = null;
+    this.free.push(slot);
+  }
+}
+
 function checkArgs(va: number, iova: number, size: number): void {
   checkRange("vaddr", va, size);
   checkRange("iova", iova, size);
@@ -67,7 +104,9 @@ function checkArgs(va: number, iova: number, size: number): void {
 export class VfioType1Container {
   /** dma_entry_limit. */
   readonly dmaEntryLimit: number;
-  private readonly dmas: Type1Dma[] = [];
+  /** The vfio_dma entries by IOVA (iommu->dma_list); slots index {@link dmas}. */
+  private readonly tree = new IovaIntervals();
+  private readonly dmas = new SlotTable<Type1Dma>();
 
   /**
    * @param mm the VMM's address space; @param domain a paging IOMMU domain.
@@ -86,28 +125,31 @@ export class VfioType1Container {
 
   /** Live vfio_dma entries. O(1). */
   get dmaCount(): number {
-    return this.dmas.length;
+    return this.tree.length;
   }
 
   /**
-   * VFIO_IOMMU_MAP_DMA. O(pages) pins plus O(runs) iommu_map calls.
-   * @throws VfioError "ENOSPC" when dma_entry_limit mappings exist (reported, nothing changed),
-   *   "EEXIST" for an IOVA overlap; PinFailed / RangeError from pinning (everything undone).
+   * VFIO_IOMMU_MAP_DMA (vfio_dma_do_map). The overlap check comes first, then the entry limit, as
+   * in the kernel: a request that overlaps is EEXIST even when the container is full.
+   * Cost: O(log n) lookup, O(pages) pins, O(runs) iommu_map calls.
+   * @throws RangeError for unaligned or out-of-range arguments; VfioError "EEXIST" for an IOVA
+   *   overlap, "ENOSPC" when dma_entry_limit mappings exist (iommu->dma_avail is 0); PinFailed /
+   *   RangeError from pinning. Nothing changes on any error.
    */
   mapDma(va: number, iova: number, size: number, opts: { write?: boolean } = {}): VfioMapStats {
     checkArgs(va, iova, size);
-    if (this.dmas.length >= this.dmaEntryLimit) {
+    const tree = this.tree;
+    if (tree.findOverlap(iova, iova + size)) {
+      throw new VfioError(
+        "EEXIST",
+        `Cannot map iova ${hex(iova)}+${hex(size)}: overlaps ${hex(tree.foundStart)}+${hex(tree.foundEnd - tree.foundStart)}`,
+      );
+    }
+    if (tree.length >= this.dmaEntryLimit) {
       throw new VfioError(
         "ENOSPC",
         `Cannot map iova ${hex(iova)}+${hex(size)}: the container already holds dma_entry_limit ${this.dmaEntryLimit} mappings`,
       );
-    }
-    for (const d of this.dmas) {
-      if (iova < d.iova + d.size && d.iova < iova + size)
-        throw new VfioError(
-          "EEXIST",
-          `Cannot map iova ${hex(iova)}+${hex(size)}: overlaps ${hex(d.iova)}+${hex(d.size)}`,
-        );
     }
     const write = opts.write ?? true;
     const dma: Type1Dma = { iova, size, va, runs: [], write };
@@ -157,20 +199,44 @@ export class VfioType1Container {
       undoPartial(this, dma, runPfn, runPages, pfnmap);
       throw e;
     }
-    this.dmas.push(dma);
+    tree.insert(iova, iova + size, this.dmas.add(dma));
     return st;
   }
 
   /**
-   * VFIO_IOMMU_UNMAP_DMA of exactly one earlier mapping: iommu_unmap per run, then unpin. O(pages).
-   * @throws VfioError "ENOENT" when no mapping starts at iova with that size (nothing changed).
+   * VFIO_IOMMU_UNMAP_DMA with the v2 rules (vfio_dma_do_unmap, iommu->v2): removes every mapping
+   * inside [iova, iova + size) (iommu_unmap per run, then unpin); the range must not bisect a
+   * mapping; a range holding no mapping succeeds with 0 bytes.
+   * Cost: O(log n) lookups plus O(pages) per mapping removed.
+   * @returns Bytes unmapped (the ioctl's returned size).
+   * @throws RangeError for an empty or unaligned range; VfioError "EINVAL" when the range starts or
+   *   ends inside a mapping (nothing changed).
    */
-  unmapDma(iova: number, size: number): void {
-    const i = this.dmas.findIndex((d) => d.iova === iova && d.size === size);
-    if (i < 0) throw new VfioError("ENOENT", `Cannot unmap iova ${hex(iova)}+${hex(size)}: no such mapping`);
-    const d = this.dmas[i];
-    releaseRuns(this, d.runs, d.write, true);
-    this.dmas.splice(i, 1);
+  unmapDma(iova: number, size: number): number {
+    checkUnmapArgs(iova, size);
+    const tree = this.tree;
+    const end = iova + size;
+    // vfio_find_dma(iommu, iova, 1) and vfio_find_dma(iommu, iova + size - 1, 0): bisection checks.
+    if (
+      (tree.findContaining(iova) && tree.foundStart !== iova) ||
+      (tree.findContaining(end - 1) && tree.foundEnd !== end)
+    ) {
+      throw new VfioError(
+        "EINVAL",
+        `Cannot unmap iova ${hex(iova)}+${hex(size)}: bisects the mapping ${hex(tree.foundStart)}+${hex(tree.foundEnd - tree.foundStart)}`,
+      );
+    }
+    const slots: number[] = [];
+    tree.collect(iova, end, slots);
+    let unmapped = 0;
+    for (const slot of slots) {
+      const d = this.dmas.get(slot);
+      releaseRuns(this, d.runs, d.write, true);
+      tree.remove(d.iova);
+      this.dmas.release(slot);
+      unmapped += d.size;
+    }
+    return unmapped;
   }
 }
 
@@ -214,7 +280,9 @@ interface IoasArea {
 
 /** An iommufd IOAS over one IOMMU domain, mapping by ranges. */
 export class IommufdIoas {
-  private readonly areas: IoasArea[] = [];
+  /** Areas by IOVA (iopt->area_itree); slots index {@link areas}. */
+  private readonly tree = new IovaIntervals();
+  private readonly areas = new SlotTable<IoasArea>();
 
   /** @param mm the VMM's address space; @param domain a paging IOMMU domain. */
   constructor(
@@ -224,23 +292,24 @@ export class IommufdIoas {
 
   /** Areas mapped. O(1). */
   get areaCount(): number {
-    return this.areas.length;
+    return this.tree.length;
   }
 
   /**
    * IOMMU_IOAS_MAP with a fixed IOVA: one range pin, then the list mapped in one call
-   * ({@link IommuDomain.mapPhyrs}: one run per entry, leaf tables filled in order). O(entries + leaves).
-   * @throws VfioError "EEXIST" on overlap; PinFailed / RangeError from pinning (nothing left pinned
-   *   or mapped).
+   * ({@link IommuDomain.mapPhyrs}: one run per entry, leaf tables filled in order).
+   * Cost: O(log n) overlap lookup plus O(entries + leaves).
+   * @throws RangeError for unaligned or out-of-range arguments; VfioError "EEXIST" on overlap;
+   *   PinFailed / RangeError from pinning (nothing left pinned or mapped).
    */
   map(va: number, iova: number, size: number, opts: { write?: boolean } = {}): VfioMapStats {
     checkArgs(va, iova, size);
-    for (const a of this.areas) {
-      if (iova < a.iova + a.size && a.iova < iova + size)
-        throw new VfioError(
-          "EEXIST",
-          `Cannot map iova ${hex(iova)}+${hex(size)}: overlaps area ${hex(a.iova)}+${hex(a.size)}`,
-        );
+    const tree = this.tree;
+    if (tree.findOverlap(iova, iova + size)) {
+      throw new VfioError(
+        "EEXIST",
+        `Cannot map iova ${hex(iova)}+${hex(size)}: overlaps area ${hex(tree.foundStart)}+${hex(tree.foundEnd - tree.foundStart)}`,
+      );
     }
     const write = opts.write ?? true;
     const list = pinUserRange(this.mm, va, size, { write, longterm: true });
@@ -252,20 +321,45 @@ export class IommufdIoas {
       unpinPhyrs(this.mm, list);
       throw e;
     }
-    this.areas.push({ iova, size, list, write });
+    tree.insert(iova, iova + size, this.areas.add({ iova, size, list, write }));
     return { pinOps: list.nents, pinCalls: 1, iommuMaps: maps, trackingBytes: list.byteSize };
   }
 
   /**
-   * IOMMU_IOAS_UNMAP of one area: one iommu_unmap, then one range unpin. O(entries).
-   * @throws VfioError "ENOENT" when no area starts at iova with that size.
+   * IOMMU_IOAS_UNMAP (iommufd_ioas_unmap, iopt_unmap_iova_range): removes every area inside
+   * [iova, iova + size), each with one iommu_unmap and one range unpin. An area crossing either end
+   * of the range is ENOENT, and so is a range holding no area. The kernel finds a crossing area while
+   * walking, after unmapping the areas before it; here both ends are checked first, so a refused
+   * unmap changes nothing.
+   * Cost: O(log n) lookups plus O(entries) per area removed.
+   * @returns Bytes unmapped.
+   * @throws RangeError for an empty or unaligned range; VfioError "ENOENT" (nothing changed).
    */
-  unmap(iova: number, size: number): void {
-    const i = this.areas.findIndex((a) => a.iova === iova && a.size === size);
-    if (i < 0) throw new VfioError("ENOENT", `Cannot unmap iova ${hex(iova)}+${hex(size)}: no such area`);
-    const a = this.areas[i];
-    this.domain.unmap(iova, size);
-    unpinPhyrs(this.mm, a.list, { dirty: a.write });
-    this.areas.splice(i, 1);
+  unmap(iova: number, size: number): number {
+    checkUnmapArgs(iova, size);
+    const tree = this.tree;
+    const end = iova + size;
+    if (
+      (tree.findContaining(iova) && tree.foundStart !== iova) ||
+      (tree.findContaining(end - 1) && tree.foundEnd !== end)
+    ) {
+      throw new VfioError(
+        "ENOENT",
+        `Cannot unmap iova ${hex(iova)}+${hex(size)}: area ${hex(tree.foundStart)}+${hex(tree.foundEnd - tree.foundStart)} crosses the range`,
+      );
+    }
+    const slots: number[] = [];
+    if (tree.collect(iova, end, slots) === 0)
+      throw new VfioError("ENOENT", `Cannot unmap iova ${hex(iova)}+${hex(size)}: no area in the range`);
+    let unmapped = 0;
+    for (const slot of slots) {
+      const a = this.areas.get(slot);
+      this.domain.unmap(a.iova, a.size);
+      unpinPhyrs(this.mm, a.list, { dirty: a.write });
+      tree.remove(a.iova);
+      this.areas.release(slot);
+      unmapped += a.size;
+    }
+    return unmapped;
   }
 }
