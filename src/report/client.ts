@@ -269,6 +269,26 @@ export function reportClientMain(): void {
     ],
     { log: true },
   );
+  // Leaves by size for the first configuration (x86-64 4K|2M|1G): kernel vs congruent IOVA.
+  const first = cfg[0];
+  if (first) {
+    const cong = total.iommu.find((d: Any) => d.bitmap === first.bitmap && d.placement === "congruent");
+    const sizes = [
+      ...new Set([...first.leaves, ...(cong?.leaves ?? [])].map((l: Any) => l.size as number)),
+    ].sort((a, b) => a - b);
+    const countOf = (c: Any, size: number) => c?.leaves.find((l: Any) => l.size === size)?.count ?? 0;
+    io.appendChild(el("p", "intro", `Leaves by size, ${first.bitmap}:`));
+    barChart(
+      io,
+      "chart-iommu-sizes",
+      sizes.map((z) => bytes(z)),
+      [
+        { label: "kernel IOVA", values: sizes.map((z) => countOf(first, z)) },
+        { label: "congruent IOVA", values: sizes.map((z) => countOf(cong, z)) },
+      ],
+      { log: true },
+    );
+  }
   table(
     io,
     ["page sizes", "IOVA placement", "leaves by size", "table pages", "IOTLB entries"],

@@ -30,7 +30,14 @@ const ARTIFACTS = resolve(import.meta.dirname, "../../artifacts");
 const require = createRequire(import.meta.url);
 
 const SECTIONS = ["summary", "physmap", "runs", "formats", "iommu", "devices", "pci", "p2p", "scenarios"];
-const CHARTS = ["chart-physmap", "chart-runs", "chart-formats", "chart-iommu", "chart-scenarios"];
+const CHARTS = [
+  "chart-physmap",
+  "chart-runs",
+  "chart-formats",
+  "chart-iommu",
+  "chart-iommu-sizes",
+  "chart-scenarios",
+];
 
 /** What a loaded report page showed. */
 interface Seen {
