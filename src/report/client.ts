@@ -85,7 +85,10 @@ export function reportClientMain(): void {
     const k = series.length;
     const plot = new uPlot(
       {
-        width: Math.max(480, Math.min(1100, 90 * n + 160)),
+        width: Math.max(
+          480,
+          Math.min(1100, n * Math.max(90, 8 * Math.max(0, ...labels.map((l) => l.length))) + 160),
+        ),
         height: 300,
         legend: { show: true },
         cursor: { show: true, points: { show: false } },
