@@ -36,21 +36,21 @@ export function checkMemory(mem: MachineMemory): void {
     live++;
     const head = f.head[id];
     const n = f.npages(id);
-    const at = `folio ${id} at pfn ${hex(head)}`;
-    if (head % n !== 0) throw new Error(`${at}: not aligned to its order ${f.order[id]}`);
+    const at = () => `folio ${id} at pfn ${hex(head)}`; // built only on failure
+    if (head % n !== 0) throw new Error(`${at()}: not aligned to its order ${f.order[id]}`);
     for (let p = head; p < head + n; p += Math.min(n, PAGES_PER_SECTION)) {
       if (f.folioOfPfn(p) !== id || f.folioOfPfn(Math.min(head + n, p + PAGES_PER_SECTION) - 1) !== id) {
-        throw new Error(`${at}: frame map does not point back to it`);
+        throw new Error(`${at()}: frame map does not point back to it`);
       }
     }
     if (f.pgmap[id]) {
       const pg = mem.pgmaps[f.pgmap[id] - 1];
       if (head < pg.startPfn || head + n > pg.startPfn + pg.npages)
-        throw new Error(`${at}: outside its pgmap`);
+        throw new Error(`${at()}: outside its pgmap`);
       for (let p = head; p < head + n; p++)
-        if (!pg.inUse[p - pg.startPfn]) throw new Error(`${at}: pgmap frame not marked in use`);
+        if (!pg.inUse[p - pg.startPfn]) throw new Error(`${at()}: pgmap frame not marked in use`);
     } else {
-      if (!mem.sections.allOf(head, n, SubKind.RAM)) throw new Error(`${at}: not in online RAM`);
+      if (!mem.sections.allOf(head, n, SubKind.RAM)) throw new Error(`${at()}: not in online RAM`);
       ramFolioPages += n;
     }
     const small = f.order[id] === 0;
@@ -58,11 +58,11 @@ export function checkMemory(mem: MachineMemory): void {
     if (f.flags[id] & FolioFlag.POOL_FREE) want = 0;
     if (f.pins[id] < 0 || f.gets[id] < 0 || f.ref[id] !== want) {
       throw new Error(
-        `${at}: refcount ${f.ref[id]} but expected ${want} (${f.gets[id]} gets, ${f.pins[id]} pins)`,
+        `${at()}: refcount ${f.ref[id]} but expected ${want} (${f.gets[id]} gets, ${f.pins[id]} pins)`,
       );
     }
     if (f.pincount[id] !== (small ? 0 : f.pins[id]))
-      throw new Error(`${at}: _pincount ${f.pincount[id]} but ${f.pins[id]} pins`);
+      throw new Error(`${at()}: _pincount ${f.pincount[id]} but ${f.pins[id]} pins`);
     iv.push(head, n, id);
   }
   if (live !== f.live) throw new Error(`folio table counts ${f.live} live folios but holds ${live}`);

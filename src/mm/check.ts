@@ -30,34 +30,35 @@ export function checkAddressSpace(mm: AddressSpace): void {
   const mapped = new Map<number, number>();
   mm.pt.forEachLeaf((va, size, e) => {
     const v = mm.findVma(va);
-    const at = `mm: leaf ${hex(va)}+${hex(size)}`;
-    if (!v || va + size > v.end) throw new Error(`${at} is not inside one VMA`);
+    const at = () => `mm: leaf ${hex(va)}+${hex(size)}`; // built only on failure
+    if (!v || va + size > v.end) throw new Error(`${at()} is not inside one VMA`);
     const fl = pteFlags(e);
     const pfn = ptePfn(e);
-    if (fl & PteFlag.WRITE && !v.write) throw new Error(`${at} is writable in a read-only VMA`);
+    if (fl & PteFlag.WRITE && !v.write) throw new Error(`${at()} is writable in a read-only VMA`);
     if (v.kind === "pfnmap") {
       const want = (v.phys + va - v.start + v.offset) / PAGE_SIZE;
       if (!(fl & PteFlag.SPECIAL) || pfn !== want)
-        throw new Error(`${at}: PFNMAP leaf maps pfn ${hex(pfn)}, expected ${hex(want)}`);
+        throw new Error(`${at()}: PFNMAP leaf maps pfn ${hex(pfn)}, expected ${hex(want)}`);
       return;
     }
     const id = f.folioOfPfn(pfn);
-    if (id < 0) throw new Error(`${at}: pfn ${hex(pfn)} belongs to no folio`);
+    if (id < 0) throw new Error(`${at()}: pfn ${hex(pfn)} belongs to no folio`);
     if (fl & PteFlag.DEVPRIV) {
       if (mem.pgmaps[f.pgmap[id] - 1]?.type !== "PRIVATE")
-        throw new Error(`${at}: device-private entry outside a PRIVATE pgmap`);
-    } else if (!(fl & PteFlag.PRESENT)) throw new Error(`${at}: entry is neither present nor device-private`);
+        throw new Error(`${at()}: device-private entry outside a PRIVATE pgmap`);
+    } else if (!(fl & PteFlag.PRESENT))
+      throw new Error(`${at()}: entry is neither present nor device-private`);
     const n = size / PAGE_SIZE;
     if (pfn < f.head[id] || pfn + n > f.head[id] + f.npages(id))
-      throw new Error(`${at}: extends beyond folio ${id}`);
+      throw new Error(`${at()}: extends beyond folio ${id}`);
     if (f.owner[id] === mm.id) {
       if (f.index[id] !== va || f.head[id] !== pfn || f.npages(id) !== n) {
-        throw new Error(`${at}: folio ${id} (index ${hex(f.index[id])}) is not mapped whole at its index`);
+        throw new Error(`${at()}: folio ${id} (index ${hex(f.index[id])}) is not mapped whole at its index`);
       }
       mapped.set(id, (mapped.get(id) ?? 0) + 1);
     }
     if (v.kind === "hugetlb" && size !== (v.hugeSize === "1G" ? 2 ** 30 : 2 ** 21))
-      throw new Error(`${at}: wrong hugetlb leaf size`);
+      throw new Error(`${at()}: wrong hugetlb leaf size`);
   });
   f.forEachLive((id) => {
     if (f.owner[id] !== mm.id) return;
