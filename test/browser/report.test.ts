@@ -4,14 +4,15 @@
  * draws (pixels of its first series colour on its canvas), no console errors, no network request,
  * hostile names stay text. Reports checked: a hand-made analysis full of hostile text; the report
  * `phyr report --reference` writes (what a newcomer without root sees); the report of this machine
- * (root only); and a report built through the whole pipeline — real processes renamed through
- * /proc/self/comm, captured with `phyr capture`, loaded with `phyr report --snapshot` (root only:
- * without it frame numbers are hidden and processes have no runs to list). Screenshots are kept
+ * (root only); and reports built through the whole pipeline with hostile process names — a copy
+ * of a VM's /proc whose process is named `<img src=x onerror=alert(1)>` (any user), and real
+ * processes renamed through /proc/self/comm (root only: without it frame numbers are hidden and
+ * processes have no runs to list) — captured with `phyr capture`, loaded with `phyr report --snapshot`. Screenshots are kept
  * under artifacts/. Skipped only when /usr/bin/chromium is missing and CI is not set (in CI a
  * missing browser fails the test).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -205,6 +206,33 @@ describe.skipIf(skip)("HTML report in Chromium", () => {
       "report-live.png",
       CHARTS.filter((c) => c !== "chart-scenarios"),
     );
+    await seen.page.close();
+  });
+
+  it("a hostile name read from /proc/PID/comm by the real readers, captured and reported, stays text (no root needed)", async () => {
+    // A copy of a VM's /proc (read as root) whose one process is named HOSTILE_NAME: the readers,
+    // capture, the snapshot loader, the analysis and the page all handle the name.
+    const dir = mkdtempSync(join(tmpdir(), "phyr-hostile-fixture-"));
+    const fixture = resolve(import.meta.dirname, "../../src/linux/fixtures/vm-root");
+    cpSync(join(fixture, "proc"), join(dir, "proc"), { recursive: true });
+    writeFileSync(join(dir, "proc/9803/comm"), `${HOSTILE_NAME}\n`);
+    const io = {
+      ...cliIo(dir),
+      env: { PHYR_PROC_ROOT: join(dir, "proc"), PHYR_SYS_ROOT: join(fixture, "sys") },
+    };
+    expect(await main(["capture", "-o", "snap.ndjson"], io)).toBe(0);
+    const out = join(ARTIFACTS, "report-hostile-fixture.html");
+    expect(await main(["report", "--snapshot", "snap.ndjson", "--no-scenarios", "-o", out], io)).toBe(0);
+    expect(io.err()).toBe("");
+    expect(readFileSync(out, "utf8")).not.toContain(HOSTILE_NAME);
+    const seen = await open(browser, out, "report-hostile-fixture.png");
+    const names = await seen.page.$$eval("#runs table.procs tbody tr", (rows) =>
+      rows.map((r) => r.children[1].textContent),
+    );
+    expect(names).toEqual([HOSTILE_NAME]);
+    expect(await seen.page.$$eval("img", (x) => x.length)).toBe(0);
+    expect(seen.dialogs).toBe(0);
+    expect(seen.errors).toEqual([]);
     await seen.page.close();
   });
 
