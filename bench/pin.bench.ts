@@ -45,6 +45,8 @@ async function pinPair(
   const rows: BenchRow[] = [
     speedRow(`pin+unpin ${name}: range list`, range, "page-at-a-time", pages, want),
     { name: `pin+unpin ${name}: page-at-a-time (512-page batches)`, value: pages, unit: "ns" },
+    { name: `pin+unpin ${name}: range-list throughput`, value: len / GiB / (range / 1e9), unit: "GiB/s" },
+    { name: `pin+unpin ${name}: page-at-a-time throughput`, value: len / GiB / (pages / 1e9), unit: "GiB/s" },
     { name: `pin ${name}: range-list entries`, value: entries.nents, unit: "entries" },
     { name: `pin ${name}: page-array entries`, value: len / 4096, unit: "entries" },
   ];

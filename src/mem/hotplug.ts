@@ -7,7 +7,13 @@
  * hotRemoveMemory: offline_pages() + remove_memory(): the range is isolated (its free blocks leave
  * the allocator, like MIGRATE_ISOLATE), every folio in it must be movable and unpinned — otherwise
  * the call fails with a MemError naming the first such frame and nothing changes — then each folio
- * migrates out, free hugetlb pages are dissolved, and the sections disappear.
+ * migrates out, free hugetlb pages are dissolved (a free 1 GiB page reaching past the range gives
+ * its other frames back to the buddy allocator), and the sections disappear.
+ *
+ * Where the model differs from the kernel: offline_pages() retries migration of a pinned or busy
+ * frame until it succeeds or a signal arrives; the model fails at once with the frame named (what
+ * the retry loop would report as -EBUSY). In-use hugetlb folios are treated as unmovable (the kernel
+ * can migrate them when hugepage_migration_supported()).
  */
 import { checkRange, hex, MemError, PAGE_SIZE } from "../core/index.js";
 import type { MachineMemory } from "./machine.js";
