@@ -9,10 +9,14 @@
  */
 import type { PhyrStoreKind } from "./types.js";
 
-/** Scratch target of {@link Chunk.decode}: one entry's raw (untrimmed) fields. No allocation per use. */
+/**
+ * Scratch target of {@link Chunk.decode}: one entry's raw (untrimmed) fields. No allocation per use.
+ * `addr` and `len` start as -0 so their fields are doubles from the first slot on (see the engine
+ * note on {@link Segment}): addresses pass 2^31 at once in any real list.
+ */
 export class EntrySlot {
-  addr = 0;
-  len = 0;
+  addr = -0;
+  len = -0;
   flags = 0;
   provider = 0;
 }

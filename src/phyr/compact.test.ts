@@ -104,4 +104,20 @@ describe("compact encoding", () => {
     expect(irregular.byteSize / irregular.nents).toBeGreaterThanOrEqual(12);
     expect(irregular.byteSize / irregular.nents).toBeLessThan(12.2);
   });
+
+  test("every order 0..31 decodes to 2^(order+12) bytes, as one chunk (mode 00) and as a count (mode 01)", () => {
+    for (let order = 0; order <= 31; order++) {
+      // 2^(order+12) bytes at that alignment: one natural chunk; 3 of them at 0: mode 01, count 3.
+      const bytes = 2 ** (order + 12);
+      const l = new PhyrList({ chunkCapacity: 2 });
+      l.append(bytes, bytes);
+      if (3 * bytes <= 2 ** 52) l.append(0, 3 * bytes);
+      l.checkValid();
+      expect(l.entry(0)).toEqual({ addr: bytes, len: bytes, flags: 0, provider: 0 });
+      if (3 * bytes <= 2 ** 52)
+        expect(l.entry(1)).toEqual({ addr: 0, len: 3 * bytes, flags: 0, provider: 0 });
+      const c = l.cursor();
+      expect([c.entryAddr, c.entryLen]).toEqual([bytes, bytes]);
+    }
+  });
 });

@@ -193,6 +193,53 @@ describe("PhyrList", () => {
     );
   });
 
+  test("entry(i) on compact lists of mostly 8-byte entries agrees with the model between appends and on views", () => {
+    // Runs of natural chunks (mode 00) with an occasional wider entry: entry(i) takes the O(1)
+    // path inside a chunk's leading 8-byte run and the width scan after it; reading between
+    // appends makes the run mark stop early and then move on.
+    const natural = fc
+      .tuple(fc.integer({ min: 0, max: 2 ** 20 }), fc.integer({ min: 0, max: 18 }))
+      .map(([f, o]) => ({ addr: f * 2 ** (o + 12), len: 2 ** (o + 12), flags: 1, provider: 0 }));
+    const mostly = fc.oneof({ arbitrary: natural, weight: 6 }, { arbitrary: entryArb, weight: 1 });
+    fc.assert(
+      fc.property(
+        fc.array(mostly, { minLength: 1, maxLength: 40 }),
+        fc.constantFrom(2, 3, 8, 512),
+        fc.nat(),
+        fc.nat(),
+        (entries, chunkCapacity, a, b) => {
+          const list = new PhyrList({ chunkCapacity });
+          entries.forEach((e, i) => {
+            list.append(e.addr, e.len, e.flags, e.provider);
+            const j = (a + i) % list.nents;
+            expect(list.entry(j)).toEqual(entries[j]);
+          });
+          expectSame(list, entries);
+          const total = list.totalBytes;
+          const off = a % total;
+          const len = 1 + (b % (total - off));
+          expectSame(list.slice(off, len), refSlice(entries, off, len));
+        },
+      ),
+      { seed: 42, numRuns: 100 },
+    );
+  });
+
+  test("a cursor and an iterator over a list still being appended to see the new entries", () => {
+    const list = new PhyrList({ chunkCapacity: 4 });
+    list.append(0x1000, 0x1000);
+    const c = list.cursor();
+    const it = list[Symbol.iterator]();
+    expect(it.next().value).toEqual({ addr: 0x1000, len: 0x1000, flags: 0, provider: 0 });
+    list.append(0x5000, 0x3000);
+    c.nextEntry();
+    expect([c.done, c.entryAddr, c.entryLen, c.position]).toEqual([false, 0x5000, 0x3000, 0x1000]);
+    expect(it.next().value).toEqual({ addr: 0x5000, len: 0x3000, flags: 0, provider: 0 });
+    c.nextEntry();
+    expect(c.done).toBe(true);
+    expect(it.next().done).toBe(true);
+  });
+
   test("cursor advance() by random steps reaches the model's entry, offset and address at every stop", () => {
     fc.assert(
       fc.property(joinedArb, fc.array(fc.nat(), { maxLength: 20 }), ({ list, model }, steps) => {

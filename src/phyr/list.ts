@@ -15,8 +15,8 @@
 import { checkCount, hex } from "../core/index.js";
 import { checkSegments } from "./check.js";
 import { type Chunk, EntrySlot, Segment } from "./chunk.js";
-import { CompactChunk, encodeCompact } from "./compact.js";
-import { ListCursor } from "./cursor.js";
+import { CompactChunk, decodeCompact, encodeCompact } from "./compact.js";
+import { EntryIterator, ListCursor } from "./cursor.js";
 import { decodeEntry, segmentAt, sliceSegments } from "./locate.js";
 import type { PhyrCursor, PhyrEntry, PhyrRead, PhyrStoreKind } from "./types.js";
 import { checkChunkCapacity, checkEntry } from "./validate.js";
@@ -277,7 +277,11 @@ export class PhyrList implements PhyrRead {
     return decodeEntry(s, i - s.entStart, this._slot);
   }
 
-  /** Entry `i` as a new object. O(log chunks) wide, O(log chunks + chunk capacity) compact. @throws RangeError */
+  /**
+   * Entry `i` as a new object. O(log chunks) wide; compact O(log chunks) when the entries before it
+   * in its chunk are 8-byte ones (lists of 4 KiB / 2 MiB / 1 GiB pages), else O(log chunks + chunk
+   * capacity). @throws RangeError
+   */
   entry(i: number): PhyrEntry {
     const s = this._locate(i);
     return { addr: s.addr, len: s.len, flags: s.flags, provider: s.provider };
@@ -320,9 +324,11 @@ export class PhyrList implements PhyrRead {
     for (const s of this._segs) {
       const c = s.chunk;
       const last = s.n - 1;
+      // Compact chunks call decodeCompact directly (no polymorphic chunk.decode in the loop).
+      const words = c.kind === "compact" ? (c as CompactChunk).words : undefined;
       let pos = s.from;
       for (let k = 0; k <= last; k++) {
-        pos = c.decode(pos, slot);
+        pos = words !== undefined ? decodeCompact(words, pos, slot) : c.decode(pos, slot);
         let addr = slot.addr;
         let len = slot.len;
         if (k === 0) {
@@ -345,10 +351,8 @@ export class PhyrList implements PhyrRead {
   }
 
   /** Iterates entries as new objects (convenience; hot paths use {@link cursor}). O(1) per step. */
-  *[Symbol.iterator](): Iterator<PhyrEntry> {
-    const c = this.cursor();
-    for (; !c.done; c.nextEntry())
-      yield { addr: c.entryAddr, len: c.entryLen, flags: c.flags, provider: c.provider };
+  [Symbol.iterator](): Iterator<PhyrEntry> {
+    return new EntryIterator(this);
   }
 
   /**

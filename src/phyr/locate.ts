@@ -1,10 +1,12 @@
 /**
  * Lookups over a segment array: the segment holding a list byte or entry (binary search on the
  * cached starts, O(log segments)), the entry holding a byte inside one segment and entry k of a
- * segment (a scan from the segment start: O(1) wide, O(chunk capacity) compact), and the segment
+ * segment (O(1) wide; compact: O(1) inside a chunk's leading run of 8-byte entries, else a scan
+ * from the segment start reading only each skipped entry's mode bits, O(chunk capacity)), and the segment
  * windows of a byte range (what a zero-copy slice is made of).
  */
 import { EntrySlot, Segment } from "./chunk.js";
+import { type CompactChunk, decodeCompact } from "./compact.js";
 
 /** Index of the last segment whose `key` start is <= v (segments are non-empty). O(log segments). */
 export function segmentAt(segs: readonly Segment[], key: "byteStart" | "entStart", v: number): number {
@@ -19,14 +21,17 @@ export function segmentAt(segs: readonly Segment[], key: "byteStart" | "entStart
 }
 
 /**
- * Decodes entry `k` of segment `s`, trimmed to the segment, into `slot`. O(1) wide,
- * O(chunk capacity) compact (the widths of the entries before it must be read).
+ * Decodes entry `k` of segment `s`, trimmed to the segment, into `slot`. O(1) wide; compact O(1)
+ * within a chunk's leading run of 8-byte entries, else O(chunk capacity) (the widths of the entries
+ * before it must be read: see {@link CompactChunk.seek}).
  */
 export function decodeEntry(s: Segment, k: number, slot: EntrySlot): EntrySlot {
-  let pos = s.from;
-  if (s.chunk.kind === "wide") pos += k;
-  else for (let j = 0; j < k; j++) pos = s.chunk.decode(pos, slot);
-  s.chunk.decode(pos, slot);
+  const c = s.chunk;
+  if (c.kind === "wide") c.decode(s.from + k, slot);
+  else {
+    const cc = c as CompactChunk;
+    decodeCompact(cc.words, cc.seek(s.from, k), slot);
+  }
   if (k === 0) {
     slot.addr += s.head;
     slot.len -= s.head;
