@@ -5,7 +5,8 @@
  */
 
 import { once } from "node:events";
-import { createWriteStream, type WriteStream } from "node:fs";
+import { createWriteStream, openSync, type WriteStream } from "node:fs";
+import { finished } from "node:stream/promises";
 import { createGzip, type Gzip } from "node:zlib";
 import { hex } from "../core/index.js";
 import type { ReaderOptions } from "./io.js";
@@ -85,22 +86,38 @@ class LineSink {
   records = 0;
   private readonly file: WriteStream;
   private readonly gz: Gzip | undefined;
+  private error: Error | undefined;
   constructor(path: string, gzip: boolean) {
-    this.file = createWriteStream(path);
+    // Opened synchronously so that an unwritable path throws here (a stream would only emit
+    // 'error' later, with nobody waiting on it); later write errors are kept and rethrown.
+    this.file = createWriteStream("", { fd: openSync(path, "w") });
+    this.file.on("error", (e) => {
+      this.error ??= e;
+      this.gz?.destroy(e); // wakes a write waiting for the compressor to drain
+    });
     this.gz = gzip ? createGzip() : undefined;
+    this.gz?.on("error", (e) => {
+      this.error ??= e;
+    });
     this.gz?.pipe(this.file);
   }
   async write(record: object): Promise<void> {
+    if (this.error) throw this.error;
     const line = `${JSON.stringify(record)}\n`;
     this.bytes += Buffer.byteLength(line);
     this.records++;
     const target = this.gz ?? this.file;
     if (!target.write(line)) await once(target, "drain");
   }
+  /** Flushes and closes; rethrows the first write error. Safe after the stream failed. */
   async close(): Promise<void> {
-    const done = once(this.file, "close");
     (this.gz ?? this.file).end();
-    await done;
+    try {
+      await finished(this.file);
+    } catch (e) {
+      this.error ??= e as Error;
+    }
+    if (this.error) throw this.error;
   }
 }
 

@@ -141,6 +141,22 @@ describe("capture() + loadSnapshot()", () => {
     }
   });
 
+  it("an output that cannot be opened rejects at once with the errno and writes nothing", async () => {
+    const out = join(dir, "no-such-dir", "snap.jsonl");
+    await expect(capture({ ...ROOT, out, capturedAt: at })).rejects.toMatchObject({ code: "ENOENT" });
+    await expect(capture({ ...ROOT, out: dir, capturedAt: at, gzip: true })).rejects.toMatchObject({
+      code: "EISDIR",
+    });
+  });
+
+  it("a write error mid-capture (device full) rejects with the errno", async () => {
+    for (const gzip of [false, true]) {
+      await expect(capture({ ...ROOT, out: "/dev/full", capturedAt: at, gzip })).rejects.toMatchObject({
+        code: "ENOSPC",
+      });
+    }
+  });
+
   it("clips runs to a sub-range of a VMA", async () => {
     const snap = await loadSnapshot((await captureFixture("c.jsonl")).out);
     const r = snap.runs(PID, 0x102000, 0x10a000);
