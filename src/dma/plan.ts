@@ -141,7 +141,8 @@ export function planMap(sys: DmaSystem, dev: DmaDevice, list: PhyrRead, attrs: n
 /**
  * The identity test without a plan: true when `dev` has no IOMMU, no dma_range_map and no forced
  * bouncing, and every entry is addressable memory (no provider, no BAR, no pgmap P2P or private
- * memory) that the device can reach as is. Allocation-free, one cursor walk: O(n * subsections).
+ * memory) that the device can reach as is. Allocation-free, one cursor walk: O(n) for entries of
+ * at most one 2 MiB subsection each, O(n * subsections) in general.
  * A false answer says nothing about errors -- {@link planMap} then classifies and throws.
  */
 export function identityPass(sys: DmaSystem, dev: DmaDevice, list: PhyrRead): boolean {
@@ -151,7 +152,8 @@ export function identityPass(sys: DmaSystem, dev: DmaDevice, list: PhyrRead): bo
     const addr = c.entryAddr;
     const len = c.entryLen;
     if (c.provider !== 0 || addr + len - 1 > limit) return false;
-    if (sys.classify(addr, len) !== RangeClass.MEMORY) return false;
+    // RAM (the common case, O(1) through the section cache), else addressable ZONE_DEVICE memory.
+    if (!sys.isRam(addr, len) && sys.classify(addr, len) !== RangeClass.MEMORY) return false;
   }
   return true;
 }

@@ -6,7 +6,14 @@
  */
 import { checkAddr, checkLen, DmaApiError, hex, PAGE_SIZE } from "../core/index.js";
 import type { IommuDomain } from "../iommu/index.js";
-import { type MachineMemory, SubKind } from "../mem/index.js";
+import {
+  type MachineMemory,
+  PAGES_PER_SECTION,
+  PAGES_PER_SUBSECTION,
+  SUBSECTION_SIZE,
+  SUBSECTIONS_PER_SECTION,
+  SubKind,
+} from "../mem/index.js";
 import { DmaDebug } from "./debug.js";
 import { DmaDevice, type DmaDeviceOptions } from "./device.js";
 import { type IommuPort, iommuPort } from "./iommu-port.js";
@@ -48,6 +55,11 @@ export const RangeClass = {
   /** Neither RAM nor a BAR nor a pgmap. */
   NONE: 3,
 } as const;
+
+/** Slots of the direct-mapped section cache behind {@link DmaSystem.classify} (a power of two). */
+const SECTION_CACHE_SLOTS = 4096;
+/** Subsection kinds of an absent section: every slot of an empty cache points here. */
+const NO_SUBS = new Uint8Array(SUBSECTIONS_PER_SECTION);
 
 /** The DMA context of one simulated machine. */
 export class DmaSystem {
@@ -122,14 +134,15 @@ export class DmaSystem {
 
   /**
    * Classifies [addr, addr+len): RAM, a pgmap's memory, or nothing. A range must lie wholly in one
-   * kind. O(subsections covered + pgmaps).
+   * kind. O(subsections covered) for RAM (no hash lookup once its sections are cached: see
+   * {@link ramCached}), O(subsections covered + pgmaps) otherwise.
    * @returns a {@link RangeClass} value; for PRIVATE and P2P, `pgmapOwner` / `pgmapProvider` are set.
    */
   classify(addr: number, len: number): number {
+    if (this.isRam(addr, len)) return RangeClass.MEMORY;
     const mem = this.memory;
     const first = Math.floor(addr / PAGE_SIZE);
     const n = Math.floor((addr + len - 1) / PAGE_SIZE) - first + 1;
-    if (mem.sections.allOf(first, n, SubKind.RAM)) return RangeClass.MEMORY;
     if (!this.pgmap) return RangeClass.NONE;
     const pg = mem.pgmapOf(first);
     if (!pg || first + n > pg.startPfn + pg.npages) return RangeClass.NONE;
@@ -138,6 +151,70 @@ export class DmaSystem {
     if (pg.type === "PRIVATE") return RangeClass.PRIVATE;
     if (pg.type === "PCI_P2PDMA") return RangeClass.P2P;
     return RangeClass.MEMORY;
+  }
+
+  /**
+   * True when every subsection [addr, addr+len) touches is System RAM (the first test of
+   * {@link classify}). O(1) with no hash lookup for a range inside one 2 MiB subsection whose
+   * section is cached (see {@link ramCached}), O(subsections covered) otherwise.
+   */
+  isRam(addr: number, len: number): boolean {
+    const sub = Math.floor(addr / SUBSECTION_SIZE);
+    if (sub === Math.floor((addr + len - 1) / SUBSECTION_SIZE)) {
+      const nr = Math.floor(sub / SUBSECTIONS_PER_SECTION);
+      const slot = nr & (SECTION_CACHE_SLOTS - 1); // nr < 2^31: an int32
+      if (this.secNr[slot] === nr && this.secSubs[slot][sub - nr * SUBSECTIONS_PER_SECTION] === SubKind.RAM) {
+        return true;
+      }
+    }
+    const first = Math.floor(addr / PAGE_SIZE);
+    const n = Math.floor((addr + len - 1) / PAGE_SIZE) - first + 1;
+    return this.ramCached(first, n) || this.memory.sections.allOf(first, n, SubKind.RAM);
+  }
+
+  /** Section number held by each cache slot (-1: none). */
+  private readonly secNr = new Float64Array(SECTION_CACHE_SLOTS).fill(-1);
+  /** The subsection-kind array of that section, as the section map holds it (shared, not copied). */
+  private readonly secSubs: Uint8Array[] = new Array<Uint8Array>(SECTION_CACHE_SLOTS).fill(NO_SUBS);
+
+  /**
+   * True when every subsection of frames [first, first+n) is RAM, read through a direct-mapped
+   * cache (slot = section number mod 4096) of the section map's own per-section kind arrays; false
+   * means "not known to be RAM" and {@link classify} asks the section map itself. O(subsections),
+   * no hash lookup on a hit -- the model's version of the kernel reading page->flags (O(1)) where
+   * a Map lookup per entry cost more than the rest of the identity check.
+   *
+   * Why a cached array can never say RAM wrongly: the section map changes kinds in place in the
+   * same array, and drops a section (hot-remove) only after setting every kind in it to NONE, so
+   * an array that is no longer in the map reads all NONE. A slot whose array says "not RAM" is
+   * emptied, so a section that was removed and added again is fetched afresh on the next call.
+   */
+  private ramCached(first: number, n: number): boolean {
+    const end = first + n;
+    let p = first - (first % PAGES_PER_SUBSECTION);
+    while (p < end) {
+      const nr = Math.floor(p / PAGES_PER_SECTION);
+      const slot = nr & (SECTION_CACHE_SLOTS - 1); // nr < 2^31: an int32
+      let subs: Uint8Array;
+      if (this.secNr[slot] === nr) subs = this.secSubs[slot];
+      else {
+        const sec = this.memory.sections.sections.get(nr);
+        if (sec === undefined) return false;
+        subs = sec.subs;
+        this.secNr[slot] = nr;
+        this.secSubs[slot] = subs;
+      }
+      const base = nr * PAGES_PER_SECTION;
+      const stop = Math.min(end, base + PAGES_PER_SECTION);
+      for (let i = (p - base) / PAGES_PER_SUBSECTION; p < stop; p += PAGES_PER_SUBSECTION, i++) {
+        if (subs[i] !== SubKind.RAM) {
+          this.secNr[slot] = -1;
+          this.secSubs[slot] = NO_SUBS;
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   /** Owner token of the pgmap found by the last {@link classify} returning PRIVATE or P2P. */
