@@ -11,16 +11,18 @@
  * capacity * 2 u32 words. Holds everything: flags, providers up to 0xffff, byte ranges.
  */
 // The store's own word codec. src/phyr/index.ts keeps it internal, so it is imported from its
-// module: this format is, by definition, those exact words.
+// module: this format is, by definition, those exact words (the decoder appends them as they are).
+import { EntrySlot } from "../phyr/chunk.js";
 import { decodeCompact, ENC, encodeCompact } from "../phyr/compact.js";
 import {
+  checkEntry,
   DEFAULT_CHUNK_CAPACITY,
   LIST_HEADER_BYTES,
   PhyrList,
   type PhyrRead,
   SEGMENT_BYTES,
 } from "../phyr/index.js";
-import { appendDecoded, eachEntry, type Format } from "./format.js";
+import { eachEntry, type Format } from "./format.js";
 import { ByteReader, ByteWriter } from "./wire.js";
 
 /** Largest chunk capacity (8-byte slots) the decoder accepts. */
@@ -116,7 +118,9 @@ export const compactFormat: Format = {
     }
     const list = new PhyrList({ store: "compact", chunkCapacity: cap });
     const words = new Uint32Array(cap * 2 + 4);
-    const slot = { addr: 0, len: 0, flags: 0, provider: 0 };
+    const slot = new EntrySlot();
+    // The length check above covers every word: read them straight from a view (little-endian).
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let seenN = 0;
     let seenBytes = 0;
     for (let c = 0; c < chunks; c++) {
@@ -128,7 +132,8 @@ export const compactFormat: Format = {
       if (usedWords < 2 || usedWords > cap * 2)
         throw r.error(`chunk ${c}: usedWords ${usedWords} out of range`, recAt);
       const wordsAt = r.pos;
-      for (let k = 0; k < cap * 2; k++) words[k] = r.u32("word");
+      for (let k = 0; k < cap * 2; k++) words[k] = view.getUint32(wordsAt + 4 * k, true);
+      r.pos += cap * 8;
       let p = 0;
       let n = 0;
       let b = 0;
@@ -146,7 +151,15 @@ export const compactFormat: Format = {
             throw r.error(`chunk ${c}: entry is not a canonical compact encoding`, wordsAt + 4 * p);
           }
         }
-        appendDecoded(list, r, wordsAt + 4 * p, slot.addr, slot.len, slot.flags, slot.provider);
+        // ENC holds this entry's words (the canonical check just encoded it): append them as is.
+        try {
+          checkEntry(slot.addr, slot.len, slot.flags, slot.provider);
+          list._checkGrow(slot.len);
+        } catch (e) {
+          if (e instanceof RangeError) throw r.error(`bad entry: ${e.message}`, wordsAt + 4 * p);
+          throw e;
+        }
+        list._pushEncoded(width, slot.len);
         p += width;
         n++;
         b += slot.len;

@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { compactEntryBytes } from "./compact.js";
+import { compactEntryBytes, ENC, encodeCompact } from "./compact.js";
 import { PhyrList } from "./list.js";
 
 /** The u32 words and width of the one entry of a compact list holding (addr, len, flags, provider). */
@@ -119,5 +120,48 @@ describe("compact encoding", () => {
       const c = l.cursor();
       expect([c.entryAddr, c.entryLen]).toEqual([bytes, bytes]);
     }
+  });
+
+  test("page runs encode as the layout's canonical words (naive arithmetic model), below and above 2^32 frames", () => {
+    // The model follows the layout comment with plain arithmetic: order = the largest k <= 31
+    // dividing both frame and page count; one natural chunk (mode 00) when the count is 2^t and
+    // the frame is aligned to it, else mode 01 with count / 2^k (mode 11 past 2^32 - 1 chunks).
+    const model = (frame: number, npages: number, flags: number, provider: number): number[] => {
+      let k = 0;
+      while (k < 31 && frame % 2 ** (k + 1) === 0 && npages % 2 ** (k + 1) === 0) k++;
+      const natural = npages === 2 ** k;
+      const lo = (frame % 2 ** 20) * 2 ** 12 + (provider % 128) * 32 + flags;
+      const hi = (m: number) =>
+        Math.floor(frame / 2 ** 20) + k * 2 ** 20 + Math.floor(provider / 128) * 2 ** 25 + m * 2 ** 30;
+      if (natural) return [lo, hi(0)];
+      return npages / 2 ** k <= 0xffffffff ? [lo, hi(1), npages / 2 ** k] : [];
+    };
+    const frameArb = fc.oneof(
+      fc.integer({ min: 0, max: 2 ** 31 }),
+      fc.integer({ min: 2 ** 32 - 2 ** 20, max: 2 ** 32 + 2 ** 20 }),
+      fc
+        .tuple(fc.integer({ min: 0, max: 2 ** 20 }), fc.integer({ min: 0, max: 20 }))
+        .map(([f, o]) => f * 2 ** o),
+    );
+    const pagesArb = fc.oneof(
+      fc.integer({ min: 1, max: 4096 }),
+      fc.integer({ min: 0, max: 32 }).map((t) => 2 ** t),
+      fc.integer({ min: 2 ** 32 - 4, max: 2 ** 32 + 4 }),
+    );
+    fc.assert(
+      fc.property(
+        frameArb,
+        pagesArb,
+        fc.integer({ min: 0, max: 31 }).filter((f) => (f & 3) !== 3),
+        fc.integer({ min: 0, max: 4095 }),
+        (frame, npages, flags, provider) => {
+          const want = model(frame, npages, flags, provider);
+          fc.pre(want.length > 0); // mode 11 is covered by the table above
+          const width = encodeCompact(frame * 4096, npages * 4096, flags, provider);
+          expect([...ENC.subarray(0, width)]).toEqual(want);
+        },
+      ),
+      { seed: 42, numRuns: 400 },
+    );
   });
 });
