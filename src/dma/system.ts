@@ -60,6 +60,8 @@ export const RangeClass = {
 const SECTION_CACHE_SLOTS = 4096;
 /** Subsection kinds of an absent section: every slot of an empty cache points here. */
 const NO_SUBS = new Uint8Array(SUBSECTIONS_PER_SECTION);
+/** log2(SUBSECTIONS_PER_SECTION): subsection number >>> SUBSECTION_BITS = section number. */
+const SUBSECTION_BITS = Math.log2(SUBSECTIONS_PER_SECTION);
 
 /** The DMA context of one simulated machine. */
 export class DmaSystem {
@@ -159,11 +161,16 @@ export class DmaSystem {
    * section is cached (see {@link ramCached}), O(subsections covered) otherwise.
    */
   isRam(addr: number, len: number): boolean {
+    // For any address below 2^53 the subsection number is below 2^32 and the section number below
+    // 2^26, so the lookups run in 32-bit integer operations (>>> and & are exact here).
     const sub = Math.floor(addr / SUBSECTION_SIZE);
     if (sub === Math.floor((addr + len - 1) / SUBSECTION_SIZE)) {
-      const nr = Math.floor(sub / SUBSECTIONS_PER_SECTION);
-      const slot = nr & (SECTION_CACHE_SLOTS - 1); // nr < 2^31: an int32
-      if (this.secNr[slot] === nr && this.secSubs[slot][sub - nr * SUBSECTIONS_PER_SECTION] === SubKind.RAM) {
+      const nr = sub >>> SUBSECTION_BITS;
+      const slot = nr & (SECTION_CACHE_SLOTS - 1);
+      if (
+        this.secNr[slot] === nr &&
+        this.secSubs[slot][sub & (SUBSECTIONS_PER_SECTION - 1)] === SubKind.RAM
+      ) {
         return true;
       }
     }
@@ -173,7 +180,7 @@ export class DmaSystem {
   }
 
   /** Section number held by each cache slot (-1: none). */
-  private readonly secNr = new Float64Array(SECTION_CACHE_SLOTS).fill(-1);
+  private readonly secNr = new Int32Array(SECTION_CACHE_SLOTS).fill(-1);
   /** The subsection-kind array of that section, as the section map holds it (shared, not copied). */
   private readonly secSubs: Uint8Array[] = new Array<Uint8Array>(SECTION_CACHE_SLOTS).fill(NO_SUBS);
 
@@ -194,7 +201,7 @@ export class DmaSystem {
     let p = first - (first % PAGES_PER_SUBSECTION);
     while (p < end) {
       const nr = Math.floor(p / PAGES_PER_SECTION);
-      const slot = nr & (SECTION_CACHE_SLOTS - 1); // nr < 2^31: an int32
+      const slot = nr & (SECTION_CACHE_SLOTS - 1); // nr < 2^25: an int32
       let subs: Uint8Array;
       if (this.secNr[slot] === nr) subs = this.secSubs[slot];
       else {
