@@ -7,9 +7,8 @@
  * - Address, length, offset and position fields start as -0 so they are doubles from the first
  *   cursor on; a field that starts as a small integer changes representation when the first
  *   address above 2^31 is stored, and the code that stores it deoptimises.
- * - The cursor keeps the current chunk's word array (compact) or the chunk (wide) and calls
- *   decodeCompact directly: the compact read path has no polymorphic `chunk.decode` call, and the
- *   whole step (nextEntry -> load -> decodeCompact) inlines into the caller's loop.
+ * - The cursor keeps the current chunk's word array (compact) or the chunk (wide) and reads it
+ *   directly (decodeCompact, or the wide arrays): no polymorphic `chunk.decode` call per entry.
  * - The current segment's entry count and trims are read live, so a cursor over a list that is
  *   still being appended to sees the new entries, as before.
  */
@@ -17,6 +16,7 @@ import { checkCount, hex } from "../core/index.js";
 import { EntrySlot, type Segment, type SegmentSource } from "./chunk.js";
 import { type CompactChunk, decodeCompact } from "./compact.js";
 import type { PhyrCursor, PhyrEntry } from "./types.js";
+import type { WideChunk } from "./wide.js";
 
 /** A reusable cursor over one list (see {@link PhyrCursor}). Create it with `list.cursor()`. */
 export class ListCursor implements PhyrCursor {
@@ -32,8 +32,10 @@ export class ListCursor implements PhyrCursor {
   private seg = 0;
   /** The current segment (undefined when done). */
   private cur: Segment | undefined = undefined;
-  /** Its chunk's words when the chunk is compact, else undefined (wide: decode through the chunk). */
+  /** Its chunk's words when the chunk is compact, else undefined. */
   private words: Uint32Array | undefined = undefined;
+  /** Its chunk when the chunk is wide, else undefined. */
+  private wide: WideChunk | undefined = undefined;
   /** Entry number inside the current segment. */
   private k = 0;
   /** Chunk position of the current entry and of the one after it. */
@@ -121,17 +123,38 @@ export class ListCursor implements PhyrCursor {
     this.cur = s;
     this.k = 0;
     this.pos = s.from;
-    this.words = s.chunk.kind === "compact" ? (s.chunk as CompactChunk).words : undefined;
+    const c = s.chunk;
+    if (c.kind === "compact") {
+      this.words = (c as CompactChunk).words;
+      this.wide = undefined;
+    } else {
+      this.words = undefined;
+      this.wide = c as WideChunk;
+    }
   }
 
   /** Decodes entry `k` of the current segment (at `pos`) into the public fields, trimmed. */
   private load(): void {
     const s = this.cur as Segment;
-    const slot = this.slot;
     const w = this.words;
-    this.next = w !== undefined ? decodeCompact(w, this.pos, slot) : s.chunk.decode(this.pos, slot);
-    let addr = slot.addr;
-    let len = slot.len;
+    const p = this.pos;
+    let addr: number;
+    let len: number;
+    if (w !== undefined) {
+      const slot = this.slot;
+      this.next = decodeCompact(w, p, slot);
+      addr = slot.addr;
+      len = slot.len;
+      this.flags = slot.flags;
+      this.provider = slot.provider;
+    } else {
+      const c = this.wide as WideChunk;
+      this.next = p + 1;
+      addr = c.addr[p];
+      len = c.len[p];
+      this.flags = c.flags[p];
+      this.provider = c.provider[p];
+    }
     if (this.k === 0) {
       addr += s.head;
       len -= s.head;
@@ -139,14 +162,13 @@ export class ListCursor implements PhyrCursor {
     if (this.k === s.n - 1) len -= s.tail;
     this.entryAddr = addr;
     this.entryLen = len;
-    this.flags = slot.flags;
-    this.provider = slot.provider;
   }
 
   private finish(): void {
     this.done = true;
     this.cur = undefined;
     this.words = undefined;
+    this.wide = undefined;
     this.entryAddr = 0;
     this.entryLen = 0;
     this.flags = 0;
