@@ -198,10 +198,10 @@ export class DmaSystem {
    */
   private ramCached(first: number, n: number): boolean {
     const end = first + n;
-    let p = first - (first % PAGES_PER_SUBSECTION);
+    let p = Math.floor(first / PAGES_PER_SUBSECTION) * PAGES_PER_SUBSECTION;
     while (p < end) {
       const nr = Math.floor(p / PAGES_PER_SECTION);
-      const slot = nr & (SECTION_CACHE_SLOTS - 1); // nr < 2^25: an int32
+      const slot = nr & (SECTION_CACHE_SLOTS - 1); // nr < 2^26: an int32
       let subs: Uint8Array;
       if (this.secNr[slot] === nr) subs = this.secSubs[slot];
       else {
