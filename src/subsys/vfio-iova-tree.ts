@@ -91,6 +91,17 @@ export class IovaIntervals {
   }
 
   /**
+   * True when an interval crosses `start` or `end`, i.e. [start, end) would cut it in two; the
+   * crossing interval is left in foundStart / foundEnd. O(log n).
+   */
+  bisectedBy(start: number, end: number): boolean {
+    return (
+      (this.findContaining(start) && this.foundStart !== start) ||
+      (this.findContaining(end - 1) && this.foundEnd !== end)
+    );
+  }
+
+  /**
    * Appends to `out` the slots of every interval overlapping [start, end), in start order.
    * @returns How many were appended. O(log n + k).
    */

@@ -217,10 +217,7 @@ export class VfioType1Container {
     const tree = this.tree;
     const end = iova + size;
     // vfio_find_dma(iommu, iova, 1) and vfio_find_dma(iommu, iova + size - 1, 0): bisection checks.
-    if (
-      (tree.findContaining(iova) && tree.foundStart !== iova) ||
-      (tree.findContaining(end - 1) && tree.foundEnd !== end)
-    ) {
+    if (tree.bisectedBy(iova, end)) {
       throw new VfioError(
         "EINVAL",
         `Cannot unmap iova ${hex(iova)}+${hex(size)}: bisects the mapping ${hex(tree.foundStart)}+${hex(tree.foundEnd - tree.foundStart)}`,
@@ -339,10 +336,7 @@ export class IommufdIoas {
     checkUnmapArgs(iova, size);
     const tree = this.tree;
     const end = iova + size;
-    if (
-      (tree.findContaining(iova) && tree.foundStart !== iova) ||
-      (tree.findContaining(end - 1) && tree.foundEnd !== end)
-    ) {
+    if (tree.bisectedBy(iova, end)) {
       throw new VfioError(
         "ENOENT",
         `Cannot unmap iova ${hex(iova)}+${hex(size)}: area ${hex(tree.foundStart)}+${hex(tree.foundEnd - tree.foundStart)} crosses the range`,
