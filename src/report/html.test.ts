@@ -24,6 +24,14 @@ describe("renderReportHtml", () => {
     expect(JSON.parse(island(html))).toEqual(a);
   });
 
+  it("heads the page with where the data came from: this machine, a capture, or the reference machine", () => {
+    const heading = (origin: string) =>
+      /<h1>([^<]*)<\/h1>/.exec(renderReportHtml({ ...sampleAnalysis(), origin } as never, assets))?.[1];
+    expect(heading("live")).toBe("phyr: physical range lists on this machine");
+    expect(heading("snapshot")).toBe("phyr: physical range lists on a captured machine");
+    expect(heading("reference")).toBe("phyr: physical range lists on the reference machine (simulated)");
+  });
+
   it("never writes untrusted text as markup: no raw <img, no early </script>, no raw U+2028", () => {
     const html = renderReportHtml(sampleAnalysis(), assets);
     expect(html.includes(HOSTILE_NAME)).toBe(false);

@@ -29,6 +29,13 @@ p.warn { background: #fff4ce; padding: 6px 10px; } p.empty { color: #777; } p.in
 .chart { margin: 12px 0; } table.p2p td { font-size: 12px; } td.t-BUS_ADDR { background: #d7f5d7; } td.t-THRU_HOST_BRIDGE { background: #fdf0c8; } td.t-no { color: #999; }
 `;
 
+/** Fixed heading text per origin (never built from the analysis's own strings). */
+const HEADINGS: Readonly<Record<string, string>> = {
+  live: "this machine",
+  snapshot: "a captured machine",
+  reference: "the reference machine (simulated)",
+};
+
 /**
  * Builds the report page.
  * @param analysis the machine analysis to show (any text in it is treated as untrusted).
@@ -57,7 +64,7 @@ export function renderReportHtml(analysis: MachineAnalysis, assets: ReportAssets
     `<style>${PAGE_CSS}</style>`,
     "</head>",
     "<body>",
-    "<h1>phyr: physical range lists on this machine</h1>",
+    `<h1>phyr: physical range lists on ${Object.hasOwn(HEADINGS, analysis.origin) ? HEADINGS[analysis.origin] : HEADINGS.live}</h1>`,
     '<main id="app"></main>',
     `<script id="phyr-data" type="application/json">${jsonForScript(analysis)}</script>`,
     `<script>${assets.uplotJs}</script>`,
