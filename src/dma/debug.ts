@@ -92,29 +92,47 @@ export class DmaDebug {
   }
 
   /**
-   * Checks a device access to [dma, dma+len): it must lie inside one live range of a mapping whose
-   * direction allows it. Returns the entry, or throws. O(live ranges of the device).
+   * Checks a device access to [dma, dma+len): every byte must lie in a live range of a mapping
+   * whose direction allows it (one range, or several that abut in DMA space). Returns the entry
+   * holding the first byte, or throws. O(pieces x live ranges of the device).
    * @throws DmaApiError DMA_ACCESS_UNMAPPED (logged) when no live mapping covers it.
    */
   checkAccess(device: string, dma: number, len: number, write: boolean): DmaDebugEntry | undefined {
     if (!this.enabled) return undefined;
     const m = this.live.get(device);
-    if (m) {
-      for (const e of m.values()) {
-        const r = e.ranges;
-        for (let i = 0; i < r.length; i += 2) {
-          if (dma >= r[i] && dma + len <= r[i] + r[i + 1]) {
-            const ok = write ? e.dir !== "to-device" : e.dir !== "from-device";
-            if (ok) return e;
-          }
-        }
-      }
+    // The access may run across several live mappings that abut in DMA space (a device sees one
+    // address space): cover it piece by piece, each piece by a mapping allowing the direction.
+    let first: DmaDebugEntry | undefined;
+    let at = dma;
+    const end = dma + len;
+    while (m && at < end) {
+      const piece = this.coveringPiece(m, at, write);
+      if (!piece) break;
+      first ??= piece.entry;
+      at = piece.end;
     }
+    if (first && at >= end) return first;
     throw this.violation(
       "DMA_ACCESS_UNMAPPED",
       device,
       `${device}: device ${write ? "write to" : "read from"} ${hex(dma)}+${hex(len)} hits no live mapping allowing it (never mapped, or accessed after unmap)`,
     );
+  }
+
+  /** A live mapping range holding `at` that allows the direction, and where that range ends. */
+  private coveringPiece(
+    m: Map<object, DmaDebugEntry>,
+    at: number,
+    write: boolean,
+  ): { entry: DmaDebugEntry; end: number } | undefined {
+    for (const e of m.values()) {
+      if (write ? e.dir === "to-device" : e.dir === "from-device") continue;
+      const r = e.ranges;
+      for (let i = 0; i < r.length; i += 2) {
+        if (at >= r[i] && at < r[i] + r[i + 1]) return { entry: e, end: r[i] + r[i + 1] };
+      }
+    }
+    return undefined;
   }
 
   /** Live mappings of `device`, or of every device when omitted. O(live). */
