@@ -8,6 +8,7 @@ export * from "./core/index.js";
 export * from "./dma/index.js";
 export * from "./formats/index.js";
 export * from "./iommu/index.js";
+export * from "./machine/index.js";
 export * from "./mem/index.js";
 export * from "./mm/index.js";
 export * from "./p2p/index.js";
