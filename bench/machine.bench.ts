@@ -5,7 +5,8 @@
  * runs (what `phyr report` reads). Target: well under 1 s; the rows compare against a 1 s budget
  * (ratio = budget / time, want >= 2, i.e. at most half a second).
  */
-import { referenceMachine, referenceSource } from "../src/machine/index.js";
+import { referenceSource } from "../src/linux/index.js";
+import { referenceMachine } from "../src/machine/index.js";
 import { type BenchRow, type BenchSuite, fractionRow, timeNs } from "./harness.js";
 
 const BUDGET_NS = 1e9;

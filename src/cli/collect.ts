@@ -6,8 +6,13 @@
 
 import { analyzeBuffer, type BufferAnalysis, type BufferInput, type MachineInput } from "../analyze/index.js";
 import { hex } from "../core/index.js";
-import { IORESOURCE_MEM, IORESOURCE_PREFETCH, type MachineSource, PageRuns } from "../linux/index.js";
-import { ReferenceSource } from "../machine/index.js";
+import {
+  IORESOURCE_MEM,
+  IORESOURCE_PREFETCH,
+  type MachineSource,
+  PageRuns,
+  ReferenceSource,
+} from "../linux/index.js";
 import type { VaRange } from "./args.js";
 import { CliFailure, type Progress } from "./io.js";
 

@@ -8,8 +8,8 @@
 import { closeSync, existsSync, openSync } from "node:fs";
 import type { MachineOrigin } from "../analyze/index.js";
 import { ParseError } from "../core/index.js";
-import { liveSource, loadSnapshot, type MachineSource } from "../linux/index.js";
-import { type ReferenceMachine, ReferenceSource, referenceMachine } from "../machine/index.js";
+import { liveSource, loadSnapshot, type MachineSource, ReferenceSource } from "../linux/index.js";
+import { type ReferenceMachine, referenceMachine } from "../machine/index.js";
 import { CliFailure, UsageError } from "./io.js";
 
 /** Roots of the live readers (tests point them at fixture trees). */

@@ -6,6 +6,4 @@
 export * from "./pci.js";
 export * from "./processes.js";
 export * from "./reference.js";
-export * from "./runs.js";
-export * from "./source.js";
 export * from "./spec.js";

@@ -5,11 +5,9 @@
  * through mm/ in order. Same seed, same machine: the tests compare digests and run tables.
  */
 import { type IoPgtableFormat, ioPgtableFormat } from "../iommu/index.js";
-import type { PageRuns } from "../linux/runs.js";
 import { ageMemory, MachineMemory } from "../mem/index.js";
 import { buildReferencePci, insertPciIomem, type ReferencePci } from "./pci.js";
 import { buildProcess, type ReferenceProcess } from "./processes.js";
-import { processRuns } from "./runs.js";
 import { IOMMU_UNITS, PROCESSES, REFERENCE_MEMORY, REFERENCE_SEED } from "./spec.js";
 
 /** The built reference machine. */
@@ -20,8 +18,6 @@ export interface ReferenceMachine {
   iommu: { units: readonly string[]; format: IoPgtableFormat };
   /** Processes sorted by pid. */
   processes: ReferenceProcess[];
-  /** Runs of each process over its address space, by pid. */
-  runs: Map<number, PageRuns>;
   /** Milliseconds the build took (informative; not part of the machine's state). */
   buildMs: number;
 }
@@ -29,7 +25,7 @@ export interface ReferenceMachine {
 /**
  * Builds the reference machine. O(aging steps + page-table leaves + churn steps); about half a
  * second of work is tens of thousands of huge leaves and 65,536 4 KiB faults (see bench/machine.bench.ts).
- * @returns memory, PCI tree, IOMMU, processes and their runs
+ * @returns memory, PCI tree, IOMMU and processes
  */
 export function referenceMachine(): ReferenceMachine {
   const t0 = performance.now();
@@ -45,14 +41,11 @@ export function referenceMachine(): ReferenceMachine {
   ageMemory(mem, { steps: REFERENCE_MEMORY.agingSteps });
   const inode = { next: 1048577 };
   const processes = PROCESSES.map((p) => buildProcess(mem, p, inode)).sort((a, b) => a.pid - b.pid);
-  const runs = new Map<number, PageRuns>();
-  for (const p of processes) runs.set(p.pid, processRuns(mem, p));
   return {
     mem,
     pci,
     iommu: { units: IOMMU_UNITS, format: ioPgtableFormat("x86-4level") },
     processes,
-    runs,
     buildMs: performance.now() - t0,
   };
 }

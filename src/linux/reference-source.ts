@@ -2,22 +2,21 @@
  * `referenceSource()`: the reference machine behind the same read interface as the live machine
  * and snapshots (linux/source.ts `MachineSource`), giving back the shapes the live readers give:
  * /proc/iomem as a resource tree, sysfs PCI devices and IOMMU groups, processes, smaps-like VMA
- * counters and pagemap-like runs. Only type declarations and the platform-free `PageRuns` come
- * from linux/, so this module (and the reference machine) runs without Node too.
+ * counters and pagemap-like runs. It lives in linux/ because it speaks linux/'s interface (the
+ * model below it knows nothing of /proc); it uses no Node API, so it runs in a browser too.
  */
 
 import { hex } from "../core/index.js";
-import type { AccessProbe } from "../linux/access.js";
-import type { IomemResource } from "../linux/iomem.js";
-import type { VmaStats } from "../linux/maps.js";
-import type { IommuInfo, PciDevice } from "../linux/pci.js";
-import type { KernelInfo, ProcessInfo } from "../linux/processes.js";
-import type { PageRuns } from "../linux/runs.js";
-import type { MachineSource } from "../linux/source.js";
+import { REFERENCE_KERNEL, type ReferenceMachine, referenceMachine } from "../machine/index.js";
 import type { Resource } from "../mem/index.js";
-import { type ReferenceMachine, referenceMachine } from "./reference.js";
-import { clipPageRuns, vmaStats } from "./runs.js";
-import { REFERENCE_KERNEL } from "./spec.js";
+import type { AccessProbe } from "./access.js";
+import type { IomemResource } from "./iomem.js";
+import type { VmaStats } from "./maps.js";
+import { clipPageRuns, processRuns, vmaStats } from "./model-runs.js";
+import type { IommuInfo, PciDevice } from "./pci.js";
+import type { KernelInfo, ProcessInfo } from "./processes.js";
+import type { PageRuns } from "./runs.js";
+import type { MachineSource } from "./source.js";
 
 /** Origin string of the reference machine's source. */
 export const REFERENCE_ORIGIN = "reference machine";
@@ -42,6 +41,7 @@ export class ReferenceSource implements MachineSource {
   private iomemTree: IomemResource[] | undefined;
   private pciList: PciDevice[] | undefined;
   private readonly vmaCache = new Map<number, VmaStats[]>();
+  private readonly runCache = new Map<number, PageRuns>();
 
   /** @param machine a machine from {@link referenceMachine} */
   constructor(readonly machine: ReferenceMachine) {}
@@ -93,7 +93,7 @@ export class ReferenceSource implements MachineSource {
     const hit = this.vmaCache.get(pid);
     if (hit) return hit;
     const p = this.process(pid);
-    const runs = this.machine.runs.get(pid)!;
+    const runs = this.processRuns(pid);
     const v = p.vmas.map((rv) => vmaStats(this.machine.mem, p, rv, runs));
     this.vmaCache.set(pid, v);
     return v;
@@ -110,7 +110,19 @@ export class ReferenceSource implements MachineSource {
     if (!(Number.isInteger(vaStart) && Number.isInteger(vaEnd) && a >= 0 && b > a && b <= 2 ** 52)) {
       throw new RangeError(`range ${hex(vaStart)}-${hex(vaEnd)} is invalid: expected start < end below 2^52`);
     }
-    return clipPageRuns(this.machine.runs.get(pid)!, a, b);
+    return clipPageRuns(this.processRuns(pid), a, b);
+  }
+  /**
+   * Runs of a process's whole address space, read from the model's page tables once. O(leaves).
+   * @throws RangeError for an unknown pid
+   */
+  processRuns(pid: number): PageRuns {
+    let r = this.runCache.get(pid);
+    if (!r) {
+      r = processRuns(this.machine.mem, this.process(pid));
+      this.runCache.set(pid, r);
+    }
+    return r;
   }
   /** Nothing to release. */
   close(): void {}

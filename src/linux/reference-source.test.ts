@@ -5,11 +5,10 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { SZ_1G, SZ_2M } from "../core/index.js";
-import { RunFlag, RunKind } from "../linux/runs.js";
+import { REFERENCE_KERNEL, type ReferenceMachine, referenceMachine, SERVICE_HEAP } from "../machine/index.js";
 import { pteFlags, ptePfn } from "../mm/index.js";
-import { type ReferenceMachine, referenceMachine } from "./reference.js";
-import { ReferenceSource } from "./source.js";
-import { REFERENCE_KERNEL, SERVICE_HEAP } from "./spec.js";
+import { ReferenceSource } from "./reference-source.js";
+import { RunFlag, RunKind } from "./runs.js";
 
 let a: ReferenceMachine;
 let b: ReferenceMachine;
@@ -27,7 +26,7 @@ const vmaOf = (m: ReferenceMachine, comm: string, path: string) =>
 
 /** Runs of one VMA as plain rows. */
 function rows(m: ReferenceMachine, pid: number, start: number, end: number) {
-  const r = new ReferenceSource(m).runs(pid, start, end);
+  const r = (m === a ? src : new ReferenceSource(m)).runs(pid, start, end);
   const out: number[][] = [];
   for (let i = 0; i < r.count; i++) out.push([r.va[i], r.pfn[i], r.npages[i], r.flags[i], r.kind[i]]);
   return out;
@@ -39,8 +38,8 @@ describe("referenceMachine(): determinism", () => {
     expect(a.processes.map((p) => p.pid)).toEqual(b.processes.map((p) => p.pid));
     for (let i = 0; i < a.processes.length; i++) {
       expect(a.processes[i].mm.digest()).toBe(b.processes[i].mm.digest());
-      const ra = a.runs.get(a.processes[i].pid)!;
-      const rb = b.runs.get(b.processes[i].pid)!;
+      const ra = src.processRuns(a.processes[i].pid);
+      const rb = new ReferenceSource(b).processRuns(b.processes[i].pid);
       expect(ra.count).toBe(rb.count);
       expect(ra.pfn.subarray(0, ra.count)).toEqual(rb.pfn.subarray(0, rb.count));
       expect(ra.npages.subarray(0, ra.count)).toEqual(rb.npages.subarray(0, rb.count));
@@ -50,7 +49,7 @@ describe("referenceMachine(): determinism", () => {
 
   it("every address space and run table passes its invariant check", () => {
     for (const p of a.processes) p.mm.checkValid();
-    for (const r of a.runs.values()) r.checkValid();
+    for (const p of a.processes) src.processRuns(p.pid).checkValid();
   });
 });
 

@@ -11,11 +11,11 @@
  * new VMA carries VM_SOFTDIRTY.
  */
 
-import type { VmaStats } from "../linux/maps.js";
-import { PageRuns, RunFlag, RunKind } from "../linux/runs.js";
+import type { ReferenceProcess, ReferenceVma } from "../machine/index.js";
 import { FolioFlag, type MachineMemory } from "../mem/index.js";
 import { PteFlag, pteFlags, ptePfn } from "../mm/index.js";
-import type { ReferenceProcess, ReferenceVma } from "./processes.js";
+import type { VmaStats } from "./maps.js";
+import { PageRuns, RunFlag, RunKind } from "./runs.js";
 
 /**
  * Every present page of a process as runs over its whole address space. O(page-table leaves).
