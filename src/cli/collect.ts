@@ -8,22 +8,21 @@ import { analyzeBuffer, type BufferAnalysis, type BufferInput, type MachineInput
 import { hex } from "../core/index.js";
 import {
   IORESOURCE_MEM,
+  IORESOURCE_MEM_64,
   IORESOURCE_PREFETCH,
   type MachineSource,
   PageRuns,
-  ReferenceSource,
 } from "../linux/index.js";
 import type { VaRange } from "./args.js";
 import { CliFailure, type Progress } from "./io.js";
 
-/** IORESOURCE_MEM_64 (include/linux/ioport.h). */
-const IORESOURCE_MEM_64 = 0x100000;
 /** Pseudo VMAs that are not process memory (kernel-provided mappings). */
 const SKIP_VMAS = new Set(["[vsyscall]", "[vvar]", "[vvar_vclock]"]);
 
 /**
- * Machine facts of a source in the analyze layer's shape. For the reference machine, the ACS
- * control bits, allowlist and CPU that sysfs would not show are passed on for the P2P matrix.
+ * Machine facts of a source in the analyze layer's shape. For a source that knows them (the
+ * reference machine), the ACS control bits, allowlist and CPU that sysfs would not show are passed
+ * on for the P2P matrix.
  * O(devices + iomem nodes).
  * @param src the source.
  * @param origin how the data was obtained.
@@ -32,7 +31,7 @@ const SKIP_VMAS = new Set(["[vsyscall]", "[vvar]", "[vvar_vclock]"]);
 export function machineInput(src: MachineSource, origin: MachineInput["origin"]): MachineInput {
   const k = src.kernel();
   const access = src.access();
-  const platform = src instanceof ReferenceSource ? src.p2pPlatform() : undefined;
+  const platform = src.p2pPlatform?.();
   return {
     origin,
     hostname: k.hostname,

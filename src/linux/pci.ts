@@ -46,6 +46,8 @@ export const IORESOURCE_MEM = 0x200;
 export const IORESOURCE_IO = 0x100;
 /** IORESOURCE_PREFETCH. */
 export const IORESOURCE_PREFETCH = 0x2000;
+/** IORESOURCE_MEM_64. */
+export const IORESOURCE_MEM_64 = 0x100000;
 
 const BDF = /^[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
 

@@ -16,7 +16,7 @@ import { clipPageRuns, processRuns, vmaStats } from "./model-runs.js";
 import type { IommuInfo, PciDevice } from "./pci.js";
 import type { KernelInfo, ProcessInfo } from "./processes.js";
 import type { PageRuns } from "./runs.js";
-import type { MachineSource } from "./source.js";
+import type { MachineSource, P2pPlatform } from "./source.js";
 
 /** Origin string of the reference machine's source. */
 export const REFERENCE_ORIGIN = "reference machine";
@@ -24,16 +24,6 @@ export const REFERENCE_ORIGIN = "reference machine";
 /** The one message the reference machine's access probe carries: what the data is. */
 export const REFERENCE_NOTE =
   "This is phyr's reference machine: a simulated 2-socket server (512 GiB RAM, 8 GPUs behind PCIe switches, an IOMMU) whose processes were laid out by the model's allocator; it is not the computer phyr runs on.";
-
-/** P2P facts sysfs does not show but the reference machine knows: ACS control per function, allowlist, CPU. */
-export interface P2pPlatform {
-  /** ACS control word per BDF (functions without ACS are absent). */
-  acs: Map<string, number>;
-  /** Allowlist entry of every host bridge. */
-  allowlist: "none" | "sameHostBridge" | "any";
-  /** CPU forwards P2P between root ports (AMD Zen). */
-  cpuSupportsP2p: boolean;
-}
 
 /** A {@link MachineSource} over a built reference machine. */
 export class ReferenceSource implements MachineSource {

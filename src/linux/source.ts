@@ -38,6 +38,21 @@ export interface MachineSource {
   runs(pid: number, vaStart: number, vaEnd: number, opts?: Pick<PagemapOptions, "onProgress">): PageRuns;
   /** Releases open files. */
   close(): void;
+  /**
+   * P2P facts sysfs does not show (ACS control, allowlist, CPU), for a source that knows them (a
+   * model machine); absent on the live machine and snapshots.
+   */
+  p2pPlatform?(): P2pPlatform;
+}
+
+/** P2P facts sysfs does not show but a model machine knows: ACS control per function, allowlist, CPU. */
+export interface P2pPlatform {
+  /** ACS control word per BDF (functions without ACS are absent). */
+  acs: Map<string, number>;
+  /** Allowlist entry of every host bridge. */
+  allowlist: "none" | "sameHostBridge" | "any";
+  /** CPU forwards P2P between root ports (AMD Zen). */
+  cpuSupportsP2p: boolean;
 }
 
 /** Live machine options. */
