@@ -4,8 +4,16 @@
  * IOMMU group, upstream bridges), and placed in the /proc/iomem tree (windows, bridge spans, BARs).
  */
 import type { IomemTree } from "../mem/index.js";
-import { type PciDev, PciTopology } from "../pci/index.js";
-import { HOST_BRIDGES, mem32Window, mem64Window, PCI_BARS, PCI_IDS, type PciIdentity } from "./spec.js";
+import { PciAcs, type PciDev, PciTopology } from "../pci/index.js";
+import {
+  ACS_KERNEL_DEFAULT,
+  HOST_BRIDGES,
+  mem32Window,
+  mem64Window,
+  PCI_BARS,
+  PCI_IDS,
+  type PciIdentity,
+} from "./spec.js";
 
 /** A function as sysfs shows it (the shape of linux/pci.ts `PciDevice`, restated so machine/ needs no Node reader). */
 export interface SysfsPciDevice {
@@ -27,7 +35,7 @@ export const RES_MEM64 = 0x00140204;
 export const RES_MEM32 = 0x00040200;
 
 /** ACS bits pci_device_group() requires on a path (drivers/iommu/iommu.c REQ_ACS_FLAGS). */
-const REQ_ACS_FLAGS = 0x01 | 0x04 | 0x08 | 0x10;
+const REQ_ACS_FLAGS = PciAcs.SV | PciAcs.RR | PciAcs.CR | PciAcs.UF;
 
 /** The PCI side of the reference machine. */
 export interface ReferencePci {
@@ -59,7 +67,6 @@ export function buildReferencePci(): ReferencePci {
     t.hostBridge({
       bus: b,
       allowlist: "any",
-      name: `pci0000:${hex2(b)}`,
       mem32: mem32Window(h),
       mem64: mem64Window(h),
     });
@@ -67,7 +74,7 @@ export function buildReferencePci(): ReferencePci {
     add(
       t.rootPort(`0000:${hex2(b)}:01.0`, {
         secondary: b + 1,
-        acsCtrl: REQ_ACS_FLAGS,
+        acsCtrl: ACS_KERNEL_DEFAULT,
         name: PCI_IDS.rootPort.name,
       }),
       PCI_IDS.rootPort,
@@ -116,7 +123,7 @@ function sysfsDevice(t: PciTopology, d: PciDev, id: PciIdentity, group: number):
       flags: b.is64 ? (b.prefetch ? RES_MEM64_PREF : RES_MEM64) : RES_MEM32,
     })),
     iommuGroup: group,
-    hostBridge: `pci${hb.domain.toString(16).padStart(4, "0")}:${hex2(hb.bus)}`,
+    hostBridge: hb.name,
     upstream,
   };
 }
