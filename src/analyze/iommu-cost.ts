@@ -30,6 +30,7 @@ import {
   levelShift,
   minPageSize,
   type PgsizeChoice,
+  pgsizeHas,
 } from "../iommu/index.js";
 import type { IommuCost } from "./output.js";
 import type { RunsInput } from "./types.js";
@@ -116,15 +117,14 @@ export function congruentIovaBase(
   granule: number,
 ): number {
   let largest = granule;
-  for (let s = granule; s <= lay.total && s <= bitmap; s *= 2)
-    if (Math.floor(bitmap / s) % 2 === 1) largest = s;
+  for (let s = granule; s <= lay.total && s <= bitmap; s *= 2) if (pgsizeHas(bitmap, s)) largest = s;
   const n = lay.phys.length;
   const mod = (a: number, m: number) => ((a % m) + m) % m;
   let residue = 0;
   let candidates: number[] = [];
   for (let i = 0; i < n; i++) candidates.push(i);
   for (let s = granule * 2; s <= largest; s *= 2) {
-    if (Math.floor(bitmap / s) % 2 !== 1) continue;
+    if (!pgsizeHas(bitmap, s)) continue;
     const weight = new Map<number, number>();
     let best = -1;
     let bestWeight = 0;
@@ -214,14 +214,13 @@ interface TableGeometry {
 }
 
 function tableGeometry(f: IoPgtableFormat): TableGeometry {
-  const entry = new Float64Array(f.levels + 2);
+  const entry = new Float64Array(f.levels + 1);
   const cover = new Float64Array(f.levels + 1);
   for (let k = 1; k <= f.levels; k++) {
     entry[k] = 2 ** levelShift(f, k);
     // A level-k table covers 2^bitsPerLevel entries of 2^levelShift(k) bytes; the root covers everything.
     cover[k] = k === f.levels ? 2 ** 60 : 2 ** (levelShift(f, k) + f.bitsPerLevel);
   }
-  entry[f.levels + 1] = Number.POSITIVE_INFINITY;
   return { levels: f.levels, entry, cover };
 }
 

@@ -42,6 +42,11 @@ export function physMapSummary(iomem: readonly IomemInput[]): PhysMapSummary {
   };
 }
 
+/** Base class and subclass of a 24-bit class code (the prog-if byte dropped). O(1). */
+function classParts(classCode: number): { base: number; sub: number } {
+  return { base: Math.floor(classCode / 0x10000) % 0x100, sub: Math.floor(classCode / 0x100) % 0x100 };
+}
+
 /**
  * Kind of a PCI function from its class code (PCI Code and ID Assignment spec base classes;
  * 01:08 is NVMe).
@@ -49,8 +54,7 @@ export function physMapSummary(iomem: readonly IomemInput[]): PhysMapSummary {
  * @returns a short kind name.
  */
 export function pciKind(classCode: number): string {
-  const base = Math.floor(classCode / 0x10000) % 0x100;
-  const sub = Math.floor(classCode / 0x100) % 0x100;
+  const { base, sub } = classParts(classCode);
   if (base === 0x01) return sub === 0x08 ? "nvme" : "storage";
   const kinds: Record<number, string> = {
     2: "network",
@@ -89,8 +93,7 @@ const NON_DMA_SYSTEM_SUBCLASSES = new Set([0x00, 0x02, 0x03, 0x04, 0x06]);
  */
 export function isHostBridgeFunction(d: PciInput): boolean {
   if (d.upstream.length > 0 || !d.bdf.endsWith(":00.0")) return false;
-  const base = Math.floor(d.classCode / 0x10000) % 0x100;
-  const sub = Math.floor(d.classCode / 0x100) % 0x100;
+  const { base, sub } = classParts(d.classCode);
   return base === 0x06 || (base === 0x08 && sub === 0x80);
 }
 
@@ -106,8 +109,7 @@ export function isHostBridgeFunction(d: PciInput): boolean {
  */
 export function isDmaCapable(d: PciInput): boolean {
   if (isBridge(d) || isHostBridgeFunction(d)) return false;
-  const base = Math.floor(d.classCode / 0x10000) % 0x100;
-  const sub = Math.floor(d.classCode / 0x100) % 0x100;
+  const { base, sub } = classParts(d.classCode);
   return !(base === 0x08 && NON_DMA_SYSTEM_SUBCLASSES.has(sub));
 }
 

@@ -27,16 +27,16 @@ const PCI_BRIDGE_CLASS = 0x0604;
  * @returns the matrix with its notes; an empty matrix with a note when the tree cannot be modelled.
  */
 export function p2pMatrix(m: MachineInput): P2pMatrix {
-  const known = m.p2pPlatform !== undefined;
+  const platform = m.p2pPlatform;
   const notes = [
-    known
-      ? `P2P matrix uses the machine description's ACS control bits, host-bridge allowlist (${m.p2pPlatform!.allowlist}) and CPU P2P forwarding (${m.p2pPlatform!.cpuSupportsP2p ? "yes" : "no"})`
+    platform
+      ? `P2P matrix uses the machine description's ACS control bits, host-bridge allowlist (${platform.allowlist}) and CPU P2P forwarding (${platform.cpuSupportsP2p ? "yes" : "no"})`
       : "P2P matrix assumes ACS redirect off, host bridges not on the P2P allowlist and no CPU P2P forwarding (sysfs does not show them)",
   ];
   if (m.pci.length === 0) return { providers: [], clients: [], cells: [], notes: [] };
   let t: PciTopology;
   try {
-    t = buildTopology(m.pci, m.p2pPlatform);
+    t = buildTopology(m.pci, platform);
   } catch (e) {
     const why = `P2P matrix not computed: the PCI tree could not be modelled: ${(e as Error).message}`;
     return { providers: [], clients: [], cells: [], notes: [why] };
@@ -48,7 +48,7 @@ export function p2pMatrix(m: MachineInput): P2pMatrix {
       if (b.mem && b.size > 0) providers.push({ bdf: d.bdf, bar: b.index, bytes: b.size });
   }
   const clients = m.pci
-    .filter((d) => isDmaCapable(d))
+    .filter(isDmaCapable)
     .map((d) => d.bdf)
     .sort();
   const cells: P2pMatrix["cells"] = [];
