@@ -9,10 +9,10 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileS
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { memoryIo, runMain } from "../../test/cli-io.js";
 import { benchJson, runBench } from "./cmd-bench.js";
 import { captureSummary } from "./cmd-capture.js";
-import { CliFailure, type CliIo, EXIT_OK } from "./io.js";
-import { main } from "./program.js";
+import { CliFailure, EXIT_OK } from "./io.js";
 
 const dir = mkdtempSync(join(tmpdir(), "phyr-json-"));
 const FIXTURE = resolve(import.meta.dirname, "../linux/fixtures/vm-root");
@@ -23,23 +23,7 @@ for (const f of readdirSync(join(FIXTURE, "proc"))) symlinkSync(join(FIXTURE, "p
 symlinkSync(join(FIXTURE, "proc", "9803"), join(proc, "self"));
 const fixtureEnv = { PHYR_PROC_ROOT: proc, PHYR_SYS_ROOT: join(FIXTURE, "sys") };
 
-function streams(env: Record<string, string> = {}) {
-  let out = "";
-  let err = "";
-  const io: CliIo = {
-    stdout: { write: (s: string) => (out += s), isTTY: false },
-    stderr: { write: (s: string) => (err += s), isTTY: false },
-    env,
-    cwd: dir,
-  };
-  return { io, out: () => out, err: () => err };
-}
-
-async function run(argv: string[], env: Record<string, string> = {}) {
-  const s = streams(env);
-  const code = await main(argv, s.io);
-  return { code, out: s.out(), err: s.err() };
-}
+const run = (argv: string[], env: Record<string, string> = {}) => runMain(argv, env, dir);
 
 /** The `{ schema: "x", a, b }` shapes the command's --help names for --json, as [schema, keys]. */
 async function documented(command: string): Promise<[string, string[]][]> {
@@ -102,7 +86,7 @@ describe("--json on every command: the documented shape", () => {
       `if (!process.argv.includes("--json")) process.exit(3);\nprocess.stdout.write(${JSON.stringify(JSON.stringify(rows))});\n`,
     );
     chmodSync(runner, 0o644);
-    const s = streams();
+    const s = memoryIo({}, dir);
     expect(await runBench(s.io, { json: true, runner })).toBe(EXIT_OK);
     const doc = checkDocument(s.out(), await documented("bench"), "phyr-bench/1");
     expect(doc.suites).toEqual(rows);

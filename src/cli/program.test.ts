@@ -3,30 +3,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./io.js";
-import { main } from "./program.js";
+import { runMain } from "../../test/cli-io.js";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./io.js";
 
-/** Captured streams for an in-process run. */
-function capture(
-  env: Record<string, string | undefined> = {},
-): CliIo & { out: () => string; err: () => string } {
-  let out = "";
-  let err = "";
-  return {
-    stdout: { write: (s: string) => (out += s), isTTY: false },
-    stderr: { write: (s: string) => (err += s), isTTY: false },
-    env,
-    cwd: process.cwd(),
-    out: () => out,
-    err: () => err,
-  };
-}
-
-async function run(argv: string[]) {
-  const io = capture();
-  const code = await main(argv, io);
-  return { code, out: io.out(), err: io.err() };
-}
+const run = (argv: string[]) => runMain(argv);
 
 describe("main(argv, io): exit codes and one-line errors", () => {
   it("--help and --version exit 0 and print to stdout", async () => {
@@ -88,14 +68,14 @@ describe("main(argv, io): exit codes and one-line errors", () => {
   });
 
   it("--live with a missing /proc is a failure naming the path; --debug adds the stack", async () => {
-    const io = capture({ PHYR_PROC_ROOT: "/nonexistent/proc" });
-    expect(await main(["topo", "--live"], io)).toBe(EXIT_FAILURE);
-    expect(io.err()).toBe(
+    const r = await runMain(["topo", "--live"], { PHYR_PROC_ROOT: "/nonexistent/proc" });
+    expect(r.code).toBe(EXIT_FAILURE);
+    expect(r.err).toBe(
       "phyr: error: cannot read a live Linux machine: /nonexistent/proc is missing (phyr reads /proc and /sys)\n",
     );
-    const dbg = capture({ PHYR_PROC_ROOT: "/nonexistent/proc" });
-    expect(await main(["topo", "--live", "--debug"], dbg)).toBe(EXIT_FAILURE);
-    expect(dbg.err()).toMatch(/\n\s+at /);
+    const dbg = await runMain(["topo", "--live", "--debug"], { PHYR_PROC_ROOT: "/nonexistent/proc" });
+    expect(dbg.code).toBe(EXIT_FAILURE);
+    expect(dbg.err).toMatch(/\n\s+at /);
   });
 });
 
@@ -158,8 +138,8 @@ describe("main(argv, io): snapshots", () => {
       ],
     ])("%s is a failure (exit 1) naming the problem in one line, no stack", async (_name, damage, why) => {
       if (!existsSync(good)) {
-        const io = capture({ PHYR_PROC_ROOT: join(fixture, "proc"), PHYR_SYS_ROOT: join(fixture, "sys") });
-        expect(await main(["capture", "-o", good], io)).toBe(EXIT_OK);
+        const env = { PHYR_PROC_ROOT: join(fixture, "proc"), PHYR_SYS_ROOT: join(fixture, "sys") };
+        expect((await runMain(["capture", "-o", good], env)).code).toBe(EXIT_OK);
       }
       const file = join(
         dir,

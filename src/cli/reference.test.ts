@@ -8,31 +8,15 @@ import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { runMain } from "../../test/cli-io.js";
 import type { MachineAnalysis } from "../analyze/index.js";
-import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./io.js";
-import { main } from "./program.js";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./io.js";
 
 const dir = mkdtempSync(join(tmpdir(), "phyr-ref-"));
 const emptyProc = join(dir, "proc");
 mkdirSync(emptyProc);
 
-function capture(env: Record<string, string | undefined> = {}) {
-  let out = "";
-  let err = "";
-  const io: CliIo = {
-    stdout: { write: (s: string) => (out += s), isTTY: false },
-    stderr: { write: (s: string) => (err += s), isTTY: false },
-    env,
-    cwd: dir,
-  };
-  return { io, out: () => out, err: () => err };
-}
-
-async function run(argv: string[], env: Record<string, string | undefined> = {}) {
-  const c = capture(env);
-  const code = await main(argv, c.io);
-  return { code, out: c.out(), err: c.err() };
-}
+const run = (argv: string[], env: Record<string, string | undefined> = {}) => runMain(argv, env, dir);
 
 describe("phyr on the reference machine", () => {
   it("report with an unreadable /proc falls back to the reference machine and says why in one line", async () => {
