@@ -52,6 +52,9 @@ export class FolioTable {
   private freeIds: number[] = [];
   /** Section number -> frame map (folio id + 1 per frame). */
   readonly sections = new Map<number, Int32Array>();
+  /** The section {@link folioOfPfn} last found, and its frame map (-1 and an empty map: none). */
+  private lastSecNr = -1;
+  private lastSec: Int32Array = new Int32Array(0);
 
   /** Reserves a row for a folio of `2^order` frames at `head`, fills the frame map. O(2^order). */
   add(head: number, order: number): number {
@@ -85,10 +88,20 @@ export class FolioTable {
     this.freeIds.push(id);
   }
 
-  /** The folio id holding frame `pfn`, or -1. O(1). */
+  /**
+   * The folio id holding frame `pfn`, or -1. O(1); frames of the section last looked up (as a
+   * walk over a range meets them) need no Map lookup and no float `%`.
+   */
   folioOfPfn(pfn: number): number {
-    const sec = this.sections.get(Math.floor(pfn / PAGES_PER_SECTION));
-    return sec === undefined ? -1 : sec[pfn % PAGES_PER_SECTION] - 1;
+    const nr = Math.floor(pfn / PAGES_PER_SECTION);
+    if (nr !== this.lastSecNr) {
+      const sec = this.sections.get(nr);
+      if (sec === undefined) return -1;
+      // A section's frame map, once made, is never replaced or dropped (fillMap), so it may be kept.
+      this.lastSecNr = nr;
+      this.lastSec = sec;
+    }
+    return this.lastSec[pfn - nr * PAGES_PER_SECTION] - 1;
   }
 
   /** Number of frames in folio `id`. O(1). */

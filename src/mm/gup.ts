@@ -21,7 +21,7 @@
  * to ZONE_NORMAL/DMA32 first (check_and_migrate_movable_folios), then the pin is taken.
  */
 import { checkRange, hex, MemError, PAGE_SIZE, PinFailed } from "../core/index.js";
-import { FolioFlag, type MachineMemory, MigrateType, PAGES_PER_SECTION, Zone } from "../mem/index.js";
+import { FolioFlag, type MachineMemory, MigrateType, Zone } from "../mem/index.js";
 import { PhyrFlag, PhyrList, type PhyrListOptions } from "../phyr/index.js";
 import type { AddressSpace } from "./mm.js";
 import { PteFlag, pteFlags, ptePfn } from "./pagetable.js";
@@ -72,9 +72,6 @@ export function pinUserRange(mm: AddressSpace, va: number, len: number, opts: Pi
   let grabPages = 0;
   let pfnmapProv = -1;
   let pfnmapPages = 0;
-  // Frame -> folio map of the last section touched (FolioTable.folioOfPfn without a Map lookup per page).
-  let secNr = -1;
-  let secMap: Int32Array | undefined;
   const end = va + len;
   let a = va;
   while (a < end) {
@@ -103,12 +100,7 @@ export function pinUserRange(mm: AddressSpace, va: number, len: number, opts: Pi
         }
         pfnmapPages += npages;
       } else {
-        const sn = Math.floor(pfn / PAGES_PER_SECTION);
-        if (sn !== secNr) {
-          secNr = sn;
-          secMap = f.sections.get(sn);
-        }
-        const id = secMap === undefined ? -1 : secMap[pfn - sn * PAGES_PER_SECTION] - 1;
+        const id = f.folioOfPfn(pfn);
         if (id < 0) throw new Error(`pinUserRange: pfn ${hex(pfn)} mapped at ${hex(a)} has no folio`);
         if (id === grabId) grabPages += npages;
         else {
@@ -199,8 +191,6 @@ export function unpinPhyrs(mm: AddressSpace, list: PhyrList, opts: UnpinOptions 
   const allDirty = opts.dirty === true;
   let nTouched = 0;
   let pfnmap: Map<number, number> | undefined;
-  let secNr = -1;
-  let secMap: Int32Array | undefined;
   try {
     // Pass 1: pages to release per folio (folio lookups per folio, not per page), kinds, dirtiness.
     for (const c = list.cursor(); !c.done; c.nextEntry()) {
@@ -220,12 +210,7 @@ export function unpinPhyrs(mm: AddressSpace, list: PhyrList, opts: UnpinOptions 
       while (pfn < last) {
         // A folio only ever covers frames with a struct page (checkMemory), so a folio found in the
         // frame map implies pfn_valid.
-        const sn = Math.floor(pfn / PAGES_PER_SECTION);
-        if (sn !== secNr) {
-          secNr = sn;
-          secMap = f.sections.get(sn);
-        }
-        const id = secMap === undefined ? -1 : secMap[pfn - sn * PAGES_PER_SECTION] - 1;
+        const id = f.folioOfPfn(pfn);
         if (id < 0) {
           if (!(flags & PhyrFlag.MMIO) || c.provider === 0 || kind !== MARK_PIN) {
             throw new PinFailed(`Cannot unpin pfn ${hex(pfn)}: no folio holds it`, pfn);
@@ -441,8 +426,6 @@ function prepare(
   const longterm = opts.longterm === true;
   let missing = false;
   let migrate = false;
-  let secNr = -1;
-  let secMap: Int32Array | undefined;
   for (let a = va; a < end; ) {
     const tab = pt.leafEntries(a);
     if (tab === undefined) {
@@ -466,12 +449,7 @@ function prepare(
           );
         }
       } else if (longterm && !migrate && !(fl & PteFlag.SPECIAL)) {
-        const sn = Math.floor(pfn / PAGES_PER_SECTION);
-        if (sn !== secNr) {
-          secNr = sn;
-          secMap = f.sections.get(sn);
-        }
-        const id = secMap === undefined ? -1 : secMap[pfn - sn * PAGES_PER_SECTION] - 1;
+        const id = f.folioOfPfn(pfn);
         if (id >= 0 && notLongtermPinnable(mem, id)) migrate = true;
       }
       leafVa += size;
