@@ -19,7 +19,14 @@
  *   contiguous run, as vfio_unmap_unpin does.
  */
 import { DmaApiError, hex, PAGE_SIZE } from "../core/index.js";
-import { pagePointerArray, SG_CHAIN, SG_END, type SgTable, sgAllocTableFromPages } from "../formats/index.js";
+import {
+  pagePointerArray,
+  SG_CHAIN,
+  SG_END,
+  type SgTable,
+  sgAllocTableFromPages,
+  totalPagesTouched,
+} from "../formats/index.js";
 import type { PhyrRead } from "../phyr/index.js";
 import type { DmaDevice } from "./device.js";
 import { dmaCapable, dmaLimit, physToDma, rangeInOneRegion } from "./direct.js";
@@ -45,7 +52,7 @@ const VMEMMAP_HI = 0xffffea00;
  * @throws RangeError naming the entry that starts or ends mid-page in the interior.
  */
 export function sgTableFromList(list: PhyrRead): SgTable {
-  const pages = new Float64Array(pageCount(list));
+  const pages = new Float64Array(totalPagesTouched(list));
   const c = list.cursor();
   let k = 0;
   for (let i = 0; !c.done; c.nextEntry(), i++) {
@@ -59,15 +66,6 @@ export function sgTableFromList(list: PhyrRead): SgTable {
     for (let pfn = Math.floor(addr / PAGE_SIZE); pfn * PAGE_SIZE < end; pfn++) pages[k++] = pfn;
   }
   return sgAllocTableFromPages(pagePointerArray(pages), list.entry(0).addr % PAGE_SIZE, list.totalBytes);
-}
-
-/** Pages a page array of `list` holds (each entry's pages counted on its own). O(n). */
-function pageCount(list: PhyrRead): number {
-  let n = 0;
-  for (const c = list.cursor(); !c.done; c.nextEntry()) {
-    n += Math.floor((c.entryAddr + c.entryLen - 1) / PAGE_SIZE) - Math.floor(c.entryAddr / PAGE_SIZE) + 1;
-  }
-  return n;
 }
 
 /**
@@ -130,6 +128,7 @@ export function dmaMapSgDirect(
   // First pass: is_pci_p2pdma_page() per entry (the model's page classification) and dma_capable().
   let bad = -1;
   let memory = true;
+  let what = "";
   let i = 0;
   forEachSg(sgt, (chunk, w) => {
     if (bad >= 0) return;
@@ -137,15 +136,13 @@ export function dmaMapSgDirect(
     const len = chunk[w + 3];
     const dma = rangeInOneRegion(dev, phys, len) ? physToDma(dev, phys) : -1;
     memory = sys.classify(phys, len) === RangeClass.MEMORY;
-    if (!memory || !dmaCapable(dev, dma, len)) bad = i;
+    if (!memory || !dmaCapable(dev, dma, len)) {
+      bad = i;
+      what = `${hex(phys)}+${hex(len)}`;
+    }
     i++;
   });
   if (bad >= 0) {
-    let j = 0;
-    let what = "";
-    forEachSg(sgt, (chunk, w) => {
-      if (j++ === bad) what = `${hex(slotPhys(chunk, w))}+${hex(chunk[w + 3])}`;
-    });
     throw memory
       ? new DmaApiError(
           "DMA_MASK",

@@ -153,6 +153,8 @@ export function identityPass(sys: DmaSystem, dev: DmaDevice, list: PhyrRead): bo
     const len = c.entryLen;
     if (c.provider !== 0 || addr + len - 1 > limit) return false;
     // RAM (the common case, O(1) through the section cache), else addressable ZONE_DEVICE memory.
+    // isRam is called here on purpose although classify() starts with it: calling classify alone
+    // measured slower per entry (26 -> 31 ns, bench/dma.bench.ts identity rows). Keep it.
     if (!sys.isRam(addr, len) && sys.classify(addr, len) !== RangeClass.MEMORY) return false;
   }
   return true;
