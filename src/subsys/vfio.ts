@@ -15,6 +15,7 @@
  * Both keep what they pinned so unmapping releases exactly that.
  */
 import { checkRange, hex, PAGE_SIZE } from "../core/index.js";
+import { VFIO_PIN_BATCH } from "../dma/index.js";
 import { type IommuDomain, IommuProt } from "../iommu/index.js";
 import {
   type AddressSpace,
@@ -28,8 +29,8 @@ import type { PhyrList } from "../phyr/index.js";
 import { VfioError } from "./errors.js";
 import { IovaIntervals } from "./vfio-iova-tree.js";
 
-/** VFIO_BATCH_MAX_CAPACITY: pages pinned per batch. */
-export const VFIO_BATCH = 512;
+/** VFIO_BATCH_MAX_CAPACITY: pages pinned per batch (the dma/ page-at-a-time baseline's {@link VFIO_PIN_BATCH}). */
+export const VFIO_BATCH = VFIO_PIN_BATCH;
 /** dma_entry_limit default (U16_MAX). */
 export const VFIO_DMA_ENTRY_LIMIT = 65535;
 
