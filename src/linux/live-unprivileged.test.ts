@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { firstLine } from "../../test/child-line.js";
 import { ROOT_HINT } from "./access.js";
 import { classifyRuns, openKpageflags } from "./kpageflags.js";
 import { readSmaps } from "./maps.js";
@@ -105,16 +106,7 @@ describe.skipIf(!live)("live, as nobody: the readers without CAP_SYS_ADMIN", () 
       stdio: ["pipe", "pipe", "inherit"],
     });
     try {
-      let out = "";
-      while (!out.includes("\n")) {
-        const [chunk] = (await Promise.race([
-          once(runner.stdout, "data"),
-          once(runner, "exit").then(() => {
-            throw new Error("runner exited before printing");
-          }),
-        ])) as [Buffer];
-        out += chunk.toString();
-      }
+      const out = await firstLine(runner, "runner exited before printing");
       const seen = JSON.parse(out);
       expect(seen.uid).toBe(65534);
 

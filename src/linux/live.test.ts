@@ -5,9 +5,9 @@
  * on Linux or not root.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { firstLine } from "../../test/child-line.js";
 import { classifyRuns, openKpageflags } from "./kpageflags.js";
 import { readSmaps } from "./maps.js";
 import { readPagemapRuns } from "./pagemap.js";
@@ -40,16 +40,7 @@ sys.stdin.read()
 async function withChild<T>(mode: string, fn: (pid: number, addr: number) => T): Promise<T> {
   const child: ChildProcessWithoutNullStreams = spawn("python3", ["-c", SCRIPT, mode]);
   try {
-    let out = "";
-    while (!out.includes("\n")) {
-      const [chunk] = (await Promise.race([
-        once(child.stdout, "data"),
-        once(child, "exit").then(() => {
-          throw new Error("child exited");
-        }),
-      ])) as [Buffer];
-      out += chunk.toString();
-    }
+    const out = await firstLine(child, "child exited");
     return fn(child.pid!, Number.parseInt(out.trim(), 16));
   } finally {
     child.stdin.end();
