@@ -146,7 +146,6 @@ export function ioMapList(
         );
       }
       const p = c.flags & PhyrFlag.MMIO ? mmioProt : prot;
-      done = 0;
       if (len === min) {
         // One smallest page: iommu_pgsize can only choose (min, 1).
         done = pt.mapPages(pos, addr, min, 1, p, true);
@@ -157,7 +156,7 @@ export function ioMapList(
         }
       }
       pos += len;
-      done = 0;
+      done = 0; // so a failure in a later entry's checks unmaps exactly [iova, pos)
       n++;
     }
   } catch (e) {
