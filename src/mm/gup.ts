@@ -86,6 +86,7 @@ export function pinUserRange(mm: AddressSpace, va: number, len: number, opts: Pi
       const leafEnd = leafVa + size;
       const stop = Math.min(leafEnd, end);
       const npages = (stop - a) / PAGE_SIZE;
+      // ptePfn / pteFlags inlined on purpose: one floor for both, and no float `%` (hot loop).
       const epfn = Math.floor(e / 64);
       const pfn = epfn + (a - leafVa) / PAGE_SIZE;
       let flags = baseFlag;
@@ -438,7 +439,7 @@ function prepare(
     for (let i = pt.lastIndex; i < 512 && a < end; i++) {
       const e = tab[i];
       if (e === 0) break; // a hole or a lower-level table: walk again from the root
-      const pfn = Math.floor(e / 64);
+      const pfn = Math.floor(e / 64); // ptePfn / pteFlags inlined, as in pinUserRange
       const fl = e - pfn * 64;
       if (fl & PteFlag.DEVPRIV) {
         const pg = mem.pgmaps[f.pgmap[f.folioOfPfn(pfn)] - 1];
