@@ -16,6 +16,7 @@ import { FolioFlag, type MachineMemory } from "../mem/index.js";
 import { PteFlag, pteFlags, ptePfn } from "../mm/index.js";
 import type { VmaStats } from "./maps.js";
 import { PageRuns, RunFlag, RunKind } from "./runs.js";
+import { clipRuns } from "./source.js";
 
 /**
  * Every present page of a process as runs over its whole address space. O(page-table leaves).
@@ -69,31 +70,6 @@ export function processRuns(mem: MachineMemory, p: ReferenceProcess): PageRuns {
 }
 
 /**
- * The runs of `all` restricted to [vaStart, vaEnd) (page aligned); pages no run covers count as
- * unmapped (the model has no swap). O(log runs + runs in the range).
- */
-export function clipPageRuns(all: PageRuns, vaStart: number, vaEnd: number): PageRuns {
-  const out = new PageRuns(vaStart, vaEnd, 64);
-  let lo = 0;
-  let hi = all.count;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (all.va[mid] + all.npages[mid] * 4096 <= vaStart) lo = mid + 1;
-    else hi = mid;
-  }
-  for (let i = lo; i < all.count && all.va[i] < vaEnd; i++) {
-    const a = Math.max(all.va[i], vaStart);
-    const b = Math.min(all.va[i] + all.npages[i] * 4096, vaEnd);
-    if (a >= b) continue;
-    const n = (b - a) / 4096;
-    out.push(a, all.pfn[i] + (a - all.va[i]) / 4096, n, all.flags[i], all.kind[i]);
-    out.presentPages += n;
-  }
-  out.unmappedPages = out.totalPages - out.presentPages;
-  return out;
-}
-
-/**
  * smaps counters of one VMA from the page table: Rss counts 4 KiB and THP leaves (hugetlb pages
  * are counted apart, in Shared/Private_Hugetlb, as smaps_hugetlb_range does), AnonHugePages the THP
  * leaves. Every page is mapped once, so Pss equals Rss. O(leaves of the VMA).
@@ -106,7 +82,7 @@ export function vmaStats(
 ): VmaStats {
   const v = rv.vma;
   const l = rv.layout;
-  const part = clipPageRuns(runs, v.start, v.end);
+  const part = clipRuns([runs], v.start, v.end);
   let rss = 0;
   let anon = 0;
   let thp = 0;

@@ -12,11 +12,11 @@ import type { Resource } from "../mem/index.js";
 import type { AccessProbe } from "./access.js";
 import type { IomemResource } from "./iomem.js";
 import type { VmaStats } from "./maps.js";
-import { clipPageRuns, processRuns, vmaStats } from "./model-runs.js";
+import { processRuns, vmaStats } from "./model-runs.js";
 import type { IommuInfo, PciDevice } from "./pci.js";
 import type { KernelInfo, ProcessInfo } from "./processes.js";
 import type { PageRuns } from "./runs.js";
-import type { MachineSource, P2pPlatform } from "./source.js";
+import { clipRuns, type MachineSource, type P2pPlatform } from "./source.js";
 
 /** Origin string of the reference machine's source. */
 export const REFERENCE_ORIGIN = "reference machine";
@@ -100,7 +100,7 @@ export class ReferenceSource implements MachineSource {
     if (!(Number.isInteger(vaStart) && Number.isInteger(vaEnd) && a >= 0 && b > a && b <= 2 ** 52)) {
       throw new RangeError(`range ${hex(vaStart)}-${hex(vaEnd)} is invalid: expected start < end below 2^52`);
     }
-    return clipPageRuns(this.processRuns(pid), a, b);
+    return clipRuns([this.processRuns(pid)], a, b);
   }
   /**
    * Runs of a process's whole address space, read from the model's page tables once. O(leaves).

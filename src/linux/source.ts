@@ -2,7 +2,7 @@
  * {@link MachineSource}: one read interface over a live machine and a loaded snapshot, so the
  * analyze layer treats both the same way.
  */
-import { checkAddr, hex } from "../core/index.js";
+import { ADDR_LIMIT, checkAddr, hex } from "../core/index.js";
 import { type AccessProbe, probeAccess } from "./access.js";
 import type { ReaderOptions } from "./io.js";
 import { type IomemResource, readIomem } from "./iomem.js";
@@ -103,12 +103,13 @@ export function liveSource(opts: LiveSourceOptions = {}): MachineSource {
 
 /**
  * Runs of `parts` (each covering its own VA range, ascending, not overlapping) restricted to
- * [vaStart, vaEnd); pages of the range no part covers count as unmapped. O(runs).
- * @throws RangeError for a bad or unaligned range
+ * [vaStart, vaEnd); pages of the range no part covers count as unmapped.
+ * O(parts x log runs + runs in the range).
+ * @throws RangeError for a bad or unaligned range (the end may be 2^52 itself: it is exclusive)
  */
 export function clipRuns(parts: readonly PageRuns[], vaStart: number, vaEnd: number): PageRuns {
   checkAddr("range start", vaStart);
-  checkAddr("range end", vaEnd);
+  if (vaEnd !== ADDR_LIMIT) checkAddr("range end", vaEnd);
   if (vaStart % 4096 !== 0 || vaEnd % 4096 !== 0 || vaEnd <= vaStart) {
     throw new RangeError(`range ${hex(vaStart)}-${hex(vaEnd)} is invalid: expected page-aligned start < end`);
   }
@@ -125,7 +126,7 @@ export function clipRuns(parts: readonly PageRuns[], vaStart: number, vaEnd: num
       out.hiddenPages += p.hiddenPages;
     }
     let present = 0;
-    for (let i = 0; i < p.count; i++) {
+    for (let i = firstRunEndingAfter(p, lo); i < p.count && p.va[i] < hi; i++) {
       const a = Math.max(p.va[i], lo);
       const b = Math.min(p.va[i] + p.npages[i] * 4096, hi);
       if (a >= b) continue;
@@ -142,4 +143,16 @@ export function clipRuns(parts: readonly PageRuns[], vaStart: number, vaEnd: num
   }
   out.unmappedPages += (vaEnd - vaStart) / 4096 - covered;
   return out;
+}
+
+/** Index of the first run of `p` that ends after `va` (runs are ascending). O(log runs). */
+function firstRunEndingAfter(p: PageRuns, va: number): number {
+  let lo = 0;
+  let hi = p.count;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (p.va[mid] + p.npages[mid] * 4096 <= va) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
