@@ -305,11 +305,7 @@ export class MachineMemory {
     if (!Number.isInteger(id) || id < 0 || id >= f.capacity || !f.used[id])
       throw new RangeError(`folio id ${id} is invalid: not a live folio`);
     const pfn = f.head[id];
-    if (
-      !f.used[id] ||
-      f.flags[id] & (FolioFlag.KERNEL | FolioFlag.POOL_FREE | FolioFlag.HUGETLB) ||
-      f.owner[id] < 0
-    ) {
+    if (f.flags[id] & (FolioFlag.KERNEL | FolioFlag.POOL_FREE | FolioFlag.HUGETLB) || f.owner[id] < 0) {
       throw new MemError("FOLIO_UNMOVABLE", `Cannot migrate pfn ${hex(pfn)}: the folio is unmovable`, pfn);
     }
     const pg = f.pgmap[id] ? this.pgmaps[f.pgmap[id] - 1] : undefined;
