@@ -6,7 +6,7 @@
 import type { ScenarioSummary } from "../analyze/index.js";
 import { formatBytes } from "../core/index.js";
 import { formatTable } from "../report/index.js";
-import { runScenario, SCENARIOS } from "../subsys/index.js";
+import { runScenario, SCENARIOS, ScenarioSizeError } from "../subsys/index.js";
 import { type CliIo, EXIT_OK, paintFor, UsageError } from "./io.js";
 import {
   jsonDocument,
@@ -64,7 +64,7 @@ export async function runSimulate(
     r = runScenario(o.name, { seed: o.seed, size: o.size });
   } catch (e) {
     // A size the scenario cannot take is bad command-line input (exit 2), said about --size.
-    if (o.size !== undefined && e instanceof RangeError && /^size /.test(e.message)) {
+    if (o.size !== undefined && e instanceof ScenarioSizeError) {
       throw new UsageError(`--size for ${o.name}: ${e.message}`);
     }
     throw e;

@@ -18,15 +18,11 @@ import { addDevice, buildMachine } from "./machine.js";
 import { NvmeController } from "./nvme-dev.js";
 import { ibDeregMr, ibRegUserMr } from "./rdma-mr.js";
 import { PGSZ_4K_2M_1G, umemNumDmaBlocks } from "./rdma-pgsz.js";
-import type { Metrics, ScenarioOptions } from "./scenario-types.js";
+import { type Metrics, type ScenarioOptions, scenarioSize } from "./scenario-types.js";
 
-/** A scenario's size, checked. */
+/** A scenario's size (the option or the default), checked. */
 function sizeOf(o: ScenarioOptions, def: number, unit: number): number {
-  const size = o.size ?? def;
-  if (!Number.isInteger(size) || size <= 0 || size % unit !== 0) {
-    throw new RangeError(`size ${hex(size)} is invalid: expected a positive multiple of ${hex(unit)}`);
-  }
-  return size;
+  return scenarioSize(o.size ?? def, unit);
 }
 
 function ioMetrics(d: DirectIoMetrics): Metrics {

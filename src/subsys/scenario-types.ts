@@ -3,6 +3,26 @@
  * current-kernel baseline side by side, and their ratios.
  */
 
+import { hex } from "../core/index.js";
+
+/** A scenario size it cannot run at: bad input from the caller (the CLI's --size), not a failure. */
+export class ScenarioSizeError extends RangeError {
+  override name = "ScenarioSizeError";
+}
+
+/**
+ * A scenario's size in bytes, checked: a positive multiple of `unit`.
+ * @throws ScenarioSizeError naming the size and the unit (and `what` the unit is for)
+ */
+export function scenarioSize(size: number, unit: number, what = ""): number {
+  if (!Number.isInteger(size) || size <= 0 || size % unit !== 0) {
+    throw new ScenarioSizeError(
+      `size ${hex(size)} is invalid: expected a positive multiple of ${hex(unit)}${what ? ` for ${what}` : ""}`,
+    );
+  }
+  return size;
+}
+
 /** Metric name -> value (counts and bytes). */
 export type Metrics = Record<string, number>;
 

@@ -6,7 +6,7 @@ import { hex, SZ_1G, SZ_2M } from "../core/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
 import { AddressSpace } from "../mm/index.js";
-import type { Metrics, ScenarioOptions } from "./scenario-types.js";
+import { type Metrics, type ScenarioOptions, scenarioSize } from "./scenario-types.js";
 import { IommufdIoas, VFIO_BATCH, type VfioMapStats, VfioType1Container } from "./vfio.js";
 
 /** Guest memory backing of a VFIO scenario. */
@@ -78,14 +78,9 @@ export function runVfio(
   o: ScenarioOptions,
   defaultSize: number,
 ): { size: number; design: Metrics; baseline: Metrics; notes: string[] } {
-  const size = o.size ?? defaultSize;
   const seed = o.seed ?? 1;
   const unit = backing === "1g" ? SZ_1G : backing === "thp" ? SZ_2M : 4096;
-  if (!Number.isInteger(size) || size <= 0 || size % unit !== 0) {
-    throw new RangeError(
-      `size ${hex(size)} is invalid: expected a positive multiple of ${hex(unit)} for ${backing} guest memory`,
-    );
-  }
+  const size = scenarioSize(o.size ?? defaultSize, unit, `${backing} guest memory`);
   const limit = o.baselineLimit ?? 64 * SZ_1G;
   const notes: string[] = [];
   const g = buildGuest(backing, size, seed);
