@@ -106,7 +106,8 @@ export class FolioTable {
 
   /** Number of frames in folio `id`. O(1). */
   npages(id: number): number {
-    return 2 ** this.order[id];
+    const o = this.order[id];
+    return o < 31 ? 1 << o : 2 ** o; // a shift, not Math.pow: per-page loops call this
   }
 
   /** Calls `fn(id)` for every live folio in id order. O(capacity). */

@@ -352,8 +352,11 @@ export function unpinUserPages(
     const pfn = pages[i];
     const id = Number.isInteger(pfn) && pfn >= 0 && mem.sections.pfnValid(pfn) ? f.folioOfPfn(pfn) : -1;
     if (id < 0) throw new PinFailed(`Cannot unpin pfn ${String(pfn)}: no folio holds it`, id < 0 ? -1 : pfn);
+    // gup_folio_next(): the run of pages in the same folio (one compare per page).
+    const lo = f.head[id];
+    const hi = lo + f.npages(id);
     let j = i + 1;
-    while (j < pages.length && pages[j] >= f.head[id] && pages[j] < f.head[id] + f.npages(id)) j++;
+    while (j < pages.length && pages[j] >= lo && pages[j] < hi) j++;
     need.set(id, (need.get(id) ?? 0) + (j - i));
     i = j;
   }
