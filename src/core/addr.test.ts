@@ -9,12 +9,14 @@ import {
   checkLen,
   checkRange,
   countNaturalChunks,
+  ctz52,
   decomposeRun,
   formatBytes,
   hex,
   ilog2,
   isPow2,
   lowestBit,
+  modPow2,
   parseHex,
   parseSize,
   pfnAlignOrder,
@@ -78,6 +80,25 @@ describe("page and order math", () => {
   ])("ilog2(%s) = %s, lowestBit = %s", (n, log, low) => {
     expect(ilog2(n)).toBe(log);
     expect(lowestBit(n)).toBe(low);
+  });
+
+  it("ctz52 is ilog2(lowestBit(n)) below 2^53, 52 for 0", () => {
+    expect(ctz52(0)).toBe(52);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), (n) => {
+        expect(ctz52(n)).toBe(ilog2(lowestBit(n)));
+      }),
+    );
+    expect([1, 12, 2 ** 32, 2 ** 51 + 2 ** 33, 2 ** 52].map(ctz52)).toEqual([0, 2, 32, 33, 52]);
+  });
+
+  it("modPow2 is x % m for a power of two m, above 2^32 too", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.nat(52), (x, k) => {
+        expect(modPow2(x, 2 ** k)).toBe(x % 2 ** k);
+      }),
+    );
+    expect(modPow2(2 ** 52 + 0x1234, 4096)).toBe(0x234);
   });
 
   it("pfnAlignOrder: 2 MiB pfns have order 9, 1 GiB pfns 18, pfn 0 the cap", () => {

@@ -102,6 +102,29 @@ export function lowestBit(n: number): number {
   return ((hi & -hi) >>> 0) * 0x100000000;
 }
 
+/**
+ * Trailing zero bits of an integer below 2^53, i.e. ilog2(lowestBit(n)) without a float modulo;
+ * 52 for 0 (every power of two divides 0). O(1).
+ */
+export function ctz52(n: number): number {
+  const hi = Math.floor(n / 0x100000000);
+  const lo = n - hi * 0x100000000;
+  if (lo !== 0) return 31 - Math.clz32(lo & -lo);
+  if (n === 0) return 52;
+  return 32 + (31 - Math.clz32(hi & -hi));
+}
+
+/**
+ * `x mod m` for an integer 0 <= x < 2^53 and a power of two m. Exact (dividing by a power of two
+ * and flooring lose nothing). O(1).
+ *
+ * Engine note: `%` on a value above 2^31 is a call to the C library's fmod in V8's optimised code
+ * (tens of ns); a division, a floor and a multiply-subtract are a few instructions.
+ */
+export function modPow2(x: number, m: number): number {
+  return x - Math.floor(x / m) * m;
+}
+
 /** The alignment order (in pages) of a page frame number: largest k with pfn % 2^k == 0, capped at `max`. */
 export function pfnAlignOrder(pfn: number, max = 40): number {
   if (pfn === 0) return max;

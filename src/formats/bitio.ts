@@ -3,18 +3,13 @@
  * bits wide are written as 24-bit pieces with 32-bit integer operations; nothing allocates per
  * value.
  */
-import { ilog2, lowestBit, ParseError } from "../core/index.js";
+import { ilog2, ParseError } from "../core/index.js";
 
 const P24 = 0x1000000;
 
 /** Bits needed to write `v` (0 for 0). Exact below 2^53. O(1). */
 export function bitWidth(v: number): number {
   return v === 0 ? 0 : ilog2(v) + 1;
-}
-
-/** Trailing zero bits of an integer below 2^53, capped at 52 (52 for 0). O(1). */
-export function ctz(n: number): number {
-  return n === 0 ? 52 : Math.min(52, ilog2(lowestBit(n)));
 }
 
 /** Zig-zag code of a signed integer (|d| < 2^52): 0, -1, 1, -2 ... -> 0, 1, 2, 3 ... O(1). */

@@ -21,9 +21,9 @@
  *
  * The encoder evaluates the four length/address combinations per block and keeps the smallest.
  */
-import { ADDR_LIMIT, checkCount, hex, ParseError } from "../core/index.js";
+import { ADDR_LIMIT, checkCount, ctz52, hex, ParseError } from "../core/index.js";
 import { type PhyrEntry, PhyrList, type PhyrRead } from "../phyr/index.js";
-import { BitReader, BitWriter, bitWidth, ctz, unzigzag, zigzag } from "./bitio.js";
+import { BitReader, BitWriter, bitWidth, unzigzag, zigzag } from "./bitio.js";
 import { appendDecoded, eachEntry, type Format } from "./format.js";
 import { ByteReader, ByteWriter } from "./wire.js";
 
@@ -91,7 +91,7 @@ class Plan {
   make(c: Cols, s: number, e: number): void {
     const n = e - s;
     let u = 12;
-    for (let i = s; i < e && u > 0; i++) u = Math.min(u, ctz(c.addr[i]), ctz(c.len[i]));
+    for (let i = s; i < e && u > 0; i++) u = Math.min(u, ctz52(c.addr[i]), ctz52(c.len[i]));
     this.unit = u;
     this.scale = 2 ** u;
     const sc = this.scale;
@@ -159,7 +159,7 @@ class Plan {
     const sc = this.scale;
     for (let i = s; i < e; i++) {
       const k = dictSize > 0 ? cls[i - s] : 0;
-      tz[k] = Math.min(tz[k], ctz(c.addr[i] / sc));
+      tz[k] = Math.min(tz[k], ctz52(c.addr[i] / sc));
     }
     let bits = 1 + 12 * classes;
     for (let i = s; i < e; i++) {

@@ -30,12 +30,12 @@
  * Reading entry i of a compact chunk needs a scan from a known position, because widths vary:
  * random access is O(capacity) per chunk, sequential access (cursor, forEachEntry) O(1) per entry.
  */
+import { ctz52, modPow2 } from "../core/index.js";
 import type { Chunk, EntrySlot } from "./chunk.js";
 import { checkEntry } from "./validate.js";
 
 const P12 = 4096;
 const P20 = 2 ** 20;
-const P32 = 2 ** 32;
 
 /**
  * ORDER_BYTES[order] = 2^(order + 12), the bytes of a 2^order-page chunk (order 0..31), and
@@ -59,7 +59,7 @@ for (let k = 0; k < 32; k++) {
 const WIDTH = new Uint8Array([2, 3, 3, 4]);
 
 /** Word position of the entry `k` entries after the one at `p` (widths only, no decode). O(k). */
-export function skipCompact(w: Uint32Array, p: number, k: number): number {
+function skipCompact(w: Uint32Array, p: number, k: number): number {
   for (let j = 0; j < k; j++) p += WIDTH[w[p + 1] >>> 30];
   return p;
 }
@@ -69,26 +69,6 @@ export const CompactMode = { NATURAL: 0, COUNT: 1, BYTES: 2, GENERAL: 3 } as con
 
 /** Scratch words of the last {@link encodeCompact} / {@link encodePages} call. */
 export const ENC = new Uint32Array(4);
-
-/**
- * `x mod m` for an integer 0 <= x < 2^53 and a power of two m. Exact (dividing by a power of two
- * and flooring lose nothing).
- *
- * Engine note: `%` on a value above 2^31 is a call to the C library's fmod in V8's optimised code
- * (tens of ns); a division, a floor and a multiply-subtract are a few instructions.
- */
-function modPow2(x: number, m: number): number {
-  return x - Math.floor(x / m) * m;
-}
-
-/** Count of trailing zero bits of an integer below 2^53; 52 for 0 (every power divides 0). */
-export function ctz52(n: number): number {
-  const hi = Math.floor(n / P32);
-  const lo = n - hi * P32;
-  if (lo !== 0) return 31 - Math.clz32(lo & -lo);
-  if (n === 0) return 52;
-  return 32 + (31 - Math.clz32(hi & -hi));
-}
 
 function head(frame: number, order: number, mode: number, flags: number, provider: number): void {
   ENC[0] = ((frame & 0xfffff) << 12) | ((provider & 0x7f) << 5) | flags;
