@@ -4,7 +4,7 @@
  * bounds it, and an entry-at-a-time builder that can merge contiguous entries.
  * The PFN run loops and their engine notes are in pfns.ts.
  */
-import { ADDR_LIMIT, checkCount, hex, isPow2, PAGE_SIZE } from "../core/index.js";
+import { ADDR_LIMIT, checkCount, hex, ilog2, isPow2, PAGE_SIZE } from "../core/index.js";
 import { DEFAULT_CHUNK_CAPACITY, PhyrList, type PhyrListOptions } from "./list.js";
 import { PFN_LIMIT, runsCompact, runsCompactU32, runsFixed, runsSplit } from "./pfns.js";
 import { checkEntry, checkFlags, checkProvider } from "./validate.js";
@@ -26,7 +26,7 @@ export const PFN_CHUNK_CAPACITY_MAX = 8192;
 export function pfnChunkCapacity(npages: number): number {
   const est = npages / 256;
   if (!(est >= 2 * DEFAULT_CHUNK_CAPACITY)) return DEFAULT_CHUNK_CAPACITY;
-  return Math.min(PFN_CHUNK_CAPACITY_MAX, 2 ** (31 - Math.clz32(Math.floor(est))));
+  return Math.min(PFN_CHUNK_CAPACITY_MAX, 2 ** ilog2(Math.floor(est)));
 }
 
 /** Options of {@link phyrFromPfns}. */
