@@ -44,6 +44,13 @@ export async function timeNs(fn: () => unknown, opts: BenchOptions & { heavy?: b
   return stats.p50;
 }
 
+/** Median of `xs` (the mean of the middle two for an even count). O(n log n); `xs` is not changed. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
 /** Row whose ratio is `refNs / ns`, checked against `want` when given. */
 function ratioRow(
   name: string,

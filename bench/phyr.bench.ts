@@ -22,7 +22,7 @@ import {
 } from "../src/formats/index.js";
 import { countRuns, PhyrList, type PhyrRead, phyrFromPfns } from "../src/phyr/index.js";
 import { fragmentedPfns, standardPfns } from "./gen.js";
-import { type BenchOptions, type BenchRow, type BenchSuite, timeNs } from "./harness.js";
+import { type BenchOptions, type BenchRow, type BenchSuite, median, timeNs } from "./harness.js";
 
 /** Timed rounds of the paired build measurements (see {@link pairedSamples}). */
 const ROUNDS = 15;
@@ -58,12 +58,6 @@ function pairedSamples(fns: (() => unknown)[], rounds: number): number[][] {
     }
   }
   return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Row of a time `ns` with a ratio that is the median of per-round ratios (listed in `against`). */
