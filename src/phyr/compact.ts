@@ -28,7 +28,8 @@
  * mode that holds it, the largest order) and `checkValid()` verifies it by re-encoding.
  *
  * Reading entry i of a compact chunk needs a scan from a known position, because widths vary:
- * random access is O(capacity) per chunk, sequential access (cursor, forEachEntry) O(1) per entry.
+ * random access is O(capacity) per chunk (O(1) inside its leading run of 8-byte entries, see
+ * {@link CompactChunk.seek}), sequential access (cursor, forEachEntry) O(1) per entry.
  */
 import { ctz52, modPow2 } from "../core/index.js";
 import type { Chunk, EntrySlot } from "./chunk.js";
