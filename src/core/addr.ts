@@ -21,6 +21,9 @@ export const SZ_64K = 0x10000;
 export const SZ_2M = 0x200000;
 export const SZ_1G = 0x40000000;
 
+/** POW2[k] = 2^k for k in 0..63: a table load, where `2 ** k` is a Math.pow call in hot loops. */
+export const POW2: Readonly<Float64Array> = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
+
 /** Formats a number as lowercase hex with `0x` (exact for integers below 2^53). */
 export function hex(n: number): string {
   return `0x${n.toString(16)}`;

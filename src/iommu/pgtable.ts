@@ -18,14 +18,12 @@
  * Costs: mapPages O(levels + count), unmapPages O(levels * tables + leaves), lookup O(levels),
  * checkValid O(tables * entries per table).
  */
-import { hex, ilog2 } from "../core/index.js";
+import { hex, ilog2, modPow2, POW2 } from "../core/index.js";
 import { type IoPgtableFormat, levelShift } from "./format.js";
 import { IommuMapError } from "./prot.js";
 
 const PRESENT = 1;
 const LEAF = 2;
-/** 2^k for k = 0..63 (a table read is cheaper than `2 ** k`, which V8 computes with pow()). */
-const POW2 = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
 /** Entries per pool chunk (tables per chunk = this / entries per table, at least 1). */
 const CHUNK_ENTRIES = 32768;
 
@@ -438,9 +436,4 @@ export class IoPageTable {
     this.tables--;
     this.freeIds.push(id);
   }
-}
-
-/** a mod b for an integer a >= 0 below 2^53 and a power of two b, without a float modulo (fmod is slow). */
-function modPow2(a: number, b: number): number {
-  return a - Math.floor(a / b) * b;
 }

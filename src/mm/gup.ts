@@ -20,7 +20,7 @@
  * pinnable (CMA pageblock, ZONE_MOVABLE, device-coherent; folio_is_longterm_pinnable) is migrated
  * to ZONE_NORMAL/DMA32 first (check_and_migrate_movable_folios), then the pin is taken.
  */
-import { checkRange, hex, MemError, PAGE_SIZE, PinFailed } from "../core/index.js";
+import { checkRange, hex, MemError, PAGE_SIZE, PinFailed, POW2 } from "../core/index.js";
 import { FolioFlag, type MachineMemory, MigrateType, Zone } from "../mem/index.js";
 import { PhyrFlag, PhyrList, type PhyrListOptions } from "../phyr/index.js";
 import type { AddressSpace } from "./mm.js";
@@ -294,9 +294,6 @@ export function unpinPhyrs(mm: AddressSpace, list: PhyrList, opts: UnpinOptions 
 function notPageAligned(n: number): boolean {
   return Math.floor(n / PAGE_SIZE) * PAGE_SIZE !== n;
 }
-
-/** 2^k for k = 0..63 (a table read is cheaper than `2 ** k`, which V8 computes with pow()). */
-const POW2 = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
 
 const MARK_PIN = 1;
 const MARK_GET = 2;

@@ -31,7 +31,7 @@
  * random access is O(capacity) per chunk (O(1) inside its leading run of 8-byte entries, see
  * {@link CompactChunk.seek}), sequential access (cursor, forEachEntry) O(1) per entry.
  */
-import { ctz52, modPow2 } from "../core/index.js";
+import { ctz52, modPow2, POW2 } from "../core/index.js";
 import type { Chunk, EntrySlot } from "./chunk.js";
 import { checkEntry } from "./validate.js";
 
@@ -46,12 +46,8 @@ const P20 = 2 ** 20;
  * 100 ns per decode on the bench machine; one typed-array load is a few ns. Float64Array keeps the
  * values unboxed doubles (2^43 is not a small integer).
  */
-const ORDER_BYTES = new Float64Array(32);
-const ORDER_PAGES = new Float64Array(32);
-for (let k = 0; k < 32; k++) {
-  ORDER_PAGES[k] = 2 ** k;
-  ORDER_BYTES[k] = 2 ** (k + 12);
-}
+const ORDER_BYTES = POW2.subarray(12, 44);
+const ORDER_PAGES = POW2;
 
 /**
  * Width in u32 words of the entry whose high word is `hi`: WIDTH[hi >>> 30] (2, 3, 3, 4).
