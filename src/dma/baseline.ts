@@ -21,7 +21,6 @@
 import { DmaApiError, hex, PAGE_SIZE } from "../core/index.js";
 import {
   pagePointerArray,
-  pfnOfPagePtr,
   SG_CHAIN,
   SG_END,
   type SgTable,
@@ -42,6 +41,8 @@ export const VFIO_PIN_BATCH = 512;
 /** u32 words per struct scatterlist slot (32 B). */
 const SLOT = 8;
 const P32 = 0x100000000;
+/** High u32 of x86-64 VMEMMAP_START (4-level paging), as formats/scatterlist.ts writes page_link. */
+const VMEMMAP_HI = 0xffffea00;
 
 /**
  * The scatterlist the kernel builds for a pinned buffer: the struct page * array of every page the
@@ -84,7 +85,8 @@ function forEachSg(sgt: SgTable, fn: (chunk: Uint32Array, w: number) => void): v
 
 /** The CPU physical address of one slot: page_to_phys(sg_page(sg)) + sg->offset. */
 function slotPhys(chunk: Uint32Array, w: number): number {
-  const pfn = pfnOfPagePtr(chunk[w] - (chunk[w] & 3), chunk[w + 1]); // page_link without SG_CHAIN / SG_END
+  const lo = chunk[w] - (chunk[w] & 3); // page_link without SG_CHAIN / SG_END
+  const pfn = (((chunk[w + 1] - VMEMMAP_HI) >>> 0) * P32 + lo) / 64; // sizeof(struct page)
   return pfn * PAGE_SIZE + chunk[w + 2];
 }
 

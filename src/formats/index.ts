@@ -21,7 +21,6 @@ export {
   type Format,
   type FormatHolds,
   pagesTouched,
-  pfnOfPagePtr,
   STRUCT_PAGE_SIZE,
 } from "./format.js";
 export * from "./jason8.js";
