@@ -83,7 +83,11 @@ function forEachSg(sgt: SgTable, fn: (chunk: Uint32Array, w: number) => void): v
   }
 }
 
-/** The CPU physical address of one slot: page_to_phys(sg_page(sg)) + sg->offset. */
+/**
+ * The CPU physical address of one slot: page_to_phys(sg_page(sg)) + sg->offset. Inlines
+ * formats' pfnOfPagePtr without its validity checks: the table was built here, and the checks cost
+ * the baseline ~8 ns per entry (measured), which would flatter the design.
+ */
 function slotPhys(chunk: Uint32Array, w: number): number {
   const lo = chunk[w] - (chunk[w] & 3); // page_link without SG_CHAIN / SG_END
   const pfn = (((chunk[w + 1] - VMEMMAP_HI) >>> 0) * P32 + lo) / 64; // sizeof(struct page)

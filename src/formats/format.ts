@@ -89,7 +89,7 @@ export function pagePtrHi(pfn: number): number {
  * value is not a pointer into the vmemmap array (misaligned, or beyond 2^40 pages). O(1).
  */
 export function pfnOfPagePtr(lo: number, hi: number): number {
-  if (lo % STRUCT_PAGE_SIZE !== 0) return -1;
+  if ((lo & (STRUCT_PAGE_SIZE - 1)) !== 0) return -1; // a mask: `%` of a u32 above 2^31 is a slow fmod
   const h = (hi - VMEMMAP_START_HI) >>> 0;
   if (h >= PFN_LIMIT / (P32 / STRUCT_PAGE_SIZE)) return -1;
   return (h * P32 + lo) / STRUCT_PAGE_SIZE;
