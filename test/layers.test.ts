@@ -1,0 +1,114 @@
+/**
+ * The layer graph, enforced: each folder of src/ is a layer with a rank, and a module may import
+ * only from its own layer or from layers ranked below it (ARCHITECTURE.md draws the graph). A
+ * static scan of every non-test import in src/; type-only imports count too, since they
+ * tie the layers as much as value imports do.
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const ROOT = resolve(import.meta.dirname, "..");
+
+/** Bottom to top. A layer may import any layer listed before it. */
+const LAYERS = [
+  "core",
+  "phyr",
+  "formats",
+  "mem",
+  "mm",
+  "pci",
+  "p2p",
+  "iommu",
+  "dma",
+  "subsys",
+  "machine",
+  "linux",
+  "analyze",
+  "trace",
+  "report",
+  "cli",
+] as const;
+
+function tsFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (name === "fixtures" || name === "node_modules" || name.startsWith(".")) continue;
+    if (statSync(p).isDirectory()) out.push(...tsFiles(p));
+    else if (name.endsWith(".ts") && !name.endsWith(".test.ts") && !name.endsWith(".d.ts")) out.push(p);
+  }
+  return out;
+}
+
+/** The layer of a file under src/, or "root" for src/index.ts and src/node.ts (the entry points). */
+function layerOf(file: string): string {
+  const rel = relative(join(ROOT, "src"), file).split(sep);
+  return rel.length === 1 ? "root" : rel[0];
+}
+
+/** Every relative import specifier in a module's text (static `from "..."` and `import("...")`). */
+function imports(text: string): string[] {
+  const out: string[] = [];
+  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)["'](\.{1,2}\/[^"']+)["']/gm;
+  for (let m = re.exec(text); m; m = re.exec(text)) out.push(m[1]);
+  return out;
+}
+
+/** The upward imports in src/: `file -> target` lines for each import that breaks the ranking. */
+function upwardImports(): string[] {
+  const rank = new Map<string, number>(LAYERS.map((l, i) => [l, i]));
+  const bad: string[] = [];
+  for (const file of tsFiles(join(ROOT, "src"))) {
+    const from = layerOf(file);
+    if (from === "root") continue;
+    const fromRank = rank.get(from);
+    if (fromRank === undefined) {
+      bad.push(`${relative(ROOT, file)}: folder src/${from} is not a known layer`);
+      continue;
+    }
+    for (const spec of imports(readFileSync(file, "utf8"))) {
+      const target = resolve(file, "..", spec);
+      if (!target.startsWith(join(ROOT, "src") + sep)) continue;
+      const to = layerOf(target);
+      if (to === "root") {
+        bad.push(`${relative(ROOT, file)} -> ${spec}: a layer imports an entry point`);
+        continue;
+      }
+      const toRank = rank.get(to);
+      if (toRank === undefined || toRank > fromRank)
+        bad.push(`${relative(ROOT, file)} (${from}) -> ${spec} (${to})`);
+    }
+  }
+  return bad;
+}
+
+describe("layer graph", () => {
+  it("no module in src/ imports a layer above its own", () => {
+    expect(upwardImports()).toEqual([]);
+  });
+
+  it("every folder of src/ is a ranked layer", () => {
+    const folders = readdirSync(join(ROOT, "src")).filter((n) =>
+      statSync(join(ROOT, "src", n)).isDirectory(),
+    );
+    expect(folders.filter((f) => !(LAYERS as readonly string[]).includes(f))).toEqual([]);
+  });
+
+  it("the scan sees imports in each form the code uses", () => {
+    const text = [
+      'import { a } from "../core/index.js";',
+      'import type { B } from "../phyr/list.js";',
+      'export { c } from "./local.js";',
+      'const m = await import("../cli/main.js");',
+      'import "../report/side-effect.js";',
+    ].join("\n");
+    expect(imports(text)).toEqual([
+      "../core/index.js",
+      "../phyr/list.js",
+      "./local.js",
+      "../cli/main.js",
+      "../report/side-effect.js",
+    ]);
+  });
+});
