@@ -9,13 +9,14 @@ import { ParseError } from "../core/index.js";
 import { parsePid, parseSeed, parseSizeOption, parseVaRange } from "./args.js";
 import { runBench } from "./cmd-bench.js";
 import { runCapture } from "./cmd-capture.js";
+import { runExplain } from "./cmd-explain.js";
 import { runAnalyze, runReport, runTopo } from "./cmd-report.js";
 import { runSimulate } from "./cmd-simulate.js";
 import { CliFailure, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./io.js";
 import { checkSourceChoice, type SourceChoice } from "./source.js";
 
 /** The command names (`help` prints the help of one). */
-const COMMANDS = ["report", "analyze", "topo", "capture", "simulate", "bench", "help"];
+const COMMANDS = ["report", "analyze", "topo", "capture", "simulate", "bench", "explain", "help"];
 
 /** Version printed by `phyr --version`. */
 export const VERSION = "0.1.0";
@@ -229,6 +230,16 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option("--json", 'print the rows as JSON: { schema: "phyr-bench/1", suites }')
     .action(async (o: { quick?: boolean; only?: string; json?: boolean }) => {
       setCode(await runBench(io, { quick: o.quick === true, only: o.only, json: o.json === true }));
+    });
+
+  program
+    .command("explain [term]")
+    .description(
+      "explain a term phyr prints (congruent, IOTLB, MTT, a format name, ...), with its kernel source; no term: all of them",
+    )
+    .option("--json", 'print JSON: { schema: "phyr-glossary/1", terms: [{ term, aliases, text, source }] }')
+    .action((term: string | undefined, o: { json?: boolean }) => {
+      setCode(runExplain(io, { term, json: o.json === true }));
     });
 
   for (const c of program.commands) {
