@@ -4,6 +4,7 @@
  * strings; sizes and counts are integer numbers.
  */
 
+import type { RunMap } from "./run-map.js";
 import type { MachineOrigin } from "./types.js";
 
 /** Schema id carried by every JSON document the CLI prints. Bumped on any incompatible change. */
@@ -97,6 +98,8 @@ export interface BufferAnalysis {
   rdma: RdmaCost[];
   /** Null when the buffer has no present pages. */
   nvme: NvmeCost | null;
+  /** The buffer's runs (PFN, VA, pages, backing) for the report's physical memory map; absent on `total`. */
+  runMap?: RunMap;
 }
 
 /** One region of the physical map (a /proc/iomem node down to depth 1). */

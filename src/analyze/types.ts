@@ -17,6 +17,8 @@ export interface RunsInput {
   readonly pfn: ArrayLike<number>;
   /** Pages in each run. */
   readonly npages: ArrayLike<number>;
+  /** Backing of each run (linux/runs.ts RunKind: 0 unknown, 1 base, 2 THP, 3 hugetlb, 4 zero page), when known. */
+  readonly kind?: ArrayLike<number>;
 }
 
 /** One buffer to analyze: the present pages of a VA range, in VA order. */

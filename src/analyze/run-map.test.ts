@@ -1,0 +1,156 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { analyzeBuffer } from "./buffer.js";
+import {
+  base64Decode,
+  base64Encode,
+  decodeRunMap,
+  encodeRunMap,
+  RUN_KIND_MIXED,
+  RUN_MAP_BYTES_PER_RUN,
+} from "./run-map.js";
+import type { RunsInput } from "./types.js";
+
+const runsOf = (rows: [number, number, number, number][]): RunsInput => ({
+  count: rows.length,
+  va: rows.map((r) => r[0]),
+  pfn: rows.map((r) => r[1]),
+  npages: rows.map((r) => r[2]),
+  kind: rows.map((r) => r[3]),
+});
+
+/** Random runs in VA order, tiny gaps and frame numbers so merges happen; kinds 1..4. */
+const runsArb = fc
+  .array(
+    fc.tuple(
+      fc.integer({ min: 0, max: 2 }),
+      fc.integer({ min: 0, max: 64 }),
+      fc.integer({ min: 1, max: 40 }),
+      fc.integer({ min: 1, max: 4 }),
+    ),
+    { maxLength: 40 },
+  )
+  .map((rows) => {
+    let va = 0x7f0000000000;
+    return runsOf(
+      rows.map(([gap, pfn, n, kind]) => {
+        va += gap * 4096;
+        const r: [number, number, number, number] = [va, pfn, n, kind];
+        va += n * 4096;
+        return r;
+      }),
+    );
+  });
+
+/** Naive model: every page as (va, pfn, kind), merged page by page. */
+function naiveRuns(r: RunsInput): { va: number; pfn: number; pages: number; kinds: Set<number> }[] {
+  const out: { va: number; pfn: number; pages: number; kinds: Set<number> }[] = [];
+  for (let i = 0; i < r.count; i++)
+    for (let k = 0; k < r.npages[i]; k++) {
+      const va = r.va[i] + k * 4096;
+      const pfn = r.pfn[i] + k;
+      const last = out[out.length - 1];
+      if (last && va === last.va + last.pages * 4096 && pfn === last.pfn + last.pages) {
+        last.pages++;
+        last.kinds.add(r.kind?.[i] ?? 0);
+      } else out.push({ va, pfn, pages: 1, kinds: new Set([r.kind?.[i] ?? 0]) });
+    }
+  return out;
+}
+
+describe("run map", () => {
+  it("base64Encode matches the standard alphabet and padding (RFC 4648 test vectors)", () => {
+    const enc = (s: string) => base64Encode(new TextEncoder().encode(s));
+    expect(["", "f", "fo", "foo", "foob", "fooba", "foobar"].map(enc)).toEqual([
+      "",
+      "Zg==",
+      "Zm8=",
+      "Zm9v",
+      "Zm9vYg==",
+      "Zm9vYmE=",
+      "Zm9vYmFy",
+    ]);
+    expect(new TextDecoder().decode(base64Decode("Zm9vYmE="))).toBe("fooba");
+  });
+
+  it("base64 round-trips any bytes, across the encoder's chunk boundary (property)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3 * 8192 + 7 }), (bytes) => {
+        expect(base64Decode(base64Encode(bytes))).toEqual(bytes);
+      }),
+      { seed: 14, numRuns: 40 },
+    );
+  });
+
+  it("base64Decode refuses text that is not base64, naming the offset", () => {
+    expect(() => base64Decode("Zm9")).toThrow(/length 3 is invalid: not a multiple of 4/);
+    expect(() => base64Decode("Zm<v")).toThrow(/invalid at offset 2: "<"/);
+    expect(() => base64Decode("Z=9v")).toThrow(SyntaxError);
+  });
+
+  it("encodes the runs the analysis counts: merged where VA and PFN continue, kind kept or mixed (property vs page model)", () => {
+    fc.assert(
+      fc.property(runsArb, (r) => {
+        const cols = decodeRunMap(encodeRunMap(r));
+        const naive = naiveRuns(r);
+        expect(cols.count).toBe(naive.length);
+        for (let i = 0; i < naive.length; i++) {
+          expect([cols.va[i], cols.pfn[i], cols.pages[i]]).toEqual([
+            naive[i].va,
+            naive[i].pfn,
+            naive[i].pages,
+          ]);
+          const ks = [...naive[i].kinds];
+          expect(cols.kind[i]).toBe(ks.length === 1 ? ks[0] : RUN_KIND_MIXED);
+        }
+      }),
+      { seed: 14, numRuns: 200 },
+    );
+  });
+
+  it("keeps 52-bit addresses exact: a frame near 2^40 and a VA near 2^47", () => {
+    const r = runsOf([[0x7ffffffff000 - 4096 * 2, 2 ** 40 - 3, 2, 3]]);
+    const cols = decodeRunMap(encodeRunMap(r));
+    expect([cols.va[0], cols.pfn[0], cols.pages[0], cols.kind[0]]).toEqual([
+      0x7ffffffff000 - 8192,
+      2 ** 40 - 3,
+      2,
+      3,
+    ]);
+  });
+
+  it("a buffer's runMap has as many runs as the analysis counts, at 25 bytes a run before base64", () => {
+    const runs = runsOf([
+      [0x10000, 100, 2, 1],
+      [0x12000, 102, 1, 2],
+      [0x20000, 500, 512, 2],
+    ]);
+    const a = analyzeBuffer({
+      label: "t",
+      pid: 1,
+      comm: "t",
+      vaStart: 0x10000,
+      vaLength: 0x300000,
+      runs,
+      swapped: 0,
+      unmapped: 0,
+    });
+    expect(a.runMap?.count).toBe(a.runs);
+    expect(a.runs).toBe(2);
+    const cols = decodeRunMap(a.runMap!);
+    expect(Array.from(cols.kind)).toEqual([RUN_KIND_MIXED, 2]);
+    expect(a.runMap!.pfn.length).toBe(Math.ceil((2 * 8) / 3) * 4);
+    expect(RUN_MAP_BYTES_PER_RUN).toBe(8 + 8 + 8 + 1);
+  });
+
+  it("runs without kinds are unknown (0)", () => {
+    const cols = decodeRunMap(encodeRunMap({ count: 1, va: [0x1000], pfn: [7], npages: [1] }));
+    expect(cols.kind[0]).toBe(0);
+  });
+
+  it("decodeRunMap refuses another encoding or a column of the wrong length", () => {
+    const m = encodeRunMap(runsOf([[0x1000, 1, 1, 1]]));
+    expect(() => decodeRunMap({ ...m, encoding: "x" } as never)).toThrow(/encoding "x" is invalid/);
+    expect(() => decodeRunMap({ ...m, count: 2 })).toThrow(/column kind is invalid: 1 bytes for 2 runs/);
+  });
+});

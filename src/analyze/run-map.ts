@@ -1,0 +1,192 @@
+/**
+ * The per-run data of a buffer in a compact, JSON-able form: what the HTML report's physical
+ * memory map paints, carried in the same analysis document the `--json` output prints. Runs are
+ * the buffer's maximal runs (virtual and physical pages both continue: the runs the analysis
+ * counts, see mergeContiguousRuns), each with its backing (/proc/kpageflags kind of the pages it
+ * merged, or `mixed`). Columns are little-endian typed arrays, base64-encoded: 25 bytes a run
+ * (33.3 characters of base64), instead of roughly 60 characters as JSON numbers.
+ */
+
+import { PAGE_SIZE } from "../core/index.js";
+import type { RunsInput } from "./types.js";
+
+/** Encoding id of {@link RunMap}; bumped when the columns change. */
+export const RUN_MAP_ENCODING = "runs-f64le-u8-base64/1";
+
+/**
+ * Backing names by kind value: 0..4 are linux/runs.ts RunKind (unknown, base, thp, hugetlb,
+ * zero), 5 is a run whose merged parts had different kinds.
+ */
+export const RUN_MAP_KINDS = ["unknown", "base", "thp", "hugetlb", "zero", "mixed"] as const;
+
+/** Kind value of a run merged from parts of different kinds. */
+export const RUN_KIND_MIXED = 5;
+
+/** Bytes per run in the decoded columns (pfn, va, pages as float64; kind as u8). */
+export const RUN_MAP_BYTES_PER_RUN = 25;
+
+/** A buffer's runs as base64 columns (see {@link RUN_MAP_ENCODING}). */
+export interface RunMap {
+  encoding: typeof RUN_MAP_ENCODING;
+  /** Number of runs (equals the buffer's `runs`). */
+  count: number;
+  /** First page frame number of each run: Float64Array, little-endian, base64. */
+  pfn: string;
+  /** Virtual address of each run's first page: Float64Array, little-endian, base64. */
+  va: string;
+  /** Pages in each run: Float64Array, little-endian, base64. */
+  pages: string;
+  /** Backing of each run, an index into {@link RUN_MAP_KINDS}: Uint8Array, base64. */
+  kind: string;
+}
+
+/** Decoded columns of a {@link RunMap}. */
+export interface RunColumns {
+  count: number;
+  pfn: Float64Array;
+  va: Float64Array;
+  pages: Float64Array;
+  kind: Uint8Array;
+}
+
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/**
+ * Standard base64 (RFC 4648, with padding) of bytes, without any platform API. O(n).
+ * @param bytes the bytes.
+ * @returns the base64 text.
+ */
+export function base64Encode(bytes: Uint8Array): string {
+  const parts: string[] = [];
+  const CHUNK = 3 * 8192;
+  for (let s = 0; s < bytes.length; s += CHUNK) {
+    const end = Math.min(bytes.length, s + CHUNK);
+    let out = "";
+    let i = s;
+    for (; i + 2 < end; i += 3) {
+      const v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+      out += B64[v >> 18] + B64[(v >> 12) & 63] + B64[(v >> 6) & 63] + B64[v & 63];
+    }
+    if (end - i === 1) {
+      const v = bytes[i] << 16;
+      out += `${B64[v >> 18]}${B64[(v >> 12) & 63]}==`;
+    } else if (end - i === 2) {
+      const v = (bytes[i] << 16) | (bytes[i + 1] << 8);
+      out += `${B64[v >> 18]}${B64[(v >> 12) & 63]}${B64[(v >> 6) & 63]}=`;
+    }
+    parts.push(out);
+  }
+  return parts.join("");
+}
+
+/**
+ * Decodes standard base64 (padding required when the length is not a multiple of 4). O(n).
+ * @param text base64 text.
+ * @returns the bytes.
+ * @throws SyntaxError naming the offset of the first character that is not base64, or a bad length.
+ */
+export function base64Decode(text: string): Uint8Array {
+  if (text.length % 4 !== 0)
+    throw new SyntaxError(`base64 text of length ${text.length} is invalid: not a multiple of 4`);
+  const pad = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  const out = new Uint8Array((text.length / 4) * 3 - pad);
+  let o = 0;
+  for (let i = 0; i < text.length; i += 4) {
+    let v = 0;
+    for (let k = 0; k < 4; k++) {
+      const c = text.charCodeAt(i + k);
+      const d = c === 61 && i + k >= text.length - pad ? 0 : (B64_INDEX[c] ?? -1);
+      if (d < 0)
+        throw new SyntaxError(`base64 text is invalid at offset ${i + k}: ${JSON.stringify(text[i + k])}`);
+      v = (v << 6) | d;
+    }
+    if (o < out.length) out[o++] = v >> 16;
+    if (o < out.length) out[o++] = (v >> 8) & 255;
+    if (o < out.length) out[o++] = v & 255;
+  }
+  return out;
+}
+
+const B64_INDEX: number[] = (() => {
+  const t = new Array<number>(128).fill(-1);
+  for (let i = 0; i < 64; i++) t[B64.charCodeAt(i)] = i;
+  return t;
+})();
+
+function f64Column(values: Float64Array, n: number): string {
+  const bytes = new Uint8Array(n * 8);
+  const dv = new DataView(bytes.buffer);
+  for (let i = 0; i < n; i++) dv.setFloat64(i * 8, values[i], true);
+  return base64Encode(bytes);
+}
+
+/**
+ * Encodes a buffer's runs, merging runs whose virtual and physical pages both continue (the rule
+ * of mergeContiguousRuns, so `count` equals the analysis's run count); a merged run keeps its
+ * parts' kind when they agree and is {@link RUN_KIND_MIXED} otherwise. Runs without `kind` are
+ * `unknown`. O(runs).
+ * @param runs validated runs (see checkRuns), in VA order.
+ * @returns the encoded map.
+ */
+export function encodeRunMap(runs: RunsInput): RunMap {
+  const n = runs.count;
+  const pfn = new Float64Array(n);
+  const va = new Float64Array(n);
+  const pages = new Float64Array(n);
+  const kind = new Uint8Array(n);
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const k = runs.kind ? runs.kind[i] : 0;
+    const last = m - 1;
+    if (
+      m > 0 &&
+      runs.va[i] === va[last] + pages[last] * PAGE_SIZE &&
+      runs.pfn[i] === pfn[last] + pages[last]
+    ) {
+      pages[last] += runs.npages[i];
+      if (kind[last] !== k) kind[last] = RUN_KIND_MIXED;
+    } else {
+      va[m] = runs.va[i];
+      pfn[m] = runs.pfn[i];
+      pages[m] = runs.npages[i];
+      kind[m] = k;
+      m++;
+    }
+  }
+  return {
+    encoding: RUN_MAP_ENCODING,
+    count: m,
+    pfn: f64Column(pfn, m),
+    va: f64Column(va, m),
+    pages: f64Column(pages, m),
+    kind: base64Encode(kind.subarray(0, m)),
+  };
+}
+
+/**
+ * Decodes a run map into typed columns. O(runs).
+ * @param map an encoded map.
+ * @returns the columns (new arrays).
+ * @throws TypeError for another encoding or columns whose length does not match `count`;
+ *   SyntaxError for text that is not base64.
+ */
+export function decodeRunMap(map: RunMap): RunColumns {
+  if (map.encoding !== RUN_MAP_ENCODING)
+    throw new TypeError(
+      `run map encoding ${JSON.stringify(map.encoding)} is invalid: expected ${RUN_MAP_ENCODING}`,
+    );
+  const n = map.count;
+  const f64 = (name: "pfn" | "va" | "pages"): Float64Array => {
+    const bytes = base64Decode(map[name]);
+    if (bytes.length !== n * 8)
+      throw new TypeError(`run map column ${name} is invalid: ${bytes.length} bytes for ${n} runs`);
+    const dv = new DataView(bytes.buffer);
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = dv.getFloat64(i * 8, true);
+    return out;
+  };
+  const kind = base64Decode(map.kind);
+  if (kind.length !== n)
+    throw new TypeError(`run map column kind is invalid: ${kind.length} bytes for ${n} runs`);
+  return { count: n, pfn: f64("pfn"), va: f64("va"), pages: f64("pages"), kind };
+}
