@@ -7,6 +7,5 @@ export * from "./machine.js";
 export * from "./output.js";
 export * from "./p2p.js";
 export * from "./run-map.js";
-export * from "./run-map.js";
 export * from "./runs.js";
 export * from "./types.js";
