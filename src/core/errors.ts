@@ -1,5 +1,5 @@
 /**
- * Error classes shared by every layer (STYLE.md rule 7).
+ * Error classes shared by every layer (ARCHITECTURE.md, Conventions).
  *
  * - `RangeError` / `TypeError` (built in) for out-of-range values and wrong shapes.
  * - {@link ParseError} (a `SyntaxError`) for unparsable /proc, /sys or snapshot text, with `path` and `line`.

@@ -1,6 +1,6 @@
 /**
  * Baselines: the kernel's current ways of DMA-mapping the same memory, run beside dmaMap() on the
- * same input (DESIGN.md "Baselines live beside the design"). Both really map: their results are
+ * same input (ARCHITECTURE.md, "Three ways phyr meets memory"). Both really map: their results are
  * reachable by the device through the same access path as dmaMap()'s, and both are undone by their
  * own unmap.
  *

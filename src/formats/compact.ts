@@ -51,7 +51,7 @@ function chunksFor(list: PhyrRead): number {
 /** The compact store's own bytes. bytesFor/encode/decode O(n + chunks * capacity). */
 export const compactFormat: Format = {
   name: "compact",
-  kernelSource: "src/phyr/compact.ts (Jason Gunthorpe's 8-byte word, linux-dma.md §1)",
+  kernelSource: "src/phyr/compact.ts (Jason Gunthorpe's 8-byte word, docs/design.md)",
   holds: { flags: true, provider: true, byteGranular: true },
   bytesFor(list: PhyrRead): number {
     return LIST_HEADER_BYTES + chunksFor(list) * (SEGMENT_BYTES + CAP_WORDS * 4);

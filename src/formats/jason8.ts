@@ -1,6 +1,6 @@
 /**
  * `jason8`: Jason Gunthorpe's list for "the physical pages underlying a contiguous chunk of VA"
- * (linux-dma.md §1), mode 00 only: every page run is decomposed into naturally aligned
+ * (docs/design.md), mode 00 only: every page run is decomposed into naturally aligned
  * power-of-two chunks (core decomposeRun; the 5-bit order field caps a chunk at 2^31 pages), one
  * 8-byte word each, after a 24-byte list header { first_page_offset, total_length, min_alignment }.
  *

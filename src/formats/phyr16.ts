@@ -1,6 +1,6 @@
 /**
  * `phyr16`: struct phys_vec { phys_addr_t paddr; size_t len; } (include/linux/types.h), the 16-byte
- * phyr of Matthew Wilcox's "Phyr Starter" (linux-dma.md §1): one per entry, byte-exact, no flags or
+ * phyr of Matthew Wilcox's "Phyr Starter" (docs/design.md): one per entry, byte-exact, no flags or
  * providers, no header. Layout: n x (u64 paddr, u64 len), little-endian.
  */
 import { ADDR_LIMIT } from "../core/index.js";

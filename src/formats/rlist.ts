@@ -1,5 +1,5 @@
 /**
- * `rlist`: Jason Gunthorpe's 2023 prototype (never merged; linux-dma.md §1). A logical entry
+ * `rlist`: Jason Gunthorpe's 2023 prototype (never merged; docs/design.md). A logical entry
  * {type:2, length:60, base:64, offset:32, extra:32} is stored in the smallest of three encodings,
  * packed into linked 512-byte chunks: 8 B of chunk header then entries; an entry never straddles
  * two chunks (504 / 8 = 63 short entries per chunk, about 8.13 B per entry).

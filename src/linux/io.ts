@@ -1,6 +1,6 @@
 /**
- * Where the readers look and how they read: every reader takes `{ procRoot, sysRoot }` (STYLE.md
- * rule 8) so tests run on fixture trees and on the live machine alike. Text files are read whole
+ * Where the readers look and how they read: every reader takes `{ procRoot, sysRoot }` (ARCHITECTURE.md,
+ * Conventions) so tests run on fixture trees and on the live machine alike. Text files are read whole
  * but bounded in size; binary files (pagemap, kpageflags) are read with positioned `readSync`.
  */
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";

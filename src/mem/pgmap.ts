@@ -1,6 +1,6 @@
 /**
  * ZONE_DEVICE page maps (include/linux/memremap.h struct dev_pagemap): a physical range given
- * struct pages in ZONE_DEVICE, of one of five types, each with its rules (linux-dma.md section 6):
+ * struct pages in ZONE_DEVICE, of one of five types, each with its rules (docs/kernel-fidelity.md, GUP and memory management):
  *
  * | type | CPU access | GUP | FOLL_LONGTERM | DMA |
  * |---|---|---|---|---|

@@ -1,5 +1,5 @@
 /**
- * Constants and small enums of the physical memory model (linux-dma.md section 6).
+ * Constants and small enums of the physical memory model (docs/kernel-fidelity.md, GUP and memory management).
  *
  * Sizes follow x86-64 SPARSEMEM_VMEMMAP: 128 MiB sections (SECTION_SIZE_BITS 27,
  * arch/x86/include/asm/sparsemem.h), 2 MiB subsections (SUBSECTION_SHIFT 21,

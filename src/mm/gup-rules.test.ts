@@ -13,7 +13,7 @@ function check(mem: MachineMemory, mm: AddressSpace): void {
   mm.checkValid();
 }
 
-describe("pins of ZONE_DEVICE memory by pgmap type (linux-dma.md section 6, mm/gup.c)", () => {
+describe("pins of ZONE_DEVICE memory by pgmap type (docs/kernel-fidelity.md, mm/gup.c)", () => {
   // [type, FOLL_LONGTERM, outcome]. A 4 KiB pin at DEV + 0x1000 of a 2 MiB-aligned DAX mapping
   // lands in a 2 MiB device folio: large folio, so +1 refcount and +1 _pincount (owner ref 1 -> 2).
   // folio_is_longterm_pinnable: GENERIC and PCI_P2PDMA yes (zone device, not coherent/fsdax);

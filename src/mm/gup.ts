@@ -13,8 +13,8 @@
  * refused on fsdax VMAs (check_vma_flags: vma_is_fsdax); PFNMAP ranges (no struct page) may only
  * be pinned (kind "pin"), never referenced with FOLL_GET, and yield MMIO entries carrying the
  * BAR's provider index — this is the design's extension, upstream GUP refuses VM_PFNMAP outright;
- * DEVICE_PRIVATE pages are refused to anyone but their pgmap owner (the design's rule, linux-dma.md
- * section 1; upstream GUP instead faults them back to RAM through pgmap->ops->migrate_to_ram, and
+ * DEVICE_PRIVATE pages are refused to anyone but their pgmap owner (the design's rule, docs/design.md,
+ * "Device memory"; upstream GUP instead faults them back to RAM through pgmap->ops->migrate_to_ram, and
  * only hmm_range_fault with a matching dev_private_owner returns them in place).
  * Then missing pages are faulted in, and for FOLL_LONGTERM every folio that is not long-term
  * pinnable (CMA pageblock, ZONE_MOVABLE, device-coherent; folio_is_longterm_pinnable) is migrated

@@ -1,5 +1,5 @@
 /**
- * The compact store: Jason Gunthorpe's 8-byte word form of a physical range (linux-dma.md §1,
+ * The compact store: Jason Gunthorpe's 8-byte word form of a physical range (docs/design.md,
  * "His follow-up word layout"), with escapes for runs that are not one naturally aligned chunk.
  * A chunk is one Uint32Array of 2 * capacity u32s; an entry takes 2, 3 or 4 u32s (1, 1.5 or 2
  * 8-byte slots) and never straddles two chunks. The 64-bit word is stored as two u32 halves,

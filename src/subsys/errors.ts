@@ -1,5 +1,5 @@
 /**
- * Named errors of the consumers (STYLE.md rule 7). Each carries a stable `code`.
+ * Named errors of the consumers (ARCHITECTURE.md, Conventions). Each carries a stable `code`.
  */
 import { PhyrError } from "../core/index.js";
 
