@@ -1,4 +1,5 @@
 export * from "./addr.js";
 export * from "./errors.js";
+export * from "./kernel.js";
 export * from "./rng.js";
 export * from "./words.js";
