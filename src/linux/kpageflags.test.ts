@@ -5,6 +5,7 @@
  * KPF_THP; the zero page (and the huge zero page, which is also a THP) has KPF_ZERO_PAGE.
  * Expected kinds below follow from those rules, not from running this code.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { classifyRuns, frameKind, KPF, type KpageflagsSource, parseKpageflagsExtract } from "./kpageflags.js";
 import { PageRuns, RunFlag, RunKind } from "./runs.js";
@@ -96,5 +97,111 @@ describe("classifyRuns() tells hugetlb, THP and base runs apart", () => {
     const out = classifyRuns(runs, never);
     expect(rows(out)).toEqual([[0, 0, 8, RunKind.UNKNOWN]]);
     expect(out.hiddenPages).toBe(8);
+  });
+});
+
+/**
+ * The reference: the per-run rule written plainly (one read per run, frames in run order), as
+ * classifyRuns() did before it gathered reads in frame order.
+ */
+function classifyPerRun(runs: PageRuns, source: KpageflagsSource): number[][] {
+  const rows: number[][] = [];
+  for (let r = 0; r < runs.count; r++) {
+    const [va, pfn, n] = [runs.va[r], runs.pfn[r], runs.npages[r]];
+    if (pfn === 0) {
+      rows.push([va, 0, n, RunKind.UNKNOWN]);
+      continue;
+    }
+    const words = new Uint32Array(2 * n);
+    source.read(pfn, n, words);
+    let cur = -1;
+    for (let k = 0; k < n; k++) {
+      const lo = words[2 * k];
+      const kind = frameKind(lo);
+      const head = (lo & HEAD) !== 0 && (kind === RunKind.THP || kind === RunKind.HUGETLB);
+      if (kind !== cur || head) rows.push([va + k * 4096, pfn + k, 1, kind]);
+      else rows[rows.length - 1][2]++;
+      cur = kind;
+    }
+  }
+  return rows;
+}
+
+/** A source over frames 1..span whose flags come from a table, counting reads and frames read. */
+function tableSource(flagsOf: (pfn: number) => number) {
+  const stats = { reads: 0, frames: 0 };
+  const source: KpageflagsSource = {
+    read(pfn, count, out) {
+      stats.reads++;
+      stats.frames += count;
+      for (let k = 0; k < count; k++) {
+        out[2 * k] = flagsOf(pfn + k);
+        out[2 * k + 1] = 0;
+      }
+    },
+    close() {},
+  };
+  return { source, stats };
+}
+
+describe("classifyRuns() reads in frame order", () => {
+  it("gives what one read per run gives, for any runs, gap and read size", () => {
+    // Frames carry folios of 1, 4 or 8 pages (head + tails) of random kinds, fixed per seed.
+    const folioFlags = (seed: number) => (pfn: number) => {
+      const size = [1, 4, 8][(seed + (pfn >> 3)) % 3];
+      const kind = [LRU_ANON, LRU_ANON | bit(KPF.THP), bit(KPF.HUGE), bit(KPF.ZERO_PAGE)][
+        (seed * 7 + (pfn >> 3)) % 4
+      ];
+      return size === 1 ? kind & ~bit(KPF.THP) & ~bit(KPF.HUGE) : kind | (pfn % size === 0 ? HEAD : TAIL);
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ pfn: fc.integer({ min: 1, max: 400 }), n: fc.integer({ min: 1, max: 40 }) }), {
+          maxLength: 40,
+        }),
+        fc.integer({ min: 0, max: 50 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.nat(100),
+        (list, gap, maxRead, seed) => {
+          const runs = new PageRuns(0, 2 ** 30);
+          let va = 0;
+          for (const { pfn, n } of list) {
+            runs.push(va, pfn, n, RunFlag.PRESENT);
+            va += (n + 1) * 4096; // a hole between runs keeps them apart in VA
+            runs.presentPages += n;
+          }
+          runs.unmappedPages = 2 ** 18 - runs.presentPages;
+          const { source } = tableSource(folioFlags(seed));
+          const out = classifyRuns(runs, source, { gapFrames: gap, maxReadFrames: maxRead });
+          out.checkValid();
+          expect(rows(out)).toEqual(classifyPerRun(runs, source));
+        },
+      ),
+      { seed: 5, numRuns: 300 },
+    );
+  });
+
+  it("reads runs whose frames lie within the gap of each other in one read, whatever their VA order", () => {
+    // Three runs in VA order at frames 0x1000, 0x100 and 0x120: frame order is 0x100, 0x120, 0x1000.
+    const runs = new PageRuns(0, 64 * 4096);
+    runs.push(0, 0x1000, 4, RunFlag.PRESENT);
+    runs.push(8 * 4096, 0x100, 4, RunFlag.PRESENT);
+    runs.push(16 * 4096, 0x120, 4, RunFlag.PRESENT);
+    const { source, stats } = tableSource(() => LRU_ANON);
+    classifyRuns(runs, source, { gapFrames: 64 });
+    // 0x100..0x124 in one read (gap 0x1c <= 64), 0x1000..0x1004 in another.
+    expect(stats).toEqual({ reads: 2, frames: 0x24 + 4 });
+    const per = tableSource(() => LRU_ANON);
+    classifyRuns(runs, per.source, { gapFrames: 0 });
+    expect(per.stats).toEqual({ reads: 3, frames: 12 });
+  });
+
+  it("refuses a negative gap or a read size outside 1..2^24, reading nothing", () => {
+    const runs = new PageRuns(0, 4096);
+    runs.push(0, 0x10, 1, RunFlag.PRESENT);
+    const { source, stats } = tableSource(() => 0);
+    expect(() => classifyRuns(runs, source, { gapFrames: -1 })).toThrow(/gapFrames -1 is invalid/);
+    expect(() => classifyRuns(runs, source, { maxReadFrames: 0 })).toThrow(/maxReadFrames 0 is invalid/);
+    expect(stats.reads).toBe(0);
   });
 });
