@@ -1,7 +1,8 @@
 /**
  * trace: the real kernel's own record of its DMA decisions. Reads tracefs text (the `trace` file or
  * `trace_pipe`: dma:, iommu:, swiotlb:, nvme: and block: events, trace_marker lines) into typed
- * events; everything else in phyr compares against what these events say the kernel did.
+ * events, and summarises them per device: what the kernel did (traced) beside what the phyr design
+ * would have built for the same physical ranges (model).
  */
 
 export {
@@ -40,3 +41,19 @@ export type {
   TraceEventKind,
 } from "./parse-types.js";
 export { MALFORMED_KEPT } from "./parse-types.js";
+export {
+  NO_DMA_API_MESSAGE,
+  summarizeTrace,
+  type TraceDesignSide,
+  type TraceDeviceSummary,
+  type TraceKernelSide,
+  type TraceSummary,
+  type TraceSummaryOptions,
+} from "./summary.js";
+export {
+  type DeviceWalk,
+  type PhysRange,
+  type TracedMapping,
+  type TraceWalk,
+  walkTrace,
+} from "./summary-walk.js";

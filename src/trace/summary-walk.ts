@@ -1,0 +1,264 @@
+/**
+ * One pass over the events of a trace: per device, the kernel's DMA map calls as traced, the
+ * iommu:map calls attributed to it, the bounces, and the physical ranges of each mapping (what the
+ * phyr design is then built from, in summary.ts). Cost: O(events + array entries).
+ *
+ * Attribution of iommu:map (include/trace/events/iommu.h map carries no device): kernel/dma/mapping.c
+ * dma_map_phys() and __dma_map_sg_attrs() emit trace_dma_map_phys / trace_dma_map_sg AFTER the
+ * IOMMU work (iommu_dma_map_phys / iommu_dma_map_sg -> iommu_map_nosync(), whose trace_map fires
+ * per call), in the same task. So a task's pending iommu:map events are claimed by that task's next
+ * DMA map event whose physical pages they cover ("by event"). Maps never claimed (the two-step IOVA
+ * API, dma_iova_link(), has no dma: tracepoint) go to the only device that used the IOMMU in the
+ * trace ("only IOMMU device"), or stay unattributed when there is none or more than one; each
+ * maximal run of such maps at consecutive IOVAs counts as one mapping (one dma_iova_try_alloc()).
+ */
+
+import { alignDown, alignUp, PAGE_SIZE } from "../core/index.js";
+import type { DmaMapSgEvent, IommuMapEvent, TraceEvent } from "./parse-types.js";
+
+/** A physical range [addr, addr + len). */
+export type PhysRange = readonly [addr: number, len: number];
+
+/** One mapping the kernel made (one map call, or one IOVA-API run of iommu maps). */
+export interface TracedMapping {
+  /** Physical ranges it covered, in order; empty when the trace does not tell them. */
+  ranges: PhysRange[];
+  /** True when `ranges` are the granule-aligned ranges the IOMMU mapped, not the exact bytes. */
+  granuleAligned: boolean;
+  /** iommu:map calls of this mapping. */
+  iommu: IommuMapEvent[];
+}
+
+/** What one device did, as traced. */
+export interface DeviceWalk {
+  device: string;
+  mapCalls: { sg: number; phys: number; page: number; resource: number; alloc: number };
+  sgEntriesIn: number;
+  dmaSegmentsOut: number;
+  bytesMapped: number;
+  /** dma_map_sg calls whose arrays were cut at DMA_TRACE_MAX_ENTRIES. */
+  truncatedCalls: number;
+  /** dma_map_sg calls with more than 128 DMA segments: their bytes are only partly known. */
+  partialBytesCalls: number;
+  iommuByEvent: number;
+  iommuByOnlyDevice: number;
+  bounces: number;
+  bounceBytes: number;
+  mappings: TracedMapping[];
+  /** The device used the IOMMU: it claimed iommu maps or was attached to a domain in the trace. */
+  usesIommu: boolean;
+  /** Some DMA address differed from its physical address (an IOMMU, a bus offset, or a bounce). */
+  translated: boolean;
+}
+
+/** The result of {@link walkTrace}. */
+export interface TraceWalk {
+  devices: Map<string, DeviceWalk>;
+  /** iommu:map calls no device could be named for. */
+  unattributed: IommuMapEvent[];
+  /** Counts of events by system: dma:, iommu: (map/unmap/attach/...), swiotlb:. */
+  dmaEvents: number;
+  iommuEvents: number;
+  swiotlbEvents: number;
+  markers: number;
+}
+
+function newDevice(device: string): DeviceWalk {
+  return {
+    device,
+    mapCalls: { sg: 0, phys: 0, page: 0, resource: 0, alloc: 0 },
+    sgEntriesIn: 0,
+    dmaSegmentsOut: 0,
+    bytesMapped: 0,
+    truncatedCalls: 0,
+    partialBytesCalls: 0,
+    iommuByEvent: 0,
+    iommuByOnlyDevice: 0,
+    bounces: 0,
+    bounceBytes: 0,
+    mappings: [],
+    usesIommu: false,
+    translated: false,
+  };
+}
+
+/** True when the iommu map's physical range overlaps the granule-aligned [addr, addr + len). */
+function covers(m: IommuMapEvent, addr: number, len: number): boolean {
+  const lo = alignDown(addr, PAGE_SIZE);
+  const hi = alignUp(addr + Math.max(len, 1), PAGE_SIZE);
+  return m.paddr < hi && m.paddr + m.size > lo;
+}
+
+/** Takes from `pending` the maps that cover any of the ranges; leaves the others. */
+function claim(pending: IommuMapEvent[], ranges: readonly PhysRange[]): IommuMapEvent[] {
+  const taken: IommuMapEvent[] = [];
+  let w = 0;
+  for (const m of pending) {
+    if (ranges.some(([a, l]) => covers(m, a, l))) taken.push(m);
+    else pending[w++] = m;
+  }
+  pending.length = w;
+  return taken;
+}
+
+/** Physical ranges of a dma_map_sg: exact when nothing merged (ents == nents), else from its iommu maps. */
+function sgRanges(
+  e: DmaMapSgEvent,
+  iommu: readonly IommuMapEvent[],
+): { ranges: PhysRange[]; aligned: boolean } {
+  if (!e.truncated && e.ents === e.nents && e.physAddrs.length === e.sizes.length) {
+    // dma-direct maps entry i to segment i (kernel/dma/direct.c dma_direct_map_sg): sg_dma_len = length.
+    return { ranges: e.physAddrs.map((p, i) => [p, e.sizes[i]] as const), aligned: false };
+  }
+  if (iommu.length > 0) return { ranges: iommu.map((m) => [m.paddr, m.size] as const), aligned: true };
+  return { ranges: [], aligned: false };
+}
+
+/**
+ * Walks the events once (see the module comment for the attribution rules).
+ * @param events parsed events in trace order.
+ * @returns per-device tallies, mappings and the unattributed iommu maps.
+ */
+export function walkTrace(events: readonly TraceEvent[]): TraceWalk {
+  const devices = new Map<string, DeviceWalk>();
+  const dev = (name: string): DeviceWalk => {
+    let d = devices.get(name);
+    if (d === undefined) {
+      d = newDevice(name);
+      devices.set(name, d);
+    }
+    return d;
+  };
+  const pending = new Map<number, IommuMapEvent[]>();
+  const walk: TraceWalk = {
+    devices,
+    unattributed: [],
+    dmaEvents: 0,
+    iommuEvents: 0,
+    swiotlbEvents: 0,
+    markers: 0,
+  };
+  for (const e of events) {
+    switch (e.kind) {
+      case "iommu_map": {
+        walk.iommuEvents++;
+        let p = pending.get(e.pid);
+        if (p === undefined) {
+          p = [];
+          pending.set(e.pid, p);
+        }
+        p.push(e);
+        break;
+      }
+      case "iommu_unmap":
+      case "io_page_fault":
+      case "iommu_group":
+        walk.iommuEvents++;
+        break;
+      case "iommu_device":
+        walk.iommuEvents++;
+        if (e.name === "attach_device_to_domain") dev(e.device).usesIommu = true;
+        break;
+      case "dma_map": {
+        walk.dmaEvents++;
+        const d = dev(e.device);
+        const mmio = e.attrs.includes("MMIO") || e.name === "dma_map_resource";
+        if (mmio) d.mapCalls.resource++;
+        else if (e.name === "dma_map_page") d.mapCalls.page++;
+        else d.mapCalls.phys++;
+        d.dmaSegmentsOut++;
+        d.bytesMapped += e.size;
+        const ranges: PhysRange[] = [[e.physAddr, e.size]];
+        const iommu = claim(pending.get(e.pid) ?? [], ranges);
+        d.iommuByEvent += iommu.length;
+        if (iommu.length > 0) d.usesIommu = true;
+        if (e.dmaAddr !== e.physAddr) d.translated = true;
+        d.mappings.push({ ranges, granuleAligned: false, iommu });
+        break;
+      }
+      case "dma_map_sg": {
+        walk.dmaEvents++;
+        const d = dev(e.device);
+        d.mapCalls.sg++;
+        d.sgEntriesIn += e.nents;
+        d.dmaSegmentsOut += e.ents;
+        d.bytesMapped += e.sizes.reduce((s, x) => s + x, 0);
+        if (e.truncated) d.truncatedCalls++;
+        if (e.ents > e.sizes.length) d.partialBytesCalls++;
+        const iommu = claim(
+          pending.get(e.pid) ?? [],
+          e.physAddrs.map((p) => [p, 1] as const),
+        );
+        d.iommuByEvent += iommu.length;
+        if (iommu.length > 0) d.usesIommu = true;
+        if (e.dmaAddrs.length > 0 && e.physAddrs.length > 0 && e.dmaAddrs[0] !== e.physAddrs[0])
+          d.translated = true;
+        const r = sgRanges(e, iommu);
+        d.mappings.push({ ranges: r.ranges, granuleAligned: r.aligned, iommu });
+        break;
+      }
+      case "dma_alloc": {
+        walk.dmaEvents++;
+        const d = dev(e.device);
+        d.mapCalls.alloc++;
+        const phys: PhysRange[] = e.physAddrs.map((p) => [p, 1] as const);
+        const iommu = phys.length > 0 ? claim(pending.get(e.pid) ?? [], phys) : [];
+        d.iommuByEvent += iommu.length;
+        if (iommu.length > 0) d.usesIommu = true;
+        break;
+      }
+      case "dma_unmap":
+      case "dma_unmap_sg":
+      case "dma_map_sg_err":
+      case "dma_free":
+      case "dma_sync_single":
+      case "dma_sync_sg":
+        walk.dmaEvents++;
+        break;
+      case "swiotlb_bounced": {
+        walk.swiotlbEvents++;
+        const d = dev(e.device);
+        d.bounces++;
+        d.bounceBytes += e.size;
+        break;
+      }
+      case "marker":
+        walk.markers++;
+        break;
+      default:
+        break;
+    }
+  }
+  attributeLeftovers(walk, pending);
+  return walk;
+}
+
+/** Unclaimed iommu maps: to the only IOMMU device, one mapping per run of consecutive IOVAs. */
+function attributeLeftovers(walk: TraceWalk, pending: Map<number, IommuMapEvent[]>): void {
+  const left = [...pending.values()].flat().sort((a, b) => a.line - b.line);
+  if (left.length === 0) return;
+  // The devices that used the IOMMU; when the trace shows none (attach happened before it began),
+  // the ones whose DMA addresses were translated and never bounced.
+  let iommuDevices = [...walk.devices.values()].filter((d) => d.usesIommu);
+  if (iommuDevices.length === 0)
+    iommuDevices = [...walk.devices.values()].filter((d) => d.translated && d.bounces === 0);
+  if (iommuDevices.length !== 1) {
+    walk.unattributed.push(...left);
+    return;
+  }
+  const d = iommuDevices[0];
+  let run: IommuMapEvent[] = [];
+  const close = (): void => {
+    if (run.length === 0) return;
+    d.mappings.push({ ranges: run.map((m) => [m.paddr, m.size] as const), granuleAligned: true, iommu: run });
+    run = [];
+  };
+  for (const m of left) {
+    const prev = run[run.length - 1];
+    if (prev !== undefined && (prev.pid !== m.pid || prev.iova + prev.size !== m.iova)) close();
+    run.push(m);
+  }
+  close();
+  d.iommuByOnlyDevice += left.length;
+  d.usesIommu = true;
+}
