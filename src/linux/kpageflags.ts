@@ -307,6 +307,7 @@ export function classifyRuns(runs: PageRuns, source: KpageflagsSource, opts: Cla
   out.swappedPages = runs.swappedPages;
   out.unmappedPages = runs.unmappedPages;
   out.hiddenPages = runs.hiddenPages;
+  out.readEnd = runs.readEnd;
   for (let r = 0; r < n; r++) {
     const va = runs.va[r];
     const pfn = pfnArr[r];

@@ -173,6 +173,41 @@ describe("readPagemapRuns() forms runs like page-types -l", () => {
     expect(() => pagemapRunsFromBytes(big, 0)).toThrow(/at or above 2\^40/);
   });
 
+  it("stops after the batch that finds stopAfterPages resident pages; the rest counts as unmapped", () => {
+    // 12 pages: present at 1, 2 (frames 0x10, 0x11), swapped at 5, present at 9 (frame 0x20).
+    const pages = Array.from({ length: 12 }, () => ({ kind: 2, pfn: 0, hi: 0 }));
+    pages[1] = { kind: 0, pfn: 0x10, hi: 0x80000000 };
+    pages[2] = { kind: 0, pfn: 0x11, hi: 0x80000000 };
+    pages[5] = { kind: 1, pfn: 0, hi: 0 };
+    pages[9] = { kind: 0, pfn: 0x20, hi: 0x80000000 };
+    mkdirSync(join(dir, "81"), { recursive: true });
+    writeFileSync(join(dir, "81", "pagemap"), encode(pages));
+    const read = (stopAfterPages?: number) => {
+      const seen: number[] = [];
+      const r = readPagemapRuns(81, 0, 12 * 4096, {
+        procRoot: dir,
+        batchEntries: 4,
+        stopAfterPages,
+        onProgress: (d) => seen.push(d / 4096),
+      });
+      r.checkValid();
+      return { r, seen };
+    };
+    // 3 resident pages (two present, one swapped) are all found in batch 2 (pages 4-7): page 9 is
+    // never read, so 12 - 2 present - 1 swapped = 9 pages count as unmapped.
+    const early = read(3);
+    expect([early.r.count, early.r.presentPages, early.r.swappedPages, early.r.unmappedPages]).toEqual([
+      1, 2, 1, 9,
+    ]);
+    expect([early.r.readEnd / 4096, early.seen]).toEqual([8, [4, 12]]);
+    // Asking for all 4 reads everything, as does no limit.
+    const whole = read(4);
+    expect([whole.r.count, whole.r.readEnd / 4096, whole.seen]).toEqual([2, 12, [4, 8, 12]]);
+    expect(read().r.count).toBe(2);
+    expect(() => read(-1)).toThrow(/stopAfterPages -1 is invalid/);
+    expect(() => read(1.5)).toThrow(/stopAfterPages 1.5 is invalid/);
+  });
+
   it("continues the last run across calls (batch boundary inside a run)", () => {
     const runs = new PageRuns(0, 4 * 4096);
     const w = new Uint32Array([5, 0x80000000, 6, 0x80000000, 7, 0x80000000, 9, 0x80000000]);

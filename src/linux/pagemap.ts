@@ -157,6 +157,13 @@ export interface PagemapOptions extends ReaderOptions {
   onProgress?: (doneBytes: number, totalBytes: number) => void;
   /** Entries per read; default {@link PAGEMAP_BATCH} (tests use small batches to cross boundaries). */
   batchEntries?: number;
+  /**
+   * Stop reading once this many pages have been found present or swapped (the batch that reaches
+   * it is read whole); the pages after it count as unmapped. For a VMA whose smaps `Rss` + `Swap`
+   * says how many pages it holds, this ends the read of a huge, mostly empty mapping at its last
+   * resident page instead of its end. Default: read the whole range.
+   */
+  stopAfterPages?: number;
 }
 
 /**
@@ -165,8 +172,9 @@ export interface PagemapOptions extends ReaderOptions {
  * @param pid process id or "self"
  * @param vaStart first virtual address
  * @param vaEnd end virtual address (exclusive), above vaStart
- * @returns runs with present/swapped/unmapped/hidden page counts
- * @throws RangeError for a bad pid or range; ParseError when the file ends early or holds frames
+ * @returns runs with present/swapped/unmapped/hidden page counts; `readEnd` is below `vaEnd` when
+ *   `stopAfterPages` ended the read early
+ * @throws RangeError for a bad pid, range or option; ParseError when the file ends early or holds frames
  *   at or above 2^40; Node errno errors when it cannot be opened
  */
 export function readPagemapRuns(
@@ -182,6 +190,9 @@ export function readPagemapRuns(
   const batch = opts.batchEntries ?? PAGEMAP_BATCH;
   if (!Number.isInteger(batch) || batch < 1 || batch > 1 << 24)
     throw new RangeError(`batchEntries ${batch} is invalid: expected 1..2^24`);
+  const stopAfter = opts.stopAfterPages ?? Number.POSITIVE_INFINITY;
+  if (!(stopAfter >= 0) || (Number.isFinite(stopAfter) && !Number.isInteger(stopAfter)))
+    throw new RangeError(`stopAfterPages ${stopAfter} is invalid: expected an integer >= 0`);
   if (endianness() !== "LE")
     throw new Error("pagemap decoding needs a little-endian host (words are read as u32 halves)");
   const path = procPath(opts, pidPart(pid), "pagemap");
@@ -209,6 +220,11 @@ export function readPagemapRuns(
       }
       addPagemapWords(runs, words, n, vpn, path);
       vpn += n;
+      if (runs.presentPages + runs.swappedPages >= stopAfter && vpn < endVpn) {
+        runs.unmappedPages += endVpn - vpn;
+        runs.readEnd = vpn * 4096;
+        vpn = endVpn;
+      }
       opts.onProgress?.((vpn - firstVpn) * 4096, (endVpn - firstVpn) * 4096);
     }
   } finally {

@@ -63,6 +63,11 @@ export class PageRuns {
   unmappedPages = 0;
   /** Present pages whose frame number read as 0: frames hidden without CAP_SYS_ADMIN. */
   hiddenPages = 0;
+  /**
+   * Where reading ended: `vaEnd` unless a reader stopped early (pagemap's `stopAfterPages`), in
+   * which case the pages from here to `vaEnd` were not read and count as unmapped.
+   */
+  readEnd: number;
 
   /**
    * @param vaStart first byte of the range the runs describe (page aligned)
@@ -74,6 +79,7 @@ export class PageRuns {
     readonly vaEnd: number,
     capacity = 64,
   ) {
+    this.readEnd = vaEnd;
     const c = Math.max(1, capacity);
     this.va = new Float64Array(c);
     this.pfn = new Float64Array(c);
