@@ -8,7 +8,8 @@
  * Cost: O(n) for the plan and the output. Identity is one allocation-free pass over the list (each
  * entry classified and checked against the mask) and allocates no list storage.
  */
-import { alignUp, checkCount, hex } from "../core/index.js";
+import { checkCount, hex } from "../core/index.js";
+import { iommuDmaSgLayout } from "../iommu/index.js";
 import { PhyrFlag, type PhyrRead } from "../phyr/index.js";
 import type { DmaDevice, MapRecord } from "./device.js";
 import { dmaLimit, physToDma } from "./direct.js";
@@ -209,45 +210,26 @@ function mapIommu(
 ): void {
   const g = port.granule;
   const boundary = dev.segBoundaryMask + 1;
-  const padded = new Float64Array(plan.n);
-  let iovaLen = 0;
-  let prev = -1;
-  for (let i = 0; i < plan.n; i++) {
-    if (plan.path[i] !== Path.IOMMU) continue;
-    const off = plan.phys[i] % g;
-    const sLen = alignUp(plan.len[i] + off, g);
-    const padLen = (boundary - (iovaLen % boundary)) % boundary;
-    if (padLen !== 0 && padLen < sLen - 1) {
-      padded[prev] += padLen;
-      iovaLen += padLen;
-    }
-    padded[i] = sLen;
-    iovaLen += sLen;
-    prev = i;
-  }
-  const iova = port.allocIova(iovaLen, dmaLimit(dev));
+  const lay = iommuDmaSgLayout(
+    {
+      n: plan.n,
+      phys: plan.phys,
+      len: plan.len,
+      skip: plan.path.map((p) => (p === Path.IOMMU ? 0 : 1)),
+      key: plan.provider,
+    },
+    g,
+    dev.segBoundaryMask,
+  );
+  const padded = lay.iovaLen;
+  const iova = port.allocIova(lay.total, dmaLimit(dev));
   rec.iova = iova;
-  rec.iovaSize = iovaLen;
-  // iommu_map_sg(): concatenate physically contiguous (padded) segments of one provider.
-  let mapped = 0;
-  let start = 0;
-  let len = 0;
-  let prov = 0;
-  for (let i = 0; i < plan.n; i++) {
-    if (plan.path[i] !== Path.IOMMU) continue;
-    const sPhys = plan.phys[i] - (plan.phys[i] % g);
-    if (len !== 0 && (sPhys !== start + len || plan.provider[i] !== prov)) {
-      mapChunk(port, rec, iova + mapped, start, len, prov, dir, attrs);
-      mapped += len;
-      len = 0;
-    }
-    if (len === 0) {
-      start = sPhys;
-      prov = plan.provider[i];
-    }
-    len += padded[i];
+  rec.iovaSize = lay.total;
+  // iommu_map_sg(): one iommu_map per run of physically contiguous (padded) segments; a boundary
+  // pad is mapped too, backed by the memory after its segment.
+  for (let m = 0; m < lay.nmaps; m++) {
+    mapChunk(port, rec, iova + lay.mapOff[m], lay.mapPhys[m], lay.mapLen[m], lay.mapKey[m], dir, attrs);
   }
-  if (len !== 0) mapChunk(port, rec, iova + mapped, start, len, prov, dir, attrs);
   // __finalise_sg()
   const maxLen = dev.maxSegmentSize;
   let dmaAddr = iova;

@@ -82,8 +82,21 @@ describe("IommuDomain", () => {
     d.checkValid();
   });
 
-  test("a gather of another page size is synced before it is rewritten", () => {
+  // drivers/iommu/generic_pt/iommu_pt.h gather_range_pages (PT_FEAT_FLUSH_RANGE, VT-d and AMD v1):
+  // iommu_iotlb_gather_add_range per unmap_pages, so the 4K step and the 2M step make one range.
+  test("a generic_pt domain gathers one range per unmap and syncs once", () => {
     const d = new IommuDomain({ type: "dma" });
+    d.map(0x1ff000, 0x3ff000, 0x201000, RW); // 4K at 0x1ff000, then 2M at 0x200000
+    for (const a of [0x1ff000, 0x200000, 0x3ff000]) d.translate("dev", a, "read");
+    expect(d.unmap(0x1ff000, 0x201000)).toBe(0x201000);
+    expect(d.stats.iotlbSyncs).toBe(1);
+    expect(d.iotlb.validCount).toBe(0);
+  });
+
+  // io-pgtable-arm: arm_smmu_tlb_inv_page_nosync -> iommu_iotlb_gather_add_page, which syncs when
+  // the page size changes.
+  test("an io-pgtable-arm domain syncs a gather of another page size before it is rewritten", () => {
+    const d = new IommuDomain({ type: "dma", format: "arm-lpae-4k" });
     d.map(0x1ff000, 0x3ff000, 0x201000, RW); // 4K at 0x1ff000, then 2M at 0x200000
     expect(d.pgtable!.leafCounts()).toEqual([
       { pgsize: 4096, count: 1 },

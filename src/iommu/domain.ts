@@ -240,14 +240,15 @@ export class IommuDomain {
   }
 
   /**
-   * Allocates IOVA space for DMA (iommu_dma_alloc_iova) inside the table's aperture.
+   * Allocates IOVA space for DMA (iommu_dma_alloc_iova) inside the domain's aperture
+   * (geometry.aperture_end: 2^47 - 1 for the sign-extended VT-d first stage, see format.ts).
    * @throws IovaExhausted when nothing fits; IommuMapError "IOMMU_EINVAL" on a non-DMA domain.
    */
   iovaAlloc(size: number, dmaLimit: number, opts: DmaIovaOptions = {}): number {
     const pt = this.paging_();
     return iommuDmaAllocIova(this.iovad!, size, dmaLimit, {
       pgsizeBitmap: this.pgsizeBitmap,
-      apertureEnd: 2 ** Math.min(52, pt.format.iovaBits) - 1,
+      apertureEnd: 2 ** Math.min(52, pt.format.apertureBits) - 1,
       ...opts,
     });
   }

@@ -7,3 +7,4 @@ export * from "./map.js";
 export * from "./pgsize.js";
 export * from "./pgtable.js";
 export * from "./prot.js";
+export * from "./sg-layout.js";

@@ -48,6 +48,17 @@ export function iotlbGatherAdd(
   gather.end = Math.max(gather.end, iova + size - 1);
 }
 
+/**
+ * Adds an unmapped range as iommu_iotlb_gather_add_range does (include/linux/iommu.h): the
+ * gather grows to cover it, nothing is synced. The generic page-table code calls it once per
+ * unmap_pages with the range asked for (drivers/iommu/generic_pt/iommu_pt.h gather_range_pages,
+ * PT_FEAT_FLUSH_RANGE), so one iommu_unmap ends in one IOTLB sync. O(1).
+ */
+export function iotlbGatherAddRange(gather: IotlbGather, iova: number, size: number): void {
+  gather.start = Math.min(gather.start, iova);
+  gather.end = Math.max(gather.end, iova + size - 1);
+}
+
 /** Checks iova/paddr/size against the smallest page size and the aperture. @throws */
 function checkMapArgs(what: string, pt: IoPageTable, iova: number, paddr: number, size: number): void {
   checkAddr(`${what} iova`, iova);
@@ -168,9 +179,12 @@ export function ioMapList(
 }
 
 /**
- * __iommu_unmap: unmaps from `iova` until `size` bytes are covered or an unmapped hole is met;
- * gathers each unmapped run into `gather` (when given), calling `sync` as iommu_iotlb_gather_add_page
- * requires. The caller syncs the final gather.
+ * __iommu_unmap: unmaps from `iova` until `size` bytes are covered or an unmapped hole is met,
+ * one unmap_pages call per iommu_pgsize step; gathers each call's range into `gather` (when
+ * given) the way the format's driver does: generic_pt formats (VT-d, AMD v1) with
+ * {@link iotlbGatherAddRange} (the range asked for), io-pgtable-arm with {@link iotlbGatherAdd}
+ * (the bytes unmapped; `sync` called on a new page size or a disjoint range). The caller syncs
+ * the final gather.
  * @returns Bytes unmapped (may exceed `size` when a larger page covered the end, as VT-d does).
  * @throws IommuMapError "IOMMU_EINVAL" for misalignment or when `iova` is inside a large page.
  * Cost: O(levels) per table entered plus O(1) per leaf.
@@ -191,7 +205,9 @@ export function ioUnmap(
     iommuPgsizeInto(bitmap, at, at, size - unmapped, local);
     const n = pt.unmapPages(at, local.pgsize, local.count);
     if (n === 0) break;
-    if (gather !== null && sync !== null) iotlbGatherAdd(gather, at, n, local.pgsize, sync);
+    if (gather !== null && pt.format.gather === "range") {
+      iotlbGatherAddRange(gather, at, local.pgsize * local.count);
+    } else if (gather !== null && sync !== null) iotlbGatherAdd(gather, at, n, local.pgsize, sync);
     unmapped += n;
   }
   return unmapped;

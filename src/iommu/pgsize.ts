@@ -9,10 +9,12 @@ import { lowestBit } from "../core/index.js";
 /** Intel VT-d / x86-64 second-stage tables: 4 KiB | 2 MiB | 1 GiB. */
 export const PGSIZE_X86 = 0x1000 + 0x200000 + 0x40000000;
 /**
- * AMD IOMMU v1 (drivers/iommu/amd/amd_iommu_types.h AMD_IOMMU_PGSIZES = ~0xFFF & ~(2 << 38)):
- * every power of two from 4 KiB up, except 512 GiB; capped here at 2^51 (our address limit).
+ * AMD IOMMU v1 as a 7.2 DMA domain reports it: every power of two from 4 KiB to 2^47 except
+ * 512 GiB (drivers/iommu/generic_pt/fmt/amdv1.h amdv1pt_possible_sizes over the levels below a
+ * 48-bit hw_max_vasz_lg2, iommu_pt.h get_info; "512GB Pages are not supported due to a hardware
+ * bug"), narrowed by amd_iommu_pgsize_bitmap (AMD_IOMMU_PGSIZES keeps all of them).
  */
-export const PGSIZE_AMD_V1 = 2 ** 52 - 2 ** 12 - 2 ** 39;
+export const PGSIZE_AMD_V1 = 2 ** 48 - 2 ** 12 - 2 ** 39;
 /** ARM LPAE, 4 KiB granule (drivers/iommu/io-pgtable-arm.c): 4 KiB | 2 MiB | 1 GiB. */
 export const PGSIZE_ARM_4K = 0x1000 + 0x200000 + 0x40000000;
 /** ARM LPAE, 16 KiB granule: 16 KiB | 32 MiB. */

@@ -1,11 +1,20 @@
 /**
- * A multi-level IO page table (the io-pgtable of drivers/iommu/) stored without per-entry or
- * per-table objects.
+ * A multi-level IO page table stored without per-entry or per-table objects, following the
+ * generic page-table code of Linux 7.2 (drivers/iommu/generic_pt/iommu_pt.h) for map, unmap and
+ * table lifetime:
+ *
+ * - tables are allocated lazily on map (__map_range, pt_iommu_new_table);
+ * - a format with a dynamic top (AMD v1) starts with `startLevels` levels and grows its root
+ *   when a mapping lies beyond it (increase_top: each new root links the old one at index 0);
+ * - unmap frees a lower table only when one unmap_pages call fully covers its span
+ *   (__unmap_range: pt_entry_fully_covered); a table emptied by unmaps that each covered part
+ *   of it stays allocated, and a later map of a larger leaf over it frees it (clear_contig);
+ *   io-pgtable-arm's __arm_lpae_unmap does the same (a table entry is freed only when the unmap
+ *   size is the whole block).
  *
  * Storage: every table is 2^bitsPerLevel 8-byte entries held in a `Float64Array` slice of a pool
- * chunk (a few dozen tables per chunk); a table is an integer id. Tables are allocated lazily on
- * map and freed when their last entry is cleared (as VT-d's dma_pte_clear_level frees a lower
- * table whose whole range is unmapped). A Float64 holds integers below 2^53 exactly, so an entry is
+ * chunk (a few dozen tables per chunk); a table is an integer id. A Float64 holds integers below
+ * 2^53 exactly, so an entry is
  *
  *   empty:  0
  *   table:  id * 4096 + 1                                   (present, not leaf)
@@ -15,8 +24,8 @@
  * pageBase is the physical address of the page (aligned to its size), so the low 12 bits are free.
  * Counts of tables, of leaf pages by size and of leaf entries are kept incrementally.
  *
- * Costs: mapPages O(levels + count), unmapPages O(levels * tables + leaves), lookup O(levels),
- * checkValid O(tables * entries per table).
+ * Costs: mapPages O(levels + count) (plus the tables freed under a large leaf), unmapPages
+ * O(levels * tables + leaves), lookup O(levels), checkValid O(tables * entries per table).
  */
 import { hex, ilog2, modPow2, POW2 } from "../core/index.js";
 import { type IoPgtableFormat, levelShift } from "./format.js";
@@ -63,8 +72,10 @@ export class IoPageTable {
   private readonly levelDiv: Float64Array;
   /** Reused result of {@link lookup}. */
   readonly found: IoPteLookup = { phys: 0, pageBase: 0, pageIova: 0, pgsize: 0, prot: 0 };
-  /** Id of the root table. */
-  readonly root: number;
+  /** Id of the root table (changes when a dynamic top grows). */
+  root: number;
+  /** Levels in use: the root's level (grows up to format.levels with a dynamic top). */
+  top: number;
   /** Table of the last sequential {@link mapPages} walk (-1 none), its level and IOVA span [lo, hi). */
   private seqTid = -1;
   private seqLevel = 0;
@@ -93,7 +104,8 @@ export class IoPageTable {
         }
       }
     }
-    this.root = this.allocTable(format.levels);
+    this.top = format.startLevels;
+    this.root = this.allocTable(this.top);
   }
 
   /** Number of tables (pages of the page table), root included. O(1). */
@@ -164,6 +176,7 @@ export class IoPageTable {
     const n = POW2[rep];
     const low = PRESENT + LEAF + prot * 4 + rep * 256;
     const E = this.entriesPerTable;
+    this.growTop(iova + pgsize * count - 1, level);
     let mapped = 0;
     while (count > 0) {
       let tid: number;
@@ -184,6 +197,13 @@ export class IoPageTable {
       let idx = modPow2(Math.floor(iova / this.levelDiv[level]), E);
       while (count > 0 && idx + n <= E) {
         for (let j = 0; j < n; j++) {
+          const old = chunk[base + idx + j];
+          // clear_contig: a table under the new leaf is freed when no leaf is mapped below it.
+          if (old !== 0 && (modPow2(old, 4096) & LEAF) === 0 && this.subtreeEmpty((old - PRESENT) / 4096)) {
+            this.freeSubtree((old - PRESENT) / 4096);
+            chunk[base + idx + j] = 0;
+            this.used[tid]--;
+          }
           if (chunk[base + idx + j] !== 0) throw this.exists(iova, mapped);
         }
         const v = paddr + low;
@@ -203,8 +223,9 @@ export class IoPageTable {
 
   /**
    * Unmaps leaves starting at `iova` until `pgsize * count` bytes are covered or a hole is met
-   * (the io-pgtable unmap_pages). A leaf larger than asked is removed whole and its whole size is
-   * counted (as VT-d and AMD do); tables left empty are freed.
+   * (generic_pt unmap_pages). A leaf larger than asked is removed whole and its whole size is
+   * counted (__unmap_range); a lower table is freed only when [iova, iova + pgsize * count)
+   * covers its whole span (pt_entry_fully_covered), so a table emptied piecewise stays.
    * @returns Bytes unmapped (0 when nothing is mapped at `iova`).
    * @throws IommuMapError "IOMMU_EINVAL" when `iova` falls inside a leaf instead of at its start
    *   (the model does not split large pages); nothing is changed for that leaf.
@@ -213,6 +234,8 @@ export class IoPageTable {
    */
   unmapPages(iova: number, pgsize: number, count: number): number {
     const target = pgsize * count;
+    const coverLo = iova;
+    const coverHi = iova + target;
     const E = this.entriesPerTable;
     let done = 0;
     while (done < target) {
@@ -237,7 +260,7 @@ export class IoPageTable {
         const size = POW2[shift];
         if (modPow2(at, size) !== 0) {
           // Only a table's first leaf can be entered off its start; release what was cleared anyway.
-          if (cleared > 0) this.release(level, cleared);
+          if (cleared > 0) this.release(level, cleared, at, coverLo, at);
           throw new IommuMapError(
             "IOMMU_EINVAL",
             `Cannot unmap ${hex(at)}: inside a ${hex(size)} page that starts at ${hex(at - (at % size))}`,
@@ -253,7 +276,7 @@ export class IoPageTable {
         done += size;
         idx += n;
       }
-      this.release(level, cleared);
+      this.release(level, cleared, iova + done - 1, coverLo, Math.min(coverHi, iova + done));
     }
     return done;
   }
@@ -332,9 +355,8 @@ export class IoPageTable {
       }
       if (used !== this.used[tid])
         throw new Error(`table ${tid} used count ${this.used[tid]}, found ${used}`);
-      if (used === 0 && tid !== this.root) throw new Error(`table ${tid} is empty but not freed`);
     };
-    visit(this.root, this.format.levels, 0);
+    visit(this.root, this.top, 0);
     if (tables !== this.tables) throw new Error(`table count ${this.tables}, reachable ${tables}`);
     if (ptes !== this.ptes) throw new Error(`leaf entry count ${this.ptes}, found ${ptes}`);
     for (let k = 0; k < 64; k++) {
@@ -351,7 +373,7 @@ export class IoPageTable {
   private walkAlloc(iova: number, level: number, mapped: number): number {
     const E = this.entriesPerTable;
     let tid = this.root;
-    for (let l = this.format.levels; l > level; l--) {
+    for (let l = this.top; l > level; l--) {
       const chunk = this.chunks[Math.floor(tid / this.tablesPerChunk)];
       const slot = modPow2(tid, this.tablesPerChunk) * E + modPow2(Math.floor(iova / this.levelDiv[l]), E);
       const v = chunk[slot];
@@ -373,8 +395,9 @@ export class IoPageTable {
   /** Walks to the leaf for `iova`, recording the path; returns its level or 0 when unmapped. */
   private walkFind(iova: number): number {
     const E = this.entriesPerTable;
+    if (iova >= this.levelDiv[this.top] * E) return 0;
     let tid = this.root;
-    for (let l = this.format.levels; l >= 1; l--) {
+    for (let l = this.top; l >= 1; l--) {
       const idx = modPow2(Math.floor(iova / this.levelDiv[l]), E);
       this.pathIds[l] = tid;
       this.pathIdx[l] = idx;
@@ -388,18 +411,72 @@ export class IoPageTable {
     return 0;
   }
 
-  /** Drops `n` entries from the table at `level` on the recorded path, freeing emptied tables upward. */
-  private release(level: number, n: number): void {
+  /**
+   * Drops `n` entries from the table at `level` on the recorded path (which holds `at`); frees
+   * that table, then its parents, while they are empty and their whole span lies in [lo, hi),
+   * where `hi` is where this walk stopped (the end asked for, or a hole: __unmap_range fails at
+   * an empty entry and frees nothing above it).
+   */
+  private release(level: number, n: number, at: number, lo: number, hi: number): void {
     let tid = this.pathIds[level];
     this.used[tid] -= n;
-    for (let l = level; l < this.format.levels && this.used[tid] === 0; l++) {
+    const E = this.entriesPerTable;
+    for (let l = level; l < this.top && this.used[tid] === 0; l++) {
+      const span = this.levelDiv[l] * E;
+      const start = at - modPow2(at, span);
+      if (start < lo || start + span > hi) break;
       const parent = this.pathIds[l + 1];
       const chunk = this.chunks[Math.floor(parent / this.tablesPerChunk)];
-      chunk[modPow2(parent, this.tablesPerChunk) * this.entriesPerTable + this.pathIdx[l + 1]] = 0;
+      chunk[modPow2(parent, this.tablesPerChunk) * E + this.pathIdx[l + 1]] = 0;
       this.used[parent]--;
       this.freeTable(tid);
       tid = parent;
     }
+  }
+
+  /** increase_top: adds roots until the top covers `last` and can hold a leaf of `level`. */
+  private growTop(last: number, level: number): void {
+    const E = this.entriesPerTable;
+    while (this.top < this.format.levels && (last >= this.levelDiv[this.top] * E || level > this.top)) {
+      const old = this.root;
+      const id = this.allocTable(this.top + 1);
+      const chunk = this.chunks[Math.floor(id / this.tablesPerChunk)];
+      chunk[modPow2(id, this.tablesPerChunk) * E] = old * 4096 + PRESENT;
+      this.used[id] = 1;
+      this.root = id;
+      this.top++;
+      this.seqTid = -1;
+      this.seqLevel = 0;
+    }
+  }
+
+  /** True when no leaf is mapped in the table `tid` or below it. O(entries below). */
+  private subtreeEmpty(tid: number): boolean {
+    const E = this.entriesPerTable;
+    const chunk = this.chunks[Math.floor(tid / this.tablesPerChunk)];
+    const base = modPow2(tid, this.tablesPerChunk) * E;
+    if (this.used[tid] === 0) return true;
+    for (let i = 0; i < E; i++) {
+      const v = chunk[base + i];
+      if (v === 0) continue;
+      if ((modPow2(v, 4096) & LEAF) !== 0 || !this.subtreeEmpty((v - PRESENT) / 4096)) return false;
+    }
+    return true;
+  }
+
+  /** Frees `tid` and every table below it (their entries are tables or empty). */
+  private freeSubtree(tid: number): void {
+    const E = this.entriesPerTable;
+    const chunk = this.chunks[Math.floor(tid / this.tablesPerChunk)];
+    const base = modPow2(tid, this.tablesPerChunk) * E;
+    for (let i = 0; i < E && this.used[tid] > 0; i++) {
+      const v = chunk[base + i];
+      if (v === 0) continue;
+      this.freeSubtree((v - PRESENT) / 4096);
+      chunk[base + i] = 0;
+      this.used[tid]--;
+    }
+    this.freeTable(tid);
   }
 
   private allocTable(level: number): number {
