@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+/**
+ * `npm run lab -- <scenario|all> [-o PATH] [--kernel unstable|stable]`, `npm run lab -- --list`:
+ * boots Debian's kernel under QEMU for each scenario, prints the kernel version, the scenario, what
+ * the kernel did and the replay's agreement, and writes the `phyr-lab/1` record.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command, InvalidArgumentError } from "commander";
+import type { KernelSuite } from "./apt.js";
+import { runScenario } from "./run.js";
+import { findScenario, SCENARIOS, type Scenario } from "./scenarios.js";
+import { countTrace, formatSizes } from "./summary.js";
+
+function parseSuite(v: string): KernelSuite {
+  if (v === "unstable" || v === "stable") return v;
+  throw new InvalidArgumentError(
+    `expected "unstable" (newest Debian kernel) or "stable", got ${JSON.stringify(v)}`,
+  );
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command("lab")
+    .description(
+      "Boot Debian's kernel under QEMU with VT-d and NVMe, trace a workload's DMA, write the record",
+    )
+    .argument("[scenario]", 'scenario name, or "all"')
+    .option("--list", "list the scenarios")
+    .option("-o, --out <path>", "record file (one scenario) or directory (all); default lab-<scenario>.json")
+    .option(
+      "--kernel <suite>",
+      "Debian suite whose newest kernel boots: unstable or stable",
+      parseSuite,
+      "unstable",
+    )
+    .option("--timeout <seconds>", "kill a guest after this many seconds", (v) => Number(v), 180)
+    .option("--json", "print the records' summaries as JSON")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    program.parse(argv, { from: "user" });
+  } catch (e) {
+    const code = (e as { exitCode?: number }).exitCode ?? 2;
+    return code === 0 ? 0 : 2;
+  }
+  const opts = program.opts<{
+    list?: boolean;
+    out?: string;
+    kernel: KernelSuite;
+    timeout: number;
+    json?: boolean;
+  }>();
+  if (opts.list) {
+    const w = Math.max(...SCENARIOS.map((s) => s.name.length));
+    for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(w)}  ${s.description}\n`);
+    return 0;
+  }
+  const name = program.args[0];
+  if (!name) {
+    process.stderr.write('lab: name a scenario (see --list) or "all"\n');
+    return 2;
+  }
+  let scenarios: Scenario[];
+  try {
+    scenarios = name === "all" ? [...SCENARIOS] : [findScenario(name)];
+  } catch (e) {
+    process.stderr.write(`lab: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const log = (s: string) => process.stderr.write(`lab: ${s}\n`);
+  const summaries: object[] = [];
+  for (const s of scenarios) {
+    const { record, seconds } = await runScenario(s, {
+      suite: opts.kernel,
+      timeoutMs: opts.timeout * 1000,
+      log,
+    });
+    const c = countTrace(record);
+    const path =
+      scenarios.length > 1 ? join(opts.out ?? ".", `lab-${s.name}.json`) : (opts.out ?? `lab-${s.name}.json`);
+    if (scenarios.length > 1) mkdirSync(opts.out ?? ".", { recursive: true });
+    const text = `${JSON.stringify(record)}\n`;
+    writeFileSync(path, text);
+    const summary = {
+      scenario: s.name,
+      kernel: record.kernel.release,
+      suite: record.kernel.suite,
+      requests: c.requests,
+      dmaMapSg: c.dmaMapSg,
+      dmaMapSingle: c.dmaMapSingle,
+      iommuMapBySize: Object.fromEntries(c.iommuMapBySize),
+      bounces: c.bounces,
+      qemuSeconds: record.timing.qemuSeconds,
+      seconds,
+      record: path,
+      recordBytes: Buffer.byteLength(text),
+    };
+    summaries.push(summary);
+    if (!opts.json) {
+      process.stdout.write(
+        [
+          `kernel    ${record.kernel.release} (Debian ${record.kernel.suite}, traced in the guest)`,
+          `scenario  ${s.name}: ${s.description}`,
+          `          kernel command line: ${record.scenario.cmdline}`,
+          `traced    ${c.requests} block requests, ${c.dmaMapSg} dma_map_sg + ${c.dmaMapSingle} dma_map_phys calls, ${c.bounces} swiotlb bounces`,
+          `          iommu_map calls by size: ${formatSizes(c.iommuMapBySize)}`,
+          `time      guest ${record.timing.qemuSeconds.toFixed(1)} s (kernel at /init after ${record.timing.initAtSeconds ?? "?"} s guest clock), run ${seconds.toFixed(1)} s`,
+          `record    ${path} (${(Buffer.byteLength(text) / 1024).toFixed(0)} KiB)`,
+          "",
+        ].join("\n"),
+      );
+    }
+  }
+  if (opts.json)
+    process.stdout.write(`${JSON.stringify({ schema: "phyr-lab-summary/1", runs: summaries }, null, 2)}\n`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: Error) => {
+    process.stderr.write(`lab: ${e.message}\n`);
+    process.exitCode = 1;
+  },
+);
