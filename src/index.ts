@@ -16,3 +16,4 @@ export * from "./pci/index.js";
 export * from "./phyr/index.js";
 export * from "./report/index.js";
 export * from "./subsys/index.js";
+export * from "./trace/index.js";

@@ -8,3 +8,13 @@ export type { Vma } from "./index.js";
 export * from "./index.js";
 export type { Vma as MapsVma } from "./linux/index.js";
 export * from "./linux/index.js";
+export {
+  bufferSizeToRestore,
+  LIVE_BUFFER_KB,
+  LIVE_SYSTEMS,
+  type LiveTrace,
+  type LiveTraceOptions,
+  readLiveTrace,
+  TRACEFS_MOUNTS,
+  TraceAccessError,
+} from "./trace/live.js";
