@@ -3,7 +3,6 @@
  * on another machine or later.
  */
 
-import { closeSync, openSync } from "node:fs";
 import { resolve } from "node:path";
 import { type CaptureResult, capture } from "../linux/index.js";
 import { terminalSafe } from "../report/index.js";
@@ -28,12 +27,6 @@ export interface CaptureCommand {
  */
 export async function runCapture(io: CliIo, o: CaptureCommand): Promise<number> {
   const out = resolve(io.cwd ?? process.cwd(), o.out);
-  try {
-    // Open first: a path that cannot be written is reported here, before the capture starts.
-    closeSync(openSync(out, "w"));
-  } catch (e) {
-    throw new CliFailure(`cannot write snapshot ${out}: ${(e as Error).message}`);
-  }
   const progress = progressFor(io);
   let started = false;
   let result: Awaited<ReturnType<typeof capture>>;

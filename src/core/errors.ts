@@ -100,3 +100,18 @@ export class MemError extends PhyrError {
     super(code, message);
   }
 }
+
+/**
+ * An input asks for more work or memory than a named limit allows; checked before the work.
+ * `limit` is the option that raises it (`maxVmas`, `maxP2pCells`, ...), `max` its value.
+ */
+export class LimitExceeded extends PhyrError {
+  override name = "LimitExceeded";
+  constructor(
+    message: string,
+    readonly limit: string,
+    readonly max: number,
+  ) {
+    super("LIMIT_EXCEEDED", message);
+  }
+}

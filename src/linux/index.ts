@@ -1,4 +1,5 @@
 export * from "./access.js";
+export { AtomicFile, writeFileAtomic } from "./atomic-file.js";
 export { MAX_TEXT_BYTES, type ReaderOptions } from "./io.js";
 export * from "./iomem.js";
 export * from "./kpageflags.js";
@@ -10,6 +11,7 @@ export * from "./phyr-runs.js";
 export * from "./processes.js";
 export * from "./reference-source.js";
 export * from "./runs.js";
+export { cutString, SnapshotFit } from "./snapshot-fit.js";
 export * from "./snapshot-read.js";
 export * from "./snapshot-schema.js";
 export * from "./snapshot-write.js";

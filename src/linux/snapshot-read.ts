@@ -5,17 +5,17 @@
  * is a {@link MachineSource} giving back the same structures the live readers give. Snapshot
  * contents are untrusted: every error is a ParseError whose path is `<file>:<record>.<field>`.
  */
-import { closeSync, createReadStream, openSync, readSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
-import { hex, ParseError } from "../core/index.js";
+import { hex, LimitExceeded, ParseError } from "../core/index.js";
 import type { AccessProbe } from "./access.js";
 import type { IomemResource } from "./iomem.js";
 import type { VmaStats } from "./maps.js";
 import type { IommuInfo, PciDevice } from "./pci.js";
 import type { KernelInfo, ProcessInfo } from "./processes.js";
-import { PageRuns } from "./runs.js";
+import { MAX_PFN, PageRuns, RunFlag } from "./runs.js";
 import {
   type HeaderRecord,
   RECORD_SCHEMAS,
@@ -26,12 +26,60 @@ import {
 } from "./snapshot-schema.js";
 import { clipRuns, type MachineSource } from "./source.js";
 
-/** Limits of {@link loadSnapshot}. */
+/**
+ * Limits of {@link loadSnapshot}; each is a positive integer. Memory and time of loading are
+ * linear in the input, and these bound the input: a snapshot past one is refused when the limit
+ * is reached, before the work it would cause, with a {@link LimitExceeded} naming the option.
+ */
 export interface LoadOptions {
   /** Longest line accepted, in bytes (default 16 MiB). */
   maxLineBytes?: number;
   /** Largest uncompressed input accepted, in bytes (default 8 GiB). */
   maxTotalBytes?: number;
+  /** Most processes (default 4,194,304: PID_MAX_LIMIT of include/linux/threads.h). */
+  maxProcesses?: number;
+  /** Most VMAs over all processes (default 4,000,000: the smaps parser's limit). */
+  maxVmas?: number;
+  /** Most runs over all VMAs (default 2^25 = 33,554,432: about 900 MB of typed arrays). */
+  maxRuns?: number;
+}
+
+/** Defaults of {@link LoadOptions}. */
+export const LOAD_LIMITS: Readonly<Required<LoadOptions>> = {
+  maxLineBytes: 16 * 1024 * 1024,
+  maxTotalBytes: 8 * 1024 * 1024 * 1024,
+  maxProcesses: 4 * 1024 * 1024,
+  maxVmas: 4_000_000,
+  maxRuns: 2 ** 25,
+};
+
+/** The limits with defaults filled in. @throws RangeError naming a limit that is not a positive integer */
+function loadLimits(opts: LoadOptions): Required<LoadOptions> {
+  const out = { ...LOAD_LIMITS };
+  for (const k of Object.keys(LOAD_LIMITS) as (keyof LoadOptions)[]) {
+    const v = opts[k];
+    if (v === undefined) continue;
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1)
+      throw new RangeError(`${k} ${String(v)} is invalid: expected a positive integer`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/** A snapshot error: the path names file, record and field (`f.jsonl:9.pages`) and the number appears once. */
+class SnapshotError extends ParseError {
+  constructor(path: string, rec: number, reason: string) {
+    super(path, rec, reason);
+    this.message = `${path}: ${reason}`;
+  }
+}
+
+function limitError(file: string, rec: number, what: string, limit: keyof LoadOptions, max: number) {
+  return new LimitExceeded(
+    `${file}:${rec}: more than ${max.toLocaleString("en-US")} ${what}: above the limit ${limit} (raise it with the ${limit} option)`,
+    limit,
+    max,
+  );
 }
 
 const BANNED_KEYS = new Set(["__proto__", "constructor", "prototype"]);
@@ -50,17 +98,21 @@ async function* splitLines(
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       total += chunk.length;
       if (total > maxTotal)
-        throw new ParseError(path, lineNo + 1, `input is larger than the limit of ${maxTotal} bytes`);
+        throw new LimitExceeded(
+          `${path}:${lineNo + 1}: input is larger than the limit of ${maxTotal} bytes (maxTotalBytes; raise it with the maxTotalBytes option)`,
+          "maxTotalBytes",
+          maxTotal,
+        );
       let start = 0;
       for (;;) {
         const nl = chunk.indexOf(10, start);
         const piece = chunk.subarray(start, nl < 0 ? chunk.length : nl);
         partLen += piece.length;
         if (partLen > maxLine)
-          throw new ParseError(
-            `${path}:${lineNo + 1}`,
-            lineNo + 1,
-            `record is longer than the limit of ${maxLine} bytes`,
+          throw new LimitExceeded(
+            `${path}:${lineNo + 1}: record is longer than the limit of ${maxLine} bytes (maxLineBytes; raise it with the maxLineBytes option)`,
+            "maxLineBytes",
+            maxLine,
           );
         parts.push(piece);
         if (nl < 0) break;
@@ -72,7 +124,7 @@ async function* splitLines(
       }
     }
   } catch (e) {
-    if (e instanceof ParseError) throw e;
+    if (e instanceof ParseError || e instanceof LimitExceeded) throw e;
     throw new ParseError(
       path,
       lineNo + 1,
@@ -82,25 +134,40 @@ async function* splitLines(
     stream.destroy();
   }
   if (partLen > 0)
-    throw new ParseError(
+    throw new SnapshotError(
       `${path}:${lineNo + 1}`,
       lineNo + 1,
       "file ends in the middle of a record (truncated)",
     );
 }
 
-function isGzip(path: string): boolean {
-  const fd = openSync(path, "r");
-  try {
-    const b = Buffer.alloc(2);
-    return readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
-  } finally {
-    closeSync(fd);
-  }
+/**
+ * Whether the stream starts with the gzip magic 1f 8b, read without consuming it (the bytes are
+ * put back), so a pipe or FIFO is read once, from its start, as a stream.
+ */
+function startsWithGzip(stream: Readable): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const done = (v: boolean) => {
+      stream.off("readable", onReadable);
+      stream.off("end", onEnd);
+      stream.off("error", reject);
+      resolve(v);
+    };
+    const onEnd = () => done(false);
+    const onReadable = () => {
+      const b: Buffer | null = stream.read(2) ?? stream.read();
+      if (b === null) return;
+      stream.unshift(b);
+      done(b.length === 2 && b[0] === 0x1f && b[1] === 0x8b);
+    };
+    stream.on("readable", onReadable);
+    stream.once("end", onEnd);
+    stream.once("error", reject);
+  });
 }
 
 function fail(file: string, rec: number, field: string, reason: string): ParseError {
-  return new ParseError(`${file}:${rec}${field ? `.${field}` : ""}`, rec, reason);
+  return new SnapshotError(`${file}:${rec}${field ? `.${field}` : ""}`, rec, reason);
 }
 
 function parseRecord(
@@ -155,6 +222,8 @@ export class SnapshotSource implements MachineSource {
   private procs: ProcessInfo[] = [];
   private readonly vmaMap = new Map<number, VmaStats[]>();
   private readonly runMap = new Map<number, PageRuns[]>();
+  /** Strings capture shortened and list entries it left out to fit the format's limits (end record). */
+  truncated = 0;
   /** Per pid, per VMA: the error text when its pagemap was unreadable at capture, else undefined. */
   readonly vmaErrors = new Map<number, (string | undefined)[]>();
 
@@ -251,24 +320,56 @@ export class SnapshotSource implements MachineSource {
 }
 
 /**
- * Loads a snapshot written by `capture()`. Streams the file; memory is O(runs) in typed arrays.
- * @param path snapshot file (plain or gzip)
- * @param opts line and total size limits
+ * Loads a snapshot written by `capture()`. The file is opened once and read once, as a stream, so
+ * a pipe, a FIFO or `/dev/stdin` works like a file (a FIFO with no writer waits for one, as any
+ * reader of a FIFO does; the wait does not block the event loop). Memory and time are O(input):
+ * runs in typed arrays, about 1 KiB per VMA and 26 bytes per run.
+ * @param path snapshot file (plain or gzip), or "-" for standard input
+ * @param opts size and count limits ({@link LOAD_LIMITS} by default)
  * @returns a MachineSource with the captured data
- * @throws ParseError naming `<file>:<record>.<field>` for bad JSON, schema violations, wrong
- *   format or version, records out of order, inconsistent counts, oversized lines or input,
+ * @throws RangeError for a limit that is not a positive integer; LimitExceeded when the input
+ *   passes a limit (naming it); ParseError naming `<file>:<record>.<field>` for bad JSON, schema
+ *   violations, wrong format or version, records out of order, inconsistent counts,
  *   truncation (missing `end` record or cut-off gzip); Node errno errors when unreadable
  */
 export async function loadSnapshot(path: string, opts: LoadOptions = {}): Promise<SnapshotSource> {
-  const maxLine = opts.maxLineBytes ?? 16 * 1024 * 1024;
-  const maxTotal = opts.maxTotalBytes ?? 8 * 1024 * 1024 * 1024;
-  const file = basename(path);
-  // Sniff before opening the stream: a missing file must throw here, not as an unhandled
-  // 'error' event of a stream nobody listens to yet.
-  const gzip = isGzip(path);
-  const raw = createReadStream(path);
+  const limits = loadLimits(opts);
+  if (path === "-") return loadSnapshotStream(process.stdin, "<stdin>", limits);
+  const handle = await open(path, "r");
+  return loadSnapshotStream(handle.createReadStream(), basename(path), limits);
+}
+
+/**
+ * Loads a snapshot from a stream (see {@link loadSnapshot}); the stream is read to its end or
+ * until an error, then destroyed. O(input).
+ * @param raw the bytes (plain or gzip, detected by the magic 1f 8b)
+ * @param file name used in errors
+ * @param opts limits
+ * @throws as {@link loadSnapshot}
+ */
+export async function loadSnapshotStream(
+  raw: Readable,
+  file: string,
+  opts: LoadOptions = {},
+): Promise<SnapshotSource> {
+  const limits = loadLimits(opts);
+  const maxLine = limits.maxLineBytes;
+  const maxTotal = limits.maxTotalBytes;
+  let gzip: boolean;
+  try {
+    gzip = await startsWithGzip(raw);
+  } catch (e) {
+    raw.destroy();
+    throw e;
+  }
   const stream: Readable = gzip ? raw.pipe(createGunzip()) : raw;
-  if (stream !== raw) raw.on("error", (e) => stream.destroy(e));
+  if (stream !== raw) {
+    raw.on("error", (e) => stream.destroy(e));
+    stream.on("close", () => raw.destroy());
+  }
+  let vmaCount = 0;
+  let runCount = 0;
+  let procCount = 0;
   const snap = new SnapshotSource(file);
   const order = ["header", "iomem", "pci", "iommu"] as const;
   let rec = 0;
@@ -343,6 +444,8 @@ export async function loadSnapshot(path: string, opts: LoadOptions = {}): Promis
       case "process": {
         finishVma();
         const p = data as ProcessInfo & { type: string };
+        if (++procCount > limits.maxProcesses)
+          throw limitError(file, rec, "processes", "maxProcesses", limits.maxProcesses);
         if (p.pid <= pid) throw fail(file, rec, "pid", `pid ${p.pid} is not above the previous ${pid}`);
         pid = p.pid;
         snap.addProcess({ pid: p.pid, comm: p.comm, cmdline: p.cmdline });
@@ -351,6 +454,7 @@ export async function loadSnapshot(path: string, opts: LoadOptions = {}): Promis
       case "vma": {
         finishVma();
         const v = data as VmaRecord;
+        if (++vmaCount > limits.maxVmas) throw limitError(file, rec, "VMAs", "maxVmas", limits.maxVmas);
         if (v.pid !== pid)
           throw fail(file, rec, "pid", `VMA of pid ${v.pid} outside its process record (current ${pid})`);
         const start = num(v.start);
@@ -391,6 +495,8 @@ export async function loadSnapshot(path: string, opts: LoadOptions = {}): Promis
         const runs = vma.runs;
         if (runs.count + n > vma.v.runs)
           throw fail(file, rec, "va", `more runs than the ${vma.v.runs} the VMA declares`);
+        runCount += n;
+        if (runCount > limits.maxRuns) throw limitError(file, rec, "runs", "maxRuns", limits.maxRuns);
         for (let i = 0; i < n; i++) {
           const va = num(r.va[i]);
           const prevEnd =
@@ -402,6 +508,11 @@ export async function loadSnapshot(path: string, opts: LoadOptions = {}): Promis
               `va.${i}`,
               `run at ${r.va[i]} is unaligned, out of order or outside its VMA`,
             );
+          // What PageRuns.checkValid() checks per run, named here at the runs record.
+          if (num(r.pfn[i]) + r.npages[i] > MAX_PFN)
+            throw fail(file, rec, `pfn.${i}`, `frames ${r.pfn[i]}+${r.npages[i]} reach beyond 2^40`);
+          if ((r.flags[i] & RunFlag.PRESENT) === 0)
+            throw fail(file, rec, `flags.${i}`, `${r.flags[i]} lacks the present bit (1)`);
           runs.push(va, num(r.pfn[i]), r.npages[i], r.flags[i], r.kind[i]);
           runs.presentPages += r.npages[i];
         }
@@ -411,7 +522,8 @@ export async function loadSnapshot(path: string, opts: LoadOptions = {}): Promis
       }
       case "end": {
         finishVma();
-        const e = data as { records: number };
+        const e = data as { records: number; truncated?: number };
+        snap.truncated = e.truncated ?? 0;
         if (e.records !== rec - 1)
           throw fail(file, rec, "records", `says ${e.records} records came before it, found ${rec - 1}`);
         ended = true;

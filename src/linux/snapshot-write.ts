@@ -5,19 +5,25 @@
  */
 
 import { once } from "node:events";
-import { createWriteStream, openSync, type WriteStream } from "node:fs";
 import { finished } from "node:stream/promises";
 import { createGzip, type Gzip } from "node:zlib";
 import { hex } from "../core/index.js";
+import { AtomicFile } from "./atomic-file.js";
 import type { ReaderOptions } from "./io.js";
 import { walkIomem } from "./iomem.js";
 import type { VmaStats } from "./maps.js";
-import { RUNS_PER_RECORD, SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from "./snapshot-schema.js";
+import { SnapshotFit } from "./snapshot-fit.js";
+import {
+  SNAPSHOT_LIMITS as L,
+  RUNS_PER_RECORD,
+  SNAPSHOT_FORMAT,
+  SNAPSHOT_VERSION,
+} from "./snapshot-schema.js";
 import { liveSource, type MachineSource } from "./source.js";
 
 /** Options of {@link capture}. */
 export interface CaptureOptions extends ReaderOptions {
-  /** Output file. */
+  /** Output file: written to a temporary file beside it and renamed over it when whole. */
   out: string;
   /** Processes to capture (default "all"). */
   pids?: readonly number[] | "all";
@@ -41,8 +47,13 @@ export interface CaptureResult {
   runs: number;
   /** VMAs whose pagemap could not be read (recorded with an `error`). */
   vmaErrors: number;
-  /** Processes that vanished or could not be read (left out). */
+  /** Processes that vanished or could not be read, or whose pid is beyond the format's limit (left out). */
   skippedProcesses: number;
+  /**
+   * Strings shortened (ending in "…[truncated]") and list entries left out so that the file fits
+   * the limits the loader enforces (SNAPSHOT_LIMITS); also in the file's end record.
+   */
+  truncated: number;
   /** Uncompressed bytes written. */
   bytes: number;
 }
@@ -81,43 +92,79 @@ function rename(map: Map<string, string>, prefix: string, s: string): string {
   return v;
 }
 
+/** Bytes gathered before one write to the file. */
+const FLUSH_BYTES = 1 << 16;
+
+/**
+ * Lines into an {@link AtomicFile}: written whole by {@link close} (fsync + rename), or not at all
+ * by {@link abort}. Optionally through gzip.
+ */
 class LineSink {
   bytes = 0;
   records = 0;
-  private readonly file: WriteStream;
-  private readonly gz: Gzip | undefined;
+  private readonly file: AtomicFile;
+  private gz: Gzip | undefined;
+  private pending: string[] = [];
+  private pendingBytes = 0;
   private error: Error | undefined;
-  constructor(path: string, gzip: boolean) {
-    // Opened synchronously so that an unwritable path throws here (a stream would only emit
-    // 'error' later, with nobody waiting on it); later write errors are kept and rethrown.
-    this.file = createWriteStream("", { fd: openSync(path, "w") });
-    this.file.on("error", (e) => {
-      this.error ??= e;
-      this.gz?.destroy(e); // wakes a write waiting for the compressor to drain
+  constructor(path: string) {
+    // Opened synchronously so that an unwritable directory throws here, before any reading.
+    this.file = AtomicFile.open(path);
+  }
+  /** Compresses what follows with gzip. */
+  static gzip(path: string): LineSink {
+    const s = new LineSink(path);
+    const gz = createGzip();
+    gz.on("data", (c: Buffer) => {
+      try {
+        s.file.write(c);
+      } catch (e) {
+        s.error ??= e as Error;
+        gz.destroy(e as Error);
+      }
     });
-    this.gz = gzip ? createGzip() : undefined;
-    this.gz?.on("error", (e) => {
-      this.error ??= e;
+    gz.on("error", (e) => {
+      s.error ??= e;
     });
-    this.gz?.pipe(this.file);
+    s.gz = gz;
+    return s;
   }
   async write(record: object): Promise<void> {
     if (this.error) throw this.error;
     const line = `${JSON.stringify(record)}\n`;
-    this.bytes += Buffer.byteLength(line);
+    const n = Buffer.byteLength(line);
+    this.bytes += n;
     this.records++;
-    const target = this.gz ?? this.file;
-    if (!target.write(line)) await once(target, "drain");
+    this.pending.push(line);
+    this.pendingBytes += n;
+    if (this.pendingBytes >= FLUSH_BYTES) await this.flush();
   }
-  /** Flushes and closes; rethrows the first write error. Safe after the stream failed. */
+  private async flush(): Promise<void> {
+    const text = this.pending.join("");
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!this.gz) this.file.write(text);
+    else if (!this.gz.write(text)) await once(this.gz, "drain");
+  }
+  /** Writes what is pending and makes the file visible, whole (fsync + rename). Rethrows the first error. */
   async close(): Promise<void> {
-    (this.gz ?? this.file).end();
     try {
-      await finished(this.file);
+      await this.flush();
+      if (this.gz) {
+        this.gz.end();
+        await finished(this.gz);
+      }
+      if (this.error) throw this.error;
+      this.file.commit();
     } catch (e) {
-      this.error ??= e as Error;
+      this.abort();
+      throw this.error ?? e;
     }
-    if (this.error) throw this.error;
+  }
+  /** Removes the temporary file: the target is left as it was. */
+  abort(): void {
+    this.gz?.destroy();
+    this.file.abort();
   }
 }
 
@@ -131,7 +178,7 @@ class LineSink {
 export async function capture(opts: CaptureOptions): Promise<CaptureResult> {
   const src = opts.source ?? liveSource(opts);
   const anon = opts.anonymize ? new Anonymizer() : undefined;
-  const sink = new LineSink(opts.out, opts.gzip === true);
+  const sink = opts.gzip === true ? LineSink.gzip(opts.out) : new LineSink(opts.out);
   const result: CaptureResult = {
     records: 0,
     processes: 0,
@@ -139,8 +186,10 @@ export async function capture(opts: CaptureOptions): Promise<CaptureResult> {
     runs: 0,
     vmaErrors: 0,
     skippedProcesses: 0,
+    truncated: 0,
     bytes: 0,
   };
+  const fit = new SnapshotFit();
   try {
     const k = src.kernel();
     const access = src.access();
@@ -149,24 +198,32 @@ export async function capture(opts: CaptureOptions): Promise<CaptureResult> {
       format: SNAPSHOT_FORMAT,
       version: SNAPSHOT_VERSION,
       capturedAt: opts.capturedAt ?? new Date().toISOString(),
-      kernel: anon
-        ? {
-            release: k.release,
-            version: `Linux version ${k.release}`,
-            hostname: "host",
-            pageSize: k.pageSize,
-          }
-        : k,
+      kernel: {
+        release: fit.str(k.release, L.release),
+        version: anon ? fit.str(`Linux version ${k.release}`, L.version) : fit.str(k.version, L.version),
+        hostname: anon ? "host" : fit.str(k.hostname, L.hostname),
+        pageSize: k.pageSize,
+      },
       anonymized: anon !== undefined,
-      access: { ...access, capSysAdmin: access.capSysAdmin ?? null },
+      access: {
+        ...access,
+        capSysAdmin: access.capSysAdmin ?? null,
+        messages: fit.list(access.messages, L.messages).map((m) => fit.str(m, L.message)),
+      },
     });
     const resources: object[] = [];
     walkIomem(src.iomem(), (r) =>
-      resources.push({ start: hex(r.start), end: hex(r.end), name: r.name, depth: r.depth }),
+      resources.push({
+        start: hex(r.start),
+        end: hex(r.end),
+        name: fit.str(r.name, L.iomemName),
+        depth: r.depth,
+      }),
     );
-    await sink.write({ type: "iomem", resources });
-    const devices = src.pci().map((d) => ({
+    await sink.write({ type: "iomem", resources: fit.list(resources, L.iomemResources) });
+    const devices = fit.list(src.pci(), L.pciFunctions).map((d) => ({
       ...d,
+      hostBridge: fit.str(d.hostBridge, L.hostBridge),
       resources: d.resources.map((r) => ({
         index: r.index,
         start: hex(r.start),
@@ -175,7 +232,15 @@ export async function capture(opts: CaptureOptions): Promise<CaptureResult> {
       })),
     }));
     await sink.write({ type: "pci", devices });
-    await sink.write({ type: "iommu", ...src.iommus() });
+    const iommu = src.iommus();
+    await sink.write({
+      type: "iommu",
+      units: fit.list(iommu.units, L.iommuUnits).map((u) => fit.str(u, L.iommuUnit)),
+      groups: fit.list(iommu.groups, L.iommuGroups).map((g) => ({
+        id: g.id,
+        devices: fit.list(g.devices, L.groupDevices).map((d) => fit.str(d, L.groupDevice)),
+      })),
+    });
     const all = src.processes();
     const wanted =
       opts.pids === undefined || opts.pids === "all"
@@ -183,6 +248,10 @@ export async function capture(opts: CaptureOptions): Promise<CaptureResult> {
         : all.filter((p) => (opts.pids as readonly number[]).includes(p.pid));
     for (let i = 0; i < wanted.length; i++) {
       const p = wanted[i];
+      if (p.pid > L.pid) {
+        result.skippedProcesses++;
+        continue;
+      }
       let vmas: VmaStats[];
       try {
         vmas = src.vmas(p.pid);
@@ -193,17 +262,25 @@ export async function capture(opts: CaptureOptions): Promise<CaptureResult> {
       await sink.write({
         type: "process",
         pid: p.pid,
-        comm: anon ? anon.name(p.comm) : p.comm,
-        cmdline: anon ? anon.name(p.comm) : p.cmdline,
+        comm: fit.str(anon ? anon.name(p.comm) : p.comm, L.comm),
+        cmdline: fit.str(anon ? anon.name(p.comm) : p.cmdline, L.cmdline),
       });
       result.processes++;
-      for (const v of vmas) await writeVma(sink, src, p.pid, v, anon, result);
+      for (const v of vmas) await writeVma(sink, src, p.pid, v, anon, fit, result);
       opts.onProgress?.(i + 1, wanted.length);
     }
     result.records = sink.records;
-    await sink.write({ type: "end", records: sink.records });
-  } finally {
+    result.truncated = fit.truncated;
+    await sink.write({
+      type: "end",
+      records: sink.records,
+      ...(fit.truncated > 0 ? { truncated: fit.truncated } : {}),
+    });
     await sink.close();
+  } catch (e) {
+    sink.abort();
+    throw e;
+  } finally {
     if (!opts.source) src.close();
   }
   result.records = sink.records;
@@ -217,6 +294,7 @@ async function writeVma(
   pid: number,
   v: VmaStats,
   anon: Anonymizer | undefined,
+  fit: SnapshotFit,
   result: CaptureResult,
 ): Promise<void> {
   const total = (v.end - v.start) / 4096;
@@ -229,7 +307,7 @@ async function writeVma(
     offset: v.offset,
     dev: v.dev,
     inode: v.inode,
-    path: anon ? anon.path(v.path) : v.path,
+    path: fit.str(anon ? anon.path(v.path) : v.path, L.path),
     size: v.size,
     rss: v.rss,
     pss: v.pss,
@@ -240,7 +318,7 @@ async function writeVma(
     hugetlb: v.hugetlb,
     kernelPageSize: v.kernelPageSize,
     thpEligible: v.thpEligible,
-    vmFlags: v.vmFlags,
+    vmFlags: fit.vmFlags(v.vmFlags),
   };
   result.vmas++;
   if (v.rss === 0) {
@@ -262,7 +340,7 @@ async function writeVma(
       ...base,
       pages: { present: 0, swapped: 0, unmapped: total, hidden: 0 },
       runs: 0,
-      error: String((e as Error).message ?? e).slice(0, 500),
+      error: fit.str(String((e as Error).message ?? e), L.message),
     });
     return;
   }

@@ -216,7 +216,7 @@ describe("loadSnapshot() rejects bad input naming the field", () => {
   it("a wrong version", async () => {
     const l = await load();
     l[0] = l[0].replace('"version":1', '"version":2');
-    const e = await rejects(l.join("\n"), /g?.*:1\.version:1: unsupported version 2/);
+    const e = await rejects(l.join("\n"), /g?.*:1\.version: unsupported version 2/);
     expect(e.line).toBe(1);
   });
 
@@ -237,8 +237,21 @@ describe("loadSnapshot() rejects bad input naming the field", () => {
 
   it("an oversized line or input", async () => {
     const text = (await load()).join("\n");
-    await rejects(text, /longer than the limit of 1000 bytes/, { maxLineBytes: 1000 });
-    await rejects(text, /larger than the limit of 5000 bytes/, { maxTotalBytes: 5000 });
+    const p = join(dir, "big.jsonl");
+    writeFileSync(p, text);
+    await expect(loadSnapshot(p, { maxLineBytes: 1000 })).rejects.toThrow(
+      expect.objectContaining({
+        name: "LimitExceeded",
+        limit: "maxLineBytes",
+        message: expect.stringMatching(/longer than the limit of 1000 bytes .*maxLineBytes option/),
+      }),
+    );
+    await expect(loadSnapshot(p, { maxTotalBytes: 5000 })).rejects.toThrow(
+      expect.objectContaining({
+        limit: "maxTotalBytes",
+        message: expect.stringMatching(/larger than the limit of 5000 bytes/),
+      }),
+    );
   });
 
   it("__proto__ and constructor keys, unknown keys", async () => {
@@ -251,7 +264,7 @@ describe("loadSnapshot() rejects bad input naming the field", () => {
     p[i] = l[i].replace('"type":"process",', '"type":"process","constructor":1,');
     await rejects(p.join("\n"), /\.constructor.*not allowed/);
     p[i] = l[i].replace('"type":"process",', '"type":"process","evil":1,');
-    await rejects(p.join("\n"), new RegExp(`:${i + 1}\\.evil:${i + 1}: Unrecognized key`));
+    await rejects(p.join("\n"), new RegExp(`:${i + 1}\\.evil: Unrecognized key`));
   });
 
   it("a corrupted field: bad hex, run count, run order, record order", async () => {
@@ -268,7 +281,7 @@ describe("loadSnapshot() rejects bad input naming the field", () => {
     bad[r] = l[r];
     bad[v] = l[v].replace(/"runs":\d+/, '"runs":99');
     await rejects(bad.join("\n"), new RegExp(`:${v + 1}\\.runs:.*declares 99 runs`));
-    await rejects([l[1], l[0], ...l.slice(2)].join("\n"), /:1\.type:1: expected a header record/);
+    await rejects([l[1], l[0], ...l.slice(2)].join("\n"), /:1\.type: expected a header record/);
     await rejects("", /empty file/);
     await rejects("[1,2]\n", /not a JSON object/);
   });

@@ -104,7 +104,7 @@ export function liveSource(opts: LiveSourceOptions = {}): MachineSource {
 /**
  * Runs of `parts` (each covering its own VA range, ascending, not overlapping) restricted to
  * [vaStart, vaEnd); pages of the range no part covers count as unmapped.
- * O(parts x log runs + runs in the range).
+ * O(log parts + overlapping parts x log runs + runs in the range).
  * @throws RangeError for a bad or unaligned range (the end may be 2^52 itself: it is exclusive)
  */
 export function clipRuns(parts: readonly PageRuns[], vaStart: number, vaEnd: number): PageRuns {
@@ -115,7 +115,11 @@ export function clipRuns(parts: readonly PageRuns[], vaStart: number, vaEnd: num
   }
   const out = new PageRuns(vaStart, vaEnd);
   let covered = 0;
-  for (const p of parts) {
+  // Parts are ascending and disjoint: start at the first one ending after vaStart and stop at the
+  // first one starting at or after vaEnd, so clipping each VMA of a process is not O(VMAs) each.
+  for (let k = firstPartEndingAfter(parts, vaStart); k < parts.length; k++) {
+    const p = parts[k];
+    if (p.vaStart >= vaEnd) break;
     const lo = Math.max(p.vaStart, vaStart);
     const hi = Math.min(p.vaEnd, vaEnd);
     if (lo >= hi) continue;
@@ -143,6 +147,18 @@ export function clipRuns(parts: readonly PageRuns[], vaStart: number, vaEnd: num
   }
   out.unmappedPages += (vaEnd - vaStart) / 4096 - covered;
   return out;
+}
+
+/** Index of the first part that ends after `va` (parts are ascending and disjoint). O(log parts). */
+function firstPartEndingAfter(parts: readonly PageRuns[], va: number): number {
+  let lo = 0;
+  let hi = parts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (parts[mid].vaEnd <= va) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Index of the first run of `p` that ends after `va` (runs are ascending). O(log runs). */
