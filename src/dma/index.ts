@@ -11,6 +11,7 @@ export * from "./device.js";
 export * from "./direct.js";
 export * from "./iommu-port.js";
 export * from "./iova.js";
+export * from "./limits.js";
 export * from "./list.js";
 export { type DmaMapOptions, dmaMap } from "./map.js";
 export * from "./p2p.js";

@@ -64,8 +64,11 @@ describe("O_DIRECT through a simulated NVMe moves bytes exactly", () => {
         cpuWrite(m, v.start, new Uint8Array(len)); // clobber the buffer
         const r = nvmeDirectIo(m.mm, ctrl, v.start, len, { op: "read", sector: 2048, path });
         expect(diff(cpuRead(m, v.start, len), data)).toBe(-1);
-        // 1280 KiB max request (256 KiB when bouncing: swiotlb_max_mapping_size).
-        const want = s.o.forceSwiotlb ? 6 : 2;
+        // 7.2 max request (drivers/nvme/host/pci.c nvme_pci_alloc_dev, block/blk-settings.c):
+        // dma_opt_mapping_size behind dma-iommu = iova_rcache_range 128 KiB -> 12 requests;
+        // bouncing: swiotlb_max_mapping_size 256 KiB - roundup(0xfff, 2 KiB) = 252 KiB -> 7;
+        // dma-direct: min(NVME_MAX_BYTES 8 MiB, BLK_DEF_MAX_SECTORS_CAP 4 MiB) -> 1.
+        const want = s.o.forceSwiotlb ? 7 : s.o.iommu ? 12 : 1;
         expect(w.requests).toBe(want);
         expect(r.requests).toBe(want);
         m.sys.debug.checkNoLeaks();
@@ -107,15 +110,17 @@ describe("O_DIRECT through a simulated NVMe moves bytes exactly", () => {
         cpuWrite(m, v.start, new Uint8Array(len));
         nvmeDirectIo(m.mm, ctrl, v.start, len, { op: "read", sector: 7, path });
         expect(diff(cpuRead(m, v.start, len), data)).toBe(-1);
-        // 300 separate pages: max_segments 128 splits them 128 + 128 + 44 (NVMe queue limits; 256 KiB
-        // = 64 pages per request when bouncing: 5 requests of 64 and one of 44).
-        expect(wr.requests).toBe(s.o.forceSwiotlb ? 5 : 3);
+        // 300 separate pages in bios of BIO_MAX_VECS 256 + 44 bvecs (7.2 NVMe limits, worked out from
+        // nvme_pci_alloc_dev / nvme_set_ctrl_limits): behind dma-iommu 128 KiB = 32 pages per request
+        // (8 + 2 requests); bouncing 252 KiB = 63 pages (4 x 63 + 4, then 44: 6); dma-direct 4 MiB
+        // and 256 segments: one request per bio (2).
+        expect(wr.requests).toBe(s.o.forceSwiotlb ? 6 : s.o.iommu ? 10 : 2);
         if (path === "pages") expect(wr.pinEntries).toBe(pages);
         else expect(wr.pinEntries).toBe(pages); // no two pages adjacent: one range each
         if (s.o.sgl === false) {
-          // PRP lists: a 128-page request names 127 pages after PRP1 in one 4 KiB list page, the 44-
-          // page one 43 (> 32: also a 4 KiB page): 1 + 127 + 1 + 127 + 1 + 43 = 300 PRP entries.
-          expect([wr.descriptors, wr.descriptorListBytes, wr.sglRequests]).toEqual([300, 3 * 4096, 0]);
+          // PRP lists: the 256-page request names 255 pages after PRP1 in one 4 KiB list page, the 44-
+          // page one 43 (> 32: also a 4 KiB page): 1 + 255 + 1 + 43 = 300 PRP entries.
+          expect([wr.descriptors, wr.descriptorListBytes, wr.sglRequests]).toEqual([300, 2 * 4096, 0]);
         }
         m.sys.debug.checkNoLeaks();
         m.mem.checkValid();
@@ -137,7 +142,15 @@ describe("O_DIRECT through a simulated NVMe moves bytes exactly", () => {
     expect(b.pinBytes).toBe(4096);
     expect(d.pinEntries).toBeLessThan(b.pinEntries);
     expect(d.sgBytes).toBe(0);
-    expect(b.sgBytes).toBeGreaterThan(0);
+    // 7.2 builds no scatterlist (the DMA iterator); 6.12 does (blk_rq_map_sg + dma_map_sg).
+    expect(b.sgBytes).toBe(0);
+    const b612 = nvmeDirectIo(m.mm, ctrl, v.start, 2 * MiB, {
+      op: "write",
+      sector: 0,
+      path: "pages",
+      release: "6.12",
+    });
+    expect(b612.sgBytes).toBeGreaterThan(0);
   });
 
   test("a device access after unmap faults and writes nothing", () => {
@@ -227,22 +240,25 @@ describe("O_DIRECT through a simulated NVMe moves bytes exactly", () => {
   });
 });
 
-describe("blkCanDmaMapIova follows blk_can_dma_map_iova", () => {
-  // (virt_boundary + 1) & (granule - 1) == 0, by hand.
+describe("blkCanDmaMapIova follows blk_can_dma_map_iova (block/blk-mq-dma.c, 7.2)", () => {
+  // !(req_phys_gap_mask(req) & dma_get_merge_boundary(dev)), merge boundary = granule - 1, by hand:
+  // the mask has every bit from the lowest seam gap up.
   const cases: [number, number, boolean][] = [
-    [0xfff, 4096, true],
-    [0, 4096, false],
-    [0x1fff, 4096, true],
-    [0xfff, 16384, false],
-    [0xffff, 65536, true],
-    [0, 0, true],
+    [0, 4096, true], // every seam page aligned: no bit below 4 KiB
+    [0x200, 4096, false], // a seam on a 512-byte boundary: bit 9 is inside 0xfff
+    [0x800, 4096, false],
+    [0x800, 0, true], // no IOMMU: merge boundary 0
+    [0x1000, 4096, true], // a 4 KiB-aligned gap is outside 0xfff
+    [0x1000, 16384, false], // ... but inside a 16 KiB granule's 0x3fff
   ];
-  for (const [virt, granule, want] of cases) {
-    test(`virt_boundary ${virt.toString(16)} with granule ${granule}: ${want}`, () => {
-      expect(blkCanDmaMapIova({ ...NVME_QUEUE_LIMITS, virtBoundaryMask: virt }, granule)).toBe(want);
+  for (const [gap, granule, want] of cases) {
+    test(`seam gap 0x${gap.toString(16)} with granule ${granule}: ${want}`, () => {
+      expect(blkCanDmaMapIova(gap, granule)).toBe(want);
     });
   }
-  test("a queue without a virt boundary maps each segment instead of one IOVA", () => {
+  // 7.2 decides by the request's seam gaps, not the virt boundary: a page-aligned buffer on a queue
+  // without one still maps as one IOVA.
+  test("a queue without a virt boundary still maps a page-aligned request as one IOVA", () => {
     const { m, ctrl } = setup({ iommu: true });
     const v = m.mm.mmap({ kind: "anon", len: 2 * MiB, hugepage: true });
     cpuWrite(m, v.start, random(65536, 4));
@@ -252,7 +268,7 @@ describe("blkCanDmaMapIova follows blk_can_dma_map_iova", () => {
       path: "range",
       limits: DEFAULT_QUEUE_LIMITS,
     });
-    expect(d.iovaRequests).toBe(0);
+    expect(d.iovaRequests).toBe(1);
     const e = nvmeDirectIo(m.mm, ctrl, v.start, 65536, { op: "write", sector: 0, path: "range" });
     expect(e.iovaRequests).toBe(1);
     m.sys.debug.checkNoLeaks();

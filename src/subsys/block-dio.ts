@@ -4,8 +4,12 @@
  *   limits -> the DMA iterator (block/blk-mq-dma.c blk_rq_dma_map_iter_start): one IOVA per request
  *   through the two-step API when blk_can_dma_map_iova holds, else per-range mapping -> NVMe data
  *   pointer from [dma_addr, len] pairs;
- * - "pages" (today's kernel): pinUserPages -> struct page * array -> bvecs merged from the pages ->
- *   the same bios and splits -> blk_rq_map_sg into a scatterlist -> dma_map_sg -> NVMe data pointer.
+ * - "pages" (the kernel's way, of the release followed): pinUserPages -> struct page * array ->
+ *   bvecs merged from the pages -> the same bios and splits -> on 7.2 the DMA iterator as
+ *   drivers/nvme/host/pci.c nvme_map_data drives it (one dma_map_phys for a single-segment
+ *   request, else one IOVA with a dma_iova_link per segment when blk_can_dma_map_iova holds, else
+ *   one dma_map_phys per segment), on 6.12 blk_rq_map_sg into a scatterlist -> dma_map_sg ->
+ *   NVMe data pointer.
  * Both move real bytes in data mode. Metrics count entries, representation bytes, IOMMU map calls
  * and NVMe descriptors.
  */
@@ -17,18 +21,22 @@ import {
   dmaIovaLink,
   dmaIovaSync,
   dmaIovaTryAlloc,
+  dmaLimitInputOf,
   dmaMap,
+  dmaOptMappingSize,
   dmaUnmap,
-  SWIOTLB_MAX_MAPPING,
 } from "../dma/index.js";
 import { SG_ENTRY_BYTES, SG_TABLE_BYTES, sgSlots } from "../formats/index.js";
 import { type AddressSpace, pinUserPages, pinUserRange, unpinPhyrs, unpinUserPages } from "../mm/index.js";
-import { type PhyrList, type PhyrRead, phyrFromPfns } from "../phyr/index.js";
-import { NVME_QUEUE_LIMITS, type QueueLimits } from "./block-limits.js";
+import { PhyrList, type PhyrRead, phyrFromPfns } from "../phyr/index.js";
+import { physGapHits, type QueueLimits } from "./block-limits.js";
 import { blkRqFromBio, blkRqMapSg } from "./block-request.js";
 import { buildBios, splitBio } from "./block-split.js";
-import { type NvmeDmaInput, nvmeMapData } from "./nvme-cmd.js";
+import { DEFAULT_KERNEL_RELEASE, type KernelRelease } from "./kernel-release.js";
+import { NVME_CTRL_PAGE_SIZE, type NvmeDmaInput, nvmeMapData } from "./nvme-cmd.js";
 import type { NvmeController } from "./nvme-dev.js";
+import { nvmeQueueLimits } from "./nvme-limits.js";
+import { blkMapIterSegments } from "./nvme-plan.js";
 
 /** Counts from one direct I/O. */
 export interface DirectIoMetrics {
@@ -62,14 +70,17 @@ export interface DirectIoMetrics {
 }
 
 /**
- * blk_can_dma_map_iova (block/blk-mq-dma.c): a request may be linked into one IOVA range when
- * (virt_boundary_mask + 1) & dma_get_merge_boundary() == 0, the merge boundary being the IOMMU
- * granule - 1 (0 without an IOMMU, where dma_iova_try_alloc then fails anyway). O(1).
+ * blk_can_dma_map_iova (block/blk-mq-dma.c, Linux 7.2): a request may be linked into one IOVA
+ * range when `req_phys_gap_mask(req) & dma_get_merge_boundary(dev)` is 0: its lowest seam gap
+ * (bio_split_io_at's bi_bvec_gap_bit, see bvecSegGap) lies at or above the IOMMU granule. The merge
+ * boundary is the granule - 1 behind dma-iommu, 0 without an IOMMU (where dma_iova_try_alloc then
+ * fails anyway). O(1).
+ * @param physGap the request's lowest seam gap (a power of two below PAGE_SIZE) or 0.
  * @param granule the IOMMU granule in bytes, or 0 without an IOMMU.
  */
-export function blkCanDmaMapIova(l: QueueLimits, granule: number): boolean {
+export function blkCanDmaMapIova(physGap: number, granule: number): boolean {
   if (granule === 0) return true;
-  return (l.virtBoundaryMask + 1) % granule === 0;
+  return !physGapHits(physGap, granule - 1);
 }
 
 /** Options of {@link nvmeDirectIo}. */
@@ -82,19 +93,27 @@ export interface DirectIoOptions {
   path: "range" | "pages";
   /** Queue limits; default {@link nvmeLimitsFor} the controller. */
   limits?: QueueLimits;
+  /** Kernel release the "pages" path and the default limits follow; default "7.2". */
+  release?: KernelRelease;
 }
 
 /**
- * The NVMe queue limits for a controller: NVME_QUEUE_LIMITS, with max_sectors capped by
- * dma_opt_mapping_size when the device bounces through swiotlb (swiotlb_max_mapping_size = 128
- * slots of 2 KiB = 256 KiB; drivers/nvme/host/pci.c sets max_hw_sectors from it). O(1).
+ * The NVMe queue limits the kernel sets for a controller (nvmeQueueLimits): max_hw_sectors capped
+ * by dma_opt_mapping_size (drivers/nvme/host/pci.c nvme_pci_alloc_dev): 128 KiB behind dma-iommu
+ * (iova_rcache_range), 252 KiB when dma-direct bounces (swiotlb_max_mapping_size with NVMe's
+ * min_align_mask NVME_CTRL_PAGE_SIZE - 1), else NVME_MAX_BYTES 8 MiB; then max_sectors at most
+ * BLK_DEF_MAX_SECTORS_CAP, max_segments and the virt boundary of the release. O(1).
  */
-export function nvmeLimitsFor(ctrl: NvmeController): QueueLimits {
-  if (!ctrl.dev.forceSwiotlb) return NVME_QUEUE_LIMITS;
-  return {
-    ...NVME_QUEUE_LIMITS,
-    maxSectors: Math.min(NVME_QUEUE_LIMITS.maxSectors, SWIOTLB_MAX_MAPPING / 512),
-  };
+export function nvmeLimitsFor(
+  ctrl: NvmeController,
+  release: KernelRelease = DEFAULT_KERNEL_RELEASE,
+): QueueLimits {
+  const d = dmaLimitInputOf(ctrl.sys, ctrl.dev, NVME_CTRL_PAGE_SIZE - 1);
+  return nvmeQueueLimits({
+    sglSupported: ctrl.sglSupported,
+    dmaOptMappingSize: dmaOptMappingSize(d),
+    release,
+  });
 }
 
 /**
@@ -111,7 +130,8 @@ export function nvmeDirectIo(
   len: number,
   o: DirectIoOptions,
 ): DirectIoMetrics {
-  const limits = o.limits ?? nvmeLimitsFor(ctrl);
+  const release = o.release ?? DEFAULT_KERNEL_RELEASE;
+  const limits = o.limits ?? nvmeLimitsFor(ctrl, release);
   const sys = ctrl.sys;
   const dev = ctrl.dev;
   const dir: DmaDirection = o.op === "write" ? "to-device" : "from-device";
@@ -156,29 +176,48 @@ export function nvmeDirectIo(
       } else m.bvecs += bio.nents;
       for (const piece of splitBio(bio, limits)) {
         const req = blkRqFromBio({ list: piece.list, sector, write: o.op === "write" }, limits);
+        const port = sys.iommuOf(dev);
+        const p2p = piece.list.entry(0).provider !== 0;
+        const kernel72 = o.path === "pages" && release === "7.2";
         let toMap: PhyrRead = piece.list;
-        if (o.path === "pages") {
+        if (o.path === "pages" && release === "6.12") {
           const sg = blkRqMapSg(req, limits);
           m.sgEntries += sg.nents;
           m.sgBytes += sgSlots(sg.nents) * SG_ENTRY_BYTES + SG_TABLE_BYTES;
           toMap = sg;
         }
-        // The DMA iterator (range path) or dma_map_sg (pages path).
+        // 7.2 nvme_map_data: a single-segment request takes setup_data_simple (one dma_map_phys)
+        // unless the controller is PRP-only and the segment spans more than two controller pages.
+        const first = piece.list.entry(0);
+        const simple =
+          kernel72 &&
+          req.nrPhysSegments === 1 &&
+          !p2p &&
+          (ctrl.sglSupported || (first.addr % NVME_CTRL_PAGE_SIZE) + first.len <= 2 * NVME_CTRL_PAGE_SIZE);
+        // The DMA iterator (range path; 7.2 pages path) or dma_map_sg (6.12 pages path).
         let segs: NvmeDmaInput;
-        let release: () => void;
-        const port = sys.iommuOf(dev);
+        let release_: () => void;
         let state: DmaIovaState | undefined;
-        const p2p = piece.list.entry(0).provider !== 0;
-        if (o.path === "range" && port && !p2p && blkCanDmaMapIova(limits, port.granule)) {
-          state = dmaIovaTryAlloc(sys, dev, piece.list.entry(0).addr, piece.list.totalBytes);
+        const iterator = o.path === "range" || (kernel72 && !simple);
+        if (iterator && port && !p2p && blkCanDmaMapIova(piece.physGap, port.granule)) {
+          state = dmaIovaTryAlloc(sys, dev, first.addr, piece.list.totalBytes);
         }
         if (state) {
           const st = state;
           let off = 0;
+          // The design links each list entry; the kernel each blk_map_iter_next segment.
+          const parts = kernel72 ? blkMapIterSegments(piece.list, limits) : null;
           try {
-            for (const c = piece.list.cursor(); !c.done; c.nextEntry()) {
-              dmaIovaLink(sys, dev, st, c.entryAddr, off, c.entryLen, dir);
-              off += c.entryLen;
+            if (parts) {
+              for (const s of parts) {
+                dmaIovaLink(sys, dev, st, s.phys, off, s.len, dir);
+                off += s.len;
+              }
+            } else {
+              for (const c = piece.list.cursor(); !c.done; c.nextEntry()) {
+                dmaIovaLink(sys, dev, st, c.entryAddr, off, c.entryLen, dir);
+                off += c.entryLen;
+              }
             }
           } catch (e) {
             dmaIovaDestroy(sys, dev, st, off, dir);
@@ -186,28 +225,57 @@ export function nvmeDirectIo(
           }
           dmaIovaSync(st);
           segs = { addr: Float64Array.of(st.addr), len: Float64Array.of(piece.list.totalBytes) };
-          release = () => dmaIovaDestroy(sys, dev, st, piece.list.totalBytes, dir);
+          release_ = () => dmaIovaDestroy(sys, dev, st, piece.list.totalBytes, dir);
           m.iovaRequests++;
           m.dmaSegments += 1;
           m.dmaBytes += 16;
+        } else if (kernel72 && !simple) {
+          // One dma_map_phys per iterator segment (each its own IOVA behind dma-iommu); NVMe keeps
+          // the [dma_addr, len] pairs to unmap (nvme_pci_prp_save_mapping's dma_vecs).
+          const parts = blkMapIterSegments(piece.list, limits);
+          const maps: PhyrRead[] = [];
+          const addr = new Float64Array(parts.length);
+          const len = new Float64Array(parts.length);
+          try {
+            for (let i = 0; i < parts.length; i++) {
+              const one = PhyrList.fromRanges([{ addr: parts[i].phys, len: parts[i].len }], {
+                store: "wide",
+              });
+              const dma = dmaMap(sys, dev, one, dir);
+              maps.push(dma);
+              addr[i] = dma.entry(0).addr;
+              len[i] = parts[i].len;
+            }
+          } catch (e) {
+            for (const d of maps) dmaUnmap(sys, dev, d, dir);
+            throw e;
+          }
+          segs = { addr, len };
+          release_ = () => {
+            for (const d of maps) dmaUnmap(sys, dev, d, dir);
+          };
+          m.dmaSegments += parts.length;
+          m.dmaBytes += 16 * parts.length;
         } else {
           const dma = dmaMap(sys, dev, toMap, dir);
           segs = dma;
-          release = () => dmaUnmap(sys, dev, dma, dir);
+          release_ = () => dmaUnmap(sys, dev, dma, dir);
           m.dmaSegments += dma.nents;
-          if (o.path === "range") m.dmaBytes += 16 * dma.nents;
+          if (o.path === "range" || kernel72) m.dmaBytes += 16 * dma.nents;
         }
         try {
           const cmd = nvmeMapData(segs, {
             sglSupported: ctrl.sglSupported,
             singlePhysSegment: req.nrPhysSegments === 1 && !p2p,
+            physGap: piece.physGap,
+            release,
           });
           m.descriptors += cmd.descriptors;
           m.descriptorListBytes += cmd.listBytes;
           if (cmd.mode === "sgl") m.sglRequests++;
           ctrl.execute(o.op, sector, piece.list.totalBytes, cmd);
         } finally {
-          release();
+          release_();
         }
         m.requests++;
         sector += piece.list.totalBytes / 512;

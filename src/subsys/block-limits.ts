@@ -3,8 +3,9 @@
  * per-segment arithmetic shared by splitting and merging (block/blk-merge.c, block/blk.h).
  * All masks are 2^k - 1 and applied with `%`, never 32-bit operators (addresses exceed 2^32).
  */
-import { hex, isPow2 } from "../core/index.js";
+import { hex, isPow2, PAGE_SIZE } from "../core/index.js";
 import { BlockError } from "./errors.js";
+import { DEFAULT_KERNEL_RELEASE, type KernelRelease } from "./kernel-release.js";
 
 /** 512-byte sectors (SECTOR_SHIFT 9). */
 export const SECTOR_SIZE = 512;
@@ -30,30 +31,41 @@ export interface QueueLimits {
 }
 
 /**
- * blk_set_default_limits / blk_validate_limits defaults: BLK_MAX_SEGMENTS 128,
+ * BLK_DEF_MAX_SECTORS_CAP: blk_validate_limits (block/blk-settings.c) caps max_sectors for regular
+ * I/O at min(max_hw_sectors, this). Linux 7.2: `SZ_4M >> SECTOR_SHIFT` = 8192 sectors, 4 MiB
+ * (block/blk.h, raised in 6.16); 6.12: 2560 sectors, 1280 KiB (include/linux/blkdev.h). O(1).
+ */
+export function blkDefMaxSectorsCap(release: KernelRelease = DEFAULT_KERNEL_RELEASE): number {
+  return release === "6.12" ? 2560 : 8192;
+}
+
+/**
+ * blk_set_default_limits / blk_validate_limits defaults (Linux 7.2): BLK_MAX_SEGMENTS 128,
  * BLK_MAX_SEGMENT_SIZE 65536, BLK_SEG_BOUNDARY_MASK 0xFFFFFFFF, no virt boundary, and max_sectors
- * at BLK_DEF_MAX_SECTORS_CAP 2560 (1280 KiB), logical block 512.
+ * at BLK_DEF_MAX_SECTORS_CAP 8192 (4 MiB), logical block 512.
  */
 export const DEFAULT_QUEUE_LIMITS: Readonly<QueueLimits> = Object.freeze({
   maxSegments: 128,
   maxSegmentSize: 65536,
   segBoundaryMask: 0xffffffff,
   virtBoundaryMask: 0,
-  maxSectors: 2560,
+  maxSectors: 8192,
   logicalBlockSize: 512,
 });
 
 /**
- * NVMe PCI (drivers/nvme/host/pci.c, core.c nvme_set_ctrl_limits): virt_boundary_mask
- * NVME_CTRL_PAGE_SIZE - 1, max_segment_size UINT_MAX, NVME_MAX_SEGS 128 segments, max_sectors capped at
- * BLK_DEF_MAX_SECTORS_CAP 2560 for file-system requests, 512-byte logical blocks.
+ * NVMe PCI on Linux 7.2 for a PRP-only controller with no DMA size limit (dma-direct, no bouncing):
+ * virt_boundary_mask NVME_CTRL_PAGE_SIZE - 1, max_segment_size UINT_MAX, max_segments
+ * min(max_hw_sectors / 8 + 1, NVME_MAX_SEGS 256) = 256, max_hw_sectors NVME_MAX_BYTES 8 MiB capped
+ * to max_sectors 8192 (4 MiB), 512-byte logical blocks. {@link nvmeQueueLimits} derives the limits
+ * for any controller, DMA path and release.
  */
 export const NVME_QUEUE_LIMITS: Readonly<QueueLimits> = Object.freeze({
-  maxSegments: 128,
+  maxSegments: 256,
   maxSegmentSize: UINT_MAX,
   segBoundaryMask: 0xffffffff,
   virtBoundaryMask: 0xfff,
-  maxSectors: 2560,
+  maxSectors: 8192,
   logicalBlockSize: 512,
 });
 
@@ -131,4 +143,26 @@ export function biovecPhysMergeable(
   if (addr1 + len1 !== addr2) return false;
   const window = l.segBoundaryMask + 1;
   return Math.floor(addr1 / window) === Math.floor((addr2 + len2 - 1) / window);
+}
+
+/**
+ * bvec_seg_gap (block/blk-merge.c, via __bvec_gap in block/blk.h): the bits of
+ * `next.bv_offset | (prev.bv_offset + prev.bv_len)` at one seam between bvecs; bio_split_io_at ORs
+ * them over a bio and keeps ffs() as bi_bvec_gap_bit, and req_phys_gap_mask() turns the lowest one
+ * into "every bit from here up". Returns the lowest set bit of that value below PAGE_SIZE, or 0 when
+ * both sides of the seam are page aligned. Bits at PAGE_SIZE and above come from bv_offset, which
+ * is not the physical address for multi-page bvecs; no mask tested against the gap in the kernel
+ * reaches them (dma_get_merge_boundary() is below PAGE_SIZE, NVMe tests NVME_CTRL_PAGE_SIZE - 1). O(1).
+ */
+export function bvecSegGap(prevEnd: number, nextAddr: number): number {
+  const v = (prevEnd % PAGE_SIZE) | (nextAddr % PAGE_SIZE);
+  return v & -v;
+}
+
+/**
+ * `req_phys_gap_mask(req) & mask` != 0 (include/linux/blk-mq.h): the request's lowest seam gap
+ * `physGap` (a power of two from {@link bvecSegGap}, or 0) falls inside `mask`. O(1).
+ */
+export function physGapHits(physGap: number, mask: number): boolean {
+  return physGap !== 0 && physGap <= mask;
 }

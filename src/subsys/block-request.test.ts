@@ -132,7 +132,7 @@ describe("blkTryMerge follows blk_try_merge / ll_back_merge_fn / bio_will_gap", 
   }
 
   test("a bio beyond the limits must be split before it forms or joins a request", () => {
-    const big = bio(0, [{ addr: 0x200000, len: 0x200000 }]);
+    const big = bio(0, [{ addr: 0x800000, len: 0x800000 }]); // 8 MiB > 7.2's 4 MiB cap
     expect(() => blkRqFromBio(big, DEFAULT_QUEUE_LIMITS)).toThrow(BlockError);
     const req = blkRqFromBio(bio(0, [{ addr: 0x10000, len: 0x1000 }]), DEFAULT_QUEUE_LIMITS);
     expect(() => blkTryMerge(req, { ...big, sector: 8 }, DEFAULT_QUEUE_LIMITS)).toThrow(/split it first/);

@@ -1,13 +1,20 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { PhyrList } from "../phyr/index.js";
-import { DEFAULT_QUEUE_LIMITS, NVME_QUEUE_LIMITS, type QueueLimits } from "./block-limits.js";
+import {
+  blkDefMaxSectorsCap,
+  DEFAULT_QUEUE_LIMITS,
+  NVME_QUEUE_LIMITS,
+  type QueueLimits,
+} from "./block-limits.js";
 import { bioSplitAt, buildBios, maxIoBytes, splitBio } from "./block-split.js";
 import { BlockError } from "./errors.js";
 
 type R = { addr: number; len: number; provider?: number };
 const mk = (rs: R[], cap = 2) => PhyrList.fromRanges(rs, { store: "wide", chunkCapacity: cap });
 const lim = (o: Partial<QueueLimits>): QueueLimits => ({ ...DEFAULT_QUEUE_LIMITS, ...o });
+/** The defaults with 6.12's BLK_DEF_MAX_SECTORS_CAP 2560 (the cases below were worked out with it). */
+const DEFAULTS_612 = lim({ maxSectors: blkDefMaxSectorsCap("6.12") });
 
 describe("bioSplitAt follows bio_split_rw_at", () => {
   // Expected values computed by hand from block/blk-merge.c.
@@ -15,7 +22,7 @@ describe("bioSplitAt follows bio_split_rw_at", () => {
     {
       name: "1 MiB contiguous = 16 segments of 64 KiB, fits",
       rs: [{ addr: 0x100000, len: 0x100000 }],
-      l: DEFAULT_QUEUE_LIMITS,
+      l: DEFAULTS_612,
       split: false,
       bytes: 0x100000,
       nsegs: 16,
@@ -23,7 +30,7 @@ describe("bioSplitAt follows bio_split_rw_at", () => {
     {
       name: "2 MiB contiguous splits at max_sectors 2560 (1280 KiB, 20 segments)",
       rs: [{ addr: 0x200000, len: 0x200000 }],
-      l: DEFAULT_QUEUE_LIMITS,
+      l: DEFAULTS_612,
       split: true,
       bytes: 1280 * 1024,
       nsegs: 20,
@@ -31,7 +38,7 @@ describe("bioSplitAt follows bio_split_rw_at", () => {
     {
       name: "200 scattered pages split at max_segments 128",
       rs: Array.from({ length: 200 }, (_, i) => ({ addr: 0x100000 + i * 0x2000, len: 0x1000 })),
-      l: DEFAULT_QUEUE_LIMITS,
+      l: DEFAULTS_612,
       split: true,
       bytes: 128 * 4096,
       nsegs: 128,
@@ -109,7 +116,12 @@ describe("bioSplitAt follows bio_split_rw_at", () => {
   ];
   for (const c of cases) {
     test(c.name, () => {
-      expect(bioSplitAt(mk(c.rs), c.l)).toEqual({ split: c.split, bytes: c.bytes, nsegs: c.nsegs });
+      const p = bioSplitAt(mk(c.rs), c.l);
+      expect({ split: p.split, bytes: p.bytes, nsegs: p.nsegs }).toEqual({
+        split: c.split,
+        bytes: c.bytes,
+        nsegs: c.nsegs,
+      });
     });
   }
 
@@ -133,9 +145,9 @@ describe("bioSplitAt follows bio_split_rw_at", () => {
     expect(() => splitBio(mk([{ addr: 0, len: 100 }]), DEFAULT_QUEUE_LIMITS)).toThrow(/not a multiple/);
   });
 
-  test("splitting 2 MiB under defaults gives 1280 KiB + 768 KiB views of the input", () => {
+  test("splitting 2 MiB under 6.12's defaults gives 1280 KiB + 768 KiB views of the input", () => {
     const bio = mk([{ addr: 0x200000, len: 0x200000 }]);
-    const pieces = splitBio(bio, DEFAULT_QUEUE_LIMITS);
+    const pieces = splitBio(bio, DEFAULTS_612);
     expect(pieces.map((p) => [p.list.totalBytes, p.nsegs])).toEqual([
       [0x140000, 20],
       [0xc0000, 12],
@@ -312,4 +324,54 @@ describe("buildBios cuts an O_DIRECT list like bio_iov_iter_get_pages", () => {
       ),
     ).toThrow(/less than one/);
   });
+});
+
+describe("BLK_DEF_MAX_SECTORS_CAP per release (block/blk.h 7.2, include/linux/blkdev.h 6.12)", () => {
+  test("7.2 caps regular I/O at 4 MiB (8192 sectors), 6.12 at 1280 KiB (2560)", () => {
+    expect(blkDefMaxSectorsCap("7.2")).toBe(8192);
+    expect(blkDefMaxSectorsCap("6.12")).toBe(2560);
+    expect(DEFAULT_QUEUE_LIMITS.maxSectors).toBe(8192);
+  });
+  test("under 7.2's defaults 8 MiB contiguous splits at 4 MiB (64 segments of 64 KiB)", () => {
+    const p = bioSplitAt(mk([{ addr: 0x40000000, len: 0x800000 }]), DEFAULT_QUEUE_LIMITS);
+    expect([p.split, p.bytes, p.nsegs]).toEqual([true, 0x400000, 64]);
+  });
+});
+
+describe("bioSplitAt keeps the lowest seam gap like bio_split_io_at's bi_bvec_gap_bit", () => {
+  // gaps |= (next.bv_offset | (prev.bv_offset + prev.bv_len)); ffs(gaps), below PAGE_SIZE, by hand.
+  const cases: [string, R[], number][] = [
+    ["one bvec has no seam", [{ addr: 0x10200, len: 0x1e00 }], 0],
+    [
+      "page-aligned seams leave no gap below 4 KiB",
+      [
+        { addr: 0x10200, len: 0xe00 },
+        { addr: 0x30000, len: 0x1000 },
+        { addr: 0x50000, len: 0x2000 },
+      ],
+      0,
+    ],
+    [
+      "a bvec ending 0x600 into a page: gap bit 0x200",
+      [
+        { addr: 0x10000, len: 0x600 },
+        { addr: 0x30000, len: 0x1000 },
+      ],
+      0x200,
+    ],
+    [
+      "seams at 0x800 and 0x400: the lowest, 0x400",
+      [
+        { addr: 0x10000, len: 0x800 },
+        { addr: 0x30400, len: 0xc00 },
+        { addr: 0x50000, len: 0x1000 },
+      ],
+      0x400,
+    ],
+  ];
+  for (const [name, rs, gap] of cases) {
+    test(name, () => {
+      expect(bioSplitAt(mk(rs), DEFAULT_QUEUE_LIMITS).physGap).toBe(gap);
+    });
+  }
 });

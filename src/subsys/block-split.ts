@@ -9,6 +9,7 @@ import type { PhyrList, PhyrRead } from "../phyr/index.js";
 import {
   BIO_MAX_VECS,
   bvecGapToPrev,
+  bvecSegGap,
   checkQueueLimits,
   maxSegmentBytes,
   type QueueLimits,
@@ -25,6 +26,11 @@ export interface SplitPoint {
   bytes: number;
   /** Physical segments in the first part (nr_phys_segments). */
   nsegs: number;
+  /**
+   * The lowest seam gap of the first part (bio_split_io_at's bi_bvec_gap_bit as a power of two
+   * below PAGE_SIZE, see bvecSegGap), 0 when every seam is page aligned or there is one bvec.
+   */
+  physGap: number;
 }
 
 /** get_max_io_size for a block-aligned bio: max_sectors in bytes, rounded down to the logical block. */
@@ -48,12 +54,18 @@ export function bioSplitAt(bio: PhyrRead, l: QueueLimits): SplitPoint {
   let bytes = 0;
   let prevEnd = -1;
   let split = false;
+  let physGap = 0;
   for (const c = bio.cursor(); !c.done; c.nextEntry()) {
     const addr = c.entryAddr;
     const bvLen = c.entryLen;
     if (prevEnd >= 0 && bvecGapToPrev(l, prevEnd, addr)) {
       split = true;
       break;
+    }
+    if (prevEnd >= 0) {
+      // bio_split_io_at: gaps |= bvec_seg_gap(bvprvp, &bv); ffs(gaps) is the lowest seam gap.
+      const g = bvecSegGap(prevEnd, addr);
+      if (g !== 0 && (physGap === 0 || g < physGap)) physGap = g;
     }
     // bvec_split_segs
     const maxLen = Math.min(maxBytes, UINT_MAX) - bytes;
@@ -73,7 +85,7 @@ export function bioSplitAt(bio: PhyrRead, l: QueueLimits): SplitPoint {
     }
     prevEnd = addr + bvLen;
   }
-  if (!split) return { split, bytes, nsegs };
+  if (!split) return { split, bytes, nsegs, physGap };
   const aligned = alignDown(bytes, l.logicalBlockSize);
   if (aligned === 0) {
     throw new BlockError(
@@ -82,7 +94,12 @@ export function bioSplitAt(bio: PhyrRead, l: QueueLimits): SplitPoint {
     );
   }
   // Segments of the trimmed part: recount (the trim can only drop trailing segments).
-  return { split, bytes: aligned, nsegs: aligned === bytes ? nsegs : countSegments(bio, aligned, l) };
+  return {
+    split,
+    bytes: aligned,
+    nsegs: aligned === bytes ? nsegs : countSegments(bio, aligned, l),
+    physGap,
+  };
 }
 
 /** Segments bio_split_rw_at counts over the first `bytes` of `bio` (no limits on count). O(entries). */
@@ -112,6 +129,8 @@ export interface BioPiece {
   list: PhyrList;
   /** Its physical segments (nr_phys_segments). */
   nsegs: number;
+  /** Its lowest seam gap (see {@link SplitPoint.physGap}). */
+  physGap: number;
 }
 
 /**
@@ -135,10 +154,10 @@ export function splitBio(bio: PhyrList, l: QueueLimits): BioPiece[] {
   while (off < bio.totalBytes) {
     const p = bioSplitAt(rest, l);
     if (!p.split) {
-      pieces.push({ list: rest, nsegs: p.nsegs });
+      pieces.push({ list: rest, nsegs: p.nsegs, physGap: p.physGap });
       break;
     }
-    pieces.push({ list: bio.slice(off, p.bytes), nsegs: p.nsegs });
+    pieces.push({ list: bio.slice(off, p.bytes), nsegs: p.nsegs, physGap: p.physGap });
     off += p.bytes;
     rest = bio.slice(off, bio.totalBytes - off);
   }

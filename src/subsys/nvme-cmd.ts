@@ -15,7 +15,9 @@
  */
 import { alignDown, checkAddr, hex } from "../core/index.js";
 import type { PhyrRead } from "../phyr/index.js";
+import { physGapHits } from "./block-limits.js";
 import { NvmeError } from "./errors.js";
+import { DEFAULT_KERNEL_RELEASE, type KernelRelease } from "./kernel-release.js";
 
 /** NVME_CTRL_PAGE_SIZE. */
 export const NVME_CTRL_PAGE_SIZE = 4096;
@@ -234,31 +236,68 @@ export interface NvmeMapOptions {
   singlePhysSegment?: boolean;
   /** Pseudo DMA address for list pages. */
   listBase?: number;
+  /** Release whose rules apply; default "7.2". */
+  release?: KernelRelease;
+  /** 7.2: the request's lowest seam gap (req_phys_gap_mask, see bvecSegGap); 0 = none. Default 0. */
+  physGap?: number;
+  /** 7.2: blk_rq_nr_phys_segments for the average (nvme_pci_avg_seg_size) when the input is not coalesced; default the segments handed in. */
+  nrPhysSegments?: number;
 }
 
 /**
- * nvme_map_data's choice between PRPs and SGLs, then the build. A single segment spanning at most
- * two controller pages uses the inline PRP pair; otherwise SGLs when supported on an I/O queue and
- * DIV_ROUND_UP(bytes, nseg) >= sgl_threshold (nvme_pci_use_sgls), else PRPs. nseg is the number of
- * DMA segments handed in: the mapped sg count (iod->sgt.nents, Linux 6.1-6.14) or 1 for a request
- * the DMA iterator linked into one IOVA (blk_rq_dma_map_coalesce, 6.17). O(pages) for PRPs,
- * O(segments) for SGLs.
- * @throws NvmeError as {@link nvmeSetupPrps}.
+ * nvme_map_data's choice between PRPs and SGLs, then the build (drivers/nvme/host/pci.c).
+ *
+ * Linux 7.2 (nvme_pci_use_sgls, nvme_pci_setup_data_simple, nvme_pci_avg_seg_size): on an I/O
+ * queue of an SGL-capable controller SGLs are forced when the request has a gap inside the
+ * controller page (`req_phys_gap_mask & (NVME_CTRL_PAGE_SIZE - 1)`), else allowed. A single
+ * physical segment uses one inline SGL descriptor when SGLs are forced or the segment spans more
+ * than two controller pages (whatever sgl_threshold says), else the inline PRP pair; a PRP-only
+ * controller's single segment beyond two pages gets a PRP list. Otherwise SGLs when forced, or
+ * allowed with sgl_threshold non-zero and DIV_ROUND_UP(bytes, nseg) >= sgl_threshold, nseg being 1
+ * for a request the DMA iterator linked into one IOVA (blk_rq_dma_map_coalesce) and
+ * nr_phys_segments otherwise. One descriptor page holds the SGL list: no chaining (NVME_MAX_SEGS
+ * 256 keeps a request within it).
+ *
+ * Linux 6.12: a single segment within two controller pages takes the inline PRP pair, else (SGLs
+ * supported, I/O queue, sgl_threshold non-zero) one inline SGL descriptor; otherwise SGLs when
+ * supported on an I/O queue and DIV_ROUND_UP(bytes, nseg) >= sgl_threshold, nseg the mapped sg
+ * count (iod->sgt.nents). O(pages) for PRPs, O(segments) for SGLs.
+ * @throws NvmeError as {@link nvmeSetupPrps}; "SGL_TOO_MANY" on 7.2 for more SGL segments than
+ *   one descriptor page holds (256).
  */
 export function nvmeMapData(input: NvmeDmaInput, opts: NvmeMapOptions): NvmeDataPtr {
   const io = opts.ioQueue ?? true;
   const threshold = opts.sglThreshold ?? SGL_THRESHOLD;
   const base = opts.listBase ?? 0;
+  const release = opts.release ?? DEFAULT_KERNEL_RELEASE;
   const dma = segments(input);
   const n = dma.addr.length;
-  if (opts.singlePhysSegment && n === 1) {
-    if ((dma.addr[0] % NVME_CTRL_PAGE_SIZE) + dma.len[0] <= 2 * NVME_CTRL_PAGE_SIZE)
-      return nvmeSetupPrps(dma, base);
-    if (io && threshold > 0 && opts.sglSupported) return nvmeSetupSgls(dma, base);
+  const prpPossible = (dma.addr[0] % NVME_CTRL_PAGE_SIZE) + dma.len[0] <= 2 * NVME_CTRL_PAGE_SIZE;
+  if (release === "6.12") {
+    if (opts.singlePhysSegment && n === 1) {
+      if (prpPossible) return nvmeSetupPrps(dma, base);
+      if (io && threshold > 0 && opts.sglSupported) return nvmeSetupSgls(dma, base);
+    }
+    const avg = Math.ceil(totalOf(dma) / n);
+    const useSgl = opts.sglSupported && io && threshold > 0 && avg >= threshold;
+    return useSgl ? nvmeSetupSgls(dma, base) : nvmeSetupPrps(dma, base);
   }
-  const avg = Math.ceil(totalOf(dma) / n);
-  const useSgl = opts.sglSupported && io && threshold > 0 && avg >= threshold;
-  return useSgl ? nvmeSetupSgls(dma, base) : nvmeSetupPrps(dma, base);
+  const sgl = opts.sglSupported && io;
+  const forced = sgl && physGapHits(opts.physGap ?? 0, NVME_CTRL_PAGE_SIZE - 1);
+  if (opts.singlePhysSegment && n === 1 && (sgl || prpPossible))
+    return forced || !prpPossible ? nvmeSetupSgls(dma, base) : nvmeSetupPrps(dma, base);
+  const nseg = n === 1 ? 1 : (opts.nrPhysSegments ?? n);
+  const avg = Math.ceil(totalOf(dma) / nseg);
+  if (forced || (sgl && threshold > 0 && avg >= threshold)) {
+    if (n > SGES_PER_PAGE) {
+      throw new NvmeError(
+        "SGL_TOO_MANY",
+        `Cannot describe ${n} DMA segments with one SGL descriptor page: at most ${SGES_PER_PAGE} (NVME_MAX_SEGS)`,
+      );
+    }
+    return nvmeSetupSgls(dma, base);
+  }
+  return nvmeSetupPrps(dma, base);
 }
 
 /**

@@ -26,7 +26,7 @@ const DEFS: readonly ScenarioDef[] = [
   {
     name: "block-odirect",
     description:
-      "O_DIRECT write of a THP-backed buffer to NVMe behind an IOMMU: pinned range list + DMA iterator vs page array + bvecs + scatterlist",
+      "O_DIRECT write of a THP-backed buffer to NVMe behind an IOMMU: pinned range list + DMA iterator vs the kernel's way on Linux 7.2 (page array + bvecs + the DMA iterator; requests capped at dma_opt_mapping_size)",
     fullSize: 256 * MiB,
     run: runBlockOdirect,
   },
