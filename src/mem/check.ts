@@ -28,6 +28,15 @@ export function checkMemory(mem: MachineMemory): void {
       iv.push(p, n, -1);
     });
   }
+  let isolatedPages = 0;
+  for (let i = 0; i < mem.isolatedFree.length; i += 3) {
+    const p = mem.isolatedFree[i];
+    const n = mem.isolatedFree[i + 1];
+    if (!mem.sections.allOf(p, n, SubKind.RAM))
+      throw new Error(`isolated free block at pfn ${hex(p)} is outside online RAM`);
+    iv.push(p, n, -1);
+    isolatedPages += n;
+  }
   const f = mem.folios;
   let ramFolioPages = 0;
   let live = 0;
@@ -77,9 +86,9 @@ export function checkMemory(mem: MachineMemory): void {
       }
     }
   }
-  if (mem.freePages + ramFolioPages !== mem.ramPages) {
+  if (mem.freePages + isolatedPages + ramFolioPages !== mem.ramPages) {
     throw new Error(
-      `online RAM ${mem.ramPages} frames but ${mem.freePages} free + ${ramFolioPages} in folios`,
+      `online RAM ${mem.ramPages} frames but ${mem.freePages} free + ${isolatedPages} isolated free + ${ramFolioPages} in folios`,
     );
   }
   for (const [prov, pages] of mem.pfnmapPins) {
@@ -146,6 +155,8 @@ export function memoryDigest(mem: MachineMemory): string {
     h.add(sum);
   }
   h.add(mem.ramPages);
+  for (const b of [...mem.isolatedBlocks].sort((x, y) => x - y)) h.add(b);
+  for (const x of mem.isolatedFree) h.add(x);
   h.add(mem.hugetlbFree["2M"].length * 65536 + mem.hugetlbFree["1G"].length);
   for (const [k, v] of [...mem.pfnmapPins].sort((a, b) => a[0] - b[0])) h.add(k * 2 ** 32 + v);
   for (const [nr, s] of [...mem.sections.sections].sort((a, b) => a[0] - b[0])) {

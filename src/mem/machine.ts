@@ -25,6 +25,7 @@ import {
   GUP_PIN_COUNTING_BIAS,
   MAX_ORDER,
   MigrateType,
+  PAGEBLOCK_PAGES,
   PAGES_PER_SUBSECTION,
   Zone,
   type ZoneId,
@@ -56,6 +57,9 @@ export interface MigrationClient {
 
 /** Hugetlb page sizes. */
 export type HugeSize = "2M" | "1G";
+
+/** Where boot-time hugetlb pool pages are placed (see {@link MachineMemory.addHugetlb}). */
+export type HugetlbPlacement = "unmovable" | "movable" | "cma";
 
 /** Everything about one frame, as pfn_to_page() + the folio would say. */
 export interface PageInfo {
@@ -96,6 +100,12 @@ export class MachineMemory {
   readonly hugetlbTotal: Record<HugeSize, number> = { "2M": 0, "1G": 0 };
   /** Outstanding pins of PFNMAP ranges (no struct page) per provider index, in pages. */
   readonly pfnmapPins = new Map<number, number>();
+  /** Isolated pageblock numbers (MIGRATE_ISOLATE; isolation.ts). */
+  readonly isolatedBlocks = new Set<number>();
+  /** Free frames held back by isolation, as triples [pfn, npages, area index] (isolation.ts). */
+  readonly isolatedFree: number[] = [];
+  /** Folio id of the shared zero page, or -1 until first used ({@link zeroFolioId}). */
+  zeroFolio = -1;
   /** Byte contents (data mode). */
   readonly data = new PhysData();
   /** Seeded generator for aging and any other randomness. */
@@ -148,8 +158,9 @@ export class MachineMemory {
         name: p.name ?? "Persistent Memory",
       });
     }
-    for (let i = 0; i < (spec.hugetlb?.pages1G ?? 0); i++) this.addHugetlb("1G");
-    for (let i = 0; i < (spec.hugetlb?.pages2M ?? 0); i++) this.addHugetlb("2M");
+    const placement = spec.hugetlb?.placement ?? "unmovable";
+    for (let i = 0; i < (spec.hugetlb?.pages1G ?? 0); i++) this.addHugetlb("1G", placement);
+    for (let i = 0; i < (spec.hugetlb?.pages2M ?? 0); i++) this.addHugetlb("2M", placement);
   }
 
   /** Index of the free area of (node, zone, cma) in {@link areas}. O(1). */
@@ -359,10 +370,19 @@ export class MachineMemory {
 
   /**
    * Adds one folio to a hugetlb pool (boot-time reservation). O(2^order) frame-map fill.
+   * `placement`: "unmovable" (ZONE_NORMAL/DMA32 outside CMA, the default), "movable" (ZONE_MOVABLE:
+   * pool pages allocated with htlb_alloc_mask's __GFP_MOVABLE when movablecore= exists) or "cma"
+   * (CMA pageblocks first: hugetlb_cma= for gigantic pages, CMA fallback for movable ones).
    * @throws MemError NOMEM when no suitably aligned free memory is left.
    */
-  addHugetlb(size: HugeSize): number {
-    const id = this.allocFolio(size === "1G" ? 18 : 9, { movable: false, zones: [Zone.NORMAL, Zone.DMA32] });
+  addHugetlb(size: HugeSize, placement: HugetlbPlacement = "unmovable"): number {
+    const opts: AllocOptions =
+      placement === "movable"
+        ? { movable: true, zones: [Zone.MOVABLE] }
+        : placement === "cma"
+          ? { cma: true, zones: [Zone.NORMAL, Zone.DMA32] }
+          : { movable: false, zones: [Zone.NORMAL, Zone.DMA32] };
+    const id = this.allocFolio(size === "1G" ? 18 : 9, opts);
     this.folios.flags[id] = FolioFlag.HUGETLB | FolioFlag.POOL_FREE;
     this.folios.ref[id] = 0;
     this.hugetlbFree[size].push(id);
@@ -521,6 +541,49 @@ export class MachineMemory {
     this.data.writePhys(addr, bytes);
   }
 
+  /**
+   * The shared zero page (ZERO_PAGE(0), is_zero_folio()): a kernel-owned order-0 folio that read
+   * faults of private anonymous memory map (mm/memory.c do_anonymous_page) and that FOLL_PIN never
+   * pins (mm/gup.c try_grab_folio). The kernel's lives in the kernel image; the model allocates it
+   * from the buddy allocator on first use (docs/kernel-fidelity.md). O(1) after the first call.
+   * @throws MemError NOMEM when no frame is free on the first call.
+   */
+  zeroFolioId(): number {
+    if (this.zeroFolio < 0) {
+      this.zeroFolio = this.allocFolio(0, {
+        movable: false,
+        zones: [Zone.NORMAL, Zone.DMA32],
+        flags: FolioFlag.KERNEL,
+      });
+    }
+    return this.zeroFolio;
+  }
+
+  /**
+   * Frees the frames of folio `id` (whose references are gone) to the buddy allocator, or to the
+   * isolated free store when one of its pageblocks is isolated (isolation.ts). O(MAX_ORDER + 2^order).
+   */
+  freeToBuddy(id: number): void {
+    const f = this.folios;
+    const pfn = f.head[id];
+    const order = f.order[id];
+    const ai = this.areaIndex(f.node[id], f.zone[id], f.mt[id] === MigrateType.CMA);
+    f.remove(id);
+    const n = 2 ** order;
+    if (this.isolatedBlocks.size > 0) {
+      for (let b = Math.floor(pfn / PAGEBLOCK_PAGES); b * PAGEBLOCK_PAGES < pfn + n; b++) {
+        if (this.isolatedBlocks.has(b)) {
+          this.isolatedFree.push(pfn, n, ai);
+          return;
+        }
+      }
+    }
+    const area = this.areas[ai];
+    if (order > MAX_ORDER) {
+      for (let p = pfn; p < pfn + n; p += 2 ** MAX_ORDER) area.free(p, MAX_ORDER);
+    } else area.free(pfn, order);
+  }
+
   /** Verifies every memory invariant (check.ts checkMemory). @throws Error naming the broken invariant. */
   checkValid(): void {
     checkMemory(this);
@@ -578,10 +641,6 @@ export class MachineMemory {
       f.remove(id);
       return;
     }
-    const area = this.area(f.node[id], f.zone[id], f.mt[id] === MigrateType.CMA);
-    f.remove(id);
-    if (order > MAX_ORDER) {
-      for (let p = pfn; p < pfn + 2 ** order; p += 2 ** MAX_ORDER) area.free(p, MAX_ORDER);
-    } else area.free(pfn, order);
+    this.freeToBuddy(id);
   }
 }

@@ -19,8 +19,11 @@ export interface MemorySpec {
   pmem?: { start: number; size: number; type?: "FS_DAX" | "GENERIC"; name?: string }[];
   /** PCI host bridge windows, listed as "PCI Bus ..." in /proc/iomem; BARs are inserted under them. */
   pciWindows?: { start: number; size: number; name?: string }[];
-  /** hugetlbfs pools reserved at boot: counts of 2 MiB and 1 GiB pages. */
-  hugetlb?: { pages2M?: number; pages1G?: number };
+  /**
+   * hugetlbfs pools reserved at boot: counts of 2 MiB and 1 GiB pages, and where they are placed
+   * (MachineMemory.addHugetlb): "unmovable" (default), "movable" (ZONE_MOVABLE) or "cma".
+   */
+  hugetlb?: { pages2M?: number; pages1G?: number; placement?: "unmovable" | "movable" | "cma" };
   /**
    * Architecture profile: true (default, x86-64) when ZONE_DEVICE exists. false models an
    * architecture without memremap_pages() or memory hotplug (s390): no pgmap can be created (so no
@@ -80,5 +83,11 @@ export function checkMemorySpec(spec: MemorySpec): void {
   }
   checkCount("hugetlb pages2M", spec.hugetlb?.pages2M ?? 0, 1 << 24);
   checkCount("hugetlb pages1G", spec.hugetlb?.pages1G ?? 0, 1 << 16);
+  const pl = spec.hugetlb?.placement;
+  if (pl !== undefined && pl !== "unmovable" && pl !== "movable" && pl !== "cma") {
+    throw new RangeError(
+      `hugetlb placement ${String(pl)} is invalid: expected "unmovable", "movable" or "cma"`,
+    );
+  }
   checkAddr("seed", spec.seed ?? 1);
 }

@@ -27,6 +27,8 @@ export const PAGES_PER_SUBSECTION = 512;
 export const SUBSECTIONS_PER_SECTION = 64;
 /** include/linux/pageblock-flags.h: pageblock_order on x86-64 (HPAGE_PMD_ORDER). */
 export const PAGEBLOCK_ORDER = 9;
+/** Frames per pageblock: 512. */
+export const PAGEBLOCK_PAGES = 512;
 /** include/linux/mm.h: GUP_PIN_COUNTING_BIAS, what FOLL_PIN adds to a small folio's refcount. */
 export const GUP_PIN_COUNTING_BIAS = 1024;
 /** First frame above 4 GiB: the end of ZONE_DMA32. */

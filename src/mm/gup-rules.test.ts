@@ -14,20 +14,23 @@ function check(mem: MachineMemory, mm: AddressSpace): void {
 }
 
 describe("pins of ZONE_DEVICE memory by pgmap type (docs/kernel-fidelity.md, mm/gup.c)", () => {
-  // [type, FOLL_LONGTERM, outcome]. A 4 KiB pin at DEV + 0x1000 of a 2 MiB-aligned DAX mapping
-  // lands in a 2 MiB device folio: large folio, so +1 refcount and +1 _pincount (owner ref 1 -> 2).
-  // folio_is_longterm_pinnable: GENERIC and PCI_P2PDMA yes (zone device, not coherent/fsdax);
-  // FS_DAX no, refused up front (check_vma_flags: vma_is_fsdax).
-  const rows: [PgmapType, boolean, "in place" | "refused"][] = [
-    ["GENERIC", false, "in place"],
-    ["GENERIC", true, "in place"],
-    ["FS_DAX", false, "in place"],
-    ["FS_DAX", true, "refused"],
-    ["PCI_P2PDMA", false, "in place"],
-    ["PCI_P2PDMA", true, "in place"],
+  // [type, FOLL_LONGTERM, FOLL_PCI_P2PDMA, outcome]. A 4 KiB pin at DEV + 0x1000 of a 2 MiB-aligned
+  // DAX mapping lands in a 2 MiB device folio: large folio, so +1 refcount and +1 _pincount (owner
+  // ref 1 -> 2). folio_is_longterm_pinnable: GENERIC and PCI_P2PDMA yes (zone device, not
+  // coherent/fsdax); FS_DAX no, refused up front (check_vma_flags: vma_is_fsdax). PCI_P2PDMA pages
+  // without FOLL_PCI_P2PDMA: try_grab_folio returns -EREMOTEIO (mm/gup.c, 7.2).
+  const rows: [PgmapType, boolean, boolean, "in place" | "refused"][] = [
+    ["GENERIC", false, false, "in place"],
+    ["GENERIC", true, false, "in place"],
+    ["FS_DAX", false, false, "in place"],
+    ["FS_DAX", true, false, "refused"],
+    ["PCI_P2PDMA", false, false, "refused"],
+    ["PCI_P2PDMA", true, false, "refused"],
+    ["PCI_P2PDMA", false, true, "in place"],
+    ["PCI_P2PDMA", true, true, "in place"],
   ];
-  for (const [type, longterm, outcome] of rows) {
-    it(`${type}${longterm ? " FOLL_LONGTERM" : ""}: ${outcome}`, () => {
+  for (const [type, longterm, p2pdma, outcome] of rows) {
+    it(`${type}${longterm ? " FOLL_LONGTERM" : ""}${p2pdma ? " FOLL_PCI_P2PDMA" : ""}: ${outcome}`, () => {
       const mem = new MachineMemory({ nodes: [{ start: 0, size: GiB }] });
       const provider = type === "PCI_P2PDMA" ? 4 : 0;
       const pg = mem.addPgmap({ type, start: DEV, size: 4 * MiB, provider });
@@ -35,11 +38,14 @@ describe("pins of ZONE_DEVICE memory by pgmap type (docs/kernel-fidelity.md, mm/
       const v = mm.mmap({ kind: "dax", pgmap: pg.id, len: 4 * MiB });
       const before = mem.digest() + mm.digest();
       if (outcome === "refused") {
-        expect(() => pinUserRange(mm, v.start + 0x1000, 4096, { longterm })).toThrow(PinFailed);
+        const why = type === "PCI_P2PDMA" ? /EREMOTEIO/ : /fsdax/;
+        expect(() => pinUserRange(mm, v.start + 0x1000, 4096, { longterm, p2pdma })).toThrow(PinFailed);
+        expect(() => pinUserRange(mm, v.start + 0x1000, 4096, { longterm, p2pdma })).toThrow(why);
+        expect(() => pinUserPages(mm, v.start + 0x1000, 4096, { longterm, p2pdma })).toThrow(why);
         expect(mem.digest() + mm.digest()).toBe(before);
         return;
       }
-      const list = pinUserRange(mm, v.start + 0x1000, 4096, { longterm, write: true });
+      const list = pinUserRange(mm, v.start + 0x1000, 4096, { longterm, p2pdma, write: true });
       const mmio = type === "PCI_P2PDMA" ? PhyrFlag.MMIO : 0;
       expect(list.toArray()).toEqual([
         { addr: DEV + 0x1000, len: 4096, flags: PhyrFlag.PINNED | mmio, provider },

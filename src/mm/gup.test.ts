@@ -250,12 +250,12 @@ describe("device memory and PFNMAP", () => {
     check(mem, mm);
   });
 
-  it("P2PDMA pgmap pages pin as MMIO entries with the pgmap's provider", () => {
+  it("P2PDMA pgmap pages pin with FOLL_PCI_P2PDMA as MMIO entries with the pgmap's provider", () => {
     const mem = machine();
     const pg = mem.addPgmap({ type: "PCI_P2PDMA", start: 0x400000000, size: 4 * MiB, provider: 3 });
     const mm = new AddressSpace(mem);
     const v = mm.mmap({ kind: "dax", pgmap: pg.id, len: 4 * MiB });
-    const list = pinUserRange(mm, v.start, 4 * MiB, { longterm: true });
+    const list = pinUserRange(mm, v.start, 4 * MiB, { longterm: true, p2pdma: true });
     expect(list.toArray()).toEqual([
       { addr: 0x400000000, len: 4 * MiB, flags: PhyrFlag.PINNED | PhyrFlag.MMIO, provider: 3 },
     ]);

@@ -16,12 +16,25 @@
  * DEVICE_PRIVATE pages are refused to anyone but their pgmap owner (the design's rule, docs/design.md,
  * "Device memory"; upstream GUP instead faults them back to RAM through pgmap->ops->migrate_to_ram, and
  * only hmm_range_fault with a matching dev_private_owner returns them in place).
- * Then missing pages are faulted in, and for FOLL_LONGTERM every folio that is not long-term
- * pinnable (CMA pageblock, ZONE_MOVABLE, device-coherent; folio_is_longterm_pinnable) is migrated
- * to ZONE_NORMAL/DMA32 first (check_and_migrate_movable_folios), then the pin is taken.
+ * PCI_P2PDMA pages are refused with -EREMOTEIO unless the caller passes FOLL_PCI_P2PDMA
+ * ({@link PinOptions.p2pdma}; mm/gup.c try_grab_folio, and gup_fast falls back to the slow path
+ * that returns the same error).
+ * Then missing pages are faulted in (a write pin also replaces the zero page: FOLL_WRITE faults
+ * break COW), and for FOLL_LONGTERM every folio that is not long-term pinnable
+ * (folio_is_longterm_pinnable, mem/isolation.ts: CMA or MIGRATE_ISOLATE pageblock, ZONE_MOVABLE,
+ * device-coherent) is migrated first (check_and_migrate_movable_folios): ordinary folios to
+ * ZONE_NORMAL/DMA32, hugetlb folios to a pinnable hugetlb folio (mem/hugetlb.ts; a 1 GiB page with
+ * no pinnable free pool page cannot move, and the pin fails as the kernel's does with -ENOMEM).
+ * The shared zero page is returned but never pinned: FOLL_PIN takes no reference on it and unpin
+ * skips it (try_grab_folio, gup_put_folio: is_zero_folio); FOLL_GET does take a reference.
  */
 import { checkRange, hex, MemError, PAGE_SIZE, PinFailed, POW2 } from "../core/index.js";
-import { FolioFlag, type MachineMemory, MigrateType, Zone } from "../mem/index.js";
+import {
+  FolioFlag,
+  folioIsLongtermPinnable,
+  migrateHugetlbForPin,
+  Zone,
+} from "../mem/index.js";
 import { PhyrFlag, PhyrList, type PhyrListOptions } from "../phyr/index.js";
 import type { AddressSpace } from "./mm.js";
 import { PteFlag, pteFlags, ptePfn } from "./pagetable.js";
@@ -36,6 +49,8 @@ export interface PinOptions extends PhyrListOptions {
   kind?: "pin" | "get";
   /** The caller's pgmap owner token: DEVICE_PRIVATE pages of that owner are returned, others refused. */
   owner?: number;
+  /** FOLL_PCI_P2PDMA: PCI_P2PDMA pages may be returned (else -EREMOTEIO). Default false. */
+  p2pdma?: boolean;
 }
 
 /** Options of an unpin. */
@@ -103,7 +118,9 @@ export function pinUserRange(mm: AddressSpace, va: number, len: number, opts: Pi
       } else {
         const id = f.folioOfPfn(pfn);
         if (id < 0) throw new Error(`pinUserRange: pfn ${hex(pfn)} mapped at ${hex(a)} has no folio`);
-        if (id === grabId) grabPages += npages;
+        if (id === mem.zeroFolio && kind === "pin") {
+          // try_grab_folio: no pin is taken on the zero page.
+        } else if (id === grabId) grabPages += npages;
         else {
           if (grabPages > 0) mem.grabFolio(grabId, grabPages, kind);
           grabId = id;
@@ -164,7 +181,8 @@ export function pinUserPages(mm: AddressSpace, va: number, len: number, opts: Pi
       const e = pt.lookup(a);
       const pfn0 = ptePfn(e) + (a - pt.lastBase) / PAGE_SIZE;
       const inLeaf = Math.min(want - got, (pt.lastBase + pt.lastSize - a) / PAGE_SIZE);
-      mem.grabFolio(f.folioOfPfn(pfn0), inLeaf, kind);
+      const id = f.folioOfPfn(pfn0);
+      if (id !== mem.zeroFolio || kind !== "pin") mem.grabFolio(id, inLeaf, kind);
       for (let i = 0; i < inLeaf; i++) batch[got + i] = pfn0 + i;
       got += inLeaf;
       a += inLeaf * PAGE_SIZE;
@@ -223,6 +241,10 @@ export function unpinPhyrs(mm: AddressSpace, list: PhyrList, opts: UnpinOptions 
         const head = f.head[id];
         const folioEnd = head + POW2[f.order[id]];
         const n = Math.min(last, folioEnd) - pfn;
+        if (id === mem.zeroFolio && kind === MARK_PIN) {
+          pfn += n; // gup_put_folio: the zero page holds no pin to drop
+          continue;
+        }
         const m = mark[id];
         if (m === 0) {
           if (nTouched === sc.touched.length) growTouched(sc);
@@ -347,8 +369,18 @@ export function unpinUserPages(
   const need = new Map<number, number>();
   for (let i = 0; i < pages.length; ) {
     const pfn = pages[i];
-    const id = Number.isInteger(pfn) && pfn >= 0 && mem.sections.pfnValid(pfn) ? f.folioOfPfn(pfn) : -1;
-    if (id < 0) throw new PinFailed(`Cannot unpin pfn ${String(pfn)}: no folio holds it`, id < 0 ? -1 : pfn);
+    const valid = Number.isInteger(pfn) && pfn >= 0;
+    const id = valid && mem.sections.pfnValid(pfn) ? f.folioOfPfn(pfn) : -1;
+    if (id < 0) {
+      throw new PinFailed(
+        `Cannot unpin pfn ${valid ? hex(pfn) : String(pfn)}: no folio holds it`,
+        valid ? pfn : -1,
+      );
+    }
+    if (id === mem.zeroFolio && kind === "pin") {
+      i++; // gup_put_folio: the zero page holds no pin to drop
+      continue;
+    }
     // gup_folio_next(): the run of pages in the same folio (one compare per page).
     const lo = f.head[id];
     const hi = lo + f.npages(id);
@@ -366,6 +398,58 @@ export function unpinUserPages(
     }
   }
   for (const [id, n] of need) mem.releaseFolio(id, n, kind, opts.dirty ?? false);
+}
+
+/**
+ * unpin_user_page_range_dirty_lock (mm/gup.c): releases `npages` FOLL_PIN pins of the physically
+ * contiguous frames from `pfn`, one gup_put_folio per folio the range touches (range_next), marking
+ * each folio dirty when asked. The zero page is skipped. Validates the whole range first.
+ * O(folios in the range).
+ * @returns the number of folio releases (range_next steps, the zero page included).
+ * @throws RangeError for a bad pfn or count; PinFailed naming the frame when a frame has no folio
+ *   or its folio holds fewer pins than the range releases; nothing changes then.
+ */
+export function unpinUserPageRange(
+  mm: AddressSpace,
+  pfn: number,
+  npages: number,
+  opts: UnpinOptions = {},
+): number {
+  if (
+    !Number.isInteger(pfn) ||
+    pfn < 0 ||
+    !Number.isInteger(npages) ||
+    npages < 1 ||
+    pfn + npages > 2 ** 40
+  ) {
+    throw new RangeError(`unpin range pfn ${String(pfn)} + ${String(npages)} pages is invalid`);
+  }
+  const mem = mm.mem;
+  const f = mem.folios;
+  const steps: number[] = []; // [folio id, pages] per range_next step
+  for (let p = pfn; p < pfn + npages; ) {
+    const id = mem.sections.pfnValid(p) ? f.folioOfPfn(p) : -1;
+    if (id < 0) throw new PinFailed(`Cannot unpin pfn ${hex(p)}: no folio holds it`, p);
+    const n = Math.min(f.head[id] + f.npages(id), pfn + npages) - p;
+    steps.push(id, n);
+    p += n;
+  }
+  const need = new Map<number, number>();
+  for (let i = 0; i < steps.length; i += 2) {
+    if (steps[i] !== mem.zeroFolio) need.set(steps[i], (need.get(steps[i]) ?? 0) + steps[i + 1]);
+  }
+  for (const [id, n] of need) {
+    if (mem.outstanding(id, "pin") < n) {
+      throw new PinFailed(
+        `Cannot unpin pfn ${hex(f.head[id])}: ${n} page(s) but ${mem.outstanding(id, "pin")} pinned`,
+        f.head[id],
+      );
+    }
+  }
+  for (let i = 0; i < steps.length; i += 2) {
+    if (steps[i] !== mem.zeroFolio) mem.releaseFolio(steps[i], steps[i + 1], "pin", opts.dirty ?? false);
+  }
+  return steps.length / 2;
 }
 
 /**
@@ -408,6 +492,11 @@ function prepare(
         `Cannot pin ${hex(a)} long-term: fsdax pages cannot be long-term pinned (check_vma_flags)`,
       );
     }
+    if (v.kind === "dax" && !opts.p2pdma && mem.pgmaps[v.pgmap].type === "PCI_P2PDMA") {
+      throw new PinFailed(
+        `Cannot pin ${hex(a)}: the VMA at ${hex(v.start)} maps PCI_P2PDMA memory and FOLL_PCI_P2PDMA was not passed (-EREMOTEIO, try_grab_folio)`,
+      );
+    }
     if (v.kind === "pfnmap" && pageArray) {
       throw new PinFailed(
         `Cannot pin ${hex(a)} page by page: a PFNMAP mapping has no struct page (VM_PFNMAP, vm_normal_page)`,
@@ -425,6 +514,8 @@ function prepare(
   const f = mem.folios;
   const pt = mm.pt;
   const longterm = opts.longterm === true;
+  const write = opts.write === true;
+  const zeroPfn = mem.zeroFolio >= 0 ? f.head[mem.zeroFolio] : -1;
   let missing = false;
   let migrate = false;
   for (let a = va; a < end; ) {
@@ -449,18 +540,29 @@ function prepare(
             pfn,
           );
         }
-      } else if (longterm && !migrate && !(fl & PteFlag.SPECIAL)) {
+      } else if (!(fl & PteFlag.SPECIAL)) {
         const id = f.folioOfPfn(pfn);
-        if (id >= 0 && notLongtermPinnable(mem, id)) migrate = true;
+        const pg = id >= 0 ? f.pgmap[id] : 0;
+        if (pg !== 0 && !opts.p2pdma && mem.pgmaps[pg - 1].type === "PCI_P2PDMA") {
+          throw new PinFailed(
+            `Cannot pin ${hex(a)}: pfn ${hex(pfn)} is PCI_P2PDMA memory and FOLL_PCI_P2PDMA was not passed (-EREMOTEIO, try_grab_folio)`,
+            pfn,
+          );
+        }
+        if (write && pfn === zeroPfn)
+          missing = true; // FOLL_WRITE breaks COW of the zero page
+        else if (longterm && !migrate && id >= 0 && !folioIsLongtermPinnable(mem, id)) migrate = true;
       }
       leafVa += size;
       a = leafVa;
     }
   }
-  // Fault in what is missing; device-private entries (owner's) stay where they are.
+  // Fault in what is missing (and the zero page under a write pin); device-private entries
+  // (owner's) stay where they are.
   if (missing) {
     for (let a = va; a < end; ) {
-      if (pt.lookup(a) === 0) mm.fault(a, opts.write ?? false);
+      const e = pt.lookup(a);
+      if (e === 0 || (write && ptePfn(e) === zeroPfn)) mm.fault(a, write);
       pt.lookup(a);
       a = pt.lastBase + pt.lastSize;
     }
@@ -470,17 +572,10 @@ function prepare(
 }
 
 /**
- * folio_is_longterm_pinnable() is false: a CMA pageblock, ZONE_MOVABLE or device-coherent memory
- * (hugetlb folios are left in place by the model). O(1).
+ * check_and_migrate_movable_folios: moves every folio that may not be long-term pinned (hugetlb
+ * folios through migrateHugetlbForPin). A failure is PinFailed naming the frame, as the kernel's
+ * migrate_longterm_unpinnable_folios returns -ENOMEM; folios migrated before it stay migrated.
  */
-function notLongtermPinnable(mem: MachineMemory, id: number): boolean {
-  const f = mem.folios;
-  if (f.flags[id] & FolioFlag.HUGETLB) return false;
-  if (f.mt[id] === MigrateType.CMA || f.zone[id] === Zone.MOVABLE) return true;
-  return f.pgmap[id] !== 0 && mem.pgmaps[f.pgmap[id] - 1].type === "COHERENT";
-}
-
-/** check_and_migrate_movable_folios: moves every folio that may not be long-term pinned. */
 function migrateForLongterm(mm: AddressSpace, va: number, end: number): void {
   const mem = mm.mem;
   const f = mem.folios;
@@ -490,9 +585,10 @@ function migrateForLongterm(mm: AddressSpace, va: number, end: number): void {
     const next = pt.lastBase + pt.lastSize;
     if (!(pteFlags(e) & (PteFlag.SPECIAL | PteFlag.DEVPRIV))) {
       const id = f.folioOfPfn(ptePfn(e));
-      if (notLongtermPinnable(mem, id)) {
+      if (!folioIsLongtermPinnable(mem, id)) {
         try {
-          mem.migrateFolio(id, { movable: false, zones: [Zone.NORMAL, Zone.DMA32], node: f.node[id] });
+          if (f.flags[id] & FolioFlag.HUGETLB) migrateHugetlbForPin(mem, id);
+          else mem.migrateFolio(id, { movable: false, zones: [Zone.NORMAL, Zone.DMA32], node: f.node[id] });
         } catch (err) {
           if (err instanceof MemError) {
             throw new PinFailed(

@@ -20,6 +20,13 @@ import type { MmapSpec, ThpPolicy, Vma } from "./vma.js";
 export interface AddressSpaceOptions {
   /** THP policy. Default "madvise". */
   thp?: ThpPolicy;
+  /**
+   * Map the shared zero page on read faults of private anonymous memory that get no THP, as
+   * mm/memory.c do_anonymous_page does (mm_forbids_zeropage false); a later write fault replaces it
+   * with a private page (wp_page_copy). Default false: read faults allocate a page, which keeps the
+   * reference machine's layout stable (docs/kernel-fidelity.md).
+   */
+  zeroPage?: boolean;
 }
 
 /** First address handed out when mmap is given no start. */
@@ -34,6 +41,10 @@ export class AddressSpace implements MigrationClient, FileMapper {
   /** Owner id of this space's anonymous, hugetlb and DAX folios. */
   readonly id: number;
   readonly thp: ThpPolicy;
+  /** Whether read faults map the shared zero page ({@link AddressSpaceOptions.zeroPage}). */
+  readonly zeroPage: boolean;
+  /** mm->locked_vm in pages: memory charged against RLIMIT_MEMLOCK (VFIO type1, iommufd in MM mode). */
+  lockedVm = 0;
   private nextVa = MMAP_BASE;
 
   constructor(
@@ -42,6 +53,7 @@ export class AddressSpace implements MigrationClient, FileMapper {
   ) {
     this.id = mem.registerOwner(this);
     this.thp = opts.thp ?? "madvise";
+    this.zeroPage = opts.zeroPage ?? false;
   }
 
   /**
@@ -125,8 +137,9 @@ export class AddressSpace implements MigrationClient, FileMapper {
   }
 
   /**
-   * Handles a fault at `va` (handle_mm_fault): maps a leaf if none is there; brings a
-   * device-private page back to RAM. O(1) plus allocation.
+   * Handles a fault at `va` (handle_mm_fault): maps a leaf if none is there (the zero page for a
+   * read of anonymous memory when {@link zeroPage} is on); a write to the zero page gets a private
+   * page; brings a device-private page back to RAM. O(1) plus allocation.
    * @throws MemError FAULT_SEGV (no VMA or a write to a read-only VMA), NOMEM, HUGETLB_EMPTY.
    */
   fault(va: number, write = false): void {
@@ -143,10 +156,19 @@ export class AddressSpace implements MigrationClient, FileMapper {
       this.mem.migrateFolio(id, { ...vma.policy, zones: vma.policy.zones ?? [Zone.NORMAL, Zone.DMA32] });
       return;
     }
-    if (e !== 0) return;
-    const prot = PteFlag.PRESENT | (vma.write ? PteFlag.WRITE : 0);
     const mem = this.mem;
     const f = mem.folios;
+    if (e !== 0) {
+      // A write to the shared zero page: wp_page_copy gives the address a private page.
+      if (write && mem.zeroFolio >= 0 && ptePfn(e) === f.head[mem.zeroFolio]) {
+        const at = alignDown(va, PAGE_SIZE);
+        const id = mem.allocFolio(0, { ...vma.policy, flags: FolioFlag.ANON, owner: this.id, index: at });
+        this.pt.replace(at, f.head[id], PteFlag.PRESENT | PteFlag.WRITE);
+        f.mapcount[id]++;
+      }
+      return;
+    }
+    const prot = PteFlag.PRESENT | (vma.write ? PteFlag.WRITE : 0);
     switch (vma.kind) {
       case "anon": {
         const base = alignDown(va, SZ_2M);
@@ -159,6 +181,12 @@ export class AddressSpace implements MigrationClient, FileMapper {
           }
         }
         const at = alignDown(va, PAGE_SIZE);
+        if (!write && this.zeroPage) {
+          // do_anonymous_page: a read fault maps the zero page read-only; it is not mapcounted.
+          const zero = mem.zeroFolioId(); // first: allocating it may grow the folio table
+          this.pt.set(at, PAGE_SIZE, mem.folios.head[zero], PteFlag.PRESENT);
+          return;
+        }
         const id = mem.allocFolio(0, { ...vma.policy, flags: FolioFlag.ANON, owner: this.id, index: at });
         this.mapFolio(at, PAGE_SIZE, id, prot);
         return;
