@@ -29,12 +29,7 @@
  * skips it (try_grab_folio, gup_put_folio: is_zero_folio); FOLL_GET does take a reference.
  */
 import { checkRange, hex, MemError, PAGE_SIZE, PinFailed, POW2 } from "../core/index.js";
-import {
-  FolioFlag,
-  folioIsLongtermPinnable,
-  migrateHugetlbForPin,
-  Zone,
-} from "../mem/index.js";
+import { FolioFlag, folioIsLongtermPinnable, migrateHugetlbForPin, Zone } from "../mem/index.js";
 import { PhyrFlag, PhyrList, type PhyrListOptions } from "../phyr/index.js";
 import type { AddressSpace } from "./mm.js";
 import { PteFlag, pteFlags, ptePfn } from "./pagetable.js";
