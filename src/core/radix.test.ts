@@ -23,7 +23,7 @@ describe("sortIndicesByKey", () => {
     expect(Array.from(sortIndicesByKey([5, 3, 9, 1], 3, 4))).toEqual([1, 0, 2]);
   });
 
-  it("handles keys at the top of 52 bits in four passes", () => {
+  it("handles keys at the top of 52 bits in four passes (both halves of the split key)", () => {
     const keys = [2 ** 52 - 1, 0, 2 ** 39, 2 ** 26 + 1];
     expect(Array.from(sortIndicesByKey(keys, 4, 52))).toEqual([1, 3, 2, 0]);
   });
