@@ -96,6 +96,7 @@ function mergeIommu(into: IommuCost[], c: IommuCost): void {
     t = {
       bitmap: c.bitmap,
       placement: c.placement,
+      placementLabel: c.placementLabel,
       leaves: [],
       leafTotal: 0,
       tablePages: 0,

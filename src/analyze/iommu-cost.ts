@@ -1,97 +1,120 @@
 /**
- * IOMMU cost of mapping a buffer's runs into one IOVA range, per page-table format:
- * leaf entries by page size (drivers/iommu/iommu.c __iommu_map + iommu_pgsize), page-table pages,
- * and IOTLB entries (one per leaf), for two IOVA placements:
+ * IOMMU cost of mapping a buffer's runs with dma_map_sg into one IOVA range, per page-table
+ * format: leaf entries by page size (drivers/iommu/iommu.c __iommu_map + iommu_pgsize),
+ * page-table pages and IOTLB entries (one per leaf), for two IOVA placements:
  *
- * - `kernel`: drivers/iommu/dma-iommu.c iommu_dma_map_sg — each segment's in-granule offset is
- *   kept, its length padded to the granule, a segment that would cross the PCI seg_boundary
- *   (0xffffffff) starts after padding, and the whole range gets ONE IOVA from
- *   iommu_dma_alloc_iova: sizes under 32 granules rounded up to a power of two, size-aligned
- *   (drivers/iommu/iova.c __alloc_and_insert_iova_range: align to roundup_pow_of_two(size)),
- *   first allocation of an empty domain, top-down below 4 GiB first (PCI), then below 2^48.
- * - `congruent`: the same layout, but the IOVA base is placed so that segments keep
- *   IOVA = phys modulo the large page sizes (the phys hint of dma_iova_try_alloc as the iommu
- *   layer's congruence option models it, generalised to many segments): see
- *   {@link congruentIovaBase}.
+ * - `kernel` (Linux 7.2, core/kernel.ts KERNEL_MODEL): the layout of iommu_dma_map_sg and the map
+ *   calls of iommu_map_sg, from the one layout function the DMA path uses too
+ *   ({@link iommuDmaSgLayout}: in-granule offsets kept, lengths padded to the granule, the
+ *   previous segment padded when the next would cross the PCI seg_boundary 0xffffffff, the pad
+ *   mapped from the memory after it), at the IOVA iommu_dma_alloc_iova returns in an empty
+ *   domain: alloc_iova_fast rounds sizes under 32 granules up to a power of two, alloc_iova
+ *   aligns to roundup_pow_of_two(size) and searches top-down, below 4 GiB first (the PCI
+ *   32-bit workaround), then below the aperture (see {@link kernelIovaBase}).
+ * - `congruent` (the phyr design, not the kernel: dma_iova_try_alloc keeps only phys's offset in
+ *   the granule): the same layout, with the IOVA base placed so that segments keep
+ *   IOVA = phys modulo the large page sizes: see {@link congruentIovaBase}.
  *
  * Page-table pages are counted arithmetically: a leaf of size s sits at the level whose entry
  * size is the largest not above s; it needs one table at that level and each level above; the IOVA
- * advances monotonically, so distinct tables are counted with one "last window" per level. The
- * AMD v1 format writes an odd-size page as replicated entries; it is counted as one leaf of its
- * size (one IOTLB entry), as the IOTLB caches it.
+ * advances monotonically, so distinct tables are counted with one "last window" per level. A
+ * format with a dynamic top (AMD v1, generic_pt increase_top) has only the levels its highest
+ * IOVA needs, at least its starting three. The AMD v1 format writes an odd-size page as
+ * replicated entries; it is counted as one leaf of its size (one IOTLB entry), as the IOTLB
+ * caches it.
+ *
+ * Rows: memory is read in 4 KiB pages (PAGE_SIZE 4096), so only formats a 4 KiB-page kernel can
+ * use are shown ({@link iommuConfigs}): an IOVA granule above PAGE_SIZE is refused by
+ * drivers/iommu/iova.c init_iova_domain, and arm_lpae_restrict_pgsizes gives an SMMU the 4 KiB
+ * granule on such a kernel (the same 4K|2M|1G leaves and 4-level geometry as the x86 row).
  */
 
-import { alignDown, alignUp, PAGE_SIZE } from "../core/index.js";
+import { alignDown, alignUp, KERNEL_MODEL, PAGE_SIZE } from "../core/index.js";
 import {
   type IoPgtableFormat,
   type IoPgtableFormatName,
+  iommuDmaSgLayout,
   iommuPgsizeInto,
   ioPgtableFormat,
   levelShift,
   minPageSize,
   type PgsizeChoice,
   pgsizeHas,
+  type SgLayout,
+  type SgLayoutInput,
 } from "../iommu/index.js";
 import type { IommuCost } from "./output.js";
 import type { RunsInput } from "./types.js";
 
-/** The page-table formats the analysis reports, with their display names. */
-export const IOMMU_CONFIGS: readonly { label: string; format: IoPgtableFormatName }[] = [
+/** A page-table format the analysis reports, with its display name. */
+export interface IommuConfig {
+  label: string;
+  format: IoPgtableFormatName;
+}
+
+const CONFIGS_4K: readonly IommuConfig[] = [
   { label: "x86-64 4K|2M|1G", format: "x86-4level" },
-  { label: "AMD v1 4K..2^51", format: "amd-v1" },
-  { label: "ARM 16K|32M", format: "arm-lpae-16k" },
-  { label: "ARM 64K|512M", format: "arm-lpae-64k" },
+  { label: "AMD v1 4K..2^47", format: "amd-v1" },
 ];
 
-/** PCI default segment boundary (drivers/pci/probe.c: dma_set_seg_boundary(dev, 0xffffffff)). */
-const SEG_BOUNDARY = 2 ** 32;
+/**
+ * The formats a kernel with `pageSize`-byte pages can map memory with, as the analysis reports
+ * them: 4 KiB -> VT-d (first stage, 4 levels) and AMD v1; 16 KiB -> ARM LPAE 16K granule;
+ * 64 KiB -> ARM LPAE 64K granule (arm_lpae_restrict_pgsizes picks the granule equal to
+ * PAGE_SIZE). O(1).
+ * @throws RangeError naming the value for any other page size.
+ */
+export function iommuConfigs(pageSize: number): readonly IommuConfig[] {
+  if (pageSize === 4096) return CONFIGS_4K;
+  if (pageSize === 16384) return [{ label: "ARM 16K|32M", format: "arm-lpae-16k" }];
+  if (pageSize === 65536) return [{ label: "ARM 64K|512M", format: "arm-lpae-64k" }];
+  throw new RangeError(`page size ${String(pageSize)} is invalid: expected 4096, 16384 or 65536`);
+}
+
+/** The formats the analysis reports for memory read in 4 KiB pages (what every source gives). */
+export const IOMMU_CONFIGS: readonly IommuConfig[] = CONFIGS_4K;
+
+/** PCI default segment boundary mask (drivers/pci/probe.c: dma_set_seg_boundary(dev, 0xffffffff)). */
+export const PCI_SEG_BOUNDARY_MASK = 0xffffffff;
 /** IOVA_RANGE_CACHE_MAX_SIZE 6: sizes below 1 << 5 granules are rounded up to a power of two. */
 const ROUNDUP_BELOW = 32;
 
+/** What each placement is, as printed: the kernel's way today, or the phyr design. */
+export const PLACEMENT_LABEL: Readonly<Record<"kernel" | "congruent", string>> = {
+  kernel: `kernel ${KERNEL_MODEL}, size-aligned`,
+  congruent: "phyr design, congruent",
+};
+
 /**
- * The IOVA layout of the runs as iommu_dma_map_sg lays them out: per segment, the granule-aligned
- * physical start and the offset of that segment from the IOVA base; plus the total length.
- * O(runs). Allocates two Float64Arrays of `runs.count`.
+ * The runs as dma_map_sg segments: one segment per run (phys = pfn x 4 KiB, len = pages x 4 KiB).
+ * O(runs); allocates two Float64Arrays.
  */
-export function iovaLayout(
-  runs: RunsInput,
-  granule: number,
-): { phys: Float64Array; off: Float64Array; len: Float64Array; total: number } {
+export function runSegments(runs: RunsInput): SgLayoutInput {
   const n = runs.count;
   const phys = new Float64Array(n);
-  const off = new Float64Array(n);
   const len = new Float64Array(n);
-  let iovaLen = 0;
   for (let i = 0; i < n; i++) {
-    const p = runs.pfn[i] * PAGE_SIZE;
-    const start = alignDown(p, granule);
-    const sLen = alignUp(p + runs.npages[i] * PAGE_SIZE, granule) - start;
-    // pad_len = (mask - iova_len + 1) & mask: distance to the next boundary.
-    const pad = (SEG_BOUNDARY - (iovaLen % SEG_BOUNDARY)) % SEG_BOUNDARY;
-    if (i > 0 && pad !== 0 && pad < sLen - 1) {
-      len[i - 1] += pad;
-      iovaLen += pad;
-    }
-    phys[i] = start;
-    off[i] = iovaLen;
-    len[i] = sLen;
-    iovaLen += sLen;
+    phys[i] = runs.pfn[i] * PAGE_SIZE;
+    len[i] = runs.npages[i] * PAGE_SIZE;
   }
-  return { phys, off, len, total: iovaLen };
+  return { n, phys, len };
 }
 
 /**
- * The IOVA base the kernel's allocator returns for `total` bytes in an empty domain.
+ * The IOVA base the kernel's allocator returns for `total` bytes in an empty domain:
+ * iommu_dma_alloc_iova tries below 4 GiB first (a PCI device), then below the aperture end;
+ * alloc_iova aligns the start to roundup_pow_of_two(size) and takes the highest fit.
  * @param total mapping length in bytes (a multiple of the granule, > 0).
  * @param granule the IOVA granule.
+ * @param apertureBits IOVA bits of the domain's aperture (format.apertureBits; default 48).
  * @returns the base address.
  */
-export function kernelIovaBase(total: number, granule: number): number {
+export function kernelIovaBase(total: number, granule: number, apertureBits = 48): number {
   let g = total / granule;
   if (g < ROUNDUP_BELOW) g = 2 ** Math.ceil(Math.log2(g));
   const size = g * granule;
   const align = 2 ** Math.ceil(Math.log2(g)) * granule;
-  for (const limit of [2 ** 32, 2 ** 48]) {
+  for (const limit of [2 ** 32, 2 ** apertureBits]) {
     if (size > limit - granule) continue;
     return alignDown(limit - size, align);
   }
@@ -99,39 +122,45 @@ export function kernelIovaBase(total: number, granule: number): number {
 }
 
 /**
- * The congruence-keeping IOVA base for a layout: near the kernel's base, with base + off[i] = phys[i]
- * modulo as many of the bitmap's large page sizes as the bytes allow. A single residue cannot suit
- * segments whose physical addresses disagree, so it is chosen by weight, smallest large size
- * first: among the segments holding a whole s-aligned physical block (and congruent at the sizes
- * chosen so far), the residue (phys - off) mod s with the most bytes in such blocks wins; larger sizes refine it
+ * The phyr design's congruence-keeping IOVA base for a layout (not the kernel's: see the file
+ * header): near the kernel's base, with base + iovaOff[i] = phys[i] modulo as many of the
+ * bitmap's large page sizes as the bytes allow. A single residue cannot suit segments whose
+ * physical addresses disagree, so it is chosen by weight, smallest large size first: among the
+ * segments holding a whole s-aligned physical block (and congruent at the sizes chosen so far),
+ * the residue (phys - off) mod s with the most bytes in such blocks wins; larger sizes refine it
  * within the winners. With one segment this is plain congruence with its physical address.
- * O(runs x page sizes); one Map per size.
- * @param lay the layout from {@link iovaLayout}.
+ * O(segments x page sizes); one Map per size.
+ * @param segs the segments laid out.
+ * @param lay their layout from {@link iommuDmaSgLayout}.
  * @param bitmap the page-size bitmap.
  * @param granule the smallest page size.
+ * @param apertureBits IOVA bits of the aperture (default 48).
  * @returns the base address.
  */
 export function congruentIovaBase(
-  lay: { phys: Float64Array; off: Float64Array; len: Float64Array; total: number },
+  segs: SgLayoutInput,
+  lay: SgLayout,
   bitmap: number,
   granule: number,
+  apertureBits = 48,
 ): number {
   let largest = granule;
   for (let s = granule; s <= lay.total && s <= bitmap; s *= 2) if (pgsizeHas(bitmap, s)) largest = s;
-  const n = lay.phys.length;
   const mod = (a: number, m: number) => ((a % m) + m) % m;
   let residue = 0;
   let candidates: number[] = [];
-  for (let i = 0; i < n; i++) candidates.push(i);
+  for (let i = 0; i < lay.n; i++) if (lay.iovaLen[i] > 0) candidates.push(i);
+  const phys = (i: number) => segs.phys[i] - (segs.phys[i] % granule);
   for (let s = granule * 2; s <= largest; s *= 2) {
     if (!pgsizeHas(bitmap, s)) continue;
     const weight = new Map<number, number>();
     let best = -1;
     let bestWeight = 0;
     for (const i of candidates) {
-      const full = Math.floor((lay.phys[i] + lay.len[i]) / s) * s - alignUp(lay.phys[i], s);
+      const end = phys(i) + lay.iovaLen[i] - lay.pad[i];
+      const full = Math.floor(end / s) * s - alignUp(phys(i), s);
       if (full <= 0) continue;
-      const r = mod(lay.phys[i] - lay.off[i], s);
+      const r = mod(phys(i) - lay.iovaOff[i], s);
       const w = (weight.get(r) ?? 0) + full;
       weight.set(r, w);
       if (w > bestWeight) {
@@ -141,18 +170,21 @@ export function congruentIovaBase(
     }
     if (best < 0) break;
     residue = best;
-    candidates = candidates.filter((i) => mod(lay.phys[i] - lay.off[i], s) === best);
+    candidates = candidates.filter((i) => mod(phys(i) - lay.iovaOff[i], s) === best);
   }
-  const base = kernelIovaBase(lay.total, granule);
+  const base = kernelIovaBase(lay.total, granule, apertureBits);
   return alignDown(Math.max(0, base - largest), largest) + residue;
 }
 
 /**
- * IOMMU cost of the runs under one format and placement. O(runs x levels).
+ * IOMMU cost of the runs under one format and placement: the map calls of
+ * {@link iommuDmaSgLayout} (boundary pads included) at the placement's IOVA base, each split by
+ * iommu_pgsize. O(runs x levels).
  * @param runs validated runs (at least one).
  * @param format page-table format.
- * @param placement IOVA placement.
+ * @param placement IOVA placement (`kernel` or the phyr design's `congruent`).
  * @param label display name of the configuration.
+ * @param segBoundaryMask the device's dma_get_seg_boundary (default the PCI 0xffffffff).
  * @returns the cost (all zero for no runs).
  */
 export function iommuCost(
@@ -160,45 +192,60 @@ export function iommuCost(
   format: IoPgtableFormat,
   placement: "kernel" | "congruent",
   label: string,
+  segBoundaryMask = PCI_SEG_BOUNDARY_MASK,
 ): IommuCost {
   const bitmap = format.pgsizeBitmap;
   const granule = minPageSize(bitmap);
-  const lay = iovaLayout(runs, granule);
   const empty: IommuCost = {
     bitmap: label,
     placement,
+    placementLabel: PLACEMENT_LABEL[placement],
     leaves: [],
     leafTotal: 0,
     tablePages: 0,
     iotlbEntries: 0,
   };
   if (runs.count === 0) return empty;
+  const segs = runSegments(runs);
+  const lay = iommuDmaSgLayout(segs, granule, segBoundaryMask);
   const base =
-    placement === "congruent" ? congruentIovaBase(lay, bitmap, granule) : kernelIovaBase(lay.total, granule);
+    placement === "congruent"
+      ? congruentIovaBase(segs, lay, bitmap, granule, format.apertureBits)
+      : kernelIovaBase(lay.total, granule, format.apertureBits);
   const leaves = new Map<number, number>();
   const geo = tableGeometry(format);
   const lastWindow = new Float64Array(format.levels + 1).fill(-1);
   let tables = 0;
+  let topLevel = format.startLevels;
   const choice: PgsizeChoice = { pgsize: 0, count: 0 };
-  for (let i = 0; i < runs.count; i++) {
-    let iova = base + lay.off[i];
-    let paddr = lay.phys[i];
-    let left = alignUp(runs.pfn[i] * PAGE_SIZE + runs.npages[i] * PAGE_SIZE, granule) - paddr;
+  for (let m = 0; m < lay.nmaps; m++) {
+    let iova = base + lay.mapOff[m];
+    let paddr = lay.mapPhys[m];
+    let left = lay.mapLen[m];
     while (left > 0) {
       iommuPgsizeInto(bitmap, iova, paddr, left, choice);
       const bytes = choice.pgsize * choice.count;
       leaves.set(choice.pgsize, (leaves.get(choice.pgsize) ?? 0) + choice.count);
-      tables += countTables(geo, choice.pgsize, iova, bytes, lastWindow);
+      const level = leafLevel(geo, choice.pgsize);
+      if (level > topLevel) topLevel = level;
+      tables += countTables(geo, level, iova, bytes, lastWindow);
       iova += bytes;
       paddr += bytes;
       left -= bytes;
     }
   }
+  // A dynamic top (generic_pt increase_top) grows only as far as the highest IOVA needs: the
+  // full geometry above counted one table for each level above it. Each root it added links the
+  // previous one at index 0, so the tables of window 0 from the starting top up exist even when
+  // this mapping does not touch them.
+  const last = base + lay.total - 1;
+  while (topLevel < format.levels && last >= geo.entry[topLevel] * 2 ** format.bitsPerLevel) topLevel++;
+  tables -= format.levels - topLevel;
+  for (let k = format.startLevels; k < topLevel; k++) if (base >= geo.cover[k]) tables++;
   const sizes = [...leaves.keys()].sort((a, b) => a - b);
   const leafTotal = sizes.reduce((s, k) => s + (leaves.get(k) ?? 0), 0);
   return {
-    bitmap: label,
-    placement,
+    ...empty,
     leaves: sizes.map((size) => ({ size, count: leaves.get(size) ?? 0 })),
     leafTotal,
     tablePages: tables,
@@ -224,16 +271,21 @@ function tableGeometry(f: IoPgtableFormat): TableGeometry {
   return { levels: f.levels, entry, cover };
 }
 
-/** New table pages needed for leaves of `pgsize` covering [iova, iova + bytes). O(levels). */
+/** The level a leaf of `pgsize` sits at: the largest entry size not above it. O(levels). */
+function leafLevel(g: TableGeometry, pgsize: number): number {
+  let level = 1;
+  while (level < g.levels && g.entry[level + 1] <= pgsize) level++;
+  return level;
+}
+
+/** New table pages needed for leaves at `level` covering [iova, iova + bytes). O(levels). */
 function countTables(
   g: TableGeometry,
-  pgsize: number,
+  level: number,
   iova: number,
   bytes: number,
   last: Float64Array,
 ): number {
-  let level = 1;
-  while (level < g.levels && g.entry[level + 1] <= pgsize) level++;
   let added = 0;
   for (let k = level; k <= g.levels; k++) {
     const cover = g.cover[k];
@@ -246,13 +298,16 @@ function countTables(
 }
 
 /**
- * IOMMU costs of the runs for every configuration of {@link IOMMU_CONFIGS} and both placements.
+ * IOMMU costs of the runs for every configuration a kernel with `pageSize` pages can use
+ * ({@link iommuConfigs}) and both placements. O(runs x configurations x levels).
  * @param runs validated runs.
- * @returns kernel and congruent costs per configuration, in that order.
+ * @param pageSize the kernel's PAGE_SIZE the memory was read with (default 4096).
+ * @returns kernel and congruent (phyr design) costs per configuration, in that order.
+ * @throws RangeError for a page size no kernel uses.
  */
-export function iommuCosts(runs: RunsInput): IommuCost[] {
+export function iommuCosts(runs: RunsInput, pageSize = PAGE_SIZE): IommuCost[] {
   const out: IommuCost[] = [];
-  for (const c of IOMMU_CONFIGS) {
+  for (const c of iommuConfigs(pageSize)) {
     const f = ioPgtableFormat(c.format);
     out.push(iommuCost(runs, f, "kernel", c.label), iommuCost(runs, f, "congruent", c.label));
   }

@@ -37,8 +37,13 @@ export interface LeafCount {
 export interface IommuCost {
   /** Bitmap name, e.g. `x86-64 4K|2M|1G`. */
   bitmap: string;
-  /** `kernel`: size-aligned IOVA as iommu_dma_alloc_iova gives; `congruent`: IOVA = phys modulo the largest page size. */
+  /**
+   * `kernel`: the kernel's way today (size-aligned IOVA as iommu_dma_alloc_iova gives);
+   * `congruent`: the phyr design (IOVA = phys modulo the large page sizes), not the kernel's.
+   */
   placement: "kernel" | "congruent";
+  /** The placement as printed, naming its side: `kernel 7.2, size-aligned` or `phyr design, congruent`. */
+  placementLabel: string;
   /** Leaf entries written, by page size (ascending, only sizes used). */
   leaves: LeafCount[];
   /** Total leaf entries. */
