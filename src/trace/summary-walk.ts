@@ -7,10 +7,13 @@
  * dma_map_phys() and __dma_map_sg_attrs() emit trace_dma_map_phys / trace_dma_map_sg AFTER the
  * IOMMU work (iommu_dma_map_phys / iommu_dma_map_sg -> iommu_map_nosync(), whose trace_map fires
  * per call), in the same task. So a task's pending iommu:map events are claimed by that task's next
- * DMA map event whose physical pages they cover ("by event"). Maps never claimed (the two-step IOVA
- * API, dma_iova_link(), has no dma: tracepoint) go to the only device that used the IOMMU in the
- * trace ("only IOMMU device"), or stay unattributed when there is none or more than one; each
- * maximal run of such maps at consecutive IOVAs counts as one mapping (one dma_iova_try_alloc()).
+ * DMA map event whose physical pages they cover ("by event"). Any other event of the task ends its
+ * pending run: the maps left form one mapping (the two-step IOVA API, dma_iova_link(), has no dma:
+ * tracepoint). Such a run goes to the NVMe controller whose nvme_setup_cmd the task traced just
+ * before it (drivers/nvme/host/pci.c nvme_prep_rq() calls nvme_setup_cmd() before nvme_map_data();
+ * "by NVMe command"), named by the PCI device a dma: event of the same task tied to that
+ * controller, else `nvmeN`; otherwise to the only device that used the IOMMU in the trace ("only
+ * IOMMU device"); otherwise it stays unattributed.
  */
 
 import { alignDown, alignUp, PAGE_SIZE } from "../core/index.js";
@@ -41,7 +44,10 @@ export interface DeviceWalk {
   /** dma_map_sg calls with more than 128 DMA segments: their bytes are only partly known. */
   partialBytesCalls: number;
   iommuByEvent: number;
+  iommuByNvmeCommand: number;
   iommuByOnlyDevice: number;
+  /** Runs of iommu maps with no dma: event (one per request on the two-step IOVA API). */
+  iovaRuns: number;
   bounces: number;
   bounceBytes: number;
   mappings: TracedMapping[];
@@ -73,7 +79,9 @@ function newDevice(device: string): DeviceWalk {
     truncatedCalls: 0,
     partialBytesCalls: 0,
     iommuByEvent: 0,
+    iommuByNvmeCommand: 0,
     iommuByOnlyDevice: 0,
+    iovaRuns: 0,
     bounces: 0,
     bounceBytes: 0,
     mappings: [],
@@ -114,6 +122,19 @@ function sgRanges(
   return { ranges: [], aligned: false };
 }
 
+/** A task's run of iommu maps no DMA map event claimed, and the NVMe controller it follows (-1: none). */
+interface Orphan {
+  maps: IommuMapEvent[];
+  ctrl: number;
+}
+
+/** Per-task state of the walk. */
+interface TaskState {
+  pending: IommuMapEvent[];
+  /** Controller of the task's last nvme_setup_cmd, until its request is issued (-1: none). */
+  ctrl: number;
+}
+
 /**
  * Walks the events once (see the module comment for the attribution rules).
  * @param events parsed events in trace order.
@@ -129,7 +150,29 @@ export function walkTrace(events: readonly TraceEvent[]): TraceWalk {
     }
     return d;
   };
-  const pending = new Map<number, IommuMapEvent[]>();
+  const tasks = new Map<number, TaskState>();
+  const task = (pid: number): TaskState => {
+    let t = tasks.get(pid);
+    if (t === undefined) {
+      t = { pending: [], ctrl: -1 };
+      tasks.set(pid, t);
+    }
+    return t;
+  };
+  const orphans: Orphan[] = [];
+  /** NVMe controller -> the PCI device name a dma: event of the same request showed. */
+  const ctrlDevice = new Map<number, string>();
+  const flush = (t: TaskState): void => {
+    if (t.pending.length > 0) orphans.push({ maps: t.pending, ctrl: t.ctrl });
+    t.pending = [];
+  };
+  const claimFor = (pid: number, device: string, ranges: readonly PhysRange[]): IommuMapEvent[] => {
+    const t = task(pid);
+    if (t.ctrl >= 0 && !ctrlDevice.has(t.ctrl)) ctrlDevice.set(t.ctrl, device);
+    const taken = claim(t.pending, ranges);
+    flush(t);
+    return taken;
+  };
   const walk: TraceWalk = {
     devices,
     unattributed: [],
@@ -139,17 +182,18 @@ export function walkTrace(events: readonly TraceEvent[]): TraceWalk {
     markers: 0,
   };
   for (const e of events) {
+    if (e.kind === "iommu_map") {
+      walk.iommuEvents++;
+      task(e.pid).pending.push(e);
+      continue;
+    }
+    const isMap = e.kind === "dma_map" || e.kind === "dma_map_sg" || e.kind === "dma_alloc";
+    const t = tasks.get(e.pid);
+    if (!isMap && t !== undefined) {
+      flush(t);
+      if (e.kind === "block") t.ctrl = -1;
+    }
     switch (e.kind) {
-      case "iommu_map": {
-        walk.iommuEvents++;
-        let p = pending.get(e.pid);
-        if (p === undefined) {
-          p = [];
-          pending.set(e.pid, p);
-        }
-        p.push(e);
-        break;
-      }
       case "iommu_unmap":
       case "io_page_fault":
       case "iommu_group":
@@ -158,6 +202,9 @@ export function walkTrace(events: readonly TraceEvent[]): TraceWalk {
       case "iommu_device":
         walk.iommuEvents++;
         if (e.name === "attach_device_to_domain") dev(e.device).usesIommu = true;
+        break;
+      case "nvme_setup_cmd":
+        task(e.pid).ctrl = e.ctrl;
         break;
       case "dma_map": {
         walk.dmaEvents++;
@@ -169,7 +216,7 @@ export function walkTrace(events: readonly TraceEvent[]): TraceWalk {
         d.dmaSegmentsOut++;
         d.bytesMapped += e.size;
         const ranges: PhysRange[] = [[e.physAddr, e.size]];
-        const iommu = claim(pending.get(e.pid) ?? [], ranges);
+        const iommu = claimFor(e.pid, e.device, ranges);
         d.iommuByEvent += iommu.length;
         if (iommu.length > 0) d.usesIommu = true;
         if (e.dmaAddr !== e.physAddr) d.translated = true;
@@ -185,8 +232,9 @@ export function walkTrace(events: readonly TraceEvent[]): TraceWalk {
         d.bytesMapped += e.sizes.reduce((s, x) => s + x, 0);
         if (e.truncated) d.truncatedCalls++;
         if (e.ents > e.sizes.length) d.partialBytesCalls++;
-        const iommu = claim(
-          pending.get(e.pid) ?? [],
+        const iommu = claimFor(
+          e.pid,
+          e.device,
           e.physAddrs.map((p) => [p, 1] as const),
         );
         d.iommuByEvent += iommu.length;
@@ -201,8 +249,11 @@ export function walkTrace(events: readonly TraceEvent[]): TraceWalk {
         walk.dmaEvents++;
         const d = dev(e.device);
         d.mapCalls.alloc++;
-        const phys: PhysRange[] = e.physAddrs.map((p) => [p, 1] as const);
-        const iommu = phys.length > 0 ? claim(pending.get(e.pid) ?? [], phys) : [];
+        const iommu = claimFor(
+          e.pid,
+          e.device,
+          e.physAddrs.map((p) => [p, 1] as const),
+        );
         d.iommuByEvent += iommu.length;
         if (iommu.length > 0) d.usesIommu = true;
         break;
@@ -229,36 +280,49 @@ export function walkTrace(events: readonly TraceEvent[]): TraceWalk {
         break;
     }
   }
-  attributeLeftovers(walk, pending);
+  for (const t of tasks.values()) flush(t);
+  attributeOrphans(walk, orphans, ctrlDevice, dev);
   return walk;
 }
 
-/** Unclaimed iommu maps: to the only IOMMU device, one mapping per run of consecutive IOVAs. */
-function attributeLeftovers(walk: TraceWalk, pending: Map<number, IommuMapEvent[]>): void {
-  const left = [...pending.values()].flat().sort((a, b) => a.line - b.line);
-  if (left.length === 0) return;
+/** Orphan runs: to their NVMe controller's device, else the only IOMMU device, else unattributed. */
+function attributeOrphans(
+  walk: TraceWalk,
+  orphans: readonly Orphan[],
+  ctrlDevice: ReadonlyMap<number, string>,
+  dev: (name: string) => DeviceWalk,
+): void {
+  const mapping = (maps: IommuMapEvent[]): TracedMapping => ({
+    ranges: maps.map((m) => [m.paddr, m.size] as const),
+    granuleAligned: true,
+    iommu: maps,
+  });
+  const rest: Orphan[] = [];
+  for (const o of orphans) {
+    if (o.ctrl < 0) {
+      rest.push(o);
+      continue;
+    }
+    const d = dev(ctrlDevice.get(o.ctrl) ?? `nvme${o.ctrl}`);
+    d.mappings.push(mapping(o.maps));
+    d.iovaRuns++;
+    d.iommuByNvmeCommand += o.maps.length;
+    d.usesIommu = true;
+  }
+  if (rest.length === 0) return;
   // The devices that used the IOMMU; when the trace shows none (attach happened before it began),
   // the ones whose DMA addresses were translated and never bounced.
   let iommuDevices = [...walk.devices.values()].filter((d) => d.usesIommu);
   if (iommuDevices.length === 0)
     iommuDevices = [...walk.devices.values()].filter((d) => d.translated && d.bounces === 0);
   if (iommuDevices.length !== 1) {
-    walk.unattributed.push(...left);
+    for (const o of rest) walk.unattributed.push(...o.maps);
     return;
   }
   const d = iommuDevices[0];
-  let run: IommuMapEvent[] = [];
-  const close = (): void => {
-    if (run.length === 0) return;
-    d.mappings.push({ ranges: run.map((m) => [m.paddr, m.size] as const), granuleAligned: true, iommu: run });
-    run = [];
-  };
-  for (const m of left) {
-    const prev = run[run.length - 1];
-    if (prev !== undefined && (prev.pid !== m.pid || prev.iova + prev.size !== m.iova)) close();
-    run.push(m);
+  for (const o of rest) {
+    d.mappings.push(mapping(o.maps));
+    d.iovaRuns++;
+    d.iommuByOnlyDevice += o.maps.length;
   }
-  close();
-  d.iommuByOnlyDevice += left.length;
-  d.usesIommu = true;
 }

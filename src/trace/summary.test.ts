@@ -39,6 +39,7 @@ describe("summarizeTrace() per device, kernel (traced) vs design (model)", () =>
     expect(d.iommu).toBe(true);
     expect(d.kernel).toEqual({
       mapCalls: { sg: 0, phys: 2, page: 0, resource: 0, alloc: 0 },
+      iovaRuns: 1,
       sgEntriesIn: 0,
       dmaSegmentsOut: 2,
       bytesMapped: 0x20000 + 0x1000,
@@ -49,7 +50,7 @@ describe("summarizeTrace() per device, kernel (traced) vs design (model)", () =>
       iommuBytes: 0x20000 + 4 * 0x1000,
       // 128 KiB at iova 0xfffe0000 / paddr 0x40000000: 2M is above the size -> 32 x 4K; the rest 1 x 4K each.
       leaves: [{ size: 4096, count: 32 + 4 }],
-      iommuAttributed: { byEvent: 2, onlyDevice: 3 },
+      iommuAttributed: { byEvent: 2, nvmeCommand: 0, onlyDevice: 3 },
       bounces: 0,
       bounceBytes: 0,
     });
@@ -66,6 +67,36 @@ describe("summarizeTrace() per device, kernel (traced) vs design (model)", () =>
     });
     expect(s.unattributed).toEqual({ iommuMapCalls: 0, iommuBytes: 0 });
     expect(s.markers).toBe(1);
+  });
+
+  it("IOVA-API runs go to the NVMe controller whose command preceded them, named by its PCI device when a dma: event tied them", () => {
+    const setup = (pid: number, cid: number) =>
+      `${ctx(pid, 1)}nvme_setup_cmd: nvme0: disk=nvme0n1, qid=1, cmdid=${cid}, nsid=1, flags=0x0, meta=0x0, cmd=(nvme_cmd_read slba=0, len=7, ctrl=0x0, dsmgmt=0, reftag=0)`;
+    const issue = (pid: number) => `${ctx(pid, 4)}block_rq_issue: 259,0 R 8192 () 0 + 16 be,0,4 [fio]`;
+    const run = [
+      setup(7, 1),
+      map(7, 0xfffc0000, 0x1000, 0x1000),
+      map(7, 0xfffc1000, 0x9000, 0x1000),
+      issue(7),
+    ];
+    // Alone, the controller is only known as nvme0.
+    const alone = summarizeTrace(parseTrace(run.join("\n"), "t"));
+    expect(
+      alone.devices.map((d) => [d.device, d.kernel.iovaRuns, d.kernel.iommuAttributed.nvmeCommand]),
+    ).toEqual([["nvme0", 1, 2]]);
+    expect(alone.devices[0].design).toMatchObject({ lists: 1, rangeEntries: 2, iommuMapCalls: 1 });
+    // A single-segment request of the same controller names its PCI device; the run follows it.
+    const tied = [
+      setup(7, 2),
+      map(7, 0xfff00000, 0x20000, 0x1000),
+      mapPhys(7, A, 0xfff00000, 0x1000, 0x20000),
+      issue(7),
+      ...run,
+    ];
+    const s = summarizeTrace(parseTrace(tied.join("\n"), "t"));
+    expect(s.devices.map((d) => d.device)).toEqual([A]);
+    expect(s.devices[0].kernel.iommuAttributed).toEqual({ byEvent: 1, nvmeCommand: 2, onlyDevice: 0 });
+    expect(s.devices[0].kernel.iovaRuns).toBe(1);
   });
 
   it("6.x dma_map_sg of 1000 pages, [TRUNCATED]: full counts, and a 2 MiB leaf once the IOVA is congruent", () => {
@@ -88,7 +119,7 @@ describe("summarizeTrace() per device, kernel (traced) vs design (model)", () =>
       iommuMapCalls: 1,
       // iova | paddr is 1 MiB aligned -> 4K; iova ^ paddr = 0x100000 mod 2M: not congruent -> all 1000 x 4K.
       leaves: [{ size: 4096, count: 1000 }],
-      iommuAttributed: { byEvent: 1, onlyDevice: 0 },
+      iommuAttributed: { byEvent: 1, nvmeCommand: 0, onlyDevice: 0 },
     });
     // Design: one entry (16 B); congruent IOVA 0xffb00000 (= paddr mod 2M): 256 x 4K up to the
     // 2 MiB boundary, 1 x 2M, then 0xe8000 bytes = 232 x 4K.

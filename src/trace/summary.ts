@@ -31,6 +31,8 @@ import { type DeviceWalk, type TracedMapping, walkTrace } from "./summary-walk.j
 export interface TraceKernelSide {
   /** DMA map calls: dma_map_sg; dma_map_phys (7.x); dma_map_page (6.x); MMIO (dma_map_resource or attrs MMIO); coherent allocations. */
   mapCalls: { sg: number; phys: number; page: number; resource: number; alloc: number };
+  /** Runs of iommu:map calls with no dma: event: requests mapped through the two-step IOVA API (7.x). */
+  iovaRuns: number;
   /** Scatterlist entries passed to dma_map_sg (full `nents`, also past the 128 traced). */
   sgEntriesIn: number;
   /** DMA segments returned: dma_map_sg `ents` plus one per single map. */
@@ -49,8 +51,11 @@ export interface TraceKernelSide {
   iommuBytes: number;
   /** Leaves those calls wrote, by page size (iommu_pgsize split). */
   leaves: LeafCount[];
-  /** How the iommu maps were attributed: by the DMA map event that followed them in the same task, or as the only IOMMU device. */
-  iommuAttributed: { byEvent: number; onlyDevice: number };
+  /**
+   * How the iommu maps were attributed (summary-walk.ts): by the DMA map event that followed them in
+   * the same task, by the NVMe command that preceded them, or as the only IOMMU device.
+   */
+  iommuAttributed: { byEvent: number; nvmeCommand: number; onlyDevice: number };
   /** swiotlb_bounced events and their bytes. */
   bounces: number;
   bounceBytes: number;
@@ -214,6 +219,7 @@ function deviceSummary(d: DeviceWalk, fmtName: IoPgtableFormatName): TraceDevice
     iommu: d.usesIommu,
     kernel: {
       mapCalls: { ...d.mapCalls },
+      iovaRuns: d.iovaRuns,
       sgEntriesIn: d.sgEntriesIn,
       dmaSegmentsOut: d.dmaSegmentsOut,
       bytesMapped: d.bytesMapped,
@@ -223,7 +229,11 @@ function deviceSummary(d: DeviceWalk, fmtName: IoPgtableFormatName): TraceDevice
       iommuMapCalls,
       iommuBytes,
       leaves: leafList(kLeaves),
-      iommuAttributed: { byEvent: d.iommuByEvent, onlyDevice: d.iommuByOnlyDevice },
+      iommuAttributed: {
+        byEvent: d.iommuByEvent,
+        nvmeCommand: d.iommuByNvmeCommand,
+        onlyDevice: d.iommuByOnlyDevice,
+      },
       bounces: d.bounces,
       bounceBytes: d.bounceBytes,
     },
