@@ -12,8 +12,9 @@ export interface IommuPort {
   /** Supported page sizes bitmap. */
   readonly pgsizeBitmap: number;
   /**
-   * iommu_dma_alloc_iova(): `size` bytes (granule multiple) below `dmaLimit`; `physHint` asks for
-   * an IOVA congruent with that physical address (dma_iova_try_alloc's phys). Returns the IOVA.
+   * iommu_dma_alloc_iova(): `size` bytes (granule multiple) below `dmaLimit`, size-aligned as the
+   * kernel does. `physHint` asks instead for an IOVA congruent with that physical address modulo
+   * the large page sizes: the phyr design's placement, which no kernel path uses. Returns the IOVA.
    * @throws IovaExhausted
    */
   allocIova(size: number, dmaLimit: number, physHint?: number): number;

@@ -32,9 +32,11 @@ export interface DmaIovaState {
 const DIR_CODE: Record<DmaDirection, number> = { bidirectional: 0, "to-device": 1, "from-device": 2 };
 
 /**
- * dma_iova_try_alloc(): reserves IOVA space for `size` bytes whose first byte is `phys` (the IOVA
- * keeps phys's offset in the granule and, with the congruent option, its large-page alignment).
- * O(IOVA allocator).
+ * dma_iova_try_alloc(): reserves IOVA space for `size` bytes whose first byte is `phys`. As in
+ * drivers/iommu/dma-iommu.c dma_iova_try_alloc (Linux 7.2), `phys` only gives the in-granule
+ * offset (iova_offset): the range is iova_align(size + offset) bytes from iommu_dma_alloc_iova,
+ * size-aligned like any other; IOVA placement congruent with phys modulo large pages is the phyr
+ * design's (iommu/dma-iova.ts physHint), not the kernel's. O(IOVA allocator).
  * @returns the state, or undefined when `dev` has no IOMMU (use dmaMapPhys per range).
  * @throws IovaExhausted; RangeError for a bad range.
  */
@@ -49,7 +51,7 @@ export function dmaIovaTryAlloc(
   if (!port) return undefined;
   const pad = phys % port.granule;
   const iovaSize = alignUp(size + pad, port.granule);
-  const iova = port.allocIova(iovaSize, dmaLimit(dev), phys - pad);
+  const iova = port.allocIova(iovaSize, dmaLimit(dev));
   return { addr: iova + pad, size, syncs: 0, links: [], iova, iovaSize };
 }
 

@@ -44,6 +44,22 @@ describe("two-step IOVA API", () => {
     expect(dmaIovaTryAlloc(s, s.addDevice({ name: "0000:01:00.0" }), 0x1000, 0x1000)).toBeUndefined();
   });
 
+  // drivers/iommu/dma-iommu.c dma_iova_try_alloc: iova_off = iova_offset(iovad, phys), then
+  // iommu_dma_alloc_iova(iova_align(size + iova_off)): a 4 MiB buffer starting 4 KiB into a 2 MiB
+  // page gets the size-aligned 2^32 - 4 MiB, not an IOVA congruent with phys modulo 2 MiB.
+  it.each([
+    // [phys, size, expected state.addr]
+    [0x40201000, 0x400000, 2 ** 32 - 0x400000],
+    [0x40201234, 0x400000, 2 ** 32 - 0x800000 + 0x234], // 4 MiB + 0x234 rounds to 0x401000: 8 MiB-aligned
+    [0x40200000, 0x200000, 2 ** 32 - 0x200000],
+  ])("dma_iova_try_alloc(phys %s, size %s) keeps only the in-granule offset: addr %s", (phys, size, want) => {
+    const s = sys();
+    const dom = new IommuDomain({ type: "dma" });
+    const dev = s.addDevice({ name: "0000:0a:00.0" }, dom);
+    const st = dmaIovaTryAlloc(s, dev, phys, size)!;
+    expect(st.addr).toBe(want);
+  });
+
   it("links ranges into one IOVA range, enforces the merge boundary, unlinks exactly", () => {
     const s = sys();
     const dom = new IommuDomain({ type: "dma" });

@@ -6,11 +6,12 @@
  * power of two, rcache); a PCI device whose DMA limit is above 4 GiB tries below 4 GiB first
  * ("pci_32bit_workaround", cleared for the device after the first failure), then the full limit.
  *
- * Congruent option (`physHint`): like the phys argument of dma_iova_try_alloc, but keeps the IOVA
- * congruent with the physical address modulo the largest supported page size not above the
- * allocation (instead of the size alignment), so iommu_pgsize can use large pages even when the
- * buffer starts inside a huge page. It applies to sizes above 32 granules (smaller ones take the
- * default path, so cached ranges stay size-aligned).
+ * Congruent option (`physHint`), the phyr design, not the kernel's (Linux 7.2 dma_iova_try_alloc
+ * uses its phys argument only for the in-granule offset): keeps the IOVA congruent with the
+ * physical address modulo the largest supported page size not above the allocation (instead of
+ * the size alignment), so iommu_pgsize can use large pages even when the buffer starts inside a
+ * huge page. It applies to sizes above 32 granules (smaller ones take the default path, so cached
+ * ranges stay size-aligned).
  */
 import { hex, IovaExhausted } from "../core/index.js";
 import type { IovaDomain } from "./iova.js";
