@@ -3,6 +3,7 @@
  * the stable `phyr-analysis/1` shape.
  */
 
+import { KERNEL_MODEL } from "../core/index.js";
 import { sumBuffers } from "./buffer.js";
 import { iommuPresence, pciSummary, physMapSummary } from "./machine.js";
 import {
@@ -35,6 +36,7 @@ export function analyzeMachine(
 ): MachineAnalysis {
   return {
     schema: ANALYSIS_SCHEMA,
+    kernelModel: KERNEL_MODEL,
     origin: m.origin,
     host: { hostname: m.hostname, kernel: m.kernel, pageSize: m.pageSize },
     access: { pfns: m.access.pfns, iomem: m.access.iomem, messages: [...m.access.messages] },

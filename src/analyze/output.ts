@@ -187,6 +187,8 @@ export interface ScenarioSummary {
 /** The whole machine analysis: the `phyr report --json` / `phyr analyze --json` document. */
 export interface MachineAnalysis {
   schema: typeof ANALYSIS_SCHEMA;
+  /** Linux release whose rules every kernel-side figure follows (core/kernel.ts KERNEL_MODEL), e.g. `"7.2"`. */
+  kernelModel: string;
   origin: MachineOrigin;
   host: { hostname: string; kernel: string; pageSize: number };
   access: { pfns: boolean; iomem: boolean; messages: string[] };

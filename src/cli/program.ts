@@ -108,7 +108,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option("--no-html", "do not write the HTML report")
     .option(
       "--json",
-      'print the analysis as JSON instead of the summary: { schema: "phyr-analysis/1", origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios }',
+      'print the analysis as JSON instead of the summary: { schema: "phyr-analysis/1", kernelModel, origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios }',
     )
     .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
     .option("--reference", REFERENCE_HELP)
@@ -134,7 +134,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option("--range <VA:LEN>", "only this virtual range of the one --pid (e.g. 0x7f0000000000:64M)")
     .option(
       "--json",
-      'print the analysis as JSON: { schema: "phyr-analysis/1", origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios }',
+      'print the analysis as JSON: { schema: "phyr-analysis/1", kernelModel, origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios }',
     )
     .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
     .option("--reference", REFERENCE_HELP)

@@ -48,7 +48,7 @@ describe("phyr on the reference machine", () => {
     expect(r.code).toBe(EXIT_OK);
     expect(r.err).toBe("");
     const lines = r.out.split("\n");
-    expect(lines[0]).toBe("phyr — phyr-reference (reference, kernel phyr-reference-machine-1, 4 KiB pages)");
+    expect(lines[0]).toBe("phyr — phyr-reference (reference, kernel phyr-reference-machine-1, 4 KiB pages; kernel way: Linux 7.2)");
     expect(lines[1]).toMatch(/^! This is phyr's reference machine: a simulated 2-socket server/);
   });
 

@@ -74,7 +74,7 @@ describe.skipIf(skip)("built phyr binary", () => {
       `phyr: ${proc} is not readable here; showing the reference machine instead (a simulated server; --reference to choose it, --live to force this machine)\n`,
     );
     expect(r.out.split("\n")[0]).toBe(
-      "phyr — phyr-reference (reference, kernel phyr-reference-machine-1, 4 KiB pages)",
+      "phyr — phyr-reference (reference, kernel phyr-reference-machine-1, 4 KiB pages; kernel way: Linux 7.2)",
     );
   });
 });

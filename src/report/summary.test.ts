@@ -7,7 +7,7 @@ describe("renderSummary", () => {
   it("prints host, memory totals and the representation table with ratios to the page array", () => {
     const lines = renderSummary(sampleAnalysis(), { paint: plainPaint });
     expect(lines[0]).toBe(
-      "phyr — host<img src=x onerror=alert(1)> (snapshot, kernel 6.18.0-test, 4 KiB pages)",
+      "phyr — host<img src=x onerror=alert(1)> (snapshot, kernel 6.18.0-test, 4 KiB pages; kernel way: Linux 7.2)",
     );
     expect(lines).toContain("Memory read    1,630 pages (6.37 MiB) in 48 runs, average run 136 KiB");
     const pages = lines.find((l) => l.startsWith("pages "));

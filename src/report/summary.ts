@@ -64,10 +64,10 @@ export function renderSummary(a: MachineAnalysis, opts: SummaryOptions = {}): st
   if (t.iommu.length > 0) {
     out.push(
       ...formatTable(
-        ["IOMMU page sizes", "IOVA", "leaves", "by size", "tables", "IOTLB"],
+        ["IOMMU page sizes", "IOVA placement", "leaves", "by size", "tables", "IOTLB"],
         t.iommu.map((c) => [
           c.bitmap,
-          c.placement,
+          c.placementLabel,
           c.leafTotal,
           c.leaves.map((l) => `${fmt(l.count)}x${formatBytes(l.size).replace(" ", "")}`).join(" "),
           c.tablePages,

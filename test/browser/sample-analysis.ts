@@ -72,6 +72,7 @@ export function sampleAnalysis(): MachineAnalysis {
   const b = buffer(1, "init", "1 init [heap]", 600, 40);
   return {
     schema: "phyr-analysis/1",
+    kernelModel: "7.2",
     origin: "snapshot",
     host: { hostname: `host${HOSTILE_NAME}`, kernel: "6.18.0-test", pageSize: 4096 },
     access: { pfns: true, iomem: true, messages: [`note: ${HOSTILE_PATH}`] },
