@@ -1,4 +1,5 @@
 export * from "./block-dio.js";
+export * from "./block-dio-bios.js";
 export * from "./block-limits.js";
 export * from "./block-request.js";
 export * from "./block-split.js";
@@ -6,6 +7,8 @@ export * from "./devmem.js";
 export * from "./devmem-place.js";
 export * from "./dmabuf.js";
 export * from "./errors.js";
+export * from "./iommufd.js";
+export { IOMMUFD_BATCH_MAX, IOMMUFD_TEMP_MEMORY_LIMIT, IOMMUFD_UPAGES_MAX } from "./iommufd-pages.js";
 export * from "./kernel-release.js";
 export * from "./machine.js";
 export * from "./nvme-cmd.js";

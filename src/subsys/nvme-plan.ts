@@ -24,8 +24,9 @@
  */
 import { alignUp, hex } from "../core/index.js";
 import type { PhyrList } from "../phyr/index.js";
+import { type DioRange, dioBios } from "./block-dio-bios.js";
 import { physGapHits, type QueueLimits } from "./block-limits.js";
-import { buildBios, splitBio } from "./block-split.js";
+import { splitBio } from "./block-split.js";
 import { DEFAULT_KERNEL_RELEASE, type KernelRelease } from "./kernel-release.js";
 import { NVME_CTRL_PAGE_SIZE, SGL_THRESHOLD } from "./nvme-cmd.js";
 
@@ -322,24 +323,25 @@ export function nvmePlanRequest(
 }
 
 /**
- * Plans a whole O_DIRECT I/O: the bios __blkdev_direct_IO builds from the pinned ranges (up to
- * BIO_MAX_VECS bvecs each, physically contiguous pages merged), each split to the queue limits
- * (bio_split_io_at), each piece one request (no merging of pieces), each request mapped by
- * {@link nvmePlanRequest}. O(ranges + requests).
- * @param runs CPU physical ranges of the I/O's bytes, in order, contiguous ones already merged.
+ * Plans a whole O_DIRECT I/O: the bios __blkdev_direct_IO builds from the pinned pages
+ * ({@link dioBios}: on 7.2 one bvec per folio-contiguous run of one extraction), each split to the
+ * queue limits (bio_split_io_at), each piece one request (pieces of one bio are never merged), each
+ * request mapped by {@link nvmePlanRequest}. O(pages + requests).
+ * @param ranges CPU physical bytes of the I/O in VA order, with their folio sizes.
  * @throws BlockError from building or splitting bios (alignment, unsplittable).
  */
-export function nvmePlanIo(d: NvmeKernelDevice, runs: PhyrList): NvmeIoPlan {
+export function nvmePlanIo(d: NvmeKernelDevice, ranges: readonly DioRange[]): NvmeIoPlan {
   const release = d.release ?? DEFAULT_KERNEL_RELEASE;
   const requests: NvmeRequestPlan[] = [];
+  const total = ranges.reduce((a, r) => a + r.len, 0);
   let offset = 0;
-  for (const bio of buildBios(runs, { logicalBlockSize: d.limits.logicalBlockSize })) {
+  for (const bio of dioBios(ranges, { release, logicalBlockSize: d.limits.logicalBlockSize })) {
     for (const piece of splitBio(bio, d.limits)) {
       requests.push(nvmePlanRequest({ ...d, release }, piece.list, piece.nsegs, piece.physGap, offset));
       offset += piece.list.totalBytes;
     }
   }
-  if (offset !== runs.totalBytes)
-    throw new RangeError(`planned ${hex(offset)} of ${hex(runs.totalBytes)} bytes: the bios lost bytes`);
+  if (offset !== total)
+    throw new RangeError(`planned ${hex(offset)} of ${hex(total)} bytes: the bios lost bytes`);
   return { release, requests };
 }
