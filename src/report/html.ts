@@ -9,8 +9,13 @@
 
 import type { MachineAnalysis } from "../analyze/output.js";
 import { reportClientMain } from "./client.js";
+import { chartClient } from "./client-chart.js";
+import { mapClient } from "./client-map.js";
+import { p2pClient } from "./client-p2p.js";
 import { jsonForScript } from "./escape.js";
+import { PAGE_CSS } from "./page-css.js";
 import { cspHash } from "./sha256.js";
+import { glossaryHtml, headerHtml, noscriptHtml } from "./static.js";
 
 /** The chart library, read by the caller (this layer does no I/O). */
 export interface ReportAssets {
@@ -20,34 +25,23 @@ export interface ReportAssets {
   uplotCss: string;
 }
 
-const PAGE_CSS = `
-body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1180px; padding: 16px 24px; color: #1b1b1b; }
-h1 { font-size: 22px; } h2 { font-size: 18px; border-bottom: 1px solid #ccc; padding-bottom: 4px; margin-top: 32px; }
-table { border-collapse: collapse; margin: 10px 0; font-size: 13px; } th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; } table.mono td, pre.tree { font-family: ui-monospace, monospace; white-space: pre; }
-p.warn { background: #fff4ce; padding: 6px 10px; } p.empty { color: #777; } p.intro { color: #444; }
-.chart { margin: 12px 0; } table.p2p td { font-size: 12px; } td.t-BUS_ADDR { background: #d7f5d7; } td.t-THRU_HOST_BRIDGE { background: #fdf0c8; } td.t-no { color: #999; }
-`;
-
-/** Fixed heading text per origin (never built from the analysis's own strings). */
-const HEADINGS: Readonly<Record<string, string>> = {
-  live: "this machine",
-  snapshot: "a captured machine",
-  reference: "the reference machine (simulated)",
-};
-
 /**
  * Builds the report page.
  * @param analysis the machine analysis to show (any text in it is treated as untrusted).
  * @param assets uPlot's JS and CSS to inline.
+ * @param opts `now`: when the report was made (the header says so; default the current time).
  * @returns the complete HTML document (UTF-8 text).
  * @throws TypeError when an asset would end its inline element early (contains `</script` /
  *   `</style` / `<!--`), or when the analysis is not JSON-serialisable.
  */
-export function renderReportHtml(analysis: MachineAnalysis, assets: ReportAssets): string {
+export function renderReportHtml(
+  analysis: MachineAnalysis,
+  assets: ReportAssets,
+  opts: { now?: Date } = {},
+): string {
   checkInline("uPlot JS", assets.uplotJs, /<\/script|<!--/i);
   checkInline("uPlot CSS", assets.uplotCss, /<\/style/i);
-  const client = `(${reportClientMain.toString()})();`;
+  const client = `(${reportClientMain.toString()})({ chart: ${chartClient.toString()}, map: ${mapClient.toString()}, p2p: ${p2pClient.toString()} });`;
   checkInline("report script", client, /<\/script|<!--/i);
   // Only the two scripts written here may run (by hash): an inline event handler or a script
   // element that untrusted text might ever smuggle in is refused by the browser.
@@ -64,8 +58,11 @@ export function renderReportHtml(analysis: MachineAnalysis, assets: ReportAssets
     `<style>${PAGE_CSS}</style>`,
     "</head>",
     "<body>",
-    `<h1>phyr: physical range lists on ${Object.hasOwn(HEADINGS, analysis.origin) ? HEADINGS[analysis.origin] : HEADINGS.live}</h1>`,
+    '<a class="skip" href="#app">Skip to the report</a>',
+    headerHtml(analysis, opts.now ?? new Date()),
+    noscriptHtml(analysis),
     '<main id="app"></main>',
+    glossaryHtml(),
     `<script id="phyr-data" type="application/json">${jsonForScript(analysis)}</script>`,
     `<script>${assets.uplotJs}</script>`,
     `<script>${client}</script>`,

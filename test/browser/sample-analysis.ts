@@ -2,7 +2,9 @@
  * A hand-written MachineAnalysis used as report input by the report unit tests and the browser
  * test. It carries hostile text (markup, script end tags, U+2028) in every untrusted field.
  */
+import { encodeRunMap } from "../../src/analyze/index.js";
 import type { MachineAnalysis } from "../../src/analyze/output.js";
+import { verdict } from "../../src/analyze/verdict.js";
 
 /** The process name the acceptance test looks for. */
 export const HOSTILE_NAME = "<img src=x onerror=alert(1)>";
@@ -54,7 +56,16 @@ export function sampleAnalysis(): MachineAnalysis {
         iotlbEntries: runs,
       },
     ],
-    rdma: [{ bitmap: "4K|2M|1G", pageSize: 4096, entries: pages, entries4k: pages }],
+    rdma: [
+      {
+        bitmap: "4K|2M|1G",
+        pageSize: 4096,
+        registrations: 1,
+        bestPageSizes: [{ size: 4096, registrations: 1 }],
+        entries: pages,
+        entries4k: pages,
+      },
+    ],
     nvme:
       pid < 0
         ? null
@@ -68,8 +79,29 @@ export function sampleAnalysis(): MachineAnalysis {
             sglListBytes: 256,
           },
   });
-  const a = buffer(4242, HOSTILE_NAME, `4242 ${HOSTILE_NAME} ${HOSTILE_PATH}`, 1030, 8);
-  const b = buffer(1, "init", "1 init [heap]", 600, 40);
+  // Runs that add up to each buffer's pages and runs: a's 8 runs (6 single pages, then two 2 MiB
+  // THPs), b's 40 runs (39 single pages, then one of 561 pages).
+  const a = {
+    ...buffer(4242, HOSTILE_NAME, `4242 ${HOSTILE_NAME} ${HOSTILE_PATH}`, 1030, 8),
+    runMap: encodeRunMap({
+      count: 8,
+      va: [0, 2, 4, 6, 8, 10, 16, 528].map((page) => 0x7f0000000000 + page * 4096),
+      pfn: [0x1100, 0x1200, 0x1300, 0x1400, 0x1500, 0x1600, 0x20000, 0x20400],
+      npages: [1, 1, 1, 1, 1, 1, 512, 512],
+      kind: [1, 1, 1, 1, 1, 1, 2, 2],
+    }),
+  };
+  const b = {
+    ...buffer(1, "init", "1 init [heap]", 600, 40),
+    runMap: encodeRunMap({
+      count: 40,
+      va: Array.from({ length: 40 }, (_, i) => 0x55000000 + i * 8192),
+      pfn: Array.from({ length: 40 }, (_, i) => 0x30000 + i * 2),
+      npages: Array.from({ length: 40 }, (_, i) => (i < 39 ? 1 : 561)),
+      kind: Array.from({ length: 40 }, () => 1),
+    }),
+  };
+  const total = { ...buffer(-1, "", "total", 1630, 48) };
   return {
     schema: "phyr-analysis/1",
     kernelModel: "7.2",
@@ -143,7 +175,25 @@ export function sampleAnalysis(): MachineAnalysis {
       notes: ["P2P matrix assumes ACS redirect off"],
     },
     buffers: [a, b],
-    total: { ...buffer(-1, "", "total", 1630, 48) },
+    total,
+    whatIf: [
+      {
+        label: a.label,
+        pid: a.pid,
+        comm: a.comm,
+        pages: a.pages,
+        runs: a.runs,
+        registrations: 2,
+        vfio: {
+          kernel: { pinOps: a.pages, pinCalls: 3, iommuMaps: a.runs },
+          design: { pinOps: a.runs, pinCalls: 2, iommuMaps: 2 },
+        },
+        rdma: { bitmap: "4K|2M|1G", entries: a.pages, entries4k: a.pages },
+        nvme: { ioBytes: 1048576, prpEntries: 256, sglDescriptors: 8 },
+      },
+    ],
+    verdict: verdict({ total, buffers: [a, b] }),
+    completeness: { status: "complete", notes: [] },
     scenarios: [
       {
         name: "vfio-1g",
@@ -166,5 +216,31 @@ export function sampleAnalysis(): MachineAnalysis {
         notes: ["a note"],
       },
     ],
+  };
+}
+
+/** An analysis with nothing in it: no regions, devices, buffers or scenarios (every chart says "no data"). */
+export function emptyAnalysis(): MachineAnalysis {
+  const s = sampleAnalysis();
+  return {
+    ...s,
+    origin: "live",
+    host: { hostname: "empty-host", kernel: "6.18.0-test", pageSize: 4096 },
+    access: { pfns: true, iomem: false, messages: [] },
+    physmap: { regions: [], totals: [], systemRam: 0 },
+    pci: { devices: [], tree: [] },
+    p2p: { providers: [], clients: [], cells: [], notes: [] },
+    buffers: [],
+    total: {
+      ...s.total,
+      pages: 0,
+      runs: 0,
+      vaLength: 0,
+      histogram: { runs: [], bytes: [] },
+      formats: s.total.formats.map((f) => ({ ...f, bytes: 0 })),
+      iommu: [],
+      rdma: [],
+    },
+    scenarios: [],
   };
 }

@@ -1,0 +1,618 @@
+/**
+ * The report page's physical memory map (embedded as source text: self-contained, no imports).
+ * The physical address space is drawn to scale with holes collapsed: covered ranges (top-level
+ * /proc/iomem regions other than PCI bus windows, and within windows the BARs and other children)
+ * keep their width in bytes; a gap between them, including the empty part of a window, takes at
+ * most 1% of the covered width. Three bands: regions (System RAM, reserved, PCI windows, ...), PCI BARs,
+ * and the runs of every analysed buffer, from the same run columns the analysis JSON carries
+ * (`runMap`). Runs are binned on the fly for the current zoom: each pixel column shows the category
+ * with the largest share of it, shaded by how much of the column runs cover. Zoom (wheel, buttons,
+ * +/-) and pan (drag, arrows) go down to single frames; hover (or focus and arrows) tells process,
+ * VA, PFN range, run length and backing. All text goes through textContent or the canvas.
+ *
+ * Costs: load O(n log n) for n runs (one sort by frame number); each redraw O(runs in view +
+ * width); hover O(log n + runs in one pixel column, capped).
+ */
+
+import type { ClientKit } from "./client-kit.js";
+
+/** A buffer as the map needs it (a subset of BufferAnalysis). */
+export interface MapBuffer {
+  label: string;
+  pid: number;
+  comm: string;
+  runMap?: { encoding: string; count: number; pfn: string; va: string; pages: string; kind: string };
+}
+
+/**
+ * Builds the map part of the page script. Browser only.
+ * @param kit the page's helpers.
+ * @returns `physMap(parent, data)` drawing the map into `parent`, and `select(buffer)` that shows
+ *   one buffer's runs in colour (-1: all).
+ */
+export function mapClient(kit: ClientKit): {
+  physMap: (
+    parent: HTMLElement,
+    // biome-ignore lint/suspicious/noExplicitAny: the analysis JSON
+    data: any,
+  ) => { select: (buffer: number) => void; redraw: () => void };
+} {
+  const { el, bytes, num } = kit;
+  const PAGE = 4096;
+  const hex = (n: number): string => `0x${Math.floor(n).toString(16)}`;
+  const KINDS = ["unknown", "base page", "THP", "hugetlb", "zero page", "mixed"];
+  const KIND_COLOURS = ["#8a8a8a", "#1f77b4", "#2e7d32", "#b35806", "#7b1fa2", "#c62828"];
+  const LEN_NAMES = ["4 KiB", "8-60 KiB", "64 KiB-<2 MiB", "2 MiB-<1 GiB", ">= 1 GiB"];
+  const LEN_COLOURS = ["#fdae61", "#f46d43", "#74add1", "#4575b4", "#313695"];
+  const PROC_COLOURS = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#b35806",
+    "#e377c2",
+    "#17becf",
+    "#7f7f7f",
+    "#bcbd22",
+    "#8c564b",
+  ];
+  const OTHER = "#d0d0d0";
+  const b64 = (s: string): Uint8Array => {
+    const bin = atob(s);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  };
+  const f64 = (s: string, n: number): Float64Array => {
+    const bytesOf = b64(s);
+    if (bytesOf.length !== n * 8)
+      throw new Error(`phyr report: run column of ${bytesOf.length} bytes for ${n} runs`);
+    return new Float64Array(bytesOf.buffer, 0, n);
+  };
+  const lenBucket = (pages: number): number =>
+    pages <= 1 ? 0 : pages < 16 ? 1 : pages < 512 ? 2 : pages < 262144 ? 3 : 4;
+
+  // biome-ignore lint/suspicious/noExplicitAny: the analysis JSON
+  const physMap = (parent: HTMLElement, data: any) => {
+    const buffers: MapBuffer[] = data.buffers;
+    // Every buffer's runs, concatenated, then ordered by frame number.
+    let total = 0;
+    for (const b of buffers)
+      if (b.runMap && b.runMap.encoding === "runs-f64le-u8-base64/1") total += b.runMap.count;
+    const pfn = new Float64Array(total);
+    const va = new Float64Array(total);
+    const pages = new Float64Array(total);
+    const kind = new Uint8Array(total);
+    const owner = new Uint32Array(total);
+    let at = 0;
+    buffers.forEach((b, bi) => {
+      const m = b.runMap;
+      if (!m || m.encoding !== "runs-f64le-u8-base64/1" || m.count === 0) return;
+      pfn.set(f64(m.pfn, m.count), at);
+      va.set(f64(m.va, m.count), at);
+      pages.set(f64(m.pages, m.count), at);
+      kind.set(b64(m.kind).subarray(0, m.count), at);
+      owner.fill(bi, at, at + m.count);
+      at += m.count;
+    });
+    const order = new Uint32Array(total);
+    for (let i = 0; i < total; i++) order[i] = i;
+    order.sort((a, b) => pfn[a] - pfn[b]);
+    let maxPages = 0;
+    for (let i = 0; i < total; i++) if (pages[i] > maxPages) maxPages = pages[i];
+
+    // Covered ranges: top-level regions and BARs (or the runs' extent without any region).
+    const regions: { s: number; e: number; name: string; depth: number }[] = data.physmap.regions.map(
+      // biome-ignore lint/suspicious/noExplicitAny: JSON
+      (r: any) => ({ s: Number(r.start), e: Number(r.end) + 1, name: String(r.name), depth: r.depth }),
+    );
+    const bars: { s: number; e: number; name: string }[] = [];
+    for (const d of data.pci.devices)
+      for (const b of d.bars)
+        bars.push({ s: Number(b.start), e: Number(b.start) + b.bytes, name: `${d.bdf} BAR${b.index}` });
+    // A PCI bus window is mostly empty address space: only its BARs and non-window children count
+    // as covered, so the rest of the window collapses like a hole.
+    const isWindow = (r: { name: string }) => /^PCI Bus/i.test(r.name);
+    const inWindow = (r: { s: number; e: number }) =>
+      regions.some((w) => w.depth === 0 && isWindow(w) && w.s <= r.s && r.e <= w.e);
+    const spans = [...regions.filter((r) => !isWindow(r) && (r.depth === 0 || inWindow(r))), ...bars].map(
+      (r) => [r.s, r.e],
+    );
+    if (total > 0)
+      spans.push([pfn[order[0]] * PAGE, (pfn[order[total - 1]] + pages[order[total - 1]]) * PAGE]);
+    spans.sort((a, b) => a[0] - b[0]);
+    const covered: number[][] = [];
+    for (const [s, e] of spans) {
+      const last = covered[covered.length - 1];
+      if (last && s <= last[1]) last[1] = Math.max(last[1], e);
+      else covered.push([s, e]);
+    }
+    const coveredBytes = covered.reduce((t, c) => t + c[1] - c[0], 0);
+    const holeUnits = Math.max(PAGE, coveredBytes * 0.01);
+    // Pieces of the display axis: [phys start, phys end, unit start, unit end, hole].
+    const pieces: { p0: number; p1: number; u0: number; u1: number; hole: boolean }[] = [];
+    let u = 0;
+    let prevEnd = covered.length > 0 ? covered[0][0] : 0;
+    for (const [s, e] of covered) {
+      if (s > prevEnd) {
+        const w = Math.min(s - prevEnd, holeUnits);
+        pieces.push({ p0: prevEnd, p1: s, u0: u, u1: u + w, hole: s - prevEnd > holeUnits });
+        u += w;
+      }
+      pieces.push({ p0: s, p1: e, u0: u, u1: u + (e - s), hole: false });
+      u += e - s;
+      prevEnd = e;
+    }
+    const U = u;
+
+    const box = el("div", "physmap");
+    box.id = "chart-physmap";
+    parent.appendChild(box);
+    if (U === 0) {
+      box.dataset.empty = "true";
+      box.appendChild(el("p", "empty", "No data: neither a physical map nor any run with a frame number."));
+      return { select: () => {}, redraw: () => {} };
+    }
+    const controls = el("div", "map-controls");
+    const btn = (text: string, label: string) => {
+      const b = el("button", undefined, text) as HTMLButtonElement;
+      b.type = "button";
+      if (label !== text) b.setAttribute("aria-label", label);
+      b.title = label;
+      controls.appendChild(b);
+      return b;
+    };
+    const zoomIn = btn("+", "Zoom in");
+    const zoomOut = btn("−", "Zoom out");
+    const whole = btn("Whole map", "Whole map");
+    const modeLabel = el("label", undefined, "Colour by ");
+    const mode = el("select") as HTMLSelectElement;
+    for (const [v, t] of [
+      ["process", "process"],
+      ["backing", "backing"],
+      ["length", "run length"],
+    ]) {
+      const o = el("option", undefined, t) as HTMLOptionElement;
+      o.value = v;
+      mode.appendChild(o);
+    }
+    modeLabel.appendChild(mode);
+    controls.appendChild(modeLabel);
+    const goForm = el("form", "goto") as HTMLFormElement;
+    const goLabel = el("label", undefined, "Go to physical address ");
+    const goInput = el("input") as HTMLInputElement;
+    goInput.name = "addr";
+    goInput.placeholder = "0x100000000";
+    goInput.size = 16;
+    goLabel.appendChild(goInput);
+    goForm.appendChild(goLabel);
+    const goBtn = el("button", undefined, "Go") as HTMLButtonElement;
+    goBtn.type = "submit";
+    goForm.appendChild(goBtn);
+    controls.appendChild(goForm);
+    box.appendChild(controls);
+    const canvas = el("canvas") as HTMLCanvasElement;
+    canvas.tabIndex = 0;
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute(
+      "aria-label",
+      "Physical memory map: regions, PCI BARs and the runs of every buffer by physical address. Keys: plus and minus zoom, arrows pan. The regions table and the process table give the same data as text.",
+    );
+    const stage = el("div", "stage");
+    stage.appendChild(canvas);
+    const tip = el("div", "tip");
+    tip.hidden = true;
+    stage.appendChild(tip);
+    box.appendChild(stage);
+    const status = el("p", "map-status");
+    status.setAttribute("aria-live", "polite");
+    box.appendChild(status);
+    const legend = el("ul", "legend");
+    box.appendChild(legend);
+    if (total === 0)
+      box.appendChild(el("p", "empty", "No runs to paint: no buffer has readable frame numbers."));
+
+    const H = 170;
+    const BAND_REG = [0, 22];
+    const BAND_BAR = [26, 16];
+    const BAND_RUN = [46, 96];
+    let v0 = 0;
+    let v1 = U;
+    let selected = -1;
+    let W = 600;
+    let hoverX = -1;
+
+    const pieceByU = (x: number) => {
+      let lo = 0;
+      let hi = pieces.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (pieces[mid].u0 <= x) lo = mid;
+        else hi = mid - 1;
+      }
+      return pieces[lo];
+    };
+    const pieceByP = (p: number) => {
+      let lo = 0;
+      let hi = pieces.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (pieces[mid].p0 <= p) lo = mid;
+        else hi = mid - 1;
+      }
+      return pieces[lo];
+    };
+    const uOf = (p: number): number => {
+      const q = pieceByP(p);
+      if (p <= q.p0) return q.u0;
+      if (p >= q.p1) return q.u1;
+      return q.u0 + ((p - q.p0) / (q.p1 - q.p0)) * (q.u1 - q.u0);
+    };
+    const pOf = (x: number): number => {
+      const q = pieceByU(x);
+      if (q.u1 === q.u0) return q.p0;
+      return q.p0 + ((Math.min(Math.max(x, q.u0), q.u1) - q.u0) / (q.u1 - q.u0)) * (q.p1 - q.p0);
+    };
+    const xOfU = (x: number): number => ((x - v0) / (v1 - v0)) * W;
+    const uOfX = (x: number): number => v0 + (x / W) * (v1 - v0);
+    /** First index into `order` whose run could reach `p` (starts at or after p - longest run). */
+    const firstFrom = (p: number): number => {
+      const f = p / PAGE - maxPages;
+      let lo = 0;
+      let hi = total;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (pfn[order[mid]] < f) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
+    const categoryOf = (r: number): number => {
+      if (selected >= 0 && owner[r] !== selected) return -1;
+      const m = mode.value;
+      return m === "backing"
+        ? kind[r]
+        : m === "length"
+          ? lenBucket(pages[r])
+          : owner[r] % PROC_COLOURS.length;
+    };
+    const colourOf = (c: number): string => {
+      if (c < 0) return OTHER;
+      const m = mode.value;
+      return m === "backing" ? KIND_COLOURS[c] : m === "length" ? LEN_COLOURS[c] : PROC_COLOURS[c];
+    };
+    const regionColour = (name: string): string =>
+      /^System RAM/i.test(name)
+        ? "#cfe8cf"
+        : /reserved/i.test(name)
+          ? "#dedede"
+          : /^PCI/i.test(name)
+            ? "#cfe0f3"
+            : "#eadcf2";
+    const minSpan = 48 * PAGE;
+
+    const drawLegend = () => {
+      legend.textContent = "";
+      const item = (colour: string, text: string) => {
+        const li = el("li");
+        const sw = el("span", "swatch");
+        sw.style.background = colour;
+        li.appendChild(sw);
+        li.appendChild(document.createTextNode(text));
+        legend.appendChild(li);
+      };
+      item("#cfe8cf", "System RAM");
+      item("#dedede", "reserved");
+      item("#cfe0f3", "PCI window");
+      item("#eadcf2", "other region");
+      item("#f4a259", "PCI BAR");
+      item("#ffffff", "collapsed hole (not to scale)");
+      const m = mode.value;
+      if (m === "backing")
+        KINDS.forEach((k, i) => {
+          item(KIND_COLOURS[i], `run: ${k}`);
+        });
+      else if (m === "length")
+        LEN_NAMES.forEach((k, i) => {
+          item(LEN_COLOURS[i], `run of ${k}`);
+        });
+      else {
+        const shown = buffers.slice(0, 10);
+        shown.forEach((b, i) => {
+          item(PROC_COLOURS[i], `${b.comm} (${b.pid})`);
+        });
+        if (buffers.length > 10) item("#7f7f7f", `${buffers.length - 10} more buffers reuse these colours`);
+      }
+      if (selected >= 0) item(OTHER, "runs of other buffers");
+    };
+
+    const draw = (): void => {
+      const t0 = performance.now();
+      W = Math.max(200, Math.floor(stage.clientWidth || box.clientWidth || 600));
+      const dpr = window.devicePixelRatio || 1;
+      canvas.width = Math.floor(W * dpr);
+      canvas.height = Math.floor(H * dpr);
+      canvas.style.width = `${W}px`;
+      canvas.style.height = `${H}px`;
+      const g = canvas.getContext("2d");
+      if (!g) return;
+      g.setTransform(dpr, 0, 0, dpr, 0, 0);
+      g.clearRect(0, 0, W, H);
+      g.font = "11px system-ui, sans-serif";
+      g.textBaseline = "middle";
+      // Regions and holes.
+      for (const q of pieces) {
+        const a = xOfU(q.u0);
+        const b = xOfU(q.u1);
+        if (b < 0 || a > W) continue;
+        if (q.hole) {
+          g.fillStyle = "#ffffff";
+          g.fillRect(a, BAND_REG[0], b - a, BAND_RUN[0] + BAND_RUN[1]);
+          g.strokeStyle = "#8a8a8a";
+          g.setLineDash([3, 3]);
+          g.beginPath();
+          g.moveTo(a + (b - a) / 2, 0);
+          g.lineTo(a + (b - a) / 2, BAND_RUN[0] + BAND_RUN[1]);
+          g.stroke();
+          g.setLineDash([]);
+        }
+      }
+      for (const r of regions) {
+        if (r.depth !== 0) continue;
+        const a = Math.max(0, xOfU(uOf(r.s)));
+        const b = Math.min(W, xOfU(uOf(r.e)));
+        if (b <= 0 || a >= W) continue;
+        g.fillStyle = regionColour(r.name);
+        g.fillRect(a, BAND_REG[0], Math.max(1, b - a), BAND_REG[1]);
+        g.strokeStyle = "#ffffff";
+        g.strokeRect(a, BAND_REG[0], Math.max(1, b - a), BAND_REG[1]);
+        // The name, shortened to fit the visible part of the region (never cut by the canvas edge).
+        const room = Math.min(b, W - 3) - a - 6;
+        if (room > 24) {
+          let label = r.name;
+          while (label.length > 1 && g.measureText(label).width > room) label = `${label.slice(0, -2)}…`;
+          if (g.measureText(label).width <= room) {
+            g.fillStyle = "#1b1b1b";
+            g.fillText(label, a + 3, BAND_REG[0] + BAND_REG[1] / 2);
+          }
+        }
+      }
+      for (const r of bars) {
+        const a = Math.max(0, xOfU(uOf(r.s)));
+        const b = Math.min(W, xOfU(uOf(r.e)));
+        if (b <= 0 || a >= W) continue;
+        g.fillStyle = "#f4a259";
+        g.fillRect(a, BAND_BAR[0], Math.max(1, b - a), BAND_BAR[1]);
+      }
+      // Runs, binned per pixel column.
+      const cover = new Float32Array(W);
+      const best = new Int32Array(W).fill(-2);
+      const bestCov = new Float32Array(W);
+      const pv0 = pOf(v0);
+      const pv1 = pOf(v1);
+      let inView = 0;
+      const edges: number[] = [];
+      for (let k = firstFrom(pv0); k < total; k++) {
+        const r = order[k];
+        const s = pfn[r] * PAGE;
+        if (s >= pv1) break;
+        const e = s + pages[r] * PAGE;
+        if (e <= pv0) continue;
+        inView++;
+        const a = xOfU(uOf(s));
+        const b = xOfU(uOf(e));
+        const c = categoryOf(r);
+        const c0 = Math.max(0, Math.floor(a));
+        const c1 = Math.min(W, Math.ceil(b));
+        for (let x = c0; x < c1; x++) {
+          const ov = Math.min(b, x + 1) - Math.max(a, x);
+          cover[x] += ov;
+          if (ov > bestCov[x] || (ov === bestCov[x] && c >= 0)) {
+            bestCov[x] = ov;
+            best[x] = c;
+          }
+        }
+        if (b - a >= 6 && a >= 0 && a <= W) edges.push(a);
+      }
+      for (let x = 0; x < W; x++) {
+        if (best[x] === -2) continue;
+        // Any run in a column shows clearly; fuller columns are darker.
+        g.globalAlpha = 0.7 + 0.3 * Math.min(1, cover[x]);
+        g.fillStyle = colourOf(best[x]);
+        g.fillRect(x, BAND_RUN[0], 1, BAND_RUN[1]);
+      }
+      g.globalAlpha = 1;
+      g.fillStyle = "#ffffff";
+      for (const a of edges) g.fillRect(a, BAND_RUN[0], 1, BAND_RUN[1]);
+      // Frame grid when a page is at least 6 px wide.
+      const pxPerPage = (W / (v1 - v0)) * PAGE;
+      if (pxPerPage >= 6) {
+        g.fillStyle = "rgba(255,255,255,0.6)";
+        const first = Math.ceil(pv0 / PAGE) * PAGE;
+        for (let p = first; p < pv1; p += PAGE) g.fillRect(xOfU(uOf(p)), BAND_RUN[0] + BAND_RUN[1] - 8, 1, 8);
+      }
+      // Address ticks, inside the canvas.
+      g.fillStyle = "#1b1b1b";
+      g.textBaseline = "alphabetic";
+      const tickY = H - 10;
+      const ticks = Math.max(2, Math.floor(W / 150));
+      for (let i = 0; i <= ticks; i++) {
+        const x = (i / ticks) * W;
+        const label = hex(pOf(uOfX(Math.min(W - 0.001, x))));
+        const tw = g.measureText(label).width;
+        const lx = Math.min(Math.max(3, x - tw / 2), W - tw - 3);
+        g.fillRect(Math.min(Math.max(3, x), W - 4), BAND_RUN[0] + BAND_RUN[1] + 2, 1, 5);
+        g.fillText(label, lx, tickY);
+      }
+      if (hoverX >= 0) {
+        g.fillStyle = "#1b1b1b";
+        g.fillRect(hoverX, 0, 1, BAND_RUN[0] + BAND_RUN[1]);
+      }
+      const span = pv1 - pv0;
+      status.textContent = `Showing ${hex(pv0)}–${hex(pv1)} (${bytes(Math.round(span))} of address space, ${bytes(Math.max(1, Math.round(span / W)))} per pixel${pxPerPage >= 1 ? `, ${pxPerPage.toFixed(1)} px per 4 KiB frame` : ""}); ${num(inView)} of ${num(total)} runs in view.`;
+      box.dataset.viewStart = hex(pv0);
+      box.dataset.viewEnd = hex(pv1);
+      box.dataset.runsInView = String(inView);
+      box.dataset.drawMs = (performance.now() - t0).toFixed(1);
+    };
+
+    /** The run under pixel column x (largest overlap; at most 50,000 runs examined). */
+    const runAt = (x: number): number => {
+      const p0 = pOf(uOfX(x));
+      const p1 = pOf(uOfX(x + 1));
+      let bestR = -1;
+      let bestOv = 0;
+      let seen = 0;
+      for (let k = firstFrom(p0); k < total && seen < 50000; k++) {
+        const r = order[k];
+        const s = pfn[r] * PAGE;
+        if (s >= p1) break;
+        const e = s + pages[r] * PAGE;
+        if (e <= p0) continue;
+        seen++;
+        const ov = Math.min(e, p1) - Math.max(s, p0);
+        const pref = selected < 0 || owner[r] === selected;
+        if (bestR < 0 || (pref && !(selected < 0 || owner[bestR] === selected)) || (ov > bestOv && pref)) {
+          bestR = r;
+          bestOv = ov;
+        }
+      }
+      return bestR;
+    };
+    const showTip = (x: number, y: number): void => {
+      hoverX = x;
+      const lines: string[] = [];
+      const p = pOf(uOfX(x));
+      if (y >= BAND_RUN[0] - 4) {
+        const r = runAt(x);
+        if (r >= 0) {
+          const b = buffers[owner[r]];
+          const frame = Math.min(Math.max(Math.floor(p / PAGE), pfn[r]), pfn[r] + pages[r] - 1);
+          lines.push(
+            `process: ${b.comm} (pid ${b.pid})`,
+            `buffer: ${b.label}`,
+            `VA: ${hex(va[r] + (frame - pfn[r]) * PAGE)} (run starts at ${hex(va[r])})`,
+            `PFN range: ${hex(pfn[r])}–${hex(pfn[r] + pages[r] - 1)}`,
+            `run length: ${num(pages[r])} pages (${bytes(pages[r] * PAGE)})`,
+            `backing: ${KINDS[kind[r]] ?? "unknown"}`,
+          );
+        }
+      }
+      if (lines.length === 0) {
+        const inBar = bars.find((r) => r.s <= p && p < r.e);
+        const reg = regions.filter((r) => r.s <= p && p < r.e).sort((a, b) => b.depth - a.depth)[0];
+        const q = pieceByP(p);
+        lines.push(`address: ${hex(p)}`);
+        if (inBar) lines.push(`PCI BAR: ${inBar.name}`);
+        if (reg) lines.push(`region: ${reg.name}`);
+        if (q.hole && p >= q.p0 && p < q.p1) lines.push(`hole of ${bytes(q.p1 - q.p0)} (collapsed)`);
+      }
+      tip.textContent = lines.join("\n");
+      tip.hidden = false;
+      tip.style.left = `${Math.min(Math.max(0, x + 12), Math.max(0, W - 300))}px`;
+      tip.style.top = `${Math.min(y + 12, H - 20)}px`;
+      draw();
+    };
+    const hideTip = () => {
+      hoverX = -1;
+      tip.hidden = true;
+      draw();
+    };
+    const zoomAt = (factor: number, x: number): void => {
+      const c = uOfX(x);
+      let span = (v1 - v0) * factor;
+      const q = pieceByU(c);
+      const scale = q.p1 > q.p0 ? (q.u1 - q.u0) / (q.p1 - q.p0) : 1;
+      span = Math.min(U, Math.max(minSpan * Math.max(scale, 1e-9), span));
+      const f = x / W;
+      v0 = Math.max(0, Math.min(U - span, c - f * span));
+      v1 = v0 + span;
+      draw();
+    };
+    const pan = (dx: number): void => {
+      const du = (dx / W) * (v1 - v0);
+      const span = v1 - v0;
+      v0 = Math.max(0, Math.min(U - span, v0 + du));
+      v1 = v0 + span;
+      draw();
+    };
+    zoomIn.addEventListener("click", () => zoomAt(0.25, W / 2));
+    zoomOut.addEventListener("click", () => zoomAt(4, W / 2));
+    whole.addEventListener("click", () => {
+      v0 = 0;
+      v1 = U;
+      draw();
+    });
+    mode.addEventListener("change", () => {
+      drawLegend();
+      draw();
+    });
+    goForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const text = goInput.value.trim();
+      const p = /^(0x)?[0-9a-f]+$/i.test(text) ? Number.parseInt(text.replace(/^0x/i, ""), 16) : Number.NaN;
+      if (!Number.isFinite(p) || p < 0 || p >= 2 ** 52) {
+        status.textContent = `Cannot go to ${JSON.stringify(text)}: not a hexadecimal physical address below 2^52.`;
+        return;
+      }
+      const c = uOf(p);
+      const span = minSpan * 4;
+      v0 = Math.max(0, Math.min(U - span, c - span / 2));
+      v1 = Math.min(U, v0 + span);
+      draw();
+    });
+    canvas.addEventListener(
+      "wheel",
+      (ev) => {
+        ev.preventDefault();
+        const rect = canvas.getBoundingClientRect();
+        zoomAt(ev.deltaY < 0 ? 0.5 : 2, ev.clientX - rect.left);
+      },
+      { passive: false },
+    );
+    let dragX: number | null = null;
+    canvas.addEventListener("pointerdown", (ev) => {
+      dragX = ev.clientX;
+      canvas.setPointerCapture(ev.pointerId);
+    });
+    canvas.addEventListener("pointerup", () => {
+      dragX = null;
+    });
+    canvas.addEventListener("pointermove", (ev) => {
+      const rect = canvas.getBoundingClientRect();
+      if (dragX !== null && Math.abs(ev.clientX - dragX) > 2) {
+        pan(dragX - ev.clientX);
+        dragX = ev.clientX;
+        return;
+      }
+      showTip(Math.floor(ev.clientX - rect.left), ev.clientY - rect.top);
+    });
+    canvas.addEventListener("pointerleave", hideTip);
+    canvas.addEventListener("keydown", (ev) => {
+      const k = ev.key;
+      if (k === "+" || k === "=") zoomAt(0.5, W / 2);
+      else if (k === "-") zoomAt(2, W / 2);
+      else if (k === "ArrowLeft") pan(-W / 8);
+      else if (k === "ArrowRight") pan(W / 8);
+      else if (k === "Home") {
+        v0 = 0;
+        v1 = U;
+        draw();
+      } else return;
+      ev.preventDefault();
+      showTip(Math.floor(W / 2), BAND_RUN[0] + 10);
+    });
+    canvas.addEventListener("blur", hideTip);
+    drawLegend();
+    draw();
+    return {
+      select: (b: number) => {
+        selected = b;
+        drawLegend();
+        draw();
+      },
+      redraw: draw,
+    };
+  };
+  return { physMap };
+}
