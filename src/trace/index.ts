@@ -42,6 +42,19 @@ export type {
 } from "./parse-types.js";
 export { MALFORMED_KEPT } from "./parse-types.js";
 export {
+  type ReplayMismatch,
+  type ReplayRequest,
+  type ReplayResult,
+  replayLabRecord,
+} from "./replay.js";
+export {
+  opRanges,
+  type ReplayBuffer,
+  type ReplayOp,
+  type ReplayRecord,
+  readReplayRecord,
+} from "./replay-record.js";
+export {
   NO_DMA_API_MESSAGE,
   summarizeTrace,
   type TraceDesignSide,
