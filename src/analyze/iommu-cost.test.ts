@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { DmaSystem, dmaMap, dmaUnmap } from "../dma/index.js";
 import {
   IommuDomain,
@@ -335,7 +336,7 @@ describe("iommuCost agrees with the iommu layer's real IO page table (property)"
           expect(c.leaves.reduce((s, l) => s + l.size * l.count, 0)).toBe(mapped);
         },
       ),
-      { seed: 42, numRuns: 40 },
+      fcRuns(40),
     );
   });
 });

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { FORMATS } from "../formats/index.js";
 import { analyzeMachine } from "./analysis.js";
 import { analyzeBuffer, sumBuffers } from "./buffer.js";
@@ -291,7 +292,7 @@ describe("analyzeBuffer / sumBuffers / analyzeMachine", () => {
         expect(b.rdma.every((r) => r.entries4k === pages)).toBe(true);
         expect(b.nvme?.ioBytes).toBe(Math.min(pages * 4096, 1 << 20));
       }),
-      { seed: 42, numRuns: 60 },
+      fcRuns(60),
     );
   });
 

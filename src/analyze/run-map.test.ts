@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { analyzeBuffer } from "./buffer.js";
 import {
   base64Decode,
@@ -78,7 +79,7 @@ describe("run map", () => {
       fc.property(fc.uint8Array({ maxLength: 3 * 8192 + 7 }), (bytes) => {
         expect(base64Decode(base64Encode(bytes))).toEqual(bytes);
       }),
-      { seed: 14, numRuns: 40 },
+      fcRuns(40),
     );
   });
 
@@ -104,7 +105,7 @@ describe("run map", () => {
           expect(cols.kind[i]).toBe(ks.length === 1 ? ks[0] : RUN_KIND_MIXED);
         }
       }),
-      { seed: 14, numRuns: 200 },
+      fcRuns(200),
     );
   });
 

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { checkRuns, countPages, mergeContiguousRuns, runHistogram, runsToList } from "./runs.js";
 import type { RunsInput } from "./types.js";
 
@@ -61,7 +62,7 @@ describe("runs", () => {
         expect(m.count).toBe(naive);
         expect(countPages(m)).toBe(pages.length);
       }),
-      { seed: 42, numRuns: 200 },
+      fcRuns(200),
     );
   });
 
@@ -83,7 +84,7 @@ describe("runs", () => {
         }
         expect(h).toEqual({ runs, bytes });
       }),
-      { seed: 42, numRuns: 200 },
+      fcRuns(200),
     );
   });
 

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import {
   capture,
   cutString,
@@ -183,7 +184,7 @@ describe("capture -> load round trip with hostile process tables", () => {
           live.close();
         },
       ),
-      { seed: 1212, numRuns: 12 },
+      fcRuns(12),
     );
     // The runs did cut strings and did compare real buffers.
     expect(cutSeen).toBeGreaterThan(0);

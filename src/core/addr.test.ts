@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import {
   ADDR_LIMIT,
   alignDown,
@@ -182,7 +183,7 @@ describe("natural-order decomposition of a run", () => {
         }
         expect(countNaturalChunks(pfn, n)).toBe(got.length);
       }),
-      { seed: 0x5eed, numRuns: 300 },
+      fcRuns(300),
     );
   });
 });
@@ -195,7 +196,7 @@ describe("hex and sizes", () => {
         expect(parseHex("x", hex(x))).toBe(x);
         expect(hex(x)).toBe(`0x${x.toString(16)}`);
       }),
-      { seed: 7, numRuns: 200 },
+      fcRuns(200),
     );
   });
 

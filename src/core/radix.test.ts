@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { sortIndicesByKey } from "./radix.js";
 
 describe("sortIndicesByKey", () => {
@@ -15,7 +16,7 @@ describe("sortIndicesByKey", () => {
           expect(Array.from(sortIndicesByKey(keys, keys.length, 40))).toEqual(want);
         },
       ),
-      { seed: 11, numRuns: 200 },
+      fcRuns(200),
     );
   });
 

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { bit64, bits64, joinWord, splitWord } from "./words.js";
 
 // Reference: the same fields taken from a BigInt of the whole word (fine in a test, not on hot paths).
@@ -22,7 +23,7 @@ it("bits64 and bit64 agree with BigInt shifts for every field (property)", () =>
         expect(bit64(lo, hi, shift)).toBe(((big >> BigInt(shift)) & 1n) === 1n);
       },
     ),
-    { seed: 42, numRuns: 500 },
+    fcRuns(500),
   );
 });
 
@@ -40,6 +41,6 @@ it("splitWord and joinWord round-trip below 2^53", () => {
       expect(lo).toBeLessThan(2 ** 32);
       expect(joinWord(lo, hi)).toBe(v);
     }),
-    { seed: 3, numRuns: 300 },
+    fcRuns(300),
   );
 });

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { DmaApiError, IommuFault } from "../core/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory, memoryDigest } from "../mem/index.js";
@@ -105,7 +106,7 @@ describe("scatterlist baseline (sg_alloc_table_from_pages + dma_direct_map_sg)",
           s.debug.checkNoLeaks();
         },
       ),
-      { seed: 7, numRuns: 30 },
+      fcRuns(30),
     );
   });
 

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { DmaApiError, IommuFault, SwiotlbFull } from "../core/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory, memoryDigest } from "../mem/index.js";
@@ -500,7 +501,7 @@ describe("property: reachability and byte-exact data through every path", () => 
           expect(l.toArray()).toEqual(digest); // the input list is unchanged
         },
       ),
-      { seed: 42, numRuns: 60 },
+      fcRuns(60),
     );
   });
 });

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { DmaApiError, IommuFault, MemError, P2pNotSupported } from "../core/index.js";
 import { IommuDomain, IommuProt } from "../iommu/index.js";
 import { MachineMemory, memoryDigest } from "../mem/index.js";
@@ -533,7 +534,7 @@ describe("property: P2P and memory mixed, every client", () => {
           }
         },
       ),
-      { seed: 4, numRuns: 60 },
+      fcRuns(60),
     );
   });
 });

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { DmaApiError, SwiotlbFull } from "../core/index.js";
 import { IO_TLB_SEGSIZE, IO_TLB_SIZE, SwiotlbPool } from "./swiotlb.js";
 
@@ -169,7 +170,7 @@ describe("swiotlb slot accounting (kernel/dma/swiotlb.c swiotlb_search_pool_area
           }
         },
       ),
-      { seed: 42, numRuns: 150 },
+      fcRuns(150),
     );
   });
 });

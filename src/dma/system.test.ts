@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { hotAddMemory, hotRemoveMemory, MachineMemory } from "../mem/index.js";
 import { PhyrList } from "../phyr/index.js";
 import { dmaMap } from "./map.js";
@@ -63,7 +64,7 @@ describe("DmaSystem.classify", () => {
           expect(sys.isRam(addr, op.len)).toBe(ram);
         }
       }),
-      { seed: 42, numRuns: 60 },
+      fcRuns(60),
     );
   });
 

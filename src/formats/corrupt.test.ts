@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { ParseError } from "../core/index.js";
 import { PhyrFlag, PhyrList, phyrFromPfns } from "../phyr/index.js";
 import {
@@ -68,7 +69,7 @@ describe.each(FORMATS.map((f) => [f.name, f] as const))("%s decoder on bad bytes
           decodeOrParseError(f, bytes);
         },
       ),
-      { seed: 42, numRuns: 300 },
+      fcRuns(300),
     );
   });
 

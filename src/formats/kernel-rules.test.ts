@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { PAGE_SIZE, SZ_1G } from "../core/index.js";
 import { PhyrFlag, PhyrList, phyrFromPfns } from "../phyr/index.js";
 import {
@@ -127,7 +128,7 @@ describe("scatterlist follows sg_alloc_table_from_pages / get_next_sg", () => {
           if (le) expect(flat).toEqual(bytes.subarray(16));
         },
       ),
-      { seed: 42, numRuns: 100 },
+      fcRuns(100),
     );
   });
 

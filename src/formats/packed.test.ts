@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { PAGE_SIZE } from "../core/index.js";
 import { PhyrList } from "../phyr/index.js";
 import { packedBytes, packedDecode, packedEncode, packedSeek } from "./index.js";
@@ -36,7 +37,7 @@ describe("packed", () => {
           for (let i = 0; i < list.nents; i++) expect(packedSeek(bytes, i)).toEqual(list.entry(i));
         },
       ),
-      { seed: 42, numRuns: 80 },
+      fcRuns(80),
     );
   });
 

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { PAGE_SIZE } from "../core/index.js";
 import { type PhyrEntry, PhyrList, type PhyrStoreKind, phyrFromPfns } from "../phyr/index.js";
 import { FORMATS, type Format } from "./index.js";
@@ -105,7 +106,7 @@ describe.each(FORMATS.map((f) => [f.name, f] as const))("%s", (_name, f) => {
         list.checkValid();
         check(f, list);
       }),
-      { seed: 42, numRuns: 60 },
+      fcRuns(60),
     );
   });
 
@@ -116,7 +117,7 @@ describe.each(FORMATS.map((f) => [f.name, f] as const))("%s", (_name, f) => {
         list.checkValid();
         check(f, list);
       }),
-      { seed: 42, numRuns: 60 },
+      fcRuns(60),
     );
   });
 
@@ -133,7 +134,7 @@ describe.each(FORMATS.map((f) => [f.name, f] as const))("%s", (_name, f) => {
           check(f, view);
         },
       ),
-      { seed: 42, numRuns: 30 },
+      fcRuns(30),
     );
   });
 
@@ -162,7 +163,7 @@ describe.each(FORMATS.map((f) => [f.name, f] as const))("%s", (_name, f) => {
           back.checkValid();
           expect(runs(back.toArray(), f)).toEqual(runs(list.toArray(), f));
         }),
-        { seed: 42, numRuns: 40 },
+        fcRuns(40),
       );
     });
   }

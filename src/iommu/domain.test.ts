@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { DmaApiError, IommuFault } from "../core/index.js";
 import { IommuDomain, iommuMap, iommuUnmap } from "./domain.js";
 import { IommuMapError, IommuProt } from "./prot.js";
@@ -212,7 +213,7 @@ describe("IommuDomain agrees with a page model under random map / unmap / transl
             expect(d.faults.length).toBe(faults);
           }
         }),
-        { seed: 42, numRuns: 150 },
+        fcRuns(150),
       );
     });
   }

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { Iotlb } from "./iotlb.js";
 
 interface E {
@@ -97,7 +98,7 @@ describe("Iotlb agrees with a naive LRU model", () => {
           }
         },
       ),
-      { seed: 42, numRuns: 200 },
+      fcRuns(200),
     );
   });
 

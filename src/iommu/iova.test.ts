@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { DmaApiError, IovaExhausted } from "../core/index.js";
 import { iommuDmaAllocIova, iommuDmaFreeIova } from "./dma-iova.js";
 import { IovaDomain, orderBase2 } from "./iova.js";
@@ -53,7 +54,7 @@ describe("IovaDomain.allocIova agrees with a naive highest-fit model", () => {
           expect(d.allocatedPages).toBe(used.reduce((a, b) => a + b, 0));
         }
       }),
-      { seed: 42, numRuns: 200 },
+      fcRuns(200),
     );
   });
 
@@ -83,7 +84,7 @@ describe("IovaDomain.allocIova agrees with a naive highest-fit model", () => {
           }
         },
       ),
-      { seed: 42, numRuns: 150 },
+      fcRuns(150),
     );
   });
 });
@@ -239,7 +240,7 @@ describe("IovaDomain fast path agrees with a naive model of the range cache", ()
           expect(d.allocatedPages).toBe(used.reduce((a, b) => a + b, 0));
         }
       }),
-      { seed: 42, numRuns: 200 },
+      fcRuns(200),
     );
   });
 });

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { PhyrFlag, PhyrList } from "../phyr/index.js";
 import { IommuDomain } from "./domain.js";
 import { type IoPgtableFormatName, ioPgtableFormat } from "./format.js";
@@ -130,7 +131,7 @@ describe("ioMapList maps a range list like one ioMap per entry, and ioUnmap clea
             agree(pt, model, g, W);
           }
         }),
-        { seed: 7, numRuns: 60 },
+        fcRuns(60),
       );
     });
   }

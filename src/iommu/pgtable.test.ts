@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { type IoPgtableFormatName, ioPgtableFormat } from "./format.js";
 import { ioMap, ioUnmap } from "./map.js";
 import { IoPageTable } from "./pgtable.js";
@@ -91,7 +92,7 @@ describe("IoPageTable agrees with a page-by-page model", () => {
           expect(pt.pteCount).toBe(0);
           expect(pt.mappedBytes).toBe(0);
         }),
-        { seed: 42, numRuns: 100 },
+        fcRuns(100),
       );
     });
   }

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { iommuDmaSgLayout } from "./sg-layout.js";
 
 const K = 1024;
@@ -181,7 +182,7 @@ describe("iommuDmaSgLayout follows iommu_dma_map_sg and iommu_map_sg", () => {
           }
         },
       ),
-      { seed: 11, numRuns: 200 },
+      fcRuns(200),
     );
   });
 });

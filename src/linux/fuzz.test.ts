@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { ParseError } from "../core/index.js";
 import { readText } from "./io.js";
 import { parseIomem } from "./iomem.js";
@@ -82,7 +83,7 @@ describe.each(parsers)("%s under fuzzing", (_name, parse, sample) => {
         ),
         (t) => allowed(() => parse(t), lineCount(t)),
       ),
-      { seed: 42, numRuns: 300 },
+      fcRuns(300),
     );
   });
 
@@ -98,7 +99,7 @@ describe.each(parsers)("%s under fuzzing", (_name, parse, sample) => {
         }
         allowed(() => parse(t), lineCount(t));
       }),
-      { seed: 42, numRuns: 300 },
+      fcRuns(300),
     );
   });
 
@@ -121,7 +122,7 @@ describe("pagemap bytes under fuzzing", () => {
       fc.property(fc.uint8Array({ maxLength: 400 }), fc.nat(1000), (b, page) => {
         allowed(() => pagemapRunsFromBytes(b, page * 4096).checkValid());
       }),
-      { seed: 42, numRuns: 400 },
+      fcRuns(400),
     );
   });
 });
@@ -149,7 +150,7 @@ describe("pagemap and kpageflags files under fuzzing", () => {
           );
         },
       ),
-      { seed: 42, numRuns: 150 },
+      fcRuns(150),
     );
   });
 
@@ -192,7 +193,7 @@ describe("pagemap and kpageflags files under fuzzing", () => {
           src.close();
         }
       }),
-      { seed: 42, numRuns: 150 },
+      fcRuns(150),
     );
   });
 });
@@ -239,7 +240,7 @@ describe("PCI sysfs files and process status under fuzzing", () => {
           }
         },
       ),
-      { seed: 42, numRuns: 100 },
+      fcRuns(100),
     );
     expect(readPciDevices({ sysRoot: sys })[0]).toMatchObject({
       vendor: 0x1af4,
@@ -257,7 +258,7 @@ describe("PCI sysfs files and process status under fuzzing", () => {
         writeFileSync(join(dir, "proc", "7", "status"), t);
         allowed(() => readCapSysAdmin(7, { procRoot: join(dir, "proc") }), lineCount(t), "7/status");
       }),
-      { seed: 42, numRuns: 120 },
+      fcRuns(120),
     );
   });
 });
@@ -314,7 +315,7 @@ describe("loadSnapshot() under fuzzing", () => {
           }
         },
       ),
-      { seed: 42, numRuns: 120 },
+      fcRuns(120),
     );
   });
 });

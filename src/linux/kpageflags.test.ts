@@ -7,6 +7,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { classifyRuns, frameKind, KPF, type KpageflagsSource, parseKpageflagsExtract } from "./kpageflags.js";
 import { PageRuns, RunFlag, RunKind } from "./runs.js";
 
@@ -177,7 +178,7 @@ describe("classifyRuns() reads in frame order", () => {
           expect(rows(out)).toEqual(classifyPerRun(runs, source));
         },
       ),
-      { seed: 5, numRuns: 300 },
+      fcRuns(300),
     );
   });
 

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { ParseError } from "../core/index.js";
 import {
   addPagemapWords,
@@ -132,7 +133,7 @@ describe("readPagemapRuns() forms runs like page-types -l", () => {
           expect(fromBytes.count).toBe(r.count);
         },
       ),
-      { seed: 42, numRuns: 200 },
+      fcRuns(200),
     );
   });
 

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { FreeArea } from "./buddy.js";
 
 /** Naive reference: a set of free frames. */
@@ -89,7 +90,7 @@ describe("FreeArea (buddy allocator)", () => {
           }
         },
       ),
-      { seed: 42, numRuns: 60 },
+      fcRuns(60),
     );
   });
 

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { MemError } from "../core/index.js";
 import {
   folioIsLongtermPinnable,
@@ -101,7 +102,7 @@ describe("pageblock isolation (mm/page_isolation.c start_isolate_page_range)", (
           expect(mem.freePages).toBe(mem.ramPages);
         },
       ),
-      { seed: 7, numRuns: 40 },
+      fcRuns(40),
     );
   });
 });

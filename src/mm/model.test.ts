@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { MemError, PinFailed, SZ_2M } from "../core/index.js";
 import { FolioFlag, hotAddMemory, hotRemoveMemory, MachineMemory } from "../mem/index.js";
 import { PhyrFlag, type PhyrList } from "../phyr/index.js";
@@ -228,7 +229,7 @@ describe("random allocate/fault/pin/unpin/migrate/hot-add/hot-remove sequences",
         expect(mem.pfnmapPins.size).toBe(0);
         return true;
       }),
-      { seed: 42, numRuns: 60 },
+      fcRuns(60),
     );
     for (const t of [
       "fault",
@@ -303,7 +304,7 @@ describe("random allocate/fault/pin/unpin/migrate/hot-add/hot-remove sequences",
           mm.checkValid();
         },
       ),
-      { seed: 7, numRuns: 40 },
+      fcRuns(40),
     );
   });
 
@@ -321,7 +322,7 @@ describe("random allocate/fault/pin/unpin/migrate/hot-add/hot-remove sequences",
         mem.checkValid();
         mm.checkValid();
       }),
-      { seed: 42, numRuns: 100 },
+      fcRuns(100),
     );
   });
 });

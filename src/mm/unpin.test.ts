@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { PinFailed } from "../core/index.js";
 import { ageMemory, FolioFlag, MachineMemory } from "../mem/index.js";
 import { PhyrFlag, PhyrList } from "../phyr/index.js";
@@ -96,7 +97,7 @@ describe("unpinPhyrs agrees with a page-by-page model", () => {
             expect([mem.outstanding(id, "pin"), mem.outstanding(id, "get")]).toEqual([m.pin, m.get]);
         },
       ),
-      { seed: 3, numRuns: 40 },
+      fcRuns(40),
     );
   });
 });

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { PciTopology } from "../pci/index.js";
 import { Provider, ProviderRevoked, p2pMapType, providersForDevice } from "./provider.js";
 import { ProviderRegistry } from "./registry.js";
@@ -56,7 +57,7 @@ describe("ProviderRegistry agrees with a linear-scan model", () => {
           }
         }
       }),
-      { seed: 42, numRuns: 200 },
+      fcRuns(200),
     );
   });
 

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { PciTopology } from "./topology.js";
 import { PCI_ACS_REDIR_MASK, PciAcs, type PciP2pAllowlist } from "./types.js";
 
@@ -96,7 +97,7 @@ describe("p2pMapType agrees with a chain-based reference on random trees", () =>
           expect(t.p2pCacheMisses).toBe(n * n);
         },
       ),
-      { seed: 42, numRuns: 150 },
+      fcRuns(150),
     );
     // the generator reaches every outcome between endpoints
     for (const k of ["BUS_ADDR", "THRU_HOST_BRIDGE", "NOT_SUPPORTED"]) expect(seen.has(k)).toBe(true);

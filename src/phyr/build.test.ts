@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import {
   countRuns,
   type FromPfnsOptions,
@@ -201,7 +202,7 @@ describe("phyrFromPfns", () => {
           );
         },
       ),
-      { seed: 42, numRuns: 200 },
+      fcRuns(200),
     );
   });
 });
@@ -224,7 +225,7 @@ describe("countRuns", () => {
       fc.property(pfnsArb, (pfns) => {
         expect(countRuns(pfns)).toBe(phyrFromPfns(pfns).nents);
       }),
-      { seed: 42, numRuns: 100 },
+      fcRuns(100),
     );
   });
 });
@@ -260,7 +261,7 @@ describe("PhyrBuilder", () => {
         for (const e of entries) plain.add(e.addr, e.len, e.flags, e.provider);
         expectEntries(plain.finish(), entries);
       }),
-      { seed: 42, numRuns: 150 },
+      fcRuns(150),
     );
   });
 

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { compactEntryBytes, ENC, encodeCompact } from "./compact.js";
 import { PhyrList } from "./list.js";
 
@@ -161,7 +162,7 @@ describe("compact encoding", () => {
           expect([...ENC.subarray(0, width)]).toEqual(want);
         },
       ),
-      { seed: 42, numRuns: 400 },
+      fcRuns(400),
     );
   });
 });

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { PhyrList, type PhyrListOptions } from "./list.js";
 import { refAt, refPageCount, refPieces, refSlice, refTotal } from "./reference.js";
 import type { PhyrEntry, PhyrStoreKind } from "./types.js";
@@ -111,7 +112,7 @@ describe("PhyrList", () => {
       fc.property(optsArb, fc.array(entryArb, { maxLength: 40 }), (opts, entries) => {
         expectSame(build(entries, opts), entries);
       }),
-      { seed: 42, numRuns: 150 },
+      fcRuns(150),
     );
   });
 
@@ -120,7 +121,7 @@ describe("PhyrList", () => {
       fc.property(optsArb, fc.array(entryArb, { maxLength: 30 }), (opts, entries) => {
         expectSame(PhyrList.fromRanges(entries, opts), entries);
       }),
-      { seed: 42, numRuns: 60 },
+      fcRuns(60),
     );
   });
 
@@ -138,7 +139,7 @@ describe("PhyrList", () => {
         const len2 = d % (len - off2 + 1);
         expectSame(view.slice(off2, len2), refSlice(vm, off2, len2));
       }),
-      { seed: 42, numRuns: 150 },
+      fcRuns(150),
     );
   });
 
@@ -153,7 +154,7 @@ describe("PhyrList", () => {
         other.appendList(other);
         expectSame(other, [...more, ...model, ...more, ...model]);
       }),
-      { seed: 42, numRuns: 100 },
+      fcRuns(100),
     );
   });
 
@@ -189,7 +190,7 @@ describe("PhyrList", () => {
           expectSame(holder, [...entries, ...extra]);
         },
       ),
-      { seed: 42, numRuns: 100 },
+      fcRuns(100),
     );
   });
 
@@ -221,7 +222,7 @@ describe("PhyrList", () => {
           expectSame(list.slice(off, len), refSlice(entries, off, len));
         },
       ),
-      { seed: 42, numRuns: 100 },
+      fcRuns(100),
     );
   });
 
@@ -276,7 +277,7 @@ describe("PhyrList", () => {
         expect(c.index).toBe(model.length);
         expect(c.position).toBe(total);
       }),
-      { seed: 42, numRuns: 150 },
+      fcRuns(150),
     );
   });
 

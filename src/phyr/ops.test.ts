@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { PhyrList, type PhyrListOptions } from "./list.js";
 import { coalesce, splitAtBoundary, toPfns } from "./ops.js";
 import { refPieces } from "./reference.js";
@@ -81,7 +82,7 @@ describe("coalesce", () => {
           expect(a.addr + a.len === b.addr && a.flags === b.flags && a.provider === b.provider).toBe(false);
         }
       }),
-      { seed: 42, numRuns: 150 },
+      fcRuns(150),
     );
   });
 });
@@ -118,7 +119,7 @@ describe("splitAtBoundary", () => {
         );
         expect(out.length).toBe(pieces);
       }),
-      { seed: 42, numRuns: 120 },
+      fcRuns(120),
     );
   });
 
@@ -148,7 +149,7 @@ describe("toPfns", () => {
       fc.property(listArb, ({ list, entries }) => {
         expect([...toPfns(list)]).toEqual(refPieces(entries).map((p) => Math.floor(p.addr / 4096)));
       }),
-      { seed: 42, numRuns: 100 },
+      fcRuns(100),
     );
   });
 });

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { htmlText, jsonForScript, terminalSafe } from "./escape.js";
 
 describe("jsonForScript", () => {
@@ -19,7 +20,7 @@ describe("jsonForScript", () => {
           expect(JSON.parse(out)).toEqual(JSON.parse(JSON.stringify(value)));
         }
       }),
-      { seed: 42, numRuns: 300 },
+      fcRuns(300),
     );
   });
 
@@ -41,7 +42,7 @@ describe("terminalSafe", () => {
       fc.property(fc.string({ unit: "binary" }), (s) => {
         expect(/[\u0000-\u001f\u007f-\u009f]/.test(terminalSafe(s))).toBe(false);
       }),
-      { seed: 42, numRuns: 300 },
+      fcRuns(300),
     );
   });
 });

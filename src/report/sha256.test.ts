@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { base64, cspHash, sha256 } from "./sha256.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -36,7 +37,7 @@ describe("sha256 / base64 / cspHash", () => {
       fc.property(fc.string({ unit: "grapheme", maxLength: 200 }), (s) => {
         expect(cspHash(s)).toBe(`'sha256-${createHash("sha256").update(s, "utf8").digest("base64")}'`);
       }),
-      { seed: 7, numRuns: 200 },
+      fcRuns(200),
     );
   });
 });

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { PhyrList } from "../phyr/index.js";
 import { DEFAULT_QUEUE_LIMITS, NVME_QUEUE_LIMITS, type QueueLimits } from "./block-limits.js";
 import { type Bio, blkMergeBio, blkRqFromBio, blkRqMapSg, blkTryMerge } from "./block-request.js";
@@ -240,7 +241,7 @@ describe("buildBios and blkRqMapSg keep every byte, in order (page-by-page model
           expect(got).toEqual(pieces(rs));
         },
       ),
-      { seed: 42, numRuns: 150 },
+      fcRuns(150),
     );
   });
 });

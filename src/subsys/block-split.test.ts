@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { PhyrList } from "../phyr/index.js";
 import {
   blkDefMaxSectorsCap,
@@ -262,7 +263,7 @@ describe("splitBio agrees with a sector-by-sector model", () => {
           off += p.list.totalBytes;
         }
       }),
-      { seed: 42, numRuns: 300 },
+      fcRuns(300),
     );
   });
 });

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { PhyrList } from "../phyr/index.js";
 import { devmemPlace, netBuffersFromSegments } from "./devmem-place.js";
 
@@ -115,7 +116,7 @@ describe("devmemPlace packet arithmetic", () => {
           expect(p.wasteBytes).toBe(p.buffersUsed * buf - stream);
         },
       ),
-      { seed: 42, numRuns: 200 },
+      fcRuns(200),
     );
   });
 });

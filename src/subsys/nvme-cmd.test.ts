@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { PhyrList } from "../phyr/index.js";
 import { NvmeError } from "./errors.js";
 import { nvmeMapData, nvmeSetupPrps, nvmeSetupSgls, nvmeWalk } from "./nvme-cmd.js";
@@ -374,7 +375,7 @@ describe("the controller's walk of PRPs and SGLs names exactly the DMA bytes", (
           listed === 0 ? 0 : listed <= 512 ? 1 : 1 + Math.ceil((listed - 512) / 511),
         );
       }),
-      { seed: 42, numRuns: 200 },
+      fcRuns(200),
     );
   });
 });

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { PhyrList } from "../phyr/index.js";
 import { RdmaError } from "./errors.js";
 import { odpPageSize, PGSZ_4K_2M_1G, pgszList, umemFindBestPgsz, umemNumDmaBlocks } from "./rdma-pgsz.js";
@@ -172,7 +173,7 @@ describe("umemFindBestPgsz agrees with the definition checked size by size", () 
           expect(got).toBe(want);
         },
       ),
-      { seed: 42, numRuns: 500 },
+      fcRuns(500),
     );
   });
 });

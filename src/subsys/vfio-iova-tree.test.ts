@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { fcRuns } from "../../test/kit/index.js";
 import { IovaIntervals } from "./vfio-iova-tree.js";
 
 /** Naive model: the intervals as a plain array, scanned in full for every query. */
@@ -74,7 +75,7 @@ describe("IovaIntervals agrees with a naive scan of every interval", () => {
           expect(t.toArray()).toEqual(m);
         },
       ),
-      { seed: 7, numRuns: 100 },
+      fcRuns(100),
     );
   });
 
