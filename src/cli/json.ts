@@ -12,10 +12,12 @@
  * | `simulate` (no name) | `phyr-scenarios/1` | {@link ScenarioListJson} |
  * | `simulate NAME` | `phyr-scenario/1` | {@link ScenarioJson} |
  * | `bench` | `phyr-bench/1` | {@link BenchJson} |
+ * | `trace` | `phyr-trace/1` | {@link TraceJson} |
  */
 
 import type { MachineAnalysis, ScenarioSummary } from "../analyze/index.js";
 import type { CaptureResult } from "../linux/index.js";
+import type { MalformedLine, TraceSummary } from "../trace/index.js";
 
 /** Schema id of `phyr topo --json`. */
 export const TOPO_SCHEMA = "phyr-topo/1";
@@ -27,6 +29,8 @@ export const SCENARIO_LIST_SCHEMA = "phyr-scenarios/1";
 export const SCENARIO_SCHEMA = "phyr-scenario/1";
 /** Schema id of `phyr bench --json`. */
 export const BENCH_SCHEMA = "phyr-bench/1";
+/** Schema id of `phyr trace --json`. */
+export const TRACE_SCHEMA = "phyr-trace/1";
 
 /** `phyr topo --json`: the machine-level part of the analysis (no buffers, totals or scenarios). */
 export type TopoJson = { schema: typeof TOPO_SCHEMA } & Pick<
@@ -58,6 +62,21 @@ export interface BenchRowJson {
 export interface BenchJson {
   schema: typeof BENCH_SCHEMA;
   suites: { suite: string; rows: BenchRowJson[] }[];
+}
+
+/**
+ * `phyr trace --json`: where the trace came from (a file, or the live window: tracefs used, seconds,
+ * `interrupted` by SIGINT/SIGTERM or "", the events enabled), how it parsed (lines, the `# tracer:`
+ * header, `[in buffer, written]` entries or null, the first malformed lines), and the per-device
+ * summary, kernel (traced) beside the phyr design (model).
+ */
+export interface TraceJson {
+  schema: typeof TRACE_SCHEMA;
+  source:
+    | { kind: "file"; path: string }
+    | { kind: "live"; tracefs: string; seconds: number; interrupted: string; enabled: string[] };
+  parse: { lines: number; tracer: string; entries: [number, number] | null; malformedFirst: MalformedLine[] };
+  summary: TraceSummary;
 }
 
 /**

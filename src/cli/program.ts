@@ -12,11 +12,12 @@ import { runCapture } from "./cmd-capture.js";
 import { runExplain } from "./cmd-explain.js";
 import { runAnalyze, runReport, runTopo } from "./cmd-report.js";
 import { runSimulate } from "./cmd-simulate.js";
+import { addTraceCommand } from "./cmd-trace.js";
 import { CliFailure, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./io.js";
 import { checkSourceChoice, type SourceChoice } from "./source.js";
 
 /** The command names (`help` prints the help of one). */
-const COMMANDS = ["report", "analyze", "topo", "capture", "simulate", "bench", "explain", "help"];
+const COMMANDS = ["report", "analyze", "topo", "capture", "simulate", "bench", "explain", "trace", "help"];
 
 /** Version printed by `phyr --version`. */
 export const VERSION = "0.1.0";
@@ -108,7 +109,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option("--no-html", "do not write the HTML report")
     .option(
       "--json",
-      'print the analysis as JSON instead of the summary: { schema: "phyr-analysis/1", kernelModel, origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios }',
+      'print the analysis as JSON instead of the summary: { schema: "phyr-analysis/1", origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios }',
     )
     .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
     .option("--reference", REFERENCE_HELP)
@@ -134,7 +135,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option("--range <VA:LEN>", "only this virtual range of the one --pid (e.g. 0x7f0000000000:64M)")
     .option(
       "--json",
-      'print the analysis as JSON: { schema: "phyr-analysis/1", kernelModel, origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios }',
+      'print the analysis as JSON: { schema: "phyr-analysis/1", origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios }',
     )
     .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
     .option("--reference", REFERENCE_HELP)
@@ -245,5 +246,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   for (const c of program.commands) {
     c.exitOverride().configureOutput(program.configureOutput());
   }
+  addTraceCommand(program, io, setCode);
+
   return program;
 }

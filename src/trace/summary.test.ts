@@ -46,6 +46,7 @@ describe("summarizeTrace() per device, kernel (traced) vs design (model)", () =>
       scatterlistBytes: 0,
       truncatedCalls: 0,
       partialBytesCalls: 0,
+      iovaAllocs: 3,
       iommuMapCalls: 5,
       iommuBytes: 0x20000 + 4 * 0x1000,
       // 128 KiB at iova 0xfffe0000 / paddr 0x40000000: 2M is above the size -> 32 x 4K; the rest 1 x 4K each.
@@ -116,6 +117,7 @@ describe("summarizeTrace() per device, kernel (traced) vs design (model)", () =>
       bytesMapped: 4096000,
       scatterlistBytes: 32 * 1000,
       truncatedCalls: 1,
+      iovaAllocs: 1,
       iommuMapCalls: 1,
       // iova | paddr is 1 MiB aligned -> 4K; iova ^ paddr = 0x100000 mod 2M: not congruent -> all 1000 x 4K.
       leaves: [{ size: 4096, count: 1000 }],

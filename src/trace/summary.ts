@@ -45,6 +45,8 @@ export interface TraceKernelSide {
   truncatedCalls: number;
   /** dma_map_sg calls with more than 128 segments: bytesMapped counts only their first 128. */
   partialBytesCalls: number;
+  /** IOVA allocations: mappings that made iommu:map calls (one iommu_dma_alloc_iova / dma_iova_try_alloc each). */
+  iovaAllocs: number;
   /** iommu:map calls attributed to the device. */
   iommuMapCalls: number;
   /** Bytes those calls mapped. */
@@ -226,6 +228,7 @@ function deviceSummary(d: DeviceWalk, fmtName: IoPgtableFormatName): TraceDevice
       scatterlistBytes: SG_ENTRY_BYTES * d.sgEntriesIn,
       truncatedCalls: d.truncatedCalls,
       partialBytesCalls: d.partialBytesCalls,
+      iovaAllocs: d.mappings.filter((m) => m.iommu.length > 0).length,
       iommuMapCalls,
       iommuBytes,
       leaves: leafList(kLeaves),

@@ -1,0 +1,239 @@
+/**
+ * `phyr trace`: the kernel's own record of its DMA decisions (tracefs text from `--file`, stdin with
+ * `--file -`, or a live window with `--seconds N` as root), summarised per device: what the kernel
+ * did (traced) beside what the phyr design would have built for the same physical ranges (model).
+ */
+
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { terminalSafe } from "../report/index.js";
+import { formatTable } from "../report/table.js";
+import { parseTrace, summarizeTrace, type TraceDeviceSummary, type TraceSummary } from "../trace/index.js";
+import { readLiveTrace, TraceAccessError } from "../trace/live.js";
+import { CliFailure, type CliIo, EXIT_OK, paintFor, UsageError } from "./io.js";
+import { jsonDocument, TRACE_SCHEMA, type TraceJson } from "./json.js";
+
+/** Options of {@link runTrace}. */
+export interface TraceCommand {
+  file?: string;
+  seconds?: number;
+  tracefs?: string;
+  json?: boolean;
+}
+
+/** Bidi controls (and the Arabic letter mark) that reorder terminal text: shown as `\uXXXX`. */
+const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Untrusted text (device names) for the terminal: control characters and bidi controls escaped. O(n). */
+export function traceText(s: string): string {
+  return terminalSafe(s).replace(BIDI, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** `4KiB`, `2MiB`, `1GiB` for a power-of-two page size. */
+function pageName(size: number): string {
+  if (size >= 2 ** 30 && size % 2 ** 30 === 0) return `${size / 2 ** 30}GiB`;
+  if (size >= 2 ** 20 && size % 2 ** 20 === 0) return `${size / 2 ** 20}MiB`;
+  return `${size / 1024}KiB`;
+}
+
+/** Leaves as `1,536x4KiB 1x2MiB`; `-` when none. */
+export function leavesText(leaves: readonly { size: number; count: number }[]): string {
+  if (leaves.length === 0) return "-";
+  return leaves.map((l) => `${l.count.toLocaleString("en-US")}x${pageName(l.size)}`).join(" ");
+}
+
+const n = (v: number) => v.toLocaleString("en-US");
+
+/** The metric rows of one device: [metric, kernel (traced), phyr design (model)]. */
+export function deviceRows(d: TraceDeviceSummary): string[][] {
+  const k = d.kernel;
+  const g = d.design;
+  const calls = k.mapCalls;
+  const kinds = Object.entries(calls)
+    .filter(([, v]) => v > 0)
+    .map(([name, v]) => `${n(v)} ${name}`)
+    .join(", ");
+  const iommu = d.iommu;
+  return [
+    ["DMA map calls", kinds === "" ? "0" : kinds, "-"],
+    ["IOVA-API requests (no dma: event)", n(k.iovaRuns), "-"],
+    ["scatterlist entries in", n(k.sgEntriesIn), "-"],
+    ["DMA segments out", n(k.dmaSegmentsOut), "-"],
+    ["bytes mapped (dma: events)", n(k.bytesMapped), "-"],
+    ["scatterlist bytes (32 B/entry)", n(k.scatterlistBytes), "-"],
+    ["range lists", "-", n(g.lists)],
+    ["range-list entries", "-", n(g.rangeEntries)],
+    ["range-list bytes (phyr16, 16 B/entry)", "-", n(g.rangeListBytes)],
+    ["IOVA allocations", iommu ? n(k.iovaAllocs) : "-", iommu ? n(g.iovas) : "-"],
+    ["iommu_map calls", iommu ? n(k.iommuMapCalls) : "-", iommu ? n(g.iommuMapCalls) : "-"],
+    ["IOMMU leaves", iommu ? leavesText(k.leaves) : "-", iommu ? leavesText(g.leaves) : "-"],
+    ["swiotlb bounces (bytes)", `${n(k.bounces)} (${n(k.bounceBytes)})`, "-"],
+  ];
+}
+
+/** How a device's iommu maps were attributed, or "" when it has none. */
+function attribution(d: TraceDeviceSummary): string {
+  const a = d.kernel.iommuAttributed;
+  const parts: string[] = [];
+  if (a.byEvent > 0) parts.push(`${n(a.byEvent)} by the dma: map event that followed them`);
+  if (a.nvmeCommand > 0) parts.push(`${n(a.nvmeCommand)} by the NVMe command that preceded them`);
+  if (a.onlyDevice > 0) parts.push(`${n(a.onlyDevice)} as the only IOMMU device`);
+  return parts.length === 0 ? "" : `iommu:map attributed ${parts.join(", ")}`;
+}
+
+/**
+ * The terminal text of a summary. O(devices).
+ * @param s the summary.
+ * @param origin what was read (a file path, `stdin`, or the live window).
+ * @param io for colour.
+ * @returns lines (no trailing newline).
+ */
+export function renderTraceSummary(s: TraceSummary, origin: string, io: CliIo): string[] {
+  const paint = paintFor(io.stdout, io.env);
+  const out = [
+    paint.bold(`phyr trace — ${traceText(origin)}`),
+    `${n(s.events)} events, ${n(s.malformed)} malformed lines skipped, ${n(s.lost)} lost by the kernel`,
+    s.message,
+  ];
+  for (const d of s.devices) {
+    out.push("", paint.bold(`${traceText(d.device)}${d.iommu ? "  (behind an IOMMU)" : ""}`));
+    out.push(
+      ...formatTable(["metric", "kernel (traced)", "phyr design (model)"], deviceRows(d), {
+        align: ["left", "right", "right"],
+        paint,
+        maxWidth: 60,
+      }),
+    );
+    const a = attribution(d);
+    if (a !== "") out.push(paint.dim(a));
+  }
+  if (s.unattributed.iommuMapCalls > 0) {
+    out.push(
+      "",
+      `unattributed: ${n(s.unattributed.iommuMapCalls)} iommu:map calls, ${n(s.unattributed.iommuBytes)} bytes`,
+    );
+  }
+  if (s.devices.length > 0) {
+    out.push(
+      "",
+      paint.dim(
+        `IOMMU leaves split with iommu_pgsize() over the ${s.pgtable} page sizes; design IOVA placement: congruent (phyr design, not the kernel).`,
+      ),
+    );
+  }
+  for (const note of s.notes) out.push(paint.dim(`note: ${note}`));
+  return out;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * Runs `phyr trace`.
+ * @returns the exit code (0; failures throw).
+ * @throws UsageError unless exactly one of --file / --seconds is given; CliFailure for an
+ *   unreadable file, no tracefs or not root; ParseError for a file that is not tracefs text.
+ */
+export async function runTrace(io: CliIo, o: TraceCommand): Promise<number> {
+  if ((o.file === undefined) === (o.seconds === undefined)) {
+    throw new UsageError("trace needs exactly one of --file FILE (or - for stdin) and --seconds N");
+  }
+  if (o.tracefs !== undefined && o.seconds === undefined)
+    throw new UsageError("--tracefs goes with --seconds");
+  let json: TraceJson;
+  let origin: string;
+  if (o.file !== undefined) {
+    const path = o.file === "-" ? "stdin" : resolve(io.cwd ?? process.cwd(), o.file);
+    let text: string;
+    try {
+      text = o.file === "-" ? await readStdin() : readFileSync(path, "utf8");
+    } catch (e) {
+      throw new CliFailure(`cannot read trace ${path}: ${(e as Error).message}`);
+    }
+    const trace = parseTrace(text, path);
+    origin = path;
+    json = {
+      schema: TRACE_SCHEMA,
+      source: { kind: "file", path },
+      parse: {
+        lines: trace.lines,
+        tracer: trace.tracer,
+        entries: trace.entries ?? null,
+        malformedFirst: trace.malformedFirst,
+      },
+      summary: summarizeTrace(trace),
+    };
+  } else {
+    let live: Awaited<ReturnType<typeof readLiveTrace>>;
+    try {
+      live = await readLiveTrace({ seconds: o.seconds ?? 0, tracefs: o.tracefs });
+    } catch (e) {
+      if (e instanceof TraceAccessError) throw new CliFailure(e.message);
+      throw e;
+    }
+    const t = live.trace;
+    origin = `live, ${live.seconds.toFixed(1)} s${live.interrupted ? ` (cut short by ${live.interrupted})` : ""}, ${live.tracefs}`;
+    json = {
+      schema: TRACE_SCHEMA,
+      source: {
+        kind: "live",
+        tracefs: live.tracefs,
+        seconds: live.seconds,
+        interrupted: live.interrupted,
+        enabled: live.enabled,
+      },
+      parse: {
+        lines: t.lines,
+        tracer: t.tracer,
+        entries: t.entries ?? null,
+        malformedFirst: t.malformedFirst,
+      },
+      summary: summarizeTrace(t),
+    };
+  }
+  if (o.json) io.stdout.write(jsonDocument(json));
+  else io.stdout.write(`${renderTraceSummary(json.summary, origin, io).join("\n")}\n`);
+  return EXIT_OK;
+}
+
+function parseSeconds(v: string): number {
+  const s = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || !(s > 0) || s > 3600) {
+    throw new UsageError(
+      `--seconds ${JSON.stringify(v)} is invalid: expected a number of seconds in (0, 3600]`,
+    );
+  }
+  return s;
+}
+
+/**
+ * Registers `phyr trace` on the program (program.ts calls this once).
+ * @param program the root command.
+ * @param io streams.
+ * @param setCode receives the exit code.
+ */
+export function addTraceCommand(program: Command, io: CliIo, setCode: (code: number) => void): void {
+  program
+    .command("trace")
+    .description(
+      "summarise the kernel's DMA decisions from tracefs (dma:, iommu:, swiotlb:, nvme: events) per device: kernel (traced) beside the phyr design (model) for the same physical ranges",
+    )
+    .option("--file <file>", "read tracefs text (the trace or trace_pipe format); - reads stdin")
+    .option(
+      "--seconds <n>",
+      "trace live for N seconds (root): enables the events, restores every setting after",
+      parseSeconds,
+    )
+    .option(
+      "--tracefs <dir>",
+      "tracefs directory for --seconds (default: the mounted one, else a private mount)",
+    )
+    .option("--json", 'print JSON: { schema: "phyr-trace/1", source, parse, summary }')
+    .action(async (o: TraceCommand) => {
+      setCode(await runTrace(io, o));
+    });
+}
