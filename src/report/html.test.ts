@@ -24,12 +24,19 @@ describe("renderReportHtml", () => {
     expect(JSON.parse(island(html))).toEqual(a);
   });
 
-  it("heads the page with where the data came from: this machine, a capture, or the reference machine", () => {
-    const heading = (origin: string) =>
-      /<h1>([^<]*)<\/h1>/.exec(renderReportHtml({ ...sampleAnalysis(), origin } as never, assets))?.[1];
-    expect(heading("live")).toBe("phyr: physical range lists on this machine");
-    expect(heading("snapshot")).toBe("phyr: physical range lists on a captured machine");
-    expect(heading("reference")).toBe("phyr: physical range lists on the reference machine (simulated)");
+  it("heads the page with the machine, the mode (live, snapshot, reference) and when it was made", () => {
+    const now = new Date("2026-12-02T15:04:05Z");
+    const header = (origin: string) => {
+      const html = renderReportHtml({ ...sampleAnalysis(), origin } as never, assets, { now });
+      return /<header>([\s\S]*?)<\/header>/.exec(html)?.[1] ?? "";
+    };
+    expect(header("live")).toContain("Mode: live</span> — measured on this machine");
+    expect(header("snapshot")).toContain("Mode: snapshot</span> — read from a snapshot file");
+    expect(header("reference")).toContain("Mode: reference</span> — phyr's simulated reference machine");
+    expect(header("live")).toContain(
+      '<time datetime="2026-12-02T15:04:05.000Z">2026-12-02 15:04:05 UTC</time>',
+    );
+    expect(header("live")).toContain("<h1>phyr report: host&#60;img src=x onerror=alert(1)&#62;</h1>");
   });
 
   it("never writes untrusted text as markup: no raw <img, no early </script>, no raw U+2028", () => {
@@ -49,7 +56,10 @@ describe("renderReportHtml", () => {
     expect(html).toContain(assets.uplotCss.slice(0, 100));
     const markup = html.replace(/<(script|style)\b[^>]*>[\s\S]*?<\/\1>/g, "");
     expect(markup).toContain('<main id="app">');
-    expect(/\s(src|href)=/i.test(markup)).toBe(false);
+    // No tag loads anything: no src attribute, and every href is a link inside the page.
+    const attrs = [...markup.matchAll(/<[a-z][^>]*\s(src|href)="([^"]*)"/gi)].map((m) => `${m[1]}=${m[2]}`);
+    expect(attrs.length).toBeGreaterThan(10);
+    for (const a of attrs) expect(a).toMatch(/^href=#[a-z0-9-]+$/);
     expect(html).toContain("default-src 'none'");
   });
 

@@ -2,11 +2,14 @@
  * The parts of the report page written into the file itself (no script needed): the header
  * (machine, mode, time), the table of contents, the glossary, and a `<noscript>` copy of the
  * summary and the main tables for readers with JavaScript off. Every string from the analysis
- * is escaped with {@link htmlText} and so stays text.
+ * is escaped (`&`, `<`, `>`, quotes, U+2028/U+2029 as character references) and so stays text.
  */
 
 import { GLOSSARY, type MachineAnalysis } from "../analyze/index.js";
 import { htmlText } from "./escape.js";
+
+/** Untrusted text for an HTML text node or attribute: {@link htmlText} plus U+2028/U+2029 as references. */
+const text = (s: string): string => htmlText(s).replace(/[\u2028\u2029]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** Section ids and titles, in page order (the client renders sections with these ids). */
 export const REPORT_SECTIONS: readonly (readonly [string, string])[] = [
@@ -66,9 +69,9 @@ export function headerHtml(a: MachineAnalysis, when: Date): string {
   const [mode, meaning] = Object.hasOwn(MODES, a.origin) ? MODES[a.origin] : MODES.live;
   return [
     "<header>",
-    `<h1>phyr report: ${htmlText(a.host.hostname)}</h1>`,
+    `<h1>phyr report: ${text(a.host.hostname)}</h1>`,
     `<p class="meta"><span class="mode">Mode: ${mode}</span> — ${meaning}.</p>`,
-    `<p class="meta">Kernel ${htmlText(a.host.kernel)}, ${bytesText(a.host.pageSize)} pages. Report made <time datetime="${when.toISOString()}">${when.toISOString().replace("T", " ").slice(0, 19)} UTC</time>.</p>`,
+    `<p class="meta">Kernel ${text(a.host.kernel)}, ${bytesText(a.host.pageSize)} pages. Report made <time datetime="${when.toISOString()}">${when.toISOString().replace("T", " ").slice(0, 19)} UTC</time>.</p>`,
     '<nav class="toc" aria-label="Contents"><ol>',
     ...REPORT_SECTIONS.map(([id, title]) => `<li><a href="#${id}">${title}</a></li>`),
     "</ol></nav>",
@@ -84,7 +87,7 @@ export function headerHtml(a: MachineAnalysis, when: Date): string {
 export function glossaryHtml(): string {
   const items = GLOSSARY.map(
     (e) =>
-      `<dt id="${glossaryId(e.term)}" data-aliases="${htmlText(e.aliases.join("|"))}">${htmlText(e.term)}</dt><dd>${htmlText(e.text)} <span class="src">Source: ${htmlText(e.source)}</span></dd>`,
+      `<dt id="${glossaryId(e.term)}" data-aliases="${text(e.aliases.join("|"))}">${text(e.term)}</dt><dd>${text(e.text)} <span class="src">Source: ${text(e.source)}</span></dd>`,
   );
   return [
     '<section id="glossary" aria-labelledby="glossary-h">',
@@ -98,13 +101,13 @@ export function glossaryHtml(): string {
 function tableHtml(caption: string, head: string[], rows: (string | number)[][]): string {
   const cell = (c: string | number, i: number) =>
     i === 0
-      ? `<th scope="row">${htmlText(String(c))}</th>`
+      ? `<th scope="row">${text(String(c))}</th>`
       : typeof c === "number"
         ? `<td class="n">${num(c)}</td>`
-        : `<td>${htmlText(c)}</td>`;
+        : `<td>${text(c)}</td>`;
   return [
-    `<div class="scroll"><table><caption>${htmlText(caption)}</caption>`,
-    `<thead><tr>${head.map((h) => `<th scope="col">${htmlText(h)}</th>`).join("")}</tr></thead>`,
+    `<div class="scroll"><table><caption>${text(caption)}</caption>`,
+    `<thead><tr>${head.map((h) => `<th scope="col">${text(h)}</th>`).join("")}</tr></thead>`,
     `<tbody>${rows.map((r) => `<tr>${r.map(cell).join("")}</tr>`).join("\n")}</tbody>`,
     "</table></div>",
   ].join("\n");
@@ -142,7 +145,7 @@ export function noscriptHtml(a: MachineAnalysis): string {
         ["IOMMU", a.iommu.present ? `present (${a.iommu.units.join(", ")})` : "none"],
       ],
     ),
-    ...a.access.messages.map((m) => `<p class="warn">${htmlText(m)}</p>`),
+    ...a.access.messages.map((m) => `<p class="warn">${text(m)}</p>`),
     "</section>",
     '<section id="processes"><h2>Processes and buffers</h2>',
     tableHtml(

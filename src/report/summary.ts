@@ -11,8 +11,12 @@ import { formatTable, type Paint, plainPaint } from "./table.js";
 /** Options of {@link renderSummary}. */
 export interface SummaryOptions {
   paint?: Paint;
-  /** Processes listed (largest by pages first); default 10. */
+  /** Processes listed; default 10. The rest are counted in a "... N more" line. */
   top?: number;
+  /** Order of the process table: most pages (default), most runs, or by name. */
+  sort?: "pages" | "runs" | "name";
+  /** Widest line of every table (the terminal's COLUMNS); default unlimited. */
+  width?: number;
 }
 
 /**
@@ -27,7 +31,7 @@ export function renderSummary(a: MachineAnalysis, opts: SummaryOptions = {}): st
   const t = a.total;
   out.push(
     p.bold(
-      `phyr — ${terminalSafe(a.host.hostname)} (${a.origin}, kernel ${terminalSafe(a.host.kernel)}, ${formatBytes(a.host.pageSize)} pages)`,
+      `phyr — ${terminalSafe(a.host.hostname)} (${a.origin}, kernel ${terminalSafe(a.host.kernel)}, ${formatBytes(a.host.pageSize)} pages; kernel way: Linux ${a.kernelModel})`,
     ),
   );
   for (const m of a.access.messages) out.push(p.yellow(`! ${m}`));
@@ -57,7 +61,7 @@ export function renderSummary(a: MachineAnalysis, opts: SummaryOptions = {}): st
     ...formatTable(
       ["representation", "bytes", "size", "vs page array"],
       t.formats.map((f) => [f.name, f.bytes, formatBytes(f.bytes), ratio(pages, f.bytes)]),
-      { paint: p, align: ["left", "right", "right", "right"] },
+      { paint: p, align: ["left", "right", "right", "right"], width: opts.width },
     ),
   );
   out.push("");
@@ -73,7 +77,7 @@ export function renderSummary(a: MachineAnalysis, opts: SummaryOptions = {}): st
           c.tablePages,
           c.iotlbEntries,
         ]),
-        { paint: p },
+        { paint: p, width: opts.width },
       ),
     );
     out.push("");
@@ -81,9 +85,19 @@ export function renderSummary(a: MachineAnalysis, opts: SummaryOptions = {}): st
   if (t.rdma.length > 0) {
     out.push(
       ...formatTable(
-        ["RDMA page sizes", "best page", "MTT entries", "at 4 KiB"],
-        t.rdma.map((r) => [r.bitmap, r.pageSize > 0 ? formatBytes(r.pageSize) : "-", r.entries, r.entries4k]),
-        { paint: p },
+        ["RDMA page sizes", "registrations", "best page per registration", "MTT entries (sum)", "at 4 KiB"],
+        t.rdma.map((r) => [
+          r.bitmap,
+          r.registrations,
+          r.bestPageSizes
+            .map(
+              (b) => `${fmt(b.registrations)}x${b.size > 0 ? formatBytes(b.size).replace(" ", "") : "none"}`,
+            )
+            .join(" "),
+          r.entries,
+          r.entries4k,
+        ]),
+        { paint: p, width: opts.width },
       ),
     );
     out.push("");
@@ -91,7 +105,7 @@ export function renderSummary(a: MachineAnalysis, opts: SummaryOptions = {}): st
   if (a.scenarios.length > 0) {
     out.push(
       ...formatTable(
-        ["scenario", "best saving", "metric", "design", "baseline"],
+        ["model scenario", "best saving", "metric", "design", "baseline"],
         a.scenarios.map((sc) => {
           const best = Object.entries(sc.ratios).sort((x, y) => y[1] - x[1])[0];
           return best
@@ -104,21 +118,36 @@ export function renderSummary(a: MachineAnalysis, opts: SummaryOptions = {}): st
               ]
             : [sc.name, "-", "-", "-", "-"];
         }),
-        { paint: p, align: ["left", "right", "left", "right", "right"] },
+        { paint: p, align: ["left", "right", "left", "right", "right"], width: opts.width },
       ),
     );
     out.push("");
   }
-  const top = [...a.buffers].sort((x, y) => y.pages - x.pages).slice(0, opts.top ?? 10);
+  const top = sortBuffers(a.buffers, opts.sort ?? "pages").slice(0, opts.top ?? 10);
   if (top.length > 0) {
     out.push(
       ...formatTable(
         ["pid", "process", "buffer", "pages", "runs", "avg run", "page array", "phyr16"],
         top.map((b) => row(b)),
-        { paint: p, align: ["right", "left", "left", "right", "right", "right", "right", "right"] },
+        {
+          paint: p,
+          align: ["right", "left", "left", "right", "right", "right", "right", "right"],
+          width: opts.width,
+        },
       ),
     );
+    const more = a.buffers.length - top.length;
+    if (more > 0) out.push(`... ${fmt(more)} more (--top N lists more)`);
   }
+  return out;
+}
+
+/** Buffers in table order: most pages, most runs, or by process name then pid. O(n log n). */
+function sortBuffers(bs: readonly BufferAnalysis[], by: "pages" | "runs" | "name"): BufferAnalysis[] {
+  const out = [...bs];
+  if (by === "name") out.sort((x, y) => (x.comm < y.comm ? -1 : x.comm > y.comm ? 1 : x.pid - y.pid));
+  else if (by === "runs") out.sort((x, y) => y.runs - x.runs || x.pid - y.pid);
+  else out.sort((x, y) => y.pages - x.pages || x.pid - y.pid);
   return out;
 }
 

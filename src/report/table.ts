@@ -28,7 +28,16 @@ export interface TableOptions {
   paint?: Paint;
   /** Longest cell text before it is cut with `…`; default 48. */
   maxWidth?: number;
+  /**
+   * Widest line allowed (the terminal's COLUMNS); default unlimited. Text columns are narrowed
+   * first (to 12 characters, cut with `…`); numbers are never cut: when the table is still too
+   * wide, whole columns are left out from the right and a last line names them.
+   */
+  width?: number;
 }
+
+/** Narrowest a text column is cut to before whole columns are left out. */
+const MIN_TEXT_WIDTH = 12;
 
 /**
  * Formats rows as an aligned text table with a header line, two spaces between columns.
@@ -59,12 +68,55 @@ export function formatTable(
   );
   const heads = head.map((h) => clip(terminalSafe(h), maxWidth));
   const width = heads.map((h, j) => Math.max(h.length, ...cells.map((r) => r[j].length)));
+  let shown = head.length;
+  if (opts.width !== undefined) shown = fitWidth(width, heads, rows, opts.width);
   const line = (r: string[]): string =>
     r
-      .map((c, j) => (align[j] === "right" ? c.padStart(width[j]) : c.padEnd(width[j])))
+      .slice(0, shown)
+      .map((c, j) => {
+        const v = clip(c, width[j]);
+        return align[j] === "right" ? v.padStart(width[j]) : v.padEnd(width[j]);
+      })
       .join("  ")
       .trimEnd();
-  return [paint.bold(line(heads)), ...cells.map(line)];
+  const out = [paint.bold(line(heads)), ...cells.map(line)];
+  if (shown < head.length) {
+    out.push(paint.dim(`(${heads.slice(shown).join(", ")} left out to fit ${opts.width} columns)`));
+  }
+  return out;
+}
+
+/**
+ * Narrows text columns (widest first, down to {@link MIN_TEXT_WIDTH} or the header) until the
+ * table fits `limit`, then counts how many columns from the left fit. Mutates `width`. O(columns^2).
+ */
+function fitWidth(
+  width: number[],
+  heads: readonly string[],
+  rows: readonly (readonly (string | number)[])[],
+  limit: number,
+): number {
+  const total = () => width.reduce((s, w) => s + w, 0) + 2 * (width.length - 1);
+  const isText = (j: number) => rows.length === 0 || typeof rows[0][j] !== "number";
+  while (total() > limit) {
+    let widest = -1;
+    for (let j = 0; j < width.length; j++) {
+      const floor = Math.max(MIN_TEXT_WIDTH, heads[j].length);
+      if (isText(j) && width[j] > floor && (widest < 0 || width[j] > width[widest])) widest = j;
+    }
+    if (widest < 0) break;
+    width[widest] = Math.max(
+      Math.max(MIN_TEXT_WIDTH, heads[widest].length),
+      width[widest] - (total() - limit),
+    );
+  }
+  let shown = width.length;
+  let used = total();
+  while (shown > 1 && used > limit) {
+    shown--;
+    used -= width[shown] + 2;
+  }
+  return shown;
 }
 
 function clip(s: string, max: number): string {

@@ -247,7 +247,9 @@ describe.skipIf(skip)("HTML report in Chromium", () => {
       });
       expect(ran).toBe(0);
       expect(s.dialogs).toBe(0);
-      expect(s.errors.join("\n")).toMatch(/^Executing inline event handler violates .*Content Security Policy/);
+      expect(s.errors.join("\n")).toMatch(
+        /^Executing inline event handler violates .*Content Security Policy/,
+      );
       await s.page.close();
     }
   });
