@@ -33,7 +33,9 @@ export interface DioRange {
 interface PagePiece {
   addr: number;
   len: number;
+  /** The folio: its base address and size. */
   folio: number;
+  folioBytes: number;
 }
 
 function pieces(ranges: readonly DioRange[]): PagePiece[] {
@@ -52,7 +54,13 @@ function pieces(ranges: readonly DioRange[]): PagePiece[] {
       const last = out[out.length - 1];
       // A range boundary inside a page continues the same page piece.
       if (last && last.addr + last.len === a && a % PAGE_SIZE !== 0) last.len += n;
-      else out.push({ addr: a, len: n, folio: Math.floor(a / r.folioBytes) });
+      else
+        out.push({
+          addr: a,
+          len: n,
+          folio: Math.floor(a / r.folioBytes) * r.folioBytes,
+          folioBytes: r.folioBytes,
+        });
       a += n;
     }
   }
@@ -106,29 +114,31 @@ export function dioBios(
       i += take;
     } while (i < ps.length && bvecs.length < maxVecs);
     // bio_iov_iter_align_down: trim to whole logical blocks, give the rest back to the iterator.
-    let size = bvecs.reduce((a, b) => a + b.len, 0);
-    let excess = size % lbs;
+    const size = bvecs.reduce((a, b) => a + b.len, 0);
+    const excess = size % lbs;
     if (excess !== 0) {
       if (size === excess)
         throw new BlockError(
           "BIO_ALIGN",
           `Cannot build a bio at page ${start}: ${size} B is less than one ${lbs}-byte block`,
         );
-      size -= excess;
-      while (excess > 0) {
+      for (let left = excess; left > 0; ) {
         const last = bvecs[bvecs.length - 1];
-        const cut = Math.min(excess, last.len);
+        const cut = Math.min(left, last.len);
         last.len -= cut;
-        excess -= cut;
+        left -= cut;
         if (last.len === 0) bvecs.pop();
-        // Give the cut bytes back as page pieces (they start the next bio).
-        i--;
-        const p = ps[i];
-        const keep = p.len - cut;
-        if (keep > 0) {
-          ps.splice(i + 1, 0, { addr: p.addr + keep, len: cut, folio: p.folio });
+      }
+      for (let left = excess; left > 0; ) {
+        const p = ps[i - 1];
+        if (p.len <= left) {
+          left -= p.len;
+          i--;
+        } else {
+          const keep = p.len - left;
+          ps.splice(i, 0, { addr: p.addr + keep, len: left, folio: p.folio, folioBytes: p.folioBytes });
           p.len = keep;
-          i++;
+          left = 0;
         }
       }
     }
