@@ -385,3 +385,55 @@ describe("parseTrace() reads whole files", () => {
     expect(t.events[1].line).toBe(2);
   });
 });
+
+describe("parseTraceLine() on lines copied from a lab trace (Debian 7.2.13, QEMU VT-d + NVMe)", () => {
+  it.each([
+    [
+      "    kworker/0:0H-10      [000] .....    16.763268: map: IOMMU: iova=0x00000000fffc0000 - 0x00000000fffc1000 paddr=0x000000000ffeb000 size=4096",
+      { kind: "iommu_map", task: "kworker/0:0H", pid: 10, iova: 0xfffc0000, paddr: 0xffeb000, size: 4096 },
+    ],
+    [
+      "        workload-132     [000] .l...    10.357259: dma_map_phys: 0000:00:01.0 dir=TO_DEVICE dma_addr=fffc0000 size=131072 phys_addr=2000000 attrs=",
+      {
+        kind: "dma_map",
+        latency: ".l...",
+        device: "0000:00:01.0",
+        dmaAddr: 0xfffc0000,
+        size: 131072,
+        physAddr: 0x2000000,
+      },
+    ],
+    [
+      "        workload-132     [000] .l...    10.356782: nvme_setup_cmd: nvme0: disk=nvme0n1, qid=1, cmdid=67, nsid=1, flags=0x0, meta=0x0, cmd=(nvme_cmd_write slba=0, len=255, ctrl=0x0, dsmgmt=0, reftag=0)",
+      {
+        kind: "nvme_setup_cmd",
+        ctrl: 0,
+        disk: "nvme0n1",
+        cmdid: 67,
+        opcode: "nvme_cmd_write",
+        args: { slba: 0, len: 255 },
+      },
+    ],
+    [
+      "        workload-132     [000] .l...    10.357353: block_rq_issue: 259,0 WS 131072 () 0 + 256 be,0,4 [workload]",
+      { kind: "block", dev: "259,0", rwbs: "WS", bytes: 131072, sector: 0, nrSector: 256, comm: "workload" },
+    ],
+    [
+      "          <idle>-0       [000] d.h1.    10.414992: unmap: IOMMU: iova=0x00000000fffc0000 - 0x00000000fffe0000 size=131072 unmapped_size=131072",
+      {
+        kind: "iommu_unmap",
+        task: "<idle>",
+        pid: 0,
+        latency: "d.h1.",
+        iova: 0xfffc0000,
+        unmappedSize: 131072,
+      },
+    ],
+    [
+      "        workload-131     [000] ...1.    16.682141: tracing_mark_write: phyr-lab op 0 begin",
+      { kind: "marker", text: "phyr-lab op 0 begin", ts: 16_682_141 },
+    ],
+  ])("%s", (line, want) => {
+    expect(one(line)).toMatchObject(want);
+  });
+});
