@@ -1,13 +1,16 @@
 /**
- * VFIO scenarios: a VM's guest memory mapped into an IOMMU domain by the type1 page-at-a-time loop
- * (baseline) and by range pinning + range mapping (design).
+ * VFIO scenarios: a VM's guest memory mapped into an IOMMU domain by the kernel's way as in
+ * Linux 7.2 (baseline: VFIO type1's batched page-array loop, or iommufd's own pin_user_pages_fast +
+ * pfn_batch path) and by range pinning + range mapping (design).
  */
 import { hex, SZ_1G, SZ_2M } from "../core/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
 import { AddressSpace } from "../mm/index.js";
+import { IommufdIoas } from "./iommufd.js";
+import { IOMMUFD_BATCH_MAX, IOMMUFD_UPAGES_MAX } from "./iommufd-pages.js";
 import { type Metrics, type ScenarioOptions, scenarioSize } from "./scenario-types.js";
-import { IommufdIoas, VFIO_BATCH, type VfioMapStats, VfioType1Container } from "./vfio.js";
+import { VFIO_BATCH, type VfioMapStats, VfioType1Container } from "./vfio.js";
 
 /** Guest memory backing of a VFIO scenario. */
 export type GuestBacking = "1g" | "thp" | "fragmented";
@@ -59,6 +62,7 @@ function domainMetrics(d: IommuDomain, st: VfioMapStats): Metrics {
     pinCalls: st.pinCalls,
     iommuMaps: st.iommuMaps,
     trackingBytes: st.trackingBytes,
+    lockedPages: st.lockedPages,
     leaves4K: pt.leafCount(4096),
     leaves2M: pt.leafCount(SZ_2M),
     leaves1G: pt.leafCount(SZ_1G),
@@ -68,15 +72,19 @@ function domainMetrics(d: IommuDomain, st: VfioMapStats): Metrics {
   return m;
 }
 
+/** The kernel-side path a VFIO scenario measures: VFIO type1, or iommufd's own pinning. */
+export type VfioBaseline = "type1" | "iommufd";
+
 /**
  * Runs one VFIO scenario. O(pages) for the baseline (on a slice above `baselineLimit`), O(ranges +
  * leaves) for the design.
- * @throws RangeError when `size` is not a positive multiple of the backing's page size.
+ * @throws ScenarioSizeError when `size` is not a positive multiple of the backing's page size.
  */
 export function runVfio(
   backing: GuestBacking,
   o: ScenarioOptions,
   defaultSize: number,
+  kernel: VfioBaseline = "type1",
 ): { size: number; design: Metrics; baseline: Metrics; notes: string[] } {
   const seed = o.seed ?? 1;
   const unit = backing === "1g" ? SZ_1G : backing === "thp" ? SZ_2M : 4096;
@@ -87,29 +95,42 @@ export function runVfio(
   const dd = new IommuDomain({ type: "dma", name: "iommufd" });
   const ioas = new IommufdIoas(g.mm, dd);
   const design = domainMetrics(dd, ioas.map(g.va, GUEST_IOVA, size));
+  const runKernel = (len: number): Metrics => {
+    const bd = new IommuDomain({ type: "dma", name: kernel });
+    if (kernel === "type1") {
+      const c = new VfioType1Container(g.mm, bd);
+      const m = domainMetrics(bd, c.mapDma(g.va, GUEST_IOVA, len));
+      c.unmapDma(GUEST_IOVA, len);
+      return m;
+    }
+    const k = new IommufdIoas(g.mm, bd, { pinPath: "kernel" });
+    const m = domainMetrics(bd, k.map(g.va, GUEST_IOVA, len));
+    k.unmap(GUEST_IOVA, len);
+    return m;
+  };
   let baseline: Metrics;
-  if (size <= limit) {
-    const bd = new IommuDomain({ type: "dma", name: "type1" });
-    const c = new VfioType1Container(g.mm, bd);
-    baseline = domainMetrics(bd, c.mapDma(g.va, GUEST_IOVA, size));
-    c.unmapDma(GUEST_IOVA, size);
-  } else {
-    // Run the baseline for real on a slice, then derive the full-size counts exactly: type1 pins
-    // every page (size / 4096 ops, in batches of 512) and maps one run per physically contiguous
-    // pfn run -- the same runs the range pin returned, so the same iommu_map calls and leaves.
+  if (size <= limit) baseline = runKernel(size);
+  else {
+    // Run the baseline for real on a slice, then derive the full-size counts exactly: both kernel
+    // paths put every page in a page array (size / 4096 entries, in calls of 512 for type1 and
+    // 8,192 for iommufd) and map one run per physically contiguous pfn run -- the same runs the
+    // range pin returned, so the same iommu_map calls and leaves.
     const slice = Math.floor(limit / unit) * unit;
-    const bd = new IommuDomain({ type: "dma", name: "type1 slice" });
-    const c = new VfioType1Container(g.mm, bd);
-    const sl = domainMetrics(bd, c.mapDma(g.va, GUEST_IOVA, slice));
-    c.unmapDma(GUEST_IOVA, slice);
+    const sl = runKernel(slice);
+    const pages = size / 4096;
+    const perCall = kernel === "type1" ? VFIO_BATCH : IOMMUFD_UPAGES_MAX;
     baseline = {
       ...design,
-      pinOps: size / 4096,
-      pinCalls: Math.ceil(size / 4096 / VFIO_BATCH),
-      trackingBytes: 8 * VFIO_BATCH,
+      pinOps: pages,
+      pinCalls: Math.ceil(pages / perCall),
+      trackingBytes:
+        kernel === "type1"
+          ? 8 * VFIO_BATCH
+          : Math.min(pages, IOMMUFD_UPAGES_MAX) * 8 + Math.min(pages, IOMMUFD_BATCH_MAX) * 12,
+      lockedPages: pages,
     };
     notes.push(
-      `baseline ran on a ${hex(slice)}-byte slice (${sl.pinOps} page pins, ${sl.iommuMaps} iommu_map calls); full-size pin counts are size / 4096 and ceil(pages / 512); iommu_map calls and leaves equal the design's because type1 maps one run per contiguous pfn run`,
+      `baseline ran on a ${hex(slice)}-byte slice (${sl.pinOps} page pins, ${sl.iommuMaps} iommu_map calls); full-size pin counts are size / 4096 and ceil(pages / ${perCall}); iommu_map calls and leaves equal the design's because ${kernel} maps one run per contiguous pfn run`,
     );
   }
   ioas.unmap(GUEST_IOVA, size);

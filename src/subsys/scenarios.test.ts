@@ -12,6 +12,7 @@ describe("named scenarios run at a small size and return plain data", () => {
       "vfio-1g",
       "vfio-thp",
       "vfio-fragmented",
+      "iommufd-thp",
       "dmabuf-p2p",
       "devmem-rx",
     ]);
@@ -145,6 +146,22 @@ describe("named scenarios run at a small size and return plain data", () => {
     const f = runScenario("vfio-fragmented", { size: 8 * 2 ** 20 });
     expect([f.design.pinOps, f.design.pinCalls, f.design.leaves4K]).toEqual([2048, 1, 2048]);
     expect([f.baseline.pinOps, f.baseline.pinCalls, f.baseline.leaves4K]).toEqual([2048, 4, 2048]);
+  });
+
+  test("iommufd-thp at 64 MiB: the kernel's 2 pin_user_pages_fast calls of 8,192 pages vs 32 range entries", () => {
+    // drivers/iommu/iommufd/pages.c: pages arrays of TEMP_MEMORY_LIMIT / 8 = 8,192 pointers, so
+    // 16,384 pages take 2 calls; 32 separate THPs are 32 pfn_batch entries, one iommu_map each;
+    // working memory 8,192 * 8 + 5,461 * 12 = 131,068 bytes; every page is charged to locked_vm.
+    const r = runScenario("iommufd-thp", { size: 64 * 2 ** 20 });
+    expect([r.design.pinOps, r.design.pinCalls, r.design.iommuMaps, r.design.leaves2M]).toEqual([
+      32, 1, 32, 32,
+    ]);
+    expect([r.baseline.pinOps, r.baseline.pinCalls, r.baseline.iommuMaps, r.baseline.leaves2M]).toEqual([
+      16384, 2, 32, 32,
+    ]);
+    expect([r.baseline.trackingBytes, r.baseline.lockedPages, r.design.lockedPages]).toEqual([
+      131068, 16384, 16384,
+    ]);
   });
 
   test("dmabuf-p2p at 64 MiB: 32 ranges of 2 MiB against a 128 MiB BAR's 32,768 struct pages", () => {
