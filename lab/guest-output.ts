@@ -3,7 +3,7 @@
  * "=====phyr-lab begin NAME" and "=====phyr-lab end NAME", closed by "=====phyr-lab done", or a
  * "=====phyr-lab failed REASON" line. Every parser here is O(text).
  */
-import type { LabBuffer, LabOp } from "./record.js";
+import type { LabBuffer, LabOp, LabRunKind } from "./record.js";
 
 /** The guest stopped before it finished, or wrote something the host cannot read. */
 export class LabGuestError extends Error {
@@ -69,10 +69,10 @@ export function parseWorkload(text: string): { buffers: LabBuffer[]; ops: LabOp[
         length: num(f[4]),
         runs: [],
       });
-    } else if (f[0] === "RUN" && f.length === 5) {
+    } else if (f[0] === "RUN" && f.length === 6) {
       const b = buffers.find((x) => x.id === Number(f[1]));
       if (!b) throw new SyntaxError(`workload output: RUN for unknown buffer ${f[1]}`);
-      b.runs.push({ va: hex(f[2]), pfn: hex(f[3]), pages: num(f[4]) });
+      b.runs.push({ va: hex(f[2]), pfn: hex(f[3]), pages: num(f[4]), kind: f[5] as LabRunKind });
     } else if (f[0] === "OP" && f.length === 9) {
       ops.push({
         index: Number(f[1]),

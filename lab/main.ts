@@ -7,9 +7,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
+import { replayLabRecord } from "../src/trace/index.js";
 import type { KernelSuite } from "./apt.js";
 import { runScenario } from "./run.js";
 import { findScenario, SCENARIOS, type Scenario } from "./scenarios.js";
+import { writeLabSnapshot } from "./snapshot.js";
 import { countTrace, formatSizes } from "./summary.js";
 
 function parseSuite(v: string): KernelSuite {
@@ -69,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const log = (s: string) => process.stderr.write(`lab: ${s}\n`);
   const summaries: object[] = [];
+  let disagreed = 0;
   for (const s of scenarios) {
     const { record, seconds } = await runScenario(s, {
       suite: opts.kernel,
@@ -81,6 +84,10 @@ async function main(argv: string[]): Promise<number> {
     if (scenarios.length > 1) mkdirSync(opts.out ?? ".", { recursive: true });
     const text = `${JSON.stringify(record)}\n`;
     writeFileSync(path, text);
+    const snapshotPath = `${path.replace(/\.json$/, "")}.snapshot.jsonl`;
+    await writeLabSnapshot(record, snapshotPath);
+    const replay = replayLabRecord(record);
+    if (replay.reproduced !== replay.requests || replay.requests === 0) disagreed++;
     const summary = {
       scenario: s.name,
       kernel: record.kernel.release,
@@ -90,9 +97,17 @@ async function main(argv: string[]): Promise<number> {
       dmaMapSingle: c.dmaMapSingle,
       iommuMapBySize: Object.fromEntries(c.iommuMapBySize),
       bounces: c.bounces,
+      replay: {
+        model: replay.release,
+        requests: replay.requests,
+        reproduced: replay.reproduced,
+        mismatches: replay.mismatches,
+        departures: replay.departures,
+      },
       qemuSeconds: record.timing.qemuSeconds,
       seconds,
       record: path,
+      snapshot: snapshotPath,
       recordBytes: Buffer.byteLength(text),
     };
     summaries.push(summary);
@@ -104,8 +119,15 @@ async function main(argv: string[]): Promise<number> {
           `          kernel command line: ${record.scenario.cmdline}`,
           `traced    ${c.requests} block requests, ${c.dmaMapSg} dma_map_sg + ${c.dmaMapSingle} dma_map_phys calls, ${c.bounces} swiotlb bounces`,
           `          iommu_map calls by size: ${formatSizes(c.iommuMapBySize)}`,
+          `replay    ${replay.reproduced}/${replay.requests} requests reproduced by phyr's model of Linux ${replay.release} (same runs, same queue limits)`,
+          ...replay.mismatches
+            .slice(0, 10)
+            .map(
+              (m) =>
+                `          mismatch op ${m.op} sector ${m.request} ${m.what}: kernel ${m.kernel}, model ${m.model}`,
+            ),
           `time      guest ${record.timing.qemuSeconds.toFixed(1)} s (kernel at /init after ${record.timing.initAtSeconds ?? "?"} s guest clock), run ${seconds.toFixed(1)} s`,
-          `record    ${path} (${(Buffer.byteLength(text) / 1024).toFixed(0)} KiB)`,
+          `record    ${path} (${(Buffer.byteLength(text) / 1024).toFixed(0)} KiB); snapshot ${snapshotPath} (for phyr analyze --snapshot)`,
           "",
         ].join("\n"),
       );
@@ -113,6 +135,12 @@ async function main(argv: string[]): Promise<number> {
   }
   if (opts.json)
     process.stdout.write(`${JSON.stringify({ schema: "phyr-lab-summary/1", runs: summaries }, null, 2)}\n`);
+  if (disagreed > 0) {
+    process.stderr.write(
+      `lab: ${disagreed} of ${scenarios.length} run(s) not fully reproduced by the model (or no request traced): see the mismatches above\n`,
+    );
+    return 1;
+  }
   return 0;
 }
 

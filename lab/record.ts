@@ -18,8 +18,16 @@ const size = z
   .min(0)
   .max(2 ** 53 - 1);
 
-/** One physical run of a buffer: `pages` 4 KiB frames from `pfn`, mapped at `va`. */
-export const labRun = z.strictObject({ va: hex, pfn: hex, pages: size });
+/**
+ * One physical run of a buffer: `pages` 4 KiB frames from `pfn`, mapped at `va`, all of one kind
+ * as /proc/kpageflags showed it (KPF_HUGE: hugetlb, KPF_THP: thp, else base).
+ */
+export const labRun = z.strictObject({
+  va: hex,
+  pfn: hex,
+  pages: size,
+  kind: z.enum(["base", "thp", "hugetlb"]),
+});
 
 /** One workload buffer and its physical runs, in VA order. */
 export const labBuffer = z.strictObject({
@@ -75,7 +83,7 @@ export const labRecord = z.strictObject({
     moduleParams: z.record(z.string(), z.string()),
     options: z.strictObject({
       iommu: z.boolean(),
-      strict: z.boolean().nullable(),
+      strict: z.boolean(),
       swiotlbForce: z.boolean(),
       hugetlbPages: z.number().int().min(0),
       nvmeSgl: z.boolean(),
@@ -99,6 +107,8 @@ export const labRecord = z.strictObject({
   /** per_cpu/cpu0/stats after the run (overrun and dropped must be 0 for a whole trace). */
   traceStats: z.record(z.string(), z.string()),
   iomem: z.string(),
+  /** THP settings, hugetlb and THP counters of the guest after the run (meminfo, vmstat). */
+  mm: z.record(z.string(), z.string()),
   pci: z.array(labPciFunction),
   /** /sys/class/iommu entries. */
   iommuUnits: z.array(z.string()),
@@ -114,6 +124,8 @@ export const labRecord = z.strictObject({
 
 /** A validated lab record. */
 export type LabRecord = z.infer<typeof labRecord>;
+/** What backs a run. */
+export type LabRunKind = z.infer<typeof labRun>["kind"];
 /** A buffer of a lab record. */
 export type LabBuffer = z.infer<typeof labBuffer>;
 /** An op of a lab record. */

@@ -265,6 +265,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       trace: sec("trace"),
       traceStats: parseColonValues(sec("trace-stats")),
       iomem: sec("iomem"),
+      mm: parseKeyValues(sec("mm")),
       pci,
       iommuUnits: sec("iommu").split("\n").filter(Boolean),
       console: consoleTail,

@@ -42,6 +42,11 @@ section workload-stderr /tmp/workload.err
 section workload-rc /tmp/workload.rc
 section trace $T/trace
 section iomem /proc/iomem
+for f in /sys/kernel/mm/transparent_hugepage/enabled /sys/kernel/mm/transparent_hugepage/defrag \
+  /sys/kernel/mm/transparent_hugepage/hugepages-2048kB/enabled; do echo "$f=$(cat "$f" 2>&1)"; done >/tmp/mm
+grep -i huge /proc/meminfo | sed 's/: */=/' >>/tmp/mm
+grep -E 'thp_fault_alloc|thp_fault_fallback|compact_stall' /proc/vmstat | sed 's/ /=/' >>/tmp/mm
+section mm /tmp/mm
 cat $T/per_cpu/cpu0/stats >/tmp/stats 2>&1
 section trace-stats /tmp/stats
 : >/tmp/queue

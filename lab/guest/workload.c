@@ -10,7 +10,7 @@
  *   OP   = op:BUF:OFFSET:LENGTH:DIR:DEVOFFSET   DIR = r | w
  * Output lines (tab-separated, on stdout):
  *   BUF  id backing va length
- *   RUN  id va pfn pages
+ *   RUN  id va pfn pages kind       KIND = base | thp | hugetlb (from /proc/kpageflags)
  *   OP   index buf offset length dir devoffset marker result
  * All numbers are hex without 0x, except index and result (decimal).
  */
@@ -36,6 +36,7 @@ struct buf {
 
 static struct buf bufs[MAXBUF];
 static int pagemap_fd = -1;
+static int kpageflags_fd = -1;
 static int marker_fd = -1;
 
 static void die(const char *what, const char *arg)
@@ -105,11 +106,28 @@ static unsigned char *alloc_hugetlb(unsigned long len)
 	return p;
 }
 
-/* Print the buffer's physical runs: maximal stretches of consecutive frames. */
+/*
+ * What backs a frame, from /proc/kpageflags (include/uapi/linux/kernel-page-flags.h):
+ * KPF_HUGE (17) is a hugetlb page, KPF_THP (22) a transparent huge page, else a base page.
+ */
+static const char *page_kind(unsigned long pfn)
+{
+	uint64_t f;
+	if (pread(kpageflags_fd, &f, 8, (off_t)(pfn * 8)) != 8)
+		die("pread", "/proc/kpageflags");
+	if (f & (1ULL << 17))
+		return "hugetlb";
+	if (f & (1ULL << 22))
+		return "thp";
+	return "base";
+}
+
+/* Print the buffer's physical runs: maximal stretches of consecutive frames of one kind. */
 static void print_runs(int id, unsigned char *va, unsigned long len)
 {
 	unsigned long first = (uintptr_t)va / PAGE, last = ((uintptr_t)va + len - 1) / PAGE;
 	unsigned long run_va = 0, run_pfn = 0, run_pages = 0;
+	const char *run_kind = "";
 	for (unsigned long vpn = first; vpn <= last; vpn++) {
 		uint64_t e;
 		if (pread(pagemap_fd, &e, 8, (off_t)(vpn * 8)) != 8)
@@ -117,18 +135,20 @@ static void print_runs(int id, unsigned char *va, unsigned long len)
 		if (!(e & (1ULL << 63)))
 			die("page not present in", "/proc/self/pagemap");
 		unsigned long pfn = (unsigned long)(e & ((1ULL << 55) - 1));
-		if (run_pages && pfn == run_pfn + run_pages) {
+		const char *kind = page_kind(pfn);
+		if (run_pages && pfn == run_pfn + run_pages && !strcmp(kind, run_kind)) {
 			run_pages++;
 			continue;
 		}
 		if (run_pages)
-			printf("RUN\t%d\t%lx\t%lx\t%lx\n", id, run_va, run_pfn, run_pages);
+			printf("RUN\t%d\t%lx\t%lx\t%lx\t%s\n", id, run_va, run_pfn, run_pages, run_kind);
 		run_va = vpn * PAGE;
 		run_pfn = pfn;
 		run_pages = 1;
+		run_kind = kind;
 	}
 	if (run_pages)
-		printf("RUN\t%d\t%lx\t%lx\t%lx\n", id, run_va, run_pfn, run_pages);
+		printf("RUN\t%d\t%lx\t%lx\t%lx\t%s\n", id, run_va, run_pfn, run_pages, run_kind);
 }
 
 static void marker(const char *text)
@@ -149,6 +169,9 @@ int main(int argc, char **argv)
 	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
 	if (pagemap_fd < 0)
 		die("open", "/proc/self/pagemap");
+	kpageflags_fd = open("/proc/kpageflags", O_RDONLY);
+	if (kpageflags_fd < 0)
+		die("open", "/proc/kpageflags");
 	marker_fd = open("/sys/kernel/tracing/trace_marker", O_WRONLY);
 	if (marker_fd < 0)
 		die("open", "/sys/kernel/tracing/trace_marker");
