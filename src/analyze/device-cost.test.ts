@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { nvmeCost, rdmaCosts } from "./device-cost.js";
+import { mergeRdmaCosts, nvmeCost, rdmaCosts } from "./device-cost.js";
 import type { RunsInput } from "./types.js";
 
 const runsOf = (rows: [number, number, number][]): RunsInput => ({
@@ -15,19 +15,47 @@ describe("rdmaCosts (ib_umem_find_best_pgsz, hand-computed)", () => {
     // 4K|2M|1G: lowest mask bit 30 -> 1G; (ALIGN(end, 1G) - ALIGN_DOWN(va, 1G)) / 1G = 1.
     // 4K..1G: lowest mask bit 23 -> 8M; (0x7f0000800000 - 0x7f0000000000) / 8M = 1.
     expect(rdmaCosts(runsOf([[0x7f0000200000, 0x200, 1024]]))).toEqual([
-      { bitmap: "4K|2M|1G", pageSize: 2 ** 30, entries: 1, entries4k: 1024 },
-      { bitmap: "any 4K..1G", pageSize: 2 ** 23, entries: 1, entries4k: 1024 },
+      {
+        bitmap: "4K|2M|1G",
+        pageSize: 2 ** 30,
+        registrations: 1,
+        bestPageSizes: [{ size: 2 ** 30, registrations: 1 }],
+        entries: 1,
+        entries4k: 1024,
+      },
+      {
+        bitmap: "any 4K..1G",
+        pageSize: 2 ** 23,
+        registrations: 1,
+        bestPageSizes: [{ size: 2 ** 23, registrations: 1 }],
+        entries: 1,
+        entries4k: 1024,
+      },
     ]);
   });
 
   it("VA and PA disagree at bit 12 -> 4 KiB pages, one entry per page", () => {
     expect(rdmaCosts(runsOf([[0x7f0000200000, 0x201, 512]]))).toEqual([
-      { bitmap: "4K|2M|1G", pageSize: 4096, entries: 512, entries4k: 512 },
-      { bitmap: "any 4K..1G", pageSize: 4096, entries: 512, entries4k: 512 },
+      {
+        bitmap: "4K|2M|1G",
+        pageSize: 4096,
+        registrations: 1,
+        bestPageSizes: [{ size: 4096, registrations: 1 }],
+        entries: 512,
+        entries4k: 512,
+      },
+      {
+        bitmap: "any 4K..1G",
+        pageSize: 4096,
+        registrations: 1,
+        bestPageSizes: [{ size: 4096, registrations: 1 }],
+        entries: 512,
+        entries4k: 512,
+      },
     ]);
   });
 
-  it("a VA gap starts a new registration; entries add up and the smallest page size is reported", () => {
+  it("a VA gap starts a new registration; entries add up, registrations are counted with each one's best page size", () => {
     const c = rdmaCosts(
       runsOf([
         [0x7f0000200000, 0x200, 1024],
@@ -35,7 +63,27 @@ describe("rdmaCosts (ib_umem_find_best_pgsz, hand-computed)", () => {
       ]),
     );
     // Second MR: VA 0x7f0001000000, PA 0x999000: differ at bit 12 -> 4K, 2 entries.
-    expect(c[0]).toEqual({ bitmap: "4K|2M|1G", pageSize: 4096, entries: 1 + 2, entries4k: 1026 });
+    // "Best page 4 KiB" with 3 entries for 1,026 pages is no contradiction: 2 registrations, one
+    // on a 1 GiB block and one on 4 KiB pages.
+    expect(c[0]).toEqual({
+      bitmap: "4K|2M|1G",
+      pageSize: 4096,
+      registrations: 2,
+      bestPageSizes: [
+        { size: 4096, registrations: 1 },
+        { size: 2 ** 30, registrations: 1 },
+      ],
+      entries: 1 + 2,
+      entries4k: 1026,
+    });
+    // Summing two buffers adds registrations per best size.
+    const t = mergeRdmaCosts(c, c);
+    expect(t[0].registrations).toBe(4);
+    expect(t[0].bestPageSizes).toEqual([
+      { size: 4096, registrations: 2 },
+      { size: 2 ** 30, registrations: 2 },
+    ]);
+    expect(c[0].registrations).toBe(2);
   });
 
   it("no runs: no registrations", () => {

@@ -22,14 +22,22 @@ export const NVME_IO_BYTES = 1024 * 1024;
 
 /**
  * RDMA cost: every VA-contiguous group of runs is one memory registration (ib_umem_get of that
- * range); entries are summed over registrations, and the page size reported is the smallest
- * best page size among them. O(runs x configurations).
+ * range); entries are summed over registrations, the registrations are counted, and each
+ * registration's best page size is tallied (a sum over registrations can have a small "smallest
+ * best page" and still few entries: most registrations may use large pages). O(runs x configurations).
  * @param runs validated runs.
  * @returns one cost per {@link RDMA_CONFIGS} entry (empty for no runs).
  */
 export function rdmaCosts(runs: RunsInput): RdmaCost[] {
   if (runs.count === 0) return [];
-  const out = RDMA_CONFIGS.map((c) => ({ bitmap: c.label, pageSize: 0, entries: 0, entries4k: 0 }));
+  const out: RdmaCost[] = RDMA_CONFIGS.map((c) => ({
+    bitmap: c.label,
+    pageSize: 0,
+    registrations: 0,
+    bestPageSizes: [],
+    entries: 0,
+    entries4k: 0,
+  }));
   let i = 0;
   while (i < runs.count) {
     const va = runs.va[i];
@@ -43,6 +51,8 @@ export function rdmaCosts(runs: RunsInput): RdmaCost[] {
     RDMA_CONFIGS.forEach((c, j) => {
       const pg = umemFindBestPgsz(mr, c.bitmap, va);
       const o = out[j];
+      o.registrations++;
+      addBestSize(o.bestPageSizes, pg, 1);
       if (pg > 0) {
         o.pageSize = o.pageSize === 0 ? pg : Math.min(o.pageSize, pg);
         o.entries += umemNumDmaBlocks(va, end - va, pg);
@@ -88,15 +98,27 @@ export function nvmeCost(runs: RunsInput): NvmeCost | null {
  * @returns the new total.
  */
 export function mergeRdmaCosts(a: readonly RdmaCost[], b: readonly RdmaCost[]): RdmaCost[] {
-  const out = a.map((x) => ({ ...x }));
+  const out = a.map((x) => ({ ...x, bestPageSizes: x.bestPageSizes.map((b) => ({ ...b })) }));
   for (const c of b) {
     const t = out.find((x) => x.bitmap === c.bitmap);
-    if (!t) out.push({ ...c });
+    if (!t) out.push({ ...c, bestPageSizes: c.bestPageSizes.map((b) => ({ ...b })) });
     else {
       if (c.pageSize > 0) t.pageSize = t.pageSize === 0 ? c.pageSize : Math.min(t.pageSize, c.pageSize);
+      t.registrations += c.registrations;
+      for (const b of c.bestPageSizes) addBestSize(t.bestPageSizes, b.size, b.registrations);
       t.entries += c.entries;
       t.entries4k += c.entries4k;
     }
   }
   return out;
+}
+
+/** Counts `n` registrations whose best page size is `size`, keeping sizes ascending. O(sizes). */
+function addBestSize(into: { size: number; registrations: number }[], size: number, n: number): void {
+  const e = into.find((x) => x.size === size);
+  if (e) e.registrations += n;
+  else {
+    into.push({ size, registrations: n });
+    into.sort((a, b) => a.size - b.size);
+  }
 }

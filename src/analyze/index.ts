@@ -9,3 +9,5 @@ export * from "./p2p.js";
 export * from "./run-map.js";
 export * from "./runs.js";
 export * from "./types.js";
+export * from "./verdict.js";
+export * from "./what-if.js";

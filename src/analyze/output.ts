@@ -6,6 +6,8 @@
 
 import type { RunMap } from "./run-map.js";
 import type { MachineOrigin } from "./types.js";
+import type { Verdict } from "./verdict.js";
+import type { WhatIfRow } from "./what-if.js";
 
 /** Schema id carried by every JSON document the CLI prints. Bumped on any incompatible change. */
 export const ANALYSIS_SCHEMA = "phyr-analysis/1";
@@ -60,7 +62,11 @@ export interface RdmaCost {
   bitmap: string;
   /** Smallest best page size among the buffer's registrations, in bytes (0: no size works). */
   pageSize: number;
-  /** MTT entries at the best page size of each registration, summed. */
+  /** Memory registrations counted: one per VA-contiguous group of runs (one ib_umem_get each). */
+  registrations: number;
+  /** How many registrations got each best page size (ascending sizes; 0: no size works). */
+  bestPageSizes: { size: number; registrations: number }[];
+  /** MTT entries at the best page size of each registration, summed over registrations. */
   entries: number;
   /** MTT entries at a fixed 4 KiB page size (ODP-style baseline). */
   entries4k: number;
@@ -171,7 +177,17 @@ export interface IommuPresence {
   groups: number;
 }
 
-/** Results of one simulated scenario (subsys runScenario), for the report. */
+/**
+ * Whether a result is whole. `empty`: no present pages were read; `partial`: something asked for
+ * was left out (a process that could not be read, a range widened or partly unmapped); each
+ * note is one line saying what and why.
+ */
+export interface Completeness {
+  status: "complete" | "partial" | "empty";
+  notes: string[];
+}
+
+/** Results of one simulated scenario (subsys runScenario), for the report: model numbers, not this machine's. */
 export interface ScenarioSummary {
   name: string;
   description: string;
@@ -200,5 +216,15 @@ export interface MachineAnalysis {
   buffers: BufferAnalysis[];
   /** Sums over all buffers (label `total`, pid -1). */
   total: BufferAnalysis;
+  /**
+   * Fixed model scenarios of `phyr simulate` (a simulated machine, not this one): filled only when
+   * asked (`phyr report --scenarios`), empty otherwise.
+   */
   scenarios: ScenarioSummary[];
+  /** Kernel way vs design for the largest buffers read, computed from their runs. */
+  whatIf: WhatIfRow[];
+  /** Shares of contiguous memory and the savings that matter most, with sentences. */
+  verdict: Verdict;
+  /** Empty or partial result, said in one line each. */
+  completeness: Completeness;
 }

@@ -12,6 +12,10 @@ export interface VaRange {
   start: number;
   /** Page-aligned end, exclusive (VA + LEN rounded up). */
   end: number;
+  /** The text given (`VA:LEN`). */
+  requested: string;
+  /** True when VA or VA + LEN was not page-aligned, so the range grew to whole pages. */
+  widened: boolean;
 }
 
 /** Largest user VA on x86-64 with 5-level paging (2^56); ranges must end at or below it. */
@@ -47,7 +51,25 @@ export function parseVaRange(text: string): VaRange {
   const start = va - (va % PAGE_SIZE);
   const endRaw = va + len;
   const end = endRaw % PAGE_SIZE === 0 ? endRaw : endRaw + PAGE_SIZE - (endRaw % PAGE_SIZE);
-  return { start, end };
+  return { start, end, requested: text.trim(), widened: start !== va || end !== endRaw };
+}
+
+/**
+ * Parses a `--pid` value: a process id, or a process name (every process whose name is exactly
+ * that, like `pgrep -x`; resolved against the machine later).
+ * @param text the option value.
+ * @returns the pid, or the name.
+ * @throws UsageError for an out-of-range number or an empty name.
+ */
+export function parsePidOrName(text: string): number | string {
+  const t = text.trim();
+  if (/^[0-9]+$/.test(t)) return parsePid(t);
+  if (t.length === 0 || t.length > 64) {
+    throw new UsageError(
+      `--pid ${JSON.stringify(text)} is invalid: expected a process id or a process name (1..64 characters)`,
+    );
+  }
+  return t;
 }
 
 /**
@@ -83,7 +105,7 @@ export function parseSeed(text: string): number {
 }
 
 /**
- * Parses a byte size option (`4096`, `0x1000`, `64M`, `1GiB`).
+ * Parses a byte size option (`4096`, `0x1000`, `64M`, `1GiB`, or as printed: `256 MiB`).
  * @param text the option value.
  * @returns the size in bytes (>= 1).
  * @throws UsageError for bad syntax or zero.
@@ -91,10 +113,44 @@ export function parseSeed(text: string): number {
 export function parseSizeOption(text: string): number {
   let v: number;
   try {
-    v = parseSize(text);
+    // Accept sizes as the CLI prints them ("256 MiB", "1 TiB"): drop the space before the unit.
+    v = parseSize(text.trim().replace(/^(\S+)\s+([kmgt]i?b?)$/i, "$1$2"));
   } catch (e) {
     throw new UsageError(`--size ${JSON.stringify(text)} is invalid: ${(e as Error).message}`);
   }
   if (v < 1) throw new UsageError(`--size ${JSON.stringify(text)} is invalid: expected at least 1 byte`);
   return v;
+}
+
+/**
+ * Parses `--top N`: how many processes the summary lists.
+ * @param text the option value.
+ * @returns N (1 .. 100000).
+ * @throws UsageError otherwise.
+ */
+export function parseTop(text: string): number {
+  const n = Number(text.trim());
+  if (!/^[0-9]{1,6}$/.test(text.trim()) || n < 1 || n > 100000) {
+    throw new UsageError(`--top ${JSON.stringify(text)} is invalid: expected an integer in 1..100000`);
+  }
+  return n;
+}
+
+/** Orders of the summary's process table. */
+export const SORT_KEYS = ["pages", "runs", "name"] as const;
+
+/**
+ * Parses `--sort pages|runs|name`.
+ * @param text the option value.
+ * @returns the key.
+ * @throws UsageError for another word.
+ */
+export function parseSort(text: string): (typeof SORT_KEYS)[number] {
+  const t = text.trim();
+  const k = SORT_KEYS.find((x) => x === t);
+  if (!k)
+    throw new UsageError(
+      `--sort ${JSON.stringify(text)} is invalid: expected one of ${SORT_KEYS.join(", ")}`,
+    );
+  return k;
 }

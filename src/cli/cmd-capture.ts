@@ -12,8 +12,8 @@ import { CAPTURE_SCHEMA, type CaptureJson, jsonDocument } from "./json.js";
 /** Options of {@link runCapture}. */
 export interface CaptureCommand {
   out: string;
-  /** Empty: every process. */
-  pids: number[];
+  /** Empty: every process. Names are exact process names (every process of that name). */
+  pids: (number | string)[];
   anonymize: boolean;
   /** Gzip the file (default: when the name ends in .gz). */
   gzip?: boolean;
@@ -27,13 +27,15 @@ export interface CaptureCommand {
  */
 export async function runCapture(io: CliIo, o: CaptureCommand): Promise<number> {
   const out = resolve(io.cwd ?? process.cwd(), o.out);
+  const plan = planCapture(io.env, o.pids);
+  for (const w of plan.warnings) io.stderr.write(`phyr: warning: ${w}\n`);
   const progress = progressFor(io);
   let started = false;
   let result: Awaited<ReturnType<typeof capture>>;
   try {
     result = await capture({
       out,
-      pids: o.pids.length > 0 ? o.pids : "all",
+      pids: plan.pids.length > 0 ? plan.pids : "all",
       anonymize: o.anonymize,
       gzip: o.gzip ?? out.endsWith(".gz"),
       procRoot: io.env.PHYR_PROC_ROOT || "/proc",
@@ -50,7 +52,7 @@ export async function runCapture(io: CliIo, o: CaptureCommand): Promise<number> 
     progress.stop();
   }
   if (o.json) {
-    const doc: CaptureJson = { schema: CAPTURE_SCHEMA, file: out, ...result };
+    const doc: CaptureJson = { schema: CAPTURE_SCHEMA, file: out, ...result, warnings: plan.warnings };
     io.stdout.write(jsonDocument(doc));
   } else io.stdout.write(`${captureSummary(result, out).join("\n")}\n`);
   return EXIT_OK;

@@ -11,6 +11,7 @@ import {
   IORESOURCE_MEM_64,
   IORESOURCE_PREFETCH,
   type MachineSource,
+  mappedRangeRuns,
   PageRuns,
 } from "../linux/index.js";
 import type { VaRange } from "./args.js";
@@ -73,6 +74,8 @@ export function machineInput(src: MachineSource, origin: MachineInput["origin"])
 export interface Selection {
   /** Processes to analyse; empty with `all` = every process with memory. */
   pids: number[];
+  /** Process names: every process whose comm is exactly one of them (like `pgrep -x`). */
+  names?: string[];
   all: boolean;
   /** Restrict to this VA range (only with exactly one pid). */
   range?: VaRange;
@@ -86,6 +89,8 @@ interface Plan {
   pid: number;
   comm: string;
   ranges: { start: number; end: number }[];
+  /** VMAs of the process (0 for a kernel thread; not read for a --range). */
+  vmaCount: number;
 }
 
 /**
@@ -96,14 +101,34 @@ interface Plan {
  * @param src the source.
  * @param sel which processes / range.
  * @param progress progress reporter.
+ * @param partial receives one line per thing asked for and left out or changed: processes skipped
+ *   (the first few named, with the reason), a widened or partly unmapped range, a named process
+ *   with no user memory.
  * @returns one analysis per buffer.
  * @throws CliFailure for a named pid that does not exist or cannot be read.
  */
-export function collectBuffers(src: MachineSource, sel: Selection, progress: Progress): BufferAnalysis[] {
+export function collectBuffers(
+  src: MachineSource,
+  sel: Selection,
+  progress: Progress,
+  partial: string[] = [],
+): BufferAnalysis[] {
   const procs = src.processes();
   const byPid = new Map(procs.map((p) => [p.pid, p]));
-  const named = sel.pids.length > 0;
-  const pids = named ? sel.pids : procs.map((p) => p.pid);
+  const names = sel.names ?? [];
+  const self = src.origin === "live" ? process.pid : -1;
+  const byName = names.flatMap((n) => {
+    const found = procs.filter((p) => p.comm === n && p.pid !== self).map((p) => p.pid);
+    if (found.length === 0) {
+      throw new CliFailure(
+        `--pid ${JSON.stringify(n)} is invalid: no process is named exactly that${src.origin === "live" ? "" : ` in ${src.origin}`} (names are compared with the 15-character comm, as pgrep -x does)`,
+      );
+    }
+    return found;
+  });
+  const wanted = [...new Set([...sel.pids, ...byName])];
+  const named = wanted.length > 0;
+  const pids = named ? wanted : procs.map((p) => p.pid);
   for (const pid of sel.pids) {
     if (!byPid.has(pid))
       throw new CliFailure(
@@ -112,13 +137,16 @@ export function collectBuffers(src: MachineSource, sel: Selection, progress: Pro
   }
   const failed = (pid: number, comm: string, e: unknown): CliFailure =>
     new CliFailure(`pid ${pid} (${comm}) could not be read: ${(e as Error).message}`);
+  const skipped: string[] = [];
   const plans: Plan[] = [];
   for (const pid of pids) {
     const comm = byPid.get(pid)?.comm ?? "";
     try {
-      plans.push({ pid, comm, ranges: sel.range ? [sel.range] : residentVmas(src, pid) });
+      const vmas = sel.range ? [] : src.vmas(pid);
+      plans.push({ pid, comm, ranges: sel.range ? [sel.range] : residentVmas(vmas), vmaCount: vmas.length });
     } catch (e) {
       if (named) throw failed(pid, comm, e);
+      skipped.push(skipNote(pid, comm, e));
     }
   }
   const total = plans.reduce((t, p) => t + p.ranges.reduce((s, r) => s + r.end - r.start, 0), 0);
@@ -132,8 +160,15 @@ export function collectBuffers(src: MachineSource, sel: Selection, progress: Pro
           ? rangeBuffer(src, p, sel.range, done, progress)
           : processBuffer(src, p, done, progress);
         if (input.runs.count > 0 || named) out.push(analyzeBuffer(input));
+        const clipped = sel.range && { ...sel.range, start: input.vaStart, end: input.vaStart + input.vaLength };
+        if (sel.range && clipped && (clipped.start !== sel.range.start || clipped.end !== sel.range.end))
+          partial.push(
+            `--range ${hex(sel.range.start)}-${hex(sel.range.end)} was clipped to the VMAs of pid ${p.pid} it overlaps: ${hex(clipped.start)}-${hex(clipped.end)} (nothing is mapped outside them)`,
+          );
+        if (named) partial.push(...bufferNotes(p, input, clipped));
       } catch (e) {
         if (named) throw failed(p.pid, p.comm, e);
+        skipped.push(skipNote(p.pid, p.comm, e));
       }
       done += p.ranges.reduce((s, r) => s + r.end - r.start, 0);
       progress.update(Math.ceil(done / MiB));
@@ -141,13 +176,70 @@ export function collectBuffers(src: MachineSource, sel: Selection, progress: Pro
   } finally {
     progress.stop();
   }
+  if (sel.range?.widened) {
+    partial.push(
+      `--range ${sel.range.requested} was widened to whole 4 KiB pages: ${hex(sel.range.start)}+${hex(sel.range.end - sel.range.start)}`,
+    );
+  }
+  if (skipped.length > 0) {
+    const shown = skipped.slice(0, SKIPPED_NAMED);
+    const more = skipped.length - shown.length;
+    partial.push(
+      `${skipped.length} process${skipped.length === 1 ? "" : "es"} skipped: ${shown.join("; ")}${more > 0 ? `; and ${more} more` : ""}`,
+    );
+  }
   return out;
 }
 
+/** Skipped processes named in the note (the rest are counted). */
+const SKIPPED_NAMED = 3;
+
+/** `pid comm (why)` for a process that could not be read (it exited, or permission). */
+function skipNote(pid: number, comm: string, e: unknown): string {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const why =
+    code === "ENOENT" || code === "ESRCH"
+      ? "exited while being read"
+      : code === "EACCES" || code === "EPERM"
+        ? "permission denied"
+        : oneLine((e as Error)?.message ?? String(e));
+  return `${pid} ${comm} (${why})`;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, " ").trim();
+}
+
+/** Notes on a named buffer: no user memory at all, or a range partly not present. */
+function bufferNotes(p: Plan, input: BufferInput, range: VaRange | undefined): string[] {
+  const present = countRunPages(input.runs);
+  if (!range && p.ranges.length === 0) {
+    return [
+      p.vmaCount === 0
+        ? `pid ${p.pid} (${p.comm}) has no user memory: no VMAs (a kernel thread)`
+        : `pid ${p.pid} (${p.comm}) has no resident user memory in its ${p.vmaCount} VMAs`,
+    ];
+  }
+  if (range) {
+    const total = (range.end - range.start) / 4096;
+    if (present < total) {
+      return [
+        `--range covers ${total.toLocaleString("en-US")} pages of pid ${p.pid}; ${present.toLocaleString("en-US")} present, ${input.unmapped.toLocaleString("en-US")} not mapped, ${input.swapped.toLocaleString("en-US")} swapped out`,
+      ];
+    }
+  }
+  return [];
+}
+
+function countRunPages(runs: BufferInput["runs"]): number {
+  let n = 0;
+  for (let i = 0; i < runs.count; i++) n += runs.npages[i];
+  return n;
+}
+
 /** The VMAs of a process that hold memory (hugetlb VMAs count: smaps leaves them out of Rss). */
-function residentVmas(src: MachineSource, pid: number): { start: number; end: number }[] {
-  return src
-    .vmas(pid)
+function residentVmas(vmas: ReturnType<MachineSource["vmas"]>): { start: number; end: number }[] {
+  return vmas
     .filter((v) => (v.rss > 0 || v.hugetlb > 0) && !SKIP_VMAS.has(v.path))
     .map((v) => ({ start: v.start, end: v.end }));
 }
@@ -194,14 +286,19 @@ function rangeBuffer(
   base: number,
   progress: Progress,
 ): BufferInput {
-  const runs = readRuns(src, p.pid, range.start, range.end, base, progress);
+  // Clipped to the process's VMAs: pagemap is read only where something is mapped, so the work
+  // follows the mapped part, and never reaches past the top of the user address space.
+  const length = range.end - range.start;
+  const r = mappedRangeRuns(src, p.pid, range.start, range.end, (done, total) =>
+    progress.update(Math.floor((base + (done / total) * length) / MiB)),
+  );
   return toInput(
     p.pid,
     p.comm,
-    `${p.pid} ${p.comm} ${hex(range.start)}+${hex(range.end - range.start)}`,
-    runs,
-    range.start,
-    range.end - range.start,
+    `${p.pid} ${p.comm} ${hex(r.start)}+${hex(r.end - r.start)}`,
+    r.runs,
+    r.start,
+    r.end - r.start,
   );
 }
 

@@ -53,7 +53,7 @@ describe("--json on every command: the documented shape", () => {
 
   it.each([
     ["analyze", ["analyze", "--snapshot", "snap.ndjson", "--all", "--json"], "phyr-analysis/1"],
-    ["topo", ["topo", "--live", "--json"], "phyr-topo/1"],
+    ["topo", ["topo", "--json"], "phyr-topo/1"],
     ["simulate", ["simulate", "--json"], "phyr-scenarios/1"],
     ["simulate", ["simulate", "rdma-mr", "--size", "8M", "--json"], "phyr-scenario/1"],
   ])("%s %j prints one %s document with the fields its --help names", async (cmd, argv, schema) => {

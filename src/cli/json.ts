@@ -38,8 +38,11 @@ export type TopoJson = { schema: typeof TOPO_SCHEMA } & Pick<
   "origin" | "host" | "access" | "physmap" | "pci" | "iommu" | "p2p"
 >;
 
-/** `phyr capture --json`: the file written (absolute path) and what went into it. */
-export type CaptureJson = { schema: typeof CAPTURE_SCHEMA; file: string } & CaptureResult;
+/**
+ * `phyr capture --json`: the file written (absolute path), what went into it, and warnings (e.g.
+ * frame numbers hidden: the snapshot holds no physical runs).
+ */
+export type CaptureJson = { schema: typeof CAPTURE_SCHEMA; file: string; warnings: string[] } & CaptureResult;
 
 /** `phyr simulate --json`: the scenarios, with the size the full bench runs each at (bytes). */
 export interface ScenarioListJson {

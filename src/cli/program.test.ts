@@ -21,12 +21,9 @@ describe("main(argv, io): exit codes and one-line errors", () => {
 
   it.each([
     [["--bogus"], /^phyr: error: unknown option '--bogus'/],
-    [["analyze"], /^phyr: error: analyze needs --pid N \(repeatable\) or --all$/],
+    [["analyze"], /^phyr: error: analyze needs --pid N or --pid NAME \(repeatable\) or --all$/],
     [["analyze", "--pid", "1", "--all"], /^phyr: error: --all and --pid conflict: give one of them$/],
-    [
-      ["analyze", "--pid", "abc"],
-      /^phyr: error: --pid "abc" is invalid: expected a process id \(a positive integer\)$/,
-    ],
+    [["analyze", "--pid", ""], /^phyr: error: --pid "" is invalid: expected a process id or a process name/],
     [["analyze", "--pid", "0"], /^phyr: error: --pid 0 is invalid: expected 1\.\.4194304 \(PID_MAX_LIMIT\)$/],
     [
       ["analyze", "--pid", "1", "--range", "nonsense"],
@@ -42,15 +39,15 @@ describe("main(argv, io): exit codes and one-line errors", () => {
     ],
     [
       ["analyze", "--all", "--range", "0x1000:4K"],
-      /^phyr: error: --range needs exactly one --pid \(and no --all\)$/,
+      /^phyr: error: --range needs exactly one numeric --pid \(and no --all\)$/,
     ],
     [
       ["analyze", "--pid", "1", "--pid", "2", "--range", "0x1000:4K"],
-      /^phyr: error: --range needs exactly one --pid/,
+      /^phyr: error: --range needs exactly one numeric --pid/,
     ],
     [
       ["nosuchcommand", "x"],
-      /^phyr: error: unknown command 'nosuchcommand': expected one of report, analyze, topo, capture, simulate, bench, help$/,
+      /^phyr: error: unknown command 'nosuchcommand': expected one of report, analyze, topo, capture, simulate, bench, explain, /,
     ],
   ])("%j -> usage error (exit 2), one line, no stack", async (argv, msg) => {
     const r = await run(argv);
@@ -62,18 +59,26 @@ describe("main(argv, io): exit codes and one-line errors", () => {
   });
 
   it("an unknown pid is a failure (exit 1) naming the pid", async () => {
-    const r = await run(["analyze", "--live", "--pid", "4194000"]);
+    const r = await run(["analyze", "--pid", "4194000"]);
     expect(r.code).toBe(EXIT_FAILURE);
     expect(r.err).toBe("phyr: error: pid 4194000 is invalid: no such process\n");
   });
 
-  it("--live with a missing /proc is a failure naming the path; --debug adds the stack", async () => {
-    const r = await runMain(["topo", "--live"], { PHYR_PROC_ROOT: "/nonexistent/proc" });
+  it("a process name no process has is a failure (exit 1) naming it, as pgrep -x finds none", async () => {
+    const r = await run(["analyze", "--pid", "no-such-proc-x"]);
+    expect(r.code).toBe(EXIT_FAILURE);
+    expect(r.err).toMatch(
+      /^phyr: error: --pid "no-such-proc-x" is invalid: no process is named exactly that/,
+    );
+  });
+
+  it("a missing /proc is a failure naming the path and what to use instead; --debug adds the stack", async () => {
+    const r = await runMain(["topo"], { PHYR_PROC_ROOT: "/nonexistent/proc" });
     expect(r.code).toBe(EXIT_FAILURE);
     expect(r.err).toBe(
-      "phyr: error: cannot read a live Linux machine: /nonexistent/proc is missing (phyr reads /proc and /sys)\n",
+      "phyr: error: cannot read a live Linux machine: /nonexistent/proc is not readable here (phyr reads /proc and /sys): use --reference or --snapshot FILE\n",
     );
-    const dbg = await runMain(["topo", "--live", "--debug"], { PHYR_PROC_ROOT: "/nonexistent/proc" });
+    const dbg = await runMain(["topo", "--debug"], { PHYR_PROC_ROOT: "/nonexistent/proc" });
     expect(dbg.code).toBe(EXIT_FAILURE);
     expect(dbg.err).toMatch(/\n\s+at /);
   });

@@ -5,15 +5,24 @@
  */
 
 import { Command, CommanderError, Option } from "commander";
-import { ParseError } from "../core/index.js";
-import { parsePid, parseSeed, parseSizeOption, parseVaRange } from "./args.js";
+import { LimitExceeded, ParseError } from "../core/index.js";
+import { parsePidOrName, parseSeed, parseSizeOption, parseSort, parseTop, parseVaRange } from "./args.js";
 import { runBench } from "./cmd-bench.js";
 import { runCapture } from "./cmd-capture.js";
 import { runExplain } from "./cmd-explain.js";
 import { runAnalyze, runReport, runTopo } from "./cmd-report.js";
 import { runSimulate } from "./cmd-simulate.js";
 import { addTraceCommand } from "./cmd-trace.js";
-import { CliFailure, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./io.js";
+import {
+  CliFailure,
+  type CliIo,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  LIMIT_NAMES,
+  parseLimit,
+  UsageError,
+} from "./io.js";
 import { checkSourceChoice, type SourceChoice } from "./source.js";
 
 /** The command names (`help` prints the help of one). */
@@ -38,7 +47,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return EXIT_USAGE;
   }
   let code = EXIT_OK;
-  const program = buildProgram(io, (c) => {
+  // The bare command (no command word) is `phyr report` that may show the reference machine.
+  const bare = first === undefined || first.startsWith("-");
+  // Each run gets its own limits object, filled by --limit while the arguments are parsed.
+  const program = buildProgram({ ...io, limits: { ...io.limits } }, bare, (c) => {
     code = c;
   });
   try {
@@ -53,8 +65,15 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     const err = e as Error;
     const usage = e instanceof UsageError;
-    const known = usage || e instanceof CliFailure || e instanceof ParseError || e instanceof RangeError;
-    const msg = oneLine(err?.message ?? String(e));
+    const known =
+      usage ||
+      e instanceof CliFailure ||
+      e instanceof ParseError ||
+      e instanceof RangeError ||
+      e instanceof LimitExceeded;
+    let msg = oneLine(err?.message ?? String(e));
+    // A limit names the library option; on the command line it is raised with --limit.
+    if (e instanceof LimitExceeded) msg = msg.replace(`the ${e.limit} option`, `--limit ${e.limit}=N`);
     io.stderr.write(`phyr: error: ${known ? msg : `${err?.name ?? "Error"}: ${msg}`}\n`);
     if (debug && err?.stack) io.stderr.write(`${err.stack}\n`);
     else if (!known) io.stderr.write("phyr: run with --debug for details\n");
@@ -67,32 +86,58 @@ function oneLine(s: string): string {
 }
 
 const REFERENCE_HELP = "analyse phyr's reference machine (a documented simulated server) instead of this one";
-const LIVE_HELP =
-  "analyse this machine even when its frame numbers are hidden (default: the reference machine then)";
 
 /** Source flags shared by report, analyze and topo. */
 interface SourceFlags {
   snapshot?: string;
   reference?: boolean;
-  live?: boolean;
 }
 
 /** The flags as a source choice; conflicting flags are a usage error (exit 2). */
-function sourceChoice(o: SourceFlags): SourceChoice {
-  const c = { snapshot: o.snapshot, reference: o.reference === true, live: o.live === true };
+function sourceChoice(o: SourceFlags, fallback = false): SourceChoice {
+  const c = { snapshot: o.snapshot, reference: o.reference === true, fallback };
   checkSourceChoice(c);
   return c;
 }
 
-function collect(parse: (v: string) => number) {
-  return (value: string, prev: number[]) => [...prev, parse(value)];
+/** Flags of the terminal summary (report, analyze). */
+interface SummaryOpts {
+  top: number;
+  sort: "pages" | "runs" | "name";
+  wide?: boolean;
 }
 
-function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
+function summaryOptions(c: Command): Command {
+  return c
+    .option("--top <n>", "processes listed in the summary (the rest are counted)", parseTop, 10)
+    .option("--sort <key>", "order of the process table: pages, runs or name", parseSort, "pages")
+    .option("--wide", "full-width tables (default: fit COLUMNS, leaving out columns that do not fit)");
+}
+
+/** Exit codes, printed at the end of every command's help. */
+const EXIT_HELP = `
+Exit codes:
+  0  done; an empty or partial result says so in one line (JSON: completeness)
+  1  failure: no such process, unreadable input, frame numbers hidden, a target not met
+  2  usage: bad or conflicting flags`;
+
+function collectPids(value: string, prev: (number | string)[]): (number | string)[] {
+  return [...prev, parsePidOrName(value)];
+}
+
+function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void): Command {
   const program = new Command("phyr")
-    .description("Physical range lists on this machine: what the phyr design saves against today's kernel")
+    .description(
+      "Physical range lists on this machine: what the phyr design saves against today's kernel.\n`phyr` with no command runs `phyr report`; when this machine's frame numbers cannot be read (not root) it shows phyr's reference machine instead, saying so on its first line.",
+    )
     .version(VERSION)
     .addOption(new Option("--debug", "print stack traces on errors"))
+    .addOption(
+      new Option(
+        "--limit <NAME=N>",
+        `raise or lower a limit on input work (repeatable): ${LIMIT_NAMES.join(", ")} (defaults: snapshot loader 16 MiB lines, 8 GiB input, 4,194,304 processes, 4,000,000 VMAs, 33,554,432 runs; 65,536 P2P matrix cells)`,
+      ).argParser((v: string) => parseLimit(v, io.limits ?? {})),
+    )
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -100,58 +145,94 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       outputError: (s, write) => write(`phyr: ${oneLine(s)}\n`),
     });
 
-  program
+  const report = program
     .command("report", { isDefault: true })
     .description(
-      "analyse every process of this machine (or, when its frame numbers cannot be read, of the reference machine); print a summary and write report.html",
+      "analyse every process of this machine (needs its frame numbers: root); print a summary and write report.html. The default command: `phyr` alone runs it, and shows the reference machine when this one's frame numbers are hidden",
     )
-    .option("-o, --out <file>", "HTML report path", "report.html")
+    .option("-o, --out <file>", "HTML report path (default report.html; with --json only when given)")
     .option("--no-html", "do not write the HTML report")
     .option(
       "--json",
-      'print the analysis as JSON instead of the summary: { schema: "phyr-analysis/1", origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios }',
+      'print the analysis as JSON instead of the summary (no report.html unless -o is given): { schema: "phyr-analysis/1", kernelModel, origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios, whatIf, verdict, completeness }',
     )
     .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
     .option("--reference", REFERENCE_HELP)
-    .option("--live", LIVE_HELP)
-    .option("--no-scenarios", "do not run the simulated consumer scenarios")
-    .action(async (o: { out: string; html: boolean; json?: boolean; scenarios: boolean } & SourceFlags) => {
-      setCode(
-        await runReport(io, {
-          out: o.out,
-          html: o.html,
-          json: o.json === true,
-          scenarios: o.scenarios,
-          ...sourceChoice(o),
-        }),
-      );
-    });
+    .option(
+      "--scenarios",
+      "also run the fixed model scenarios of phyr simulate (a simulated machine, not this one)",
+    );
+  summaryOptions(report)
+    .addHelpText("after", EXIT_HELP)
+    .action(
+      async (
+        o: { out?: string; html: boolean; json?: boolean; scenarios?: boolean } & SourceFlags & SummaryOpts,
+      ) => {
+        if (!o.html && o.out !== undefined) {
+          throw new UsageError("--no-html and -o/--out conflict: give one of them");
+        }
+        const json = o.json === true;
+        setCode(
+          await runReport(io, {
+            out: o.out ?? "report.html",
+            html: o.html && (!json || o.out !== undefined),
+            json,
+            scenarios: o.scenarios === true,
+            top: o.top,
+            sort: o.sort,
+            wide: o.wide === true,
+            ...sourceChoice(o, bare),
+          }),
+        );
+      },
+    );
 
-  program
+  const analyze = program
     .command("analyze")
-    .description("analyse the memory of processes, or of one VA range of one process")
-    .option("--pid <pid>", "process to analyse (repeatable)", collect(parsePid), [] as number[])
+    .description(
+      "analyse the memory of processes, or of one VA range of one process (needs frame numbers: root, or --snapshot/--reference)",
+    )
+    .option(
+      "--pid <pid|name>",
+      "process to analyse, by id or by exact name (every process of that name, like pgrep -x); repeatable",
+      collectPids,
+      [] as (number | string)[],
+    )
     .option("--all", "analyse every process")
     .option("--range <VA:LEN>", "only this virtual range of the one --pid (e.g. 0x7f0000000000:64M)")
     .option(
       "--json",
-      'print the analysis as JSON: { schema: "phyr-analysis/1", origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios }',
+      'print the analysis as JSON: { schema: "phyr-analysis/1", kernelModel, origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios, whatIf, verdict, completeness }',
     )
     .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
-    .option("--reference", REFERENCE_HELP)
-    .option("--live", LIVE_HELP)
-    .action(async (o: { pid: number[]; all?: boolean; range?: string; json?: boolean } & SourceFlags) => {
-      const choice = sourceChoice(o);
-      const all = o.all === true;
-      if (all && o.pid.length > 0) throw new UsageError("--all and --pid conflict: give one of them");
-      if (!all && o.pid.length === 0) throw new UsageError("analyze needs --pid N (repeatable) or --all");
-      if (o.range !== undefined && (all || new Set(o.pid).size !== 1)) {
-        throw new UsageError("--range needs exactly one --pid (and no --all)");
-      }
-      const range = o.range === undefined ? undefined : parseVaRange(o.range);
-      const pids = [...new Set(o.pid)];
-      setCode(await runAnalyze(io, { pids, all, range }, o.json === true, choice));
-    });
+    .option("--reference", REFERENCE_HELP);
+  summaryOptions(analyze)
+    .addHelpText("after", EXIT_HELP)
+    .action(
+      async (
+        o: { pid: (number | string)[]; all?: boolean; range?: string; json?: boolean } & SourceFlags &
+          SummaryOpts,
+      ) => {
+        const choice = sourceChoice(o);
+        const all = o.all === true;
+        if (all && o.pid.length > 0) throw new UsageError("--all and --pid conflict: give one of them");
+        if (!all && o.pid.length === 0)
+          throw new UsageError("analyze needs --pid N or --pid NAME (repeatable) or --all");
+        const pids = [...new Set(o.pid.filter((p): p is number => typeof p === "number"))];
+        const names = [...new Set(o.pid.filter((p): p is string => typeof p === "string"))];
+        if (o.range !== undefined && (all || names.length > 0 || pids.length !== 1)) {
+          throw new UsageError("--range needs exactly one numeric --pid (and no --all)");
+        }
+        const range = o.range === undefined ? undefined : parseVaRange(o.range);
+        setCode(
+          await runAnalyze(io, { pids, names, all, range }, o.json === true, choice, {
+            top: o.top,
+            sort: o.sort,
+            wide: o.wide === true,
+          }),
+        );
+      },
+    );
 
   program
     .command("topo")
@@ -162,9 +243,10 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     )
     .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
     .option("--reference", REFERENCE_HELP)
-    .option("--live", LIVE_HELP)
-    .action(async (o: { json?: boolean } & SourceFlags) => {
-      setCode(await runTopo(io, o.json === true, sourceChoice(o)));
+    .option("--wide", "full-width tables (default: fit COLUMNS)")
+    .addHelpText("after", EXIT_HELP)
+    .action(async (o: { json?: boolean; wide?: boolean } & SourceFlags) => {
+      setCode(await runTopo(io, o.json === true, sourceChoice(o), o.wide === true));
     });
 
   program
@@ -172,22 +254,22 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description("write a snapshot of the live machine (processes' runs, iomem, PCI, IOMMU) for --snapshot")
     .requiredOption("-o, --out <file>", "snapshot file (gzip when it ends in .gz)")
     .option(
-      "--pid <pid>",
-      "process to capture (repeatable; default every process)",
-      collect(parsePid),
-      [] as number[],
+      "--pid <pid|name>",
+      "process to capture, by id or exact name (repeatable; default every process)",
+      collectPids,
+      [] as (number | string)[],
     )
     .option("--all", "capture every process (the default)")
     .option("--anonymize", "replace process names, paths and the hostname")
     .option("--gzip", "gzip the file whatever its name")
     .option(
       "--json",
-      'print what was written as JSON: { schema: "phyr-capture/1", file, records, processes, vmas, runs, vmaErrors, skippedProcesses, bytes }',
+      'print what was written as JSON: { schema: "phyr-capture/1", file, records, processes, vmas, runs, vmaErrors, skippedProcesses, truncated, bytes, warnings }',
     )
     .action(
       async (o: {
         out: string;
-        pid: number[];
+        pid: (number | string)[];
         all?: boolean;
         anonymize?: boolean;
         gzip?: boolean;

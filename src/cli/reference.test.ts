@@ -19,18 +19,29 @@ mkdirSync(emptyProc);
 const run = (argv: string[], env: Record<string, string | undefined> = {}) => runMain(argv, env, dir);
 
 describe("phyr on the reference machine", () => {
-  it("report with an unreadable /proc falls back to the reference machine and says why in one line", async () => {
+  it("phyr report with an unreadable /proc fails in one line naming what to use instead", async () => {
+    const r = await run(["report", "--no-html"], { PHYR_PROC_ROOT: emptyProc });
+    expect(r.code).toBe(EXIT_FAILURE);
+    expect(r.err).toBe(
+      `phyr: error: cannot read a live Linux machine: ${emptyProc} is not readable here (phyr reads /proc and /sys): use --reference or --snapshot FILE\n`,
+    );
+    expect(r.out).toBe("");
+  });
+
+  it("bare phyr with an unreadable /proc shows the reference machine, the notice first (stderr for JSON)", async () => {
     const html = join(dir, "fallback.html");
-    const r = await run(["report", "--json", "-o", html, "--no-scenarios"], { PHYR_PROC_ROOT: emptyProc });
+    const r = await run(["--json", "-o", html], { PHYR_PROC_ROOT: emptyProc });
     expect(r.code).toBe(EXIT_OK);
     expect(r.err).toBe(
-      `phyr: ${emptyProc} is not readable here; showing the reference machine instead (a simulated server; --reference to choose it, --live to force this machine)\n`,
+      `phyr: REFERENCE MACHINE: phyr's simulated server, not this computer; shown because ${emptyProc} is not readable here (run as root, or use --snapshot FILE, for a real machine)\n` +
+        `phyr: report written to ${html}\n`,
     );
     const a = JSON.parse(r.out) as MachineAnalysis;
     expect(a.origin).toBe("reference");
     expect(a.host.hostname).toBe("phyr-reference");
     expect(a.access.messages).toHaveLength(2);
-    expect(a.access.messages[1]).toMatch(/is not readable here; showing the reference machine instead/);
+    expect(a.access.messages[0]).toMatch(/^REFERENCE MACHINE: .* shown because .* is not readable here/);
+    expect(a.scenarios).toEqual([]);
     expect(a.buffers.map((b) => b.comm).sort()).toEqual([
       "java",
       "postgres",
@@ -43,13 +54,20 @@ describe("phyr on the reference machine", () => {
     expect(page).toContain("phyr-reference");
   });
 
-  it("the terminal summary names the reference machine in its first lines", async () => {
-    const r = await run(["report", "--reference", "--no-html", "--no-scenarios"]);
+  it("the terminal summary says REFERENCE MACHINE on its first line", async () => {
+    const r = await run(["report", "--reference", "--no-html"]);
     expect(r.code).toBe(EXIT_OK);
     expect(r.err).toBe("");
     const lines = r.out.split("\n");
-    expect(lines[0]).toBe("phyr — phyr-reference (reference, kernel phyr-reference-machine-1, 4 KiB pages; kernel way: Linux 7.2)");
-    expect(lines[1]).toMatch(/^! This is phyr's reference machine: a simulated 2-socket server/);
+    expect(lines[0]).toBe("REFERENCE MACHINE: phyr's simulated server, not this computer (--reference)");
+    expect(lines[1]).toMatch(
+      /^phyr — phyr-reference \(reference, kernel phyr-reference-machine-1, 4 KiB pages/,
+    );
+    expect(lines[2]).toMatch(/^! This is phyr's reference machine: a simulated 2-socket server/);
+    // The fixed model scenarios are not part of a report unless asked for, and then say "model".
+    expect(r.out).not.toMatch(/scenario/);
+    const withModel = await run(["report", "--reference", "--no-html", "--scenarios"]);
+    expect(withModel.out).toMatch(/^model scenario +best saving/m);
   });
 
   it("analyze --reference --pid --json: postgres's memory is its hugetlb buffers plus 4 KiB pages", async () => {
@@ -99,47 +117,41 @@ describe("phyr on the reference machine", () => {
     expect(t.p2p.notes[0]).toMatch(/uses the machine description's ACS control bits/);
   });
 
-  it("hidden frame numbers (no CAP_SYS_ADMIN) fall back too, telling how to analyse this machine", async () => {
+  it("hidden frame numbers (no CAP_SYS_ADMIN) topo shows this machine, analyze fails in one line, bare phyr shows the reference", async () => {
     // A /proc whose `self` is the vm-user fixture: pagemap frames read as 0.
     const proc = join(dir, "proc-user");
     mkdirSync(proc);
     const fixture = resolve(import.meta.dirname, "../linux/fixtures/vm-user/proc");
     symlinkSync(join(fixture, "9875"), join(proc, "self"));
     for (const f of ["iomem", "sys", "version"]) symlinkSync(join(fixture, f), join(proc, f));
-    const r = await run(["topo", "--json"], { PHYR_PROC_ROOT: proc, PHYR_SYS_ROOT: join(fixture, "../sys") });
+    const env = { PHYR_PROC_ROOT: proc, PHYR_SYS_ROOT: join(fixture, "../sys") };
+    const r = await run(["topo", "--json"], env);
     expect(r.code).toBe(EXIT_OK);
-    expect(r.err).toMatch(
-      /^phyr: frame numbers are hidden without CAP_SYS_ADMIN: run as root to analyze this machine; showing the reference machine instead/,
+    expect(r.err).toBe("");
+    expect(JSON.parse(r.out).origin).toBe("live");
+    const an = await run(["analyze", "--all"], env);
+    expect(an.code).toBe(EXIT_FAILURE);
+    expect(an.out).toBe("");
+    expect(an.err).toBe(
+      `phyr: error: physical frame numbers are hidden without CAP_SYS_ADMIN (${proc}/PID/pagemap reads 0), so physical runs cannot be measured here: run as root, or use --reference (phyr's simulated server) or --snapshot FILE (captured as root)\n`,
     );
-    expect(JSON.parse(r.out).origin).toBe("reference");
-    // --live reads that machine anyway.
-    const live = await run(["topo", "--live", "--json"], {
-      PHYR_PROC_ROOT: proc,
-      PHYR_SYS_ROOT: join(fixture, "../sys"),
-    });
-    expect(live.code).toBe(EXIT_OK);
-    expect(live.err).toBe("");
-    expect(JSON.parse(live.out).origin).toBe("live");
-  });
-
-  it("--live with no /proc is a failure naming the path", async () => {
-    const r = await run(["topo", "--live"], { PHYR_PROC_ROOT: emptyProc });
-    expect(r.code).toBe(EXIT_FAILURE);
-    expect(r.err).toBe(
-      `phyr: error: cannot read a live Linux machine: ${emptyProc} is missing (phyr reads /proc and /sys)\n`,
+    const bare = await run(["--no-html"], env);
+    expect(bare.code).toBe(EXIT_OK);
+    expect(bare.out.split("\n")[0]).toMatch(
+      /^REFERENCE MACHINE: phyr's simulated server, not this computer; shown because physical frame numbers are hidden/,
     );
   });
 
   it.each([
-    [["topo", "--reference", "--live"], "--reference and --live conflict: give one of them"],
     [
       ["report", "--snapshot", "s.ndjson", "--reference"],
       "--snapshot and --reference conflict: give one of them",
     ],
     [
-      ["analyze", "--all", "--snapshot", "s.ndjson", "--live"],
-      "--snapshot and --live conflict: give one of them",
+      ["analyze", "--all", "--snapshot", "s.ndjson", "--reference"],
+      "--snapshot and --reference conflict: give one of them",
     ],
+    [["report", "--no-html", "-o", "x.html"], "--no-html and -o/--out conflict: give one of them"],
   ])("%j is a usage error (exit 2): %s", async (argv, msg) => {
     const r = await run(argv);
     expect(r.code).toBe(EXIT_USAGE);

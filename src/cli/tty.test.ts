@@ -78,7 +78,7 @@ describe("colour and progress of whole commands", () => {
 
 describe("phyr with no command", () => {
   it("is phyr report: the summary on stdout and report.html in the working directory", async () => {
-    const r = await run(["--snapshot", SNAP, "--no-scenarios"], { outTTY: false, errTTY: false });
+    const r = await run(["--snapshot", SNAP], { outTTY: false, errTTY: false });
     expect(r.code).toBe(EXIT_OK);
     expect(r.err).toBe("");
     expect(r.out.split("\n")[0]).toBe("phyr — vm (snapshot, kernel 6.18.44-fc-v657, 4 KiB pages; kernel way: Linux 7.2)");
