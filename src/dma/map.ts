@@ -117,12 +117,14 @@ function pushTriple(
 }
 
 function kindOf(plan: MapPlan, outNents: number): DmaMapKind {
-  const [direct, bounce, iommu, bus] = plan.counts;
+  const [, bounce, iommu, bus] = plan.counts;
   if (iommu > 0) return bus > 0 ? "mixed" : outNents === 1 ? "iommu-single" : "iommu-segments";
   if (bus === plan.n) return "p2p-bus";
   if (bus > 0) return "mixed";
   if (bounce > 0) return "bounce";
-  return direct > 0 ? "offset" : "offset";
+  // Every entry is direct and the plan is not the identity (dmaMap returned the list for that):
+  // a bus offset moved at least one address.
+  return "offset";
 }
 
 /** Registers the record with the device, the debug checker and the providers' revoke hooks. */
