@@ -108,6 +108,21 @@ describe("pgmaps", () => {
     expect(mem.digest()).toBe(before);
     mem.checkValid();
   });
+
+  it("allocDeviceFolio refuses a pgmap id that names no pgmap and a bad order, changing nothing", () => {
+    const mem = new MachineMemory({ nodes: [{ start: 0, size: GiB }] });
+    expect(() => mem.allocDeviceFolio(5, 0)).toThrow(
+      new RangeError("pgmap id 5 is invalid: no pgmap was added"),
+    );
+    mem.addPgmap({ type: "GENERIC", start: 8 * GiB, size: 4 * MiB });
+    const before = mem.digest();
+    expect(() => mem.allocDeviceFolio(5, 0)).toThrow(new RangeError("pgmap id 5 is invalid: expected 0..0"));
+    expect(() => mem.allocDeviceFolio(-1, 0)).toThrow(/pgmap id -1 is invalid/);
+    expect(() => mem.allocDeviceFolio(0, 1.5)).toThrow(/order 1.5 is invalid/);
+    expect(() => mem.allocDeviceFolio(0, 99)).toThrow(/order 99 is invalid/);
+    expect(mem.digest()).toBe(before);
+    mem.checkValid();
+  });
 });
 
 describe("folio reference rules (include/linux/mm.h, mm/gup.c try_grab_folio)", () => {

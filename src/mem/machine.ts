@@ -10,7 +10,7 @@
  * and, on a large folio, 1 to the refcount and 1 to `_pincount` per page. `checkValid()` verifies
  * that every refcount equals 1 + outstanding gets + outstanding pin contributions.
  */
-import { hex, MemError, PAGE_SIZE, Rng } from "../core/index.js";
+import { hex, MemError, ORDER_1G, PAGE_SIZE, Rng } from "../core/index.js";
 import { FreeArea } from "./buddy.js";
 import { checkMemory, memoryDigest } from "./check.js";
 import { FolioTable } from "./folios.js";
@@ -447,9 +447,18 @@ export class MachineMemory {
   /**
    * Creates a device folio of 2^order frames in pgmap `pgmapId`, at frame `pfn` or first-fit when
    * `pfn` is omitted. Refcount 1. O(npages of the pgmap) for first-fit, O(2^order) otherwise.
-   * @throws MemError NOMEM (no free aligned run) or DEVICE_BUSY (the frames are in use).
+   * @throws RangeError for a pgmap id that names no pgmap or an order outside 0..ORDER_1G;
+   *   MemError NOMEM (no free aligned run) or DEVICE_BUSY (the frames are in use).
    */
   allocDeviceFolio(pgmapId: number, order: number, opts: AllocOptions & { pfn?: number } = {}): number {
+    if (!Number.isInteger(pgmapId) || pgmapId < 0 || pgmapId >= this.pgmaps.length)
+      throw new RangeError(
+        `pgmap id ${pgmapId} is invalid: ${this.pgmaps.length === 0 ? "no pgmap was added" : `expected 0..${this.pgmaps.length - 1}`}`,
+      );
+    if (!Number.isInteger(order) || order < 0 || order > ORDER_1G)
+      throw new RangeError(
+        `order ${order} is invalid: expected 0..${ORDER_1G} (a device folio is at most PUD-sized)`,
+      );
     const pg = this.pgmaps[pgmapId];
     const n = 2 ** order;
     let off = -1;
