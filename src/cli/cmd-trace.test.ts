@@ -52,7 +52,7 @@ describe.skipIf(skip)("phyr trace (built binary)", () => {
     expect(r.code).toBe(0);
     expect(r.err).toBe("");
     const lines = r.out.split("\n");
-    expect(lines).toContain("nvme0  (behind an IOMMU)");
+    expect(lines).toContain("nvme0 (behind an IOMMU)");
     expect(lines.some((l) => /^metric\s+kernel \(traced\)\s+phyr design \(model\)$/.test(l))).toBe(true);
     // 1 MiB written and read back through 128 KiB requests: 16 requests of 32 scattered pages,
     // each page one iommu_map on the IOVA API; the design maps each request's list once.

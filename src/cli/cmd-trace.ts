@@ -9,7 +9,8 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { terminalSafe } from "../report/index.js";
 import { formatTable } from "../report/table.js";
-import { parseTrace, summarizeTrace, type TraceDeviceSummary, type TraceSummary } from "../trace/index.js";
+import { TRACE_COLUMNS, traceSectionData } from "../report/trace-section.js";
+import { parseTrace, summarizeTrace, type TraceSummary } from "../trace/index.js";
 import { readLiveTrace, TraceAccessError } from "../trace/live.js";
 import { CliFailure, type CliIo, EXIT_OK, paintFor, UsageError } from "./io.js";
 import { jsonDocument, TRACE_SCHEMA, type TraceJson } from "./json.js";
@@ -30,58 +31,6 @@ export function traceText(s: string): string {
   return terminalSafe(s).replace(BIDI, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-/** `4KiB`, `2MiB`, `1GiB` for a power-of-two page size. */
-function pageName(size: number): string {
-  if (size >= 2 ** 30 && size % 2 ** 30 === 0) return `${size / 2 ** 30}GiB`;
-  if (size >= 2 ** 20 && size % 2 ** 20 === 0) return `${size / 2 ** 20}MiB`;
-  return `${size / 1024}KiB`;
-}
-
-/** Leaves as `1,536x4KiB 1x2MiB`; `-` when none. */
-export function leavesText(leaves: readonly { size: number; count: number }[]): string {
-  if (leaves.length === 0) return "-";
-  return leaves.map((l) => `${l.count.toLocaleString("en-US")}x${pageName(l.size)}`).join(" ");
-}
-
-const n = (v: number) => v.toLocaleString("en-US");
-
-/** The metric rows of one device: [metric, kernel (traced), phyr design (model)]. */
-export function deviceRows(d: TraceDeviceSummary): string[][] {
-  const k = d.kernel;
-  const g = d.design;
-  const calls = k.mapCalls;
-  const kinds = Object.entries(calls)
-    .filter(([, v]) => v > 0)
-    .map(([name, v]) => `${n(v)} ${name}`)
-    .join(", ");
-  const iommu = d.iommu;
-  return [
-    ["DMA map calls", kinds === "" ? "0" : kinds, "-"],
-    ["IOVA-API requests (no dma: event)", n(k.iovaRuns), "-"],
-    ["scatterlist entries in", n(k.sgEntriesIn), "-"],
-    ["DMA segments out", n(k.dmaSegmentsOut), "-"],
-    ["bytes mapped (dma: events)", n(k.bytesMapped), "-"],
-    ["scatterlist bytes (32 B/entry)", n(k.scatterlistBytes), "-"],
-    ["range lists", "-", n(g.lists)],
-    ["range-list entries", "-", n(g.rangeEntries)],
-    ["range-list bytes (phyr16, 16 B/entry)", "-", n(g.rangeListBytes)],
-    ["IOVA allocations", iommu ? n(k.iovaAllocs) : "-", iommu ? n(g.iovas) : "-"],
-    ["iommu_map calls", iommu ? n(k.iommuMapCalls) : "-", iommu ? n(g.iommuMapCalls) : "-"],
-    ["IOMMU leaves", iommu ? leavesText(k.leaves) : "-", iommu ? leavesText(g.leaves) : "-"],
-    ["swiotlb bounces (bytes)", `${n(k.bounces)} (${n(k.bounceBytes)})`, "-"],
-  ];
-}
-
-/** How a device's iommu maps were attributed, or "" when it has none. */
-function attribution(d: TraceDeviceSummary): string {
-  const a = d.kernel.iommuAttributed;
-  const parts: string[] = [];
-  if (a.byEvent > 0) parts.push(`${n(a.byEvent)} by the dma: map event that followed them`);
-  if (a.nvmeCommand > 0) parts.push(`${n(a.nvmeCommand)} by the NVMe command that preceded them`);
-  if (a.onlyDevice > 0) parts.push(`${n(a.onlyDevice)} as the only IOMMU device`);
-  return parts.length === 0 ? "" : `iommu:map attributed ${parts.join(", ")}`;
-}
-
 /**
  * The terminal text of a summary. O(devices).
  * @param s the summary.
@@ -91,38 +40,21 @@ function attribution(d: TraceDeviceSummary): string {
  */
 export function renderTraceSummary(s: TraceSummary, origin: string, io: CliIo): string[] {
   const paint = paintFor(io.stdout, io.env);
-  const out = [
-    paint.bold(`phyr trace — ${traceText(origin)}`),
-    `${n(s.events)} events, ${n(s.malformed)} malformed lines skipped, ${n(s.lost)} lost by the kernel`,
-    s.message,
-  ];
-  for (const d of s.devices) {
-    out.push("", paint.bold(`${traceText(d.device)}${d.iommu ? "  (behind an IOMMU)" : ""}`));
+  const data = traceSectionData(s);
+  const out = [paint.bold(`phyr trace — ${traceText(origin)}`), data.counts, data.message];
+  for (const d of data.devices) {
+    out.push("", paint.bold(traceText(d.title)));
     out.push(
-      ...formatTable(["metric", "kernel (traced)", "phyr design (model)"], deviceRows(d), {
+      ...formatTable([...TRACE_COLUMNS], d.rows, {
         align: ["left", "right", "right"],
         paint,
         maxWidth: 60,
       }),
     );
-    const a = attribution(d);
-    if (a !== "") out.push(paint.dim(a));
+    if (d.attribution !== "") out.push(paint.dim(d.attribution));
   }
-  if (s.unattributed.iommuMapCalls > 0) {
-    out.push(
-      "",
-      `unattributed: ${n(s.unattributed.iommuMapCalls)} iommu:map calls, ${n(s.unattributed.iommuBytes)} bytes`,
-    );
-  }
-  if (s.devices.length > 0) {
-    out.push(
-      "",
-      paint.dim(
-        `IOMMU leaves split with iommu_pgsize() over the ${s.pgtable} page sizes; design IOVA placement: congruent (phyr design, not the kernel).`,
-      ),
-    );
-  }
-  for (const note of s.notes) out.push(paint.dim(`note: ${note}`));
+  if (data.notes.length > 0) out.push("");
+  for (const note of data.notes) out.push(paint.dim(`note: ${note}`));
   return out;
 }
 
