@@ -29,6 +29,7 @@ import {
 import { SG_ENTRY_BYTES, SG_TABLE_BYTES, sgSlots } from "../formats/index.js";
 import { type AddressSpace, pinUserPages, pinUserRange, unpinPhyrs, unpinUserPages } from "../mm/index.js";
 import { PhyrList, type PhyrRead, phyrFromPfns } from "../phyr/index.js";
+import { type DioRange, dioBios } from "./block-dio-bios.js";
 import { physGapHits, type QueueLimits } from "./block-limits.js";
 import { blkRqFromBio, blkRqMapSg } from "./block-request.js";
 import { buildBios, splitBio } from "./block-split.js";
@@ -169,7 +170,13 @@ export function nvmeDirectIo(
   }
   try {
     let sector = o.sector;
-    for (const bio of buildBios(list, { logicalBlockSize: limits.logicalBlockSize })) {
+    // The kernel's bios (dioBios: on 7.2 one bvec per folio-contiguous run of one extraction); the
+    // design's bios are views of the range list.
+    const bios =
+      o.path === "pages" && pages
+        ? dioBios(pageRanges(mm, pages), { release, logicalBlockSize: limits.logicalBlockSize })
+        : buildBios(list, { logicalBlockSize: limits.logicalBlockSize });
+    for (const bio of bios) {
       if (o.path === "pages") {
         m.bvecs += bio.nents;
         m.bvecBytes += 16 * bio.nents;
@@ -287,6 +294,21 @@ export function nvmeDirectIo(
   }
   m.iommuMaps = (ctrl.domain?.stats.maps ?? 0) - maps0;
   return m;
+}
+
+/** Each pinned page as a DioRange with the size of its folio (mm.mem's folio table). O(pages). */
+function pageRanges(mm: AddressSpace, pages: Float64Array): DioRange[] {
+  const f = mm.mem.folios;
+  const out: DioRange[] = new Array(pages.length);
+  for (let i = 0; i < pages.length; i++) {
+    const id = f.folioOfPfn(pages[i]);
+    out[i] = {
+      addr: pages[i] * PAGE_SIZE,
+      len: PAGE_SIZE,
+      folioBytes: PAGE_SIZE * 2 ** (id < 0 ? 0 : f.order[id]),
+    };
+  }
+  return out;
 }
 
 /** Pages a page-aligned buffer spans (the pages path's page-array length). O(1). */
