@@ -17,6 +17,7 @@ export * from "./nvme-limits.js";
 export * from "./nvme-plan.js";
 export * from "./rdma-mr.js";
 export * from "./rdma-pgsz.js";
+export * from "./scenario-limits.js";
 export * from "./scenario-types.js";
 export { buildGuest, GUEST_IOVA, type GuestBacking } from "./scenario-vfio.js";
 export * from "./scenarios.js";
