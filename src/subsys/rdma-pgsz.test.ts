@@ -1,9 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { fcRuns } from "../../test/kit/index.js";
+import { pgsizeList } from "../iommu/index.js";
 import { PhyrList } from "../phyr/index.js";
 import { RdmaError } from "./errors.js";
-import { odpPageSize, PGSZ_4K_2M_1G, pgszList, umemFindBestPgsz, umemNumDmaBlocks } from "./rdma-pgsz.js";
+import { odpPageSize, PGSZ_4K_2M_1G, umemFindBestPgsz, umemNumDmaBlocks } from "./rdma-pgsz.js";
 
 const M2 = 0x200000;
 const G1 = 0x40000000;
@@ -166,10 +167,10 @@ describe("umemFindBestPgsz agrees with the definition checked size by size", () 
             }
             let b = 1;
             while (Math.floor((va0 + total - 1) / 2 ** b) !== Math.floor(va0 / 2 ** b)) b++;
-            const cap = pgszList(PGSZ_4K_2M_1G).find((s) => s >= 2 ** b);
+            const cap = pgsizeList(PGSZ_4K_2M_1G).find((s) => s >= 2 ** b);
             return cap === undefined || p <= cap;
           };
-          const want = [...pgszList(PGSZ_4K_2M_1G)].reverse().find(ok) ?? 0;
+          const want = [...pgsizeList(PGSZ_4K_2M_1G)].reverse().find(ok) ?? 0;
           expect(got).toBe(want);
         },
       ),

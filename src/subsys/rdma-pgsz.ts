@@ -6,23 +6,12 @@
  * 2^51); the bit math uses arithmetic, not 32-bit operators.
  */
 import { checkAddr, checkLen, hex, ilog2, lowestBit } from "../core/index.js";
+import { pgsizeHas } from "../iommu/index.js";
 import type { PhyrRead } from "../phyr/index.js";
 import { RdmaError } from "./errors.js";
 
 /** Bitmap of 4 KiB, 2 MiB and 1 GiB (the common MTT page sizes). */
 export const PGSZ_4K_2M_1G = 0x1000 + 0x200000 + 0x40000000;
-
-/** True when bit k (size 2^k) is set in `bitmap`. O(1). */
-export function pgszHas(bitmap: number, size: number): boolean {
-  return Math.floor(bitmap / size) % 2 === 1;
-}
-
-/** The supported sizes of a bitmap, ascending. O(52). */
-export function pgszList(bitmap: number): number[] {
-  const out: number[] = [];
-  for (let k = 0; k < 52; k++) if (pgszHas(bitmap, 2 ** k)) out.push(2 ** k);
-  return out;
-}
 
 /** Checks a page-size bitmap: an integer in [1, 2^52) with at least one bit of 4 KiB or more. */
 function checkBitmap(bitmap: number): void {
@@ -64,7 +53,7 @@ export function umemFindBestPgsz(dma: PhyrRead, pgszBitmap: number, va: number):
   const b = bitsPerXor(length - 1 + va, va);
   let limit = Number.POSITIVE_INFINITY; // 2^ctz(mask)
   for (let k = b; k < 52; k++) {
-    if (pgszHas(pgszBitmap, 2 ** k)) {
+    if (pgsizeHas(pgszBitmap, 2 ** k)) {
       limit = 2 ** k;
       break;
     }
@@ -84,7 +73,7 @@ export function umemFindBestPgsz(dma: PhyrRead, pgszBitmap: number, va: number):
     dmaEnd = c.entryAddr + c.entryLen;
   }
   let best = 0;
-  for (let k = 0; k < 52 && 2 ** k <= limit; k++) if (pgszHas(pgszBitmap, 2 ** k)) best = 2 ** k;
+  for (let k = 0; k < 52 && 2 ** k <= limit; k++) if (pgsizeHas(pgszBitmap, 2 ** k)) best = 2 ** k;
   return best;
 }
 
@@ -112,7 +101,7 @@ export function umemNumDmaBlocks(iova: number, length: number, pgsz: number): nu
 export function odpPageSize(pgszBitmap: number, pageShift = 12): number {
   checkBitmap(pgszBitmap);
   const size = 2 ** pageShift;
-  if (!pgszHas(pgszBitmap, size)) {
+  if (!pgsizeHas(pgszBitmap, size)) {
     throw new RdmaError(
       "PGSZ_UNSUPPORTED",
       `ODP page size ${hex(size)} is not in the device's page-size bitmap ${hex(pgszBitmap)}`,
