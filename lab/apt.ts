@@ -213,13 +213,19 @@ export function pickKernelPackages(names: readonly string[]): { release: string;
   return candidates[0] ?? null;
 }
 
-/** Numeric field-by-field comparison of releases like "6.12.107+deb13-amd64". O(length). */
+/**
+ * Compares releases like "6.12.107+deb13-amd64": the upstream version field by field (a missing
+ * field is lower), then the Debian part the same way. O(length).
+ */
 export function compareRelease(a: string, b: string): number {
-  const fa = a.match(/\d+/g)?.map(Number) ?? [];
-  const fb = b.match(/\d+/g)?.map(Number) ?? [];
-  for (let i = 0; i < Math.max(fa.length, fb.length); i++) {
-    const d = (fa[i] ?? -1) - (fb[i] ?? -1);
-    if (d !== 0) return d;
+  const fields = (s: string, part: number) => (s.split("+")[part] ?? "").match(/\d+/g)?.map(Number) ?? [];
+  for (const part of [0, 1]) {
+    const fa = fields(a, part);
+    const fb = fields(b, part);
+    for (let i = 0; i < Math.max(fa.length, fb.length); i++) {
+      const d = (fa[i] ?? -1) - (fb[i] ?? -1);
+      if (d !== 0) return d;
+    }
   }
   return 0;
 }

@@ -20,13 +20,14 @@ const size = z
 
 /**
  * One physical run of a buffer: `pages` 4 KiB frames from `pfn`, mapped at `va`, all of one kind
- * as /proc/kpageflags showed it (KPF_HUGE: hugetlb, KPF_THP: thp, else base).
+ * as /proc/kpageflags showed it (KPF_HUGE: hugetlb, KPF_THP: thp, else base). Records of the
+ * first lab runs carry no kind: then the buffer's backing says what was asked for.
  */
 export const labRun = z.strictObject({
   va: hex,
   pfn: hex,
   pages: size,
-  kind: z.enum(["base", "thp", "hugetlb"]),
+  kind: z.enum(["base", "thp", "hugetlb"]).optional(),
 });
 
 /** One workload buffer and its physical runs, in VA order. */
@@ -107,8 +108,11 @@ export const labRecord = z.strictObject({
   /** per_cpu/cpu0/stats after the run (overrun and dropped must be 0 for a whole trace). */
   traceStats: z.record(z.string(), z.string()),
   iomem: z.string(),
-  /** THP settings, hugetlb and THP counters of the guest after the run (meminfo, vmstat). */
-  mm: z.record(z.string(), z.string()),
+  /**
+   * THP settings, hugetlb and THP counters of the guest after the run (meminfo, vmstat); absent
+   * in records of the first lab runs.
+   */
+  mm: z.record(z.string(), z.string()).optional(),
   pci: z.array(labPciFunction),
   /** /sys/class/iommu entries. */
   iommuUnits: z.array(z.string()),

@@ -37,7 +37,9 @@ function bufferVma(b: LabBuffer): VmaStats {
   const step = b.backing === "hugetlb" ? HPAGE : PAGE;
   const end = start + Math.ceil(b.length / step) * step;
   const present = b.runs.reduce((n, r) => n + r.pages * PAGE, 0);
-  const thpBytes = b.runs.filter((r) => r.kind === "thp").reduce((n, r) => n + r.pages * PAGE, 0);
+  const thpBytes = b.runs
+    .filter((r) => (r.kind ?? b.backing) === "thp")
+    .reduce((n, r) => n + r.pages * PAGE, 0);
   const hugetlb = b.backing === "hugetlb" ? present : 0;
   return {
     start,
@@ -48,8 +50,11 @@ function bufferVma(b: LabBuffer): VmaStats {
     inode: 0,
     path: b.backing === "hugetlb" ? "/anon_hugepage (deleted)" : "",
     size: end - start,
-    rss: b.backing === "hugetlb" ? 0 : present,
-    pss: b.backing === "hugetlb" ? 0 : present,
+    // The workload's present pages (the lab reads no smaps). A real smaps shows Rss 0 for a
+    // hugetlb VMA (its pages count in *_Hugetlb), and capture() reads no pagemap for a VMA
+    // whose rss is 0, so hugetlb pages are counted here too: the runs are what the lab is for.
+    rss: present,
+    pss: present,
     anonymous: b.backing === "hugetlb" ? 0 : present,
     anonHugePages: thpBytes,
     swap: 0,
@@ -142,7 +147,7 @@ export function labSource(r: LabRecord): MachineSource {
             num(run.pfn) + skip,
             (hi - lo) / PAGE,
             RunFlag.PRESENT | RunFlag.EXCLUSIVE,
-            KIND[run.kind],
+            KIND[run.kind ?? (b.backing === "scattered4k" ? "base" : b.backing)],
           );
           present += (hi - lo) / PAGE;
         }
