@@ -8,12 +8,14 @@
  * IOMMU leaves they make. Every difference is a named mismatch; what the trace cannot show is a
  * named departure (see docs/kernel-fidelity.md, "Block layer and NVMe").
  */
+import { dmaOptMappingSize } from "../dma/index.js";
 import { iommuPgsize, PGSIZE_X86 } from "../iommu/index.js";
 import {
   type KernelRelease,
   kernelReleaseOf,
   type NvmeKernelDevice,
   type NvmeRequestPlan,
+  nvmeMaxHwSectors,
   nvmePlanIo,
   nvmeQueueLimits,
   type QueueLimits,
@@ -240,15 +242,25 @@ export function replayLabRecord(record: unknown): ReplayResult {
     "IOMMU page sizes: leaves are counted with the x86 VT-d bitmap 4K|2M|1G on both sides",
   ];
   // The queue limits the model derives for this device, beside the ones sysfs showed.
-  const dmaOpt = r.iommu ? 128 * 1024 : r.swiotlbForce ? 252 * 1024 : Number.POSITIVE_INFINITY;
-  const derivedHw = Math.min(16384, Math.floor(dmaOpt / 512));
+  // nvme_ctrl_sgl_supported: on 7.x nvme_pci_get_virt_boundary gives an SGL-capable controller's
+  // I/O queues no virt boundary, so sysfs shows it; 6.12 sets the boundary either way, and the
+  // lab's QEMU controller reports SGL support. The lab turns SGLs off with sgl_threshold=0.
+  const sglSupported = release === "7.2" ? r.queue.virtBoundaryMask === 0 : true;
+  if (release === "6.12")
+    departures.push("SGL support: 6.12 hides it from sysfs; the lab's QEMU NVMe controller supports SGLs");
+  // dma_opt_mapping_size of the NVMe function (min_align_mask NVME_CTRL_PAGE_SIZE - 1).
+  const dmaOpt = dmaOptMappingSize({
+    kind: r.iommu ? "iommu" : r.swiotlbForce ? "swiotlb" : "direct",
+    minAlignMask: 0xfff,
+  });
+  const derivedHw = nvmeMaxHwSectors({ sglSupported, dmaOptMappingSize: dmaOpt });
   const mdts = r.queue.maxHwSectors < derivedHw ? r.queue.maxHwSectors * 512 : 0;
   if (mdts !== 0)
     departures.push(
       `max_hw_sectors ${r.queue.maxHwSectors} is below the DMA and driver caps: taken as the controller's MDTS (not in the record)`,
     );
   const derived = nvmeQueueLimits({
-    sglSupported: r.nvmeSgl,
+    sglSupported,
     dmaOptMappingSize: dmaOpt,
     mdtsBytes: mdts,
     release,
@@ -264,7 +276,7 @@ export function replayLabRecord(record: unknown): ReplayResult {
   }
   const dev: NvmeKernelDevice = {
     release,
-    sglSupported: r.nvmeSgl,
+    sglSupported,
     iommu: r.iommu ? { granule: 4096 } : null,
     swiotlbForce: r.swiotlbForce && !r.iommu,
     limits,
