@@ -49,7 +49,7 @@ export function analyzeMachine(
     origin: m.origin,
     host: { hostname: m.hostname, kernel: m.kernel, pageSize: m.pageSize },
     access: { pfns: m.access.pfns, iomem: m.access.iomem, messages: [...m.access.messages] },
-    physmap: physMapSummary(m.iomem),
+    physmap: physMapSummary(m.iomem, m.access.iomem),
     pci: pciSummary(m.pci),
     iommu: iommuPresence(m),
     p2p: p2pMatrix(m, opts.maxP2pCells),

@@ -13,9 +13,11 @@ const SYSTEM_RAM = "System RAM";
  * Physical map summary: top-level regions and their children (depth <= 1) in address order, and
  * bytes per top-level name, largest first. O(nodes log nodes).
  * @param iomem the resource tree.
+ * @param addressesKnown false when /proc/iomem was read without CAP_SYS_ADMIN (every address 0):
+ *   sizes are then 0 (unknown), not the 1 byte an all-zero start and end would give.
  * @returns the summary.
  */
-export function physMapSummary(iomem: readonly IomemInput[]): PhysMapSummary {
+export function physMapSummary(iomem: readonly IomemInput[], addressesKnown = true): PhysMapSummary {
   const regions: PhysRegion[] = [];
   const totals = new Map<string, number>();
   let systemRam = 0;
@@ -23,7 +25,8 @@ export function physMapSummary(iomem: readonly IomemInput[]): PhysMapSummary {
     name: r.name,
     start: hex(r.start),
     end: hex(r.end),
-    bytes: r.end - r.start + 1,
+    // Hidden addresses (all 0) say nothing of sizes: 0, not 1 byte per region.
+    bytes: addressesKnown ? r.end - r.start + 1 : 0,
     depth,
   });
   for (const r of [...iomem].sort((a, b) => a.start - b.start)) {

@@ -22,11 +22,24 @@ import type { MachineInput, P2pPlatformInput, PciInput } from "./types.js";
 const PCI_BRIDGE_CLASS = 0x0604;
 
 /**
- * Computes the P2P matrix. O(providers x clients x depth^2).
- * @param m the machine (its PCI functions).
- * @returns the matrix with its notes; an empty matrix with a note when the tree cannot be modelled.
+ * Default most cells (provider BARs x clients) the matrix computes: 65,536 (a machine with 64
+ * DMA-capable functions of 16 BARs each). A crafted snapshot of 4,096 functions would otherwise
+ * ask for tens of millions of cells, gigabytes of memory and a report of hundreds of megabytes.
  */
-export function p2pMatrix(m: MachineInput): P2pMatrix {
+export const MAX_P2P_CELLS = 65536;
+
+/**
+ * Computes the P2P matrix. O(providers x clients x depth^2), at most `maxCells` cells; past that
+ * only the counts are given, in a note (the work is refused before the PCI tree is built).
+ * @param m the machine (its PCI functions).
+ * @param maxCells most cells to compute (a positive integer; default {@link MAX_P2P_CELLS}).
+ * @returns the matrix with its notes; an empty matrix with a note when the tree cannot be modelled
+ *   or the matrix is above the limit.
+ * @throws RangeError for a `maxCells` that is not a positive integer.
+ */
+export function p2pMatrix(m: MachineInput, maxCells = MAX_P2P_CELLS): P2pMatrix {
+  if (!Number.isSafeInteger(maxCells) || maxCells < 1)
+    throw new RangeError(`maxP2pCells ${maxCells} is invalid: expected a positive integer`);
   const platform = m.p2pPlatform;
   const notes = [
     platform
@@ -34,13 +47,6 @@ export function p2pMatrix(m: MachineInput): P2pMatrix {
       : "P2P matrix assumes ACS redirect off, host bridges not on the P2P allowlist and no CPU P2P forwarding (sysfs does not show them)",
   ];
   if (m.pci.length === 0) return { providers: [], clients: [], cells: [], notes: [] };
-  let t: PciTopology;
-  try {
-    t = buildTopology(m.pci, platform);
-  } catch (e) {
-    const why = `P2P matrix not computed: the PCI tree could not be modelled: ${(e as Error).message}`;
-    return { providers: [], clients: [], cells: [], notes: [why] };
-  }
   const providers: P2pMatrix["providers"] = [];
   for (const d of [...m.pci].sort((a, b) => (a.bdf < b.bdf ? -1 : 1))) {
     if (!isDmaCapable(d)) continue;
@@ -51,6 +57,18 @@ export function p2pMatrix(m: MachineInput): P2pMatrix {
     .filter(isDmaCapable)
     .map((d) => d.bdf)
     .sort();
+  const cellCount = providers.length * clients.length;
+  if (cellCount > maxCells) {
+    const why = `P2P matrix summarised, not computed: ${providers.length.toLocaleString("en-US")} provider BARs x ${clients.length.toLocaleString("en-US")} DMA-capable clients = ${cellCount.toLocaleString("en-US")} cells is above the limit maxP2pCells = ${maxCells.toLocaleString("en-US")} (raise it with phyr --limit maxP2pCells=N)`;
+    return { providers: [], clients: [], cells: [], notes: [why] };
+  }
+  let t: PciTopology;
+  try {
+    t = buildTopology(m.pci, platform);
+  } catch (e) {
+    const why = `P2P matrix not computed: the PCI tree could not be modelled: ${(e as Error).message}`;
+    return { providers: [], clients: [], cells: [], notes: [why] };
+  }
   const cells: P2pMatrix["cells"] = [];
   for (const p of providers) {
     for (const c of clients) {
@@ -84,12 +102,18 @@ export function buildTopology(pci: readonly PciInput[], platform?: P2pPlatformIn
     t.hostBridge({ domain, bus, allowlist: platform?.allowlist ?? "none" });
   }
   const usedBuses = new Set(pci.map((d) => `${domainOf(d.bdf)}:${busOf(d.bdf)}`));
+  // First function below each bridge, in list order (a map, not a search per bridge: O(n)).
+  const firstChild = new Map<string, PciInput>();
+  for (const x of pci) {
+    const up = x.upstream[x.upstream.length - 1];
+    if (up !== undefined && !firstChild.has(up)) firstChild.set(up, x);
+  }
   const kinds = new Map<string, string>();
   const ordered = [...pci].sort((a, b) => a.upstream.length - b.upstream.length || (a.bdf < b.bdf ? -1 : 1));
   for (const d of ordered) {
     const parent = d.upstream.length > 0 ? d.upstream[d.upstream.length - 1] : "";
     if (Math.floor(d.classCode / 0x100) === PCI_BRIDGE_CLASS) {
-      const child = pci.find((x) => x.upstream[x.upstream.length - 1] === d.bdf);
+      const child = firstChild.get(d.bdf);
       let secondary = child ? busOf(child.bdf) : -1;
       if (secondary < 0) {
         secondary = busOf(d.bdf) + 1;

@@ -4,7 +4,7 @@
  */
 
 import { resolve } from "node:path";
-import { type CaptureResult, capture } from "../linux/index.js";
+import { type CaptureResult, capture, TRUNCATION_MARKER } from "../linux/index.js";
 import { terminalSafe } from "../report/index.js";
 import { CliFailure, type CliIo, EXIT_OK, progressFor } from "./io.js";
 import { CAPTURE_SCHEMA, type CaptureJson, jsonDocument } from "./json.js";
@@ -75,6 +75,11 @@ export function captureSummary(r: CaptureResult, file: string): string[] {
   if (r.skippedProcesses > 0 || r.vmaErrors > 0) {
     lines.push(
       `${count(r.skippedProcesses, "process", "processes")} skipped, ${count(r.vmaErrors, "VMA")} unreadable`,
+    );
+  }
+  if (r.truncated > 0) {
+    lines.push(
+      `${count(r.truncated, "string or list entry", "strings or list entries")} cut to fit the snapshot format's limits (cut strings end in "${TRUNCATION_MARKER}")`,
     );
   }
   return lines;

@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { analyzeMachine, type MachineAnalysis, type MachineInput } from "../analyze/index.js";
 import {
+  displaySafe,
   formatTable,
   type ReportAssets,
   renderReportHtml,
@@ -162,7 +163,8 @@ export async function runReport(
     try {
       // Whole or not at all: a temporary file beside it, fsynced and renamed (a planted symlink
       // at the name is replaced, not followed).
-      writeFileAtomic(path, renderReportHtml(a, readReportAssets()));
+      // Untrusted names shown with their control and bidi characters escaped (displaySafe).
+      writeFileAtomic(path, renderReportHtml(displaySafe(a), readReportAssets()));
     } catch (e) {
       if (e instanceof CliFailure) throw e;
       throw new CliFailure(`cannot write the report to ${path}: ${(e as Error).message}`);

@@ -160,7 +160,11 @@ export function collectBuffers(
           ? rangeBuffer(src, p, sel.range, done, progress)
           : processBuffer(src, p, done, progress);
         if (input.runs.count > 0 || named) out.push(analyzeBuffer(input));
-        const clipped = sel.range && { ...sel.range, start: input.vaStart, end: input.vaStart + input.vaLength };
+        const clipped = sel.range && {
+          ...sel.range,
+          start: input.vaStart,
+          end: input.vaStart + input.vaLength,
+        };
         if (sel.range && clipped && (clipped.start !== sel.range.start || clipped.end !== sel.range.end))
           partial.push(
             `--range ${hex(sel.range.start)}-${hex(sel.range.end)} was clipped to the VMAs of pid ${p.pid} it overlaps: ${hex(clipped.start)}-${hex(clipped.end)} (nothing is mapped outside them)`,

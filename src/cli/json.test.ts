@@ -104,6 +104,7 @@ describe("capture's text output", () => {
       runs: 65541,
       vmaErrors: 1,
       skippedProcesses: 0,
+      truncated: 0,
       bytes: 2582806,
     };
     expect(captureSummary(r, "/tmp/s.ndjson.gz")).toEqual([
@@ -113,6 +114,9 @@ describe("capture's text output", () => {
     expect(captureSummary({ ...r, processes: 1, vmaErrors: 0 }, "s")).toEqual([
       "Captured 1 process, 18,204 VMAs, 65,541 runs (2,582,806 bytes uncompressed) to s",
     ]);
+    expect(captureSummary({ ...r, processes: 1, vmaErrors: 0, truncated: 2 }, "s")[1]).toBe(
+      '2 strings or list entries cut to fit the snapshot format\'s limits (cut strings end in "…[truncated]")',
+    );
   });
 
   it("phyr capture prints that line for a fixture /proc tree", async () => {

@@ -63,7 +63,9 @@ export function checkDirection(dir: DmaDirection): void {
  * @throws RangeError naming the value.
  */
 export function checkAttrs(attrs: number): void {
-  if (!Number.isInteger(attrs) || attrs < 0 || (attrs & ~DMA_ATTR_MASK) !== 0) {
+  // The bit test works on 32 bits: a value above the mask (2**32 has no low bits set) is refused
+  // by the comparison before it.
+  if (!Number.isInteger(attrs) || attrs < 0 || attrs > DMA_ATTR_MASK || (attrs & ~DMA_ATTR_MASK) !== 0) {
     throw new RangeError(
       `attrs ${String(attrs)} is invalid: expected bits of DmaAttr (mask ${DMA_ATTR_MASK})`,
     );

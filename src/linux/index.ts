@@ -9,6 +9,7 @@ export * from "./pagemap.js";
 export * from "./pci.js";
 export * from "./phyr-runs.js";
 export * from "./processes.js";
+export * from "./range-runs.js";
 export * from "./reference-source.js";
 export * from "./runs.js";
 export { cutString, SnapshotFit } from "./snapshot-fit.js";

@@ -2,9 +2,10 @@
  * {@link MachineSource}: one read interface over a live machine and a loaded snapshot, so the
  * analyze layer treats both the same way.
  */
+import { existsSync, readFileSync } from "node:fs";
 import { ADDR_LIMIT, checkAddr, hex } from "../core/index.js";
 import { type AccessProbe, probeAccess } from "./access.js";
-import type { ReaderOptions } from "./io.js";
+import { procPath, type ReaderOptions } from "./io.js";
 import { type IomemResource, readIomem } from "./iomem.js";
 import { classifyRuns, type KpageflagsSource, openKpageflags } from "./kpageflags.js";
 import { readSmaps, type VmaStats } from "./maps.js";
@@ -88,9 +89,23 @@ export function liveSource(opts: LiveSourceOptions = {}): MachineSource {
     pci: () => readPciDevices(opts),
     iommus: () => readIommus(opts),
     processes: () => readProcesses(opts),
-    vmas: (pid) => readSmaps(pid, opts),
+    vmas(pid) {
+      const v = readSmaps(pid, opts);
+      // A process killed while being read is a zombie until reaped: its smaps is empty, as a
+      // kernel thread's is; tell them apart so that an exit is not reported as "no memory".
+      if (v.length === 0 && !processAlive(pid, opts)) throw exitedError(pid);
+      return v;
+    },
     runs(pid, vaStart, vaEnd, o) {
-      const runs = readPagemapRuns(pid, vaStart, vaEnd, { ...opts, onProgress: o?.onProgress });
+      let runs: PageRuns;
+      try {
+        runs = readPagemapRuns(pid, vaStart, vaEnd, { ...opts, onProgress: o?.onProgress });
+      } catch (e) {
+        // fs/proc/task_mmu.c pagemap_read(): once the mm is gone (!mmget_not_zero) a read returns
+        // 0 bytes, which the reader reports as a short file; say what happened instead.
+        if (!processAlive(pid, opts)) throw exitedError(pid);
+        throw e;
+      }
       const src = runs.presentPages > runs.hiddenPages ? kpageflags() : null;
       return src ? classifyRuns(runs, src) : runs;
     },
@@ -99,6 +114,27 @@ export function liveSource(opts: LiveSourceOptions = {}): MachineSource {
       kpf = undefined;
     },
   };
+}
+
+/**
+ * Whether process `pid` still runs: its `<procRoot>/<pid>/stat` state is neither Z (zombie) nor
+ * X (dead) (fs/proc/array.c task_state_array); without a stat file, whether its directory exists. O(1).
+ */
+export function processAlive(pid: number, opts: ReaderOptions = {}): boolean {
+  try {
+    const stat = readFileSync(procPath(opts, String(pid), "stat"), "utf8");
+    // "pid (comm) S ...": comm may hold spaces and parentheses, so the state follows the last ')'.
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    // No stat (a fixture tree holds only some files): alive while its directory exists.
+    return existsSync(procPath(opts, String(pid)));
+  }
+}
+
+/** The error of a process that exited while being read (code ESRCH, as kill(2) gives). */
+function exitedError(pid: number): Error {
+  return Object.assign(new Error(`process ${pid} exited while being read`), { code: "ESRCH" });
 }
 
 /**

@@ -64,6 +64,7 @@ export interface FromPfnsOptions extends PhyrListOptions {
  * ```
  */
 export function phyrFromPfns(pfns: ArrayLike<number>, opts: FromPfnsOptions = {}): PhyrList {
+  checkPfnArray(pfns);
   const n = pfns.length;
   const flags = opts.flags ?? 0;
   checkFlags("flags", flags);
@@ -206,5 +207,25 @@ export class PhyrBuilder {
     if (!this.has) return;
     this.list._push(this.pAddr, this.pLen, this.pFlags, this.pProv);
     this.has = false;
+  }
+}
+
+/**
+ * Shape check of a PFN array: a typed array, or an array whose entries are all numbers (a string
+ * such as "123", or ["1"], would otherwise be read through coercion). O(n) for plain arrays,
+ * O(1) for typed arrays.
+ * @throws TypeError naming the first entry that is not a number
+ */
+function checkPfnArray(pfns: ArrayLike<number>): void {
+  if (ArrayBuffer.isView(pfns)) return;
+  if (!Array.isArray(pfns))
+    throw new TypeError(
+      `pfns ${typeof pfns === "string" ? JSON.stringify(pfns) : typeof pfns} is invalid: expected an array or typed array of numbers`,
+    );
+  for (let i = 0; i < pfns.length; i++) {
+    if (typeof pfns[i] !== "number")
+      throw new TypeError(
+        `pfns[${i}] ${JSON.stringify(pfns[i])} is invalid: expected a number, got ${typeof pfns[i]}`,
+      );
   }
 }

@@ -18,16 +18,39 @@ export function jsonForScript(value: unknown): string {
 }
 
 /**
+ * C0 and C1 controls, DEL, and the bidirectional formatting characters of Unicode UAX #9 (ALM
+ * U+061C, LRM/RLM U+200E-U+200F, embeddings and overrides U+202A-U+202E, isolates U+2066-U+2069):
+ * a U+202E in a process name would show "dhss" as "sshd".
+ */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeUnsafe(c: string): string {
+  const code = c.charCodeAt(0);
+  return code < 0x100
+    ? `\\x${code.toString(16).padStart(2, "0")}`
+    : `\\u${code.toString(16).padStart(4, "0")}`;
+}
+
+/**
  * Makes untrusted text safe to print on a terminal: C0 and C1 control characters and DEL (which
- * could move the cursor, recolour or retitle the terminal) become `\xNN` escapes. O(n).
+ * could move the cursor, recolour or retitle the terminal) become `\xNN` escapes, and bidi
+ * formatting characters (which reorder what is shown) become `\uNNNN` escapes. O(n).
  * @param text untrusted text.
  * @returns printable text.
  */
 export function terminalSafe(text: string): string {
-  return text.replace(
-    /[\u0000-\u001f\u007f-\u009f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
+  return text.replace(UNSAFE, escapeUnsafe);
+}
+
+/**
+ * A copy of `value` with every string passed through {@link terminalSafe}, for showing untrusted
+ * text in the HTML report: there too a bidi override would reorder a name, and a control
+ * character has no visible form. The JSON output keeps the exact strings. O(size of value).
+ * @param value any JSON-able value.
+ * @returns the same shape with display-safe strings.
+ */
+export function displaySafe<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value, (_k, v) => (typeof v === "string" ? terminalSafe(v) : v))) as T;
 }
 
 /**

@@ -40,7 +40,12 @@ export function renderSummary(a: MachineAnalysis, opts: SummaryOptions = {}): st
   const pciBars = a.p2p.providers.length;
   const bus = a.p2p.cells.filter((c) => c.type === "BUS_ADDR").length;
   const thru = a.p2p.cells.filter((c) => c.type === "THRU_HOST_BRIDGE").length;
-  out.push(`Physical map   ${formatBytes(ram)} System RAM, ${a.physmap.regions.length} regions`);
+  // Without CAP_SYS_ADMIN /proc/iomem shows every address as 0 (kernel/resource.c r_show): the
+  // sizes are unknown, not 1 byte per region.
+  const ramText = a.access.iomem
+    ? `${formatBytes(ram)} System RAM`
+    : "System RAM size unknown (/proc/iomem addresses read as 0 without root)";
+  out.push(`Physical map   ${ramText}, ${a.physmap.regions.length} regions`);
   out.push(
     `PCI            ${a.pci.devices.length} functions, ${pciBars} memory BARs; P2P pairs: ${bus} bus-address, ${thru} through host bridge, ${a.p2p.cells.length - bus - thru} other`,
   );
