@@ -193,8 +193,11 @@ export class AddressSpace implements MigrationClient, FileMapper {
       }
       case "file": {
         const at = alignDown(va, PAGE_SIZE);
-        const id = vma.file!.getPage((at - vma.start + vma.offset) / PAGE_SIZE, vma.policy);
-        this.mapFolio(at, PAGE_SIZE, id, prot);
+        const index = (at - vma.start + vma.offset) / PAGE_SIZE;
+        const id = vma.file!.getPage(index, vma.policy);
+        // A 4 KiB leaf at the page's frame inside its (possibly large) folio.
+        this.pt.set(at, PAGE_SIZE, f.head[id] + index - f.index[id] / PAGE_SIZE, prot);
+        f.mapcount[id]++;
         return;
       }
       case "hugetlb": {

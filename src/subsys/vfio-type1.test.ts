@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
-import { AddressSpace } from "../mm/index.js";
+import { AddressSpace, MappedFile } from "../mm/index.js";
 import type { VfioError } from "./errors.js";
 import { IommufdIoas } from "./iommufd.js";
 import { IOMMUFD_BATCH_MAX, IOMMUFD_UPAGES_MAX } from "./iommufd-pages.js";
@@ -233,5 +233,57 @@ describe("iommufd's kernel pinning path (pfn_reader_user_pin, batch_from_pages, 
     expect(() => k.map(bar.end, GUEST_IOVA, P)).toThrow(/outside any VMA/);
     expect([mem.digest(), d.pgtable!.mappedBytes, k.areaCount]).toEqual([digest, 0, 0]);
     expect(() => new IommufdIoas(mm, d, { pinPath: "fast" as "kernel" })).toThrow(RangeError);
+  });
+});
+
+describe("IOMMU_IOAS_MAP_FILE (iopt_map_file_pages -> memfd_pin_folios, batch_from_folios)", () => {
+  test("a 1 GiB hugetlb memfd: 32 calls of 8,192 pages, one folio run, one iommu_map and one 1 GiB leaf", () => {
+    // pfn_reader_user_pin caps each call at 8,192 pages (the ufolios array), so 262,144 pages take
+    // 32 memfd_pin_folios calls, each returning the same folio (32 folio pointers); batch_from_folios
+    // extends one pfn_batch entry and folio_add_pins brings the pins to one per page.
+    const mem = new MachineMemory({ nodes: [{ start: 0, size: 2 * GiB }], hugetlb: { pages1G: 1 } });
+    const mm = new AddressSpace(mem);
+    const file = new MappedFile(mem, "guest", { hugetlb: "1G" });
+    const dk = new IommuDomain({ type: "dma", name: "kernel" });
+    const dd = new IommuDomain({ type: "dma", name: "design" });
+    const k = new IommufdIoas(mm, dk, { pinPath: "kernel" });
+    const io = new IommufdIoas(mm, dd);
+    const st = k.mapFile(file, 0, GUEST_IOVA, GiB);
+    expect([st.pinCalls, st.pinOps, st.iommuMaps, st.trackingBytes, st.lockedPages]).toEqual([
+      32,
+      32,
+      1,
+      8192 * 8 + 5461 * 12,
+      262144,
+    ]);
+    const id = file.cache.get(0)!;
+    expect(mem.folios.pincount[id]).toBe(262144);
+    const ds = io.mapFile(file, 0, GUEST_IOVA, GiB);
+    expect([ds.pinCalls, ds.pinOps, ds.iommuMaps]).toEqual([1, 1, 1]);
+    expect([dk.pgtable!.leafCount(GiB), dd.pgtable!.leafCount(GiB)]).toEqual([1, 1]);
+    expect(dk.iovaToPhys(GUEST_IOVA + 0x1234)).toBe(mem.folios.head[id] * P + 0x1234);
+    mem.checkValid();
+    expect(k.unmap(GUEST_IOVA, GiB)).toBe(GiB);
+    expect(io.unmap(GUEST_IOVA, GiB)).toBe(GiB);
+    expect([mem.folios.ref[id], mem.folios.pincount[id]]).toEqual([1, 0]);
+    mem.checkValid();
+  });
+
+  test("2 MiB memfd folios in CMA move to pinnable pages before the pin (long-term, memalloc_pin)", () => {
+    const mem = new MachineMemory({
+      nodes: [{ start: 0, size: 2 * GiB }],
+      cma: GiB,
+      hugetlb: { pages2M: 2, placement: "cma" },
+    });
+    const mm = new AddressSpace(mem);
+    const file = new MappedFile(mem, "guest", { hugetlb: "2M" });
+    const k = new IommufdIoas(mm, new IommuDomain({ type: "dma", name: "kernel" }), { pinPath: "kernel" });
+    const st = k.mapFile(file, 0, GUEST_IOVA, 4 * MiB);
+    expect(st.lockedPages).toBe(1024);
+    for (const id of file.cache.values()) expect(mem.folios.mt[id]).not.toBe(4); // not MIGRATE_CMA
+    expect(mem.hugetlbTotal["2M"]).toBe(2);
+    mem.checkValid();
+    k.unmap(GUEST_IOVA, 4 * MiB);
+    mem.checkValid();
   });
 });
