@@ -30,8 +30,7 @@ import {
 import type { PhyrRead } from "../phyr/index.js";
 import type { DmaDevice } from "./device.js";
 import { dmaCapable, dmaLimit, physToDma, rangeInOneRegion } from "./direct.js";
-import type { IommuPort } from "./iommu-port.js";
-import { protOf } from "./map.js";
+import { type IommuPort, protOf } from "./iommu-port.js";
 import { type DmaSystem, RangeClass } from "./system.js";
 import { checkDirection, type DmaDirection } from "./types.js";
 

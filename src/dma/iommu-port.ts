@@ -3,7 +3,8 @@
  * IOMMU core): granule, IOVA alloc/free, map/unmap with gathered invalidation, and a device-side
  * translation that records faults. The domain itself lives in iommu/; {@link iommuPort} adapts one.
  */
-import type { IommuDomain } from "../iommu/index.js";
+import { type IommuDomain, IommuProt } from "../iommu/index.js";
+import type { DmaDirection } from "./types.js";
 
 /** What dma/ calls on a DMA-type IOMMU domain. */
 export interface IommuPort {
@@ -33,8 +34,19 @@ export interface IommuPort {
   iovaToPhys(iova: number): number;
 }
 
-/** include/linux/iommu.h prot bits used by dma_info_to_prot(). */
-export const Prot = { READ: 1, WRITE: 2, CACHE: 4, MMIO: 16 } as const;
+/**
+ * dma_info_to_prot() (drivers/iommu/dma-iommu.c) for a coherent device: the IOMMU prot bits of a
+ * direction, plus IOMMU_MMIO for a BAR or IOMMU_CACHE for memory. O(1).
+ */
+export function protOf(dir: DmaDirection, mmio: boolean): number {
+  const rw =
+    dir === "to-device"
+      ? IommuProt.READ
+      : dir === "from-device"
+        ? IommuProt.WRITE
+        : IommuProt.READ | IommuProt.WRITE;
+  return rw | (mmio ? IommuProt.MMIO : IommuProt.CACHE);
+}
 
 /**
  * Adapts an iommu/ domain for dma/. An identity (passthrough) domain returns undefined: the device

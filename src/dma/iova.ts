@@ -10,7 +10,7 @@
 import { alignUp, checkRange, hex } from "../core/index.js";
 import type { DmaDevice } from "./device.js";
 import { dmaLimit } from "./direct.js";
-import { Prot } from "./iommu-port.js";
+import { protOf } from "./iommu-port.js";
 import type { DmaSystem } from "./system.js";
 import { checkDirection, DmaAttr, type DmaDirection } from "./types.js";
 
@@ -101,13 +101,7 @@ export function dmaIovaLink(
       `${dev.name}: dma_iova_link ${hex(phys)}+${hex(size)} at offset ${hex(offset)} is invalid: ${bad}`,
     );
   }
-  const rw = dir === "to-device" ? Prot.READ : dir === "from-device" ? Prot.WRITE : Prot.READ | Prot.WRITE;
-  port.map(
-    at - pad,
-    phys - pad,
-    alignUp(size + pad, g),
-    rw | ((attrs & DmaAttr.MMIO) !== 0 ? Prot.MMIO : Prot.CACHE),
-  );
+  port.map(at - pad, phys - pad, alignUp(size + pad, g), protOf(dir, (attrs & DmaAttr.MMIO) !== 0));
   state.links.push(offset, size, DIR_CODE[dir]);
   sys.debug.add(linkKey(state, offset), {
     device: dev.name,

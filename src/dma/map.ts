@@ -13,7 +13,7 @@ import { iommuDmaSgLayout } from "../iommu/index.js";
 import { PhyrFlag, type PhyrRead } from "../phyr/index.js";
 import type { DmaDevice, MapRecord } from "./device.js";
 import { dmaLimit, physToDma } from "./direct.js";
-import { type IommuPort, Prot } from "./iommu-port.js";
+import { type IommuPort, protOf } from "./iommu-port.js";
 import { DmaList } from "./list.js";
 import { identityPass, type MapPlan, Path, planMap } from "./plan.js";
 import { attachRevoke } from "./revoke.js";
@@ -187,12 +187,6 @@ function mapDirect(sys: DmaSystem, plan: MapPlan, rec: MapRecord, dev: DmaDevice
     }
     out._push(dma, len, plan.flags[i] & (PhyrFlag.BUS_ADDR | PhyrFlag.MMIO), prov);
   }
-}
-
-/** dma_info_to_prot() for a coherent device (IOMMU prot bits of a direction, MMIO or cacheable). */
-export function protOf(dir: DmaDirection, mmio: boolean): number {
-  const rw = dir === "to-device" ? Prot.READ : dir === "from-device" ? Prot.WRITE : Prot.READ | Prot.WRITE;
-  return rw | (mmio ? Prot.MMIO : Prot.CACHE);
 }
 
 /**
