@@ -11,7 +11,6 @@ import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { analyzeMachine, type MachineAnalysis, type MachineInput } from "../analyze/index.js";
 import {
-  displaySafe,
   formatTable,
   type ReportAssets,
   renderReportHtml,
@@ -20,6 +19,7 @@ import {
 } from "../report/index.js";
 import { writeFileAtomic } from "../linux/index.js";
 import { runAllScenarios } from "./cmd-simulate.js";
+import { readTraceSummary } from "./cmd-trace.js";
 import { collectBuffers, machineInput, type Selection } from "./collect.js";
 import { CliFailure, type CliIo, EXIT_OK, paintFor, progressFor } from "./io.js";
 import { jsonDocument, TOPO_SCHEMA, type TopoJson } from "./json.js";
@@ -153,18 +153,20 @@ function summaryLines(io: CliIo, a: MachineAnalysis, flags: SummaryFlags): strin
  */
 export async function runReport(
   io: CliIo,
-  o: { out: string; html: boolean; json: boolean; scenarios?: boolean } & SourceChoice & SummaryFlags,
+  o: { out: string; html: boolean; json: boolean; scenarios?: boolean; trace?: string } & SourceChoice &
+    SummaryFlags,
 ): Promise<number> {
   const choice = { snapshot: o.snapshot, reference: o.reference, fallback: o.fallback };
-  const a = await analyse(io, { pids: [], all: true }, choice, o.scenarios === true);
+  const analysed = await analyse(io, { pids: [], all: true }, choice, o.scenarios === true);
+  // --trace FILE: the trace's per-device summary rides along as the analysis' `trace` member.
+  const a = o.trace === undefined ? analysed : { ...analysed, trace: await readTraceSummary(io, o.trace) };
   let written = "";
   if (o.html) {
     const path = resolve(io.cwd ?? process.cwd(), o.out);
     try {
       // Whole or not at all: a temporary file beside it, fsynced and renamed (a planted symlink
       // at the name is replaced, not followed).
-      // Untrusted names shown with their control and bidi characters escaped (displaySafe).
-      writeFileAtomic(path, renderReportHtml(displaySafe(a), readReportAssets()));
+      writeFileAtomic(path, renderReportHtml(a, readReportAssets()));
     } catch (e) {
       if (e instanceof CliFailure) throw e;
       throw new CliFailure(`cannot write the report to ${path}: ${(e as Error).message}`);

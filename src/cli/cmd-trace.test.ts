@@ -32,6 +32,8 @@ function phyr(args: string[], input?: string, prefix: string[] = []) {
     input,
     env: { ...process.env, FORCE_COLOR: "", NO_COLOR: "1" },
     timeout: 60_000,
+    // The reference machine's analysis JSON is larger than spawnSync's 1 MiB default.
+    maxBuffer: 256 << 20,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
@@ -105,6 +107,21 @@ describe.skipIf(skip)("phyr trace (built binary)", () => {
     expect(r.out).toContain("ev\\x1b[31mil\\u202e");
     expect(r.out).not.toContain("\u001b");
     expect(r.out).not.toContain("\u202e");
+  });
+
+  it("report --trace adds the trace: the JSON member trace and a report.html section whose data is in the escaped island only", () => {
+    const html = join(tmp, "report.html");
+    const r = phyr(["report", "--reference", "--trace", labTrace("nvme-hugetlb"), "--json", "-o", html]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.out);
+    expect(doc.schema).toBe("phyr-analysis/1");
+    expect(doc.trace.devices.map((d: { device: string }) => d.device)).toEqual(["0000:00:01.0"]);
+    expect(doc.trace.devices[0].kernel.iommuMapCalls).toBe(48);
+    const page = readFileSync(html, "utf8");
+    const section = /<section id="trace"[\s\S]*?<\/section>/.exec(page)?.[0] ?? "";
+    expect(section).toContain('<script id="phyr-trace" type="application/json">');
+    // Outside the island, the section is fixed text: no device name in the markup.
+    expect(section.replace(/<script[\s\S]*<\/script>/, "")).not.toContain("0000:00:01.0");
   });
 
   it("a file that is not tracefs text fails with one line naming it, exit 1", () => {

@@ -169,3 +169,19 @@ export function addTraceCommand(program: Command, io: CliIo, setCode: (code: num
       setCode(await runTrace(io, o));
     });
 }
+
+/**
+ * The summary of a trace file for `phyr report --trace FILE` (`-` reads stdin).
+ * @returns the per-device summary.
+ * @throws CliFailure for an unreadable file; ParseError for text that is not tracefs output.
+ */
+export async function readTraceSummary(io: CliIo, file: string): Promise<TraceSummary> {
+  const path = file === "-" ? "stdin" : resolve(io.cwd ?? process.cwd(), file);
+  let text: string;
+  try {
+    text = file === "-" ? await readStdin() : readFileSync(path, "utf8");
+  } catch (e) {
+    throw new CliFailure(`cannot read trace ${path}: ${(e as Error).message}`);
+  }
+  return summarizeTrace(parseTrace(text, path));
+}

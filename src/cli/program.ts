@@ -159,6 +159,10 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
     .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
     .option("--reference", REFERENCE_HELP)
     .option(
+      "--trace <file>",
+      "add a section for a tracefs trace (as phyr trace --file reads it; - for stdin): kernel (traced) beside the phyr design (model); with --json, the member trace",
+    )
+    .option(
       "--scenarios",
       "also run the fixed model scenarios of phyr simulate (a simulated machine, not this one)",
     );
@@ -166,7 +170,14 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
     .addHelpText("after", EXIT_HELP)
     .action(
       async (
-        o: { out?: string; html: boolean; json?: boolean; scenarios?: boolean } & SourceFlags & SummaryOpts,
+        o: {
+          out?: string;
+          html: boolean;
+          json?: boolean;
+          scenarios?: boolean;
+          trace?: string;
+        } & SourceFlags &
+          SummaryOpts,
       ) => {
         if (!o.html && o.out !== undefined) {
           throw new UsageError("--no-html and -o/--out conflict: give one of them");
@@ -178,6 +189,7 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
             html: o.html && (!json || o.out !== undefined),
             json,
             scenarios: o.scenarios === true,
+            trace: o.trace,
             top: o.top,
             sort: o.sort,
             wide: o.wide === true,

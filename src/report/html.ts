@@ -16,6 +16,7 @@ import { jsonForScript } from "./escape.js";
 import { PAGE_CSS } from "./page-css.js";
 import { cspHash } from "./sha256.js";
 import { glossaryHtml, headerHtml, noscriptHtml } from "./static.js";
+import { traceClient, traceSectionHtml } from "./trace-section.js";
 
 /** The chart library, read by the caller (this layer does no I/O). */
 export interface ReportAssets {
@@ -41,7 +42,7 @@ export function renderReportHtml(
 ): string {
   checkInline("uPlot JS", assets.uplotJs, /<\/script|<!--/i);
   checkInline("uPlot CSS", assets.uplotCss, /<\/style/i);
-  const client = `(${reportClientMain.toString()})({ chart: ${chartClient.toString()}, map: ${mapClient.toString()}, p2p: ${p2pClient.toString()} });`;
+  const client = `(${reportClientMain.toString()})({ chart: ${chartClient.toString()}, map: ${mapClient.toString()}, p2p: ${p2pClient.toString()} }); (${traceClient.toString()})();`;
   checkInline("report script", client, /<\/script|<!--/i);
   // Only the two scripts written here may run (by hash): an inline event handler or a script
   // element that untrusted text might ever smuggle in is refused by the browser.
@@ -62,6 +63,7 @@ export function renderReportHtml(
     headerHtml(analysis, opts.now ?? new Date()),
     noscriptHtml(analysis),
     '<main id="app"></main>',
+    traceSectionHtml(analysis),
     glossaryHtml(),
     `<script id="phyr-data" type="application/json">${jsonForScript(analysis)}</script>`,
     `<script>${assets.uplotJs}</script>`,

@@ -113,13 +113,14 @@ export function traceSectionData(s: TraceSummary): TraceSectionData {
  * @param analysis the report's analysis (its `trace` member, when present, is shown).
  * @returns HTML text; no trace text is in its markup.
  */
-export function traceSectionHtml(analysis: WithTrace): string {
-  if (analysis.trace === undefined) return "";
+export function traceSectionHtml(analysis: object): string {
+  const trace = (analysis as WithTrace).trace;
+  if (trace === undefined) return "";
   return [
     '<section id="trace" aria-labelledby="trace-h">',
     '<h2 id="trace-h">DMA trace: kernel (traced) beside the phyr design (model)</h2>',
     '<div id="trace-body"><p>This section needs JavaScript to show its tables.</p></div>',
-    `<script id="phyr-trace" type="application/json">${jsonForScript(traceSectionData(analysis.trace))}</script>`,
+    `<script id="phyr-trace" type="application/json">${jsonForScript(traceSectionData(trace))}</script>`,
     "</section>",
   ].join("\n");
 }
