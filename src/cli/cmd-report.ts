@@ -10,14 +10,15 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { analyzeMachine, type MachineAnalysis, type MachineInput } from "../analyze/index.js";
+import { writeFileAtomic } from "../linux/index.js";
 import {
+  displaySafe,
   formatTable,
   type ReportAssets,
   renderReportHtml,
   renderSummary,
   terminalSafe,
 } from "../report/index.js";
-import { writeFileAtomic } from "../linux/index.js";
 import { runAllScenarios } from "./cmd-simulate.js";
 import { readTraceSummary } from "./cmd-trace.js";
 import { collectBuffers, machineInput, type Selection } from "./collect.js";
@@ -166,7 +167,8 @@ export async function runReport(
     try {
       // Whole or not at all: a temporary file beside it, fsynced and renamed (a planted symlink
       // at the name is replaced, not followed).
-      writeFileAtomic(path, renderReportHtml(a, readReportAssets()));
+      // Untrusted names shown with their control and bidi characters escaped (displaySafe).
+      writeFileAtomic(path, renderReportHtml(displaySafe(a), readReportAssets()));
     } catch (e) {
       if (e instanceof CliFailure) throw e;
       throw new CliFailure(`cannot write the report to ${path}: ${(e as Error).message}`);
