@@ -79,25 +79,39 @@ export function mapClient(kit: ClientKit): {
     let total = 0;
     for (const b of buffers)
       if (b.runMap && b.runMap.encoding === "runs-f64le-u8-base64/1") total += b.runMap.count;
+    const rawPfn = new Float64Array(total);
+    const rawVa = new Float64Array(total);
+    const rawPages = new Float64Array(total);
+    const rawKind = new Uint8Array(total);
+    const rawOwner = new Uint32Array(total);
+    let at = 0;
+    buffers.forEach((b, bi) => {
+      const m = b.runMap;
+      if (m?.encoding !== "runs-f64le-u8-base64/1" || m.count === 0) return;
+      rawPfn.set(f64(m.pfn, m.count), at);
+      rawVa.set(f64(m.va, m.count), at);
+      rawPages.set(f64(m.pages, m.count), at);
+      rawKind.set(b64(m.kind).subarray(0, m.count), at);
+      rawOwner.fill(bi, at, at + m.count);
+      at += m.count;
+    });
+    // Columns in frame order (copied once, so every redraw reads them sequentially).
+    const order = new Uint32Array(total);
+    for (let i = 0; i < total; i++) order[i] = i;
+    order.sort((a, b) => rawPfn[a] - rawPfn[b]);
     const pfn = new Float64Array(total);
     const va = new Float64Array(total);
     const pages = new Float64Array(total);
     const kind = new Uint8Array(total);
     const owner = new Uint32Array(total);
-    let at = 0;
-    buffers.forEach((b, bi) => {
-      const m = b.runMap;
-      if (!m || m.encoding !== "runs-f64le-u8-base64/1" || m.count === 0) return;
-      pfn.set(f64(m.pfn, m.count), at);
-      va.set(f64(m.va, m.count), at);
-      pages.set(f64(m.pages, m.count), at);
-      kind.set(b64(m.kind).subarray(0, m.count), at);
-      owner.fill(bi, at, at + m.count);
-      at += m.count;
-    });
-    const order = new Uint32Array(total);
-    for (let i = 0; i < total; i++) order[i] = i;
-    order.sort((a, b) => pfn[a] - pfn[b]);
+    for (let i = 0; i < total; i++) {
+      const r = order[i];
+      pfn[i] = rawPfn[r];
+      va[i] = rawVa[r];
+      pages[i] = rawPages[r];
+      kind[i] = rawKind[r];
+      owner[i] = rawOwner[r];
+    }
     let maxPages = 0;
     for (let i = 0; i < total; i++) if (pages[i] > maxPages) maxPages = pages[i];
 
@@ -118,8 +132,7 @@ export function mapClient(kit: ClientKit): {
     const spans = [...regions.filter((r) => !isWindow(r) && (r.depth === 0 || inWindow(r))), ...bars].map(
       (r) => [r.s, r.e],
     );
-    if (total > 0)
-      spans.push([pfn[order[0]] * PAGE, (pfn[order[total - 1]] + pages[order[total - 1]]) * PAGE]);
+    if (total > 0) spans.push([pfn[0] * PAGE, (pfn[total - 1] + pages[total - 1]) * PAGE]);
     spans.sort((a, b) => a[0] - b[0]);
     const covered: number[][] = [];
     for (const [s, e] of spans) {
@@ -144,6 +157,11 @@ export function mapClient(kit: ClientKit): {
       prevEnd = e;
     }
     const U = u;
+    const pieceP0 = Float64Array.from(pieces, (q) => q.p0);
+    const pieceP1 = Float64Array.from(pieces, (q) => q.p1);
+    const pieceU0 = Float64Array.from(pieces, (q) => q.u0);
+    const pieceU1 = Float64Array.from(pieces, (q) => q.u1);
+    const pieceScale = Float64Array.from(pieces, (q) => (q.p1 > q.p0 ? (q.u1 - q.u0) / (q.p1 - q.p0) : 0));
 
     const box = el("div", "physmap");
     box.id = "chart-physmap";
@@ -262,23 +280,14 @@ export function mapClient(kit: ClientKit): {
       let hi = total;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (pfn[order[mid]] < f) lo = mid + 1;
+        if (pfn[mid] < f) lo = mid + 1;
         else hi = mid;
       }
       return lo;
     };
-    const categoryOf = (r: number): number => {
-      if (selected >= 0 && owner[r] !== selected) return -1;
-      const m = mode.value;
-      return m === "backing"
-        ? kind[r]
-        : m === "length"
-          ? lenBucket(pages[r])
-          : owner[r] % PROC_COLOURS.length;
-    };
+    let m = mode.value;
     const colourOf = (c: number): string => {
       if (c < 0) return OTHER;
-      const m = mode.value;
       return m === "backing" ? KIND_COLOURS[c] : m === "length" ? LEN_COLOURS[c] : PROC_COLOURS[c];
     };
     const regionColour = (name: string): string =>
@@ -326,16 +335,34 @@ export function mapClient(kit: ClientKit): {
       if (selected >= 0) item(OTHER, "runs of other buffers");
     };
 
+    // The last full drawing, reused while only the hover line moves.
+    const cache = document.createElement("canvas");
+    let cacheKey = "";
+    const hoverLine = (g: CanvasRenderingContext2D) => {
+      if (hoverX < 0) return;
+      g.fillStyle = "#1b1b1b";
+      g.fillRect(hoverX, 0, 1, BAND_RUN[0] + BAND_RUN[1]);
+    };
     const draw = (): void => {
       const t0 = performance.now();
       W = Math.max(200, Math.floor(stage.clientWidth || box.clientWidth || 600));
       const dpr = window.devicePixelRatio || 1;
+      m = mode.value;
+      const key = `${v0},${v1},${W},${dpr},${m},${selected}`;
+      const g = canvas.getContext("2d");
+      if (!g) return;
+      if (key === cacheKey) {
+        g.setTransform(1, 0, 0, 1, 0, 0);
+        g.clearRect(0, 0, canvas.width, canvas.height);
+        g.drawImage(cache, 0, 0);
+        g.setTransform(dpr, 0, 0, dpr, 0, 0);
+        hoverLine(g);
+        return;
+      }
       canvas.width = Math.floor(W * dpr);
       canvas.height = Math.floor(H * dpr);
       canvas.style.width = `${W}px`;
       canvas.style.height = `${H}px`;
-      const g = canvas.getContext("2d");
-      if (!g) return;
       g.setTransform(dpr, 0, 0, dpr, 0, 0);
       g.clearRect(0, 0, W, H);
       g.font = "11px system-ui, sans-serif";
@@ -392,18 +419,36 @@ export function mapClient(kit: ClientKit): {
       const pv1 = pOf(v1);
       let inView = 0;
       const edges: number[] = [];
+      // Hot loop, kept flat: the piece of a run's start only moves forward (runs are in frame
+      // order), pixel x = (unit - v0) * pxPerUnit, and the category is read from the columns.
+      const pxPerUnit = W / (v1 - v0);
+      const modeCode = m === "backing" ? 1 : m === "length" ? 2 : 0;
+      const sel = selected;
+      const np = pieces.length;
+      let qi = 0;
       for (let k = firstFrom(pv0); k < total; k++) {
-        const r = order[k];
-        const s = pfn[r] * PAGE;
+        const s = pfn[k] * PAGE;
         if (s >= pv1) break;
-        const e = s + pages[r] * PAGE;
+        const e = s + pages[k] * PAGE;
         if (e <= pv0) continue;
         inView++;
-        const a = xOfU(uOf(s));
-        const b = xOfU(uOf(e));
-        const c = categoryOf(r);
-        const c0 = Math.max(0, Math.floor(a));
-        const c1 = Math.min(W, Math.ceil(b));
+        while (qi + 1 < np && pieceP0[qi + 1] <= s) qi++;
+        let qe = qi;
+        while (qe + 1 < np && pieceP0[qe + 1] < e) qe++;
+        const ua = s >= pieceP1[qi] ? pieceU1[qi] : pieceU0[qi] + (s - pieceP0[qi]) * pieceScale[qi];
+        const ub = e >= pieceP1[qe] ? pieceU1[qe] : pieceU0[qe] + (e - pieceP0[qe]) * pieceScale[qe];
+        const a = (ua - v0) * pxPerUnit;
+        const b = (ub - v0) * pxPerUnit;
+        const c =
+          sel >= 0 && owner[k] !== sel
+            ? -1
+            : modeCode === 1
+              ? kind[k]
+              : modeCode === 2
+                ? lenBucket(pages[k])
+                : owner[k] % PROC_COLOURS.length;
+        const c0 = a > 0 ? Math.floor(a) : 0;
+        const c1 = b < W ? Math.ceil(b) : W;
         for (let x = c0; x < c1; x++) {
           const ov = Math.min(b, x + 1) - Math.max(a, x);
           cover[x] += ov;
@@ -444,10 +489,11 @@ export function mapClient(kit: ClientKit): {
         g.fillRect(Math.min(Math.max(3, x), W - 4), BAND_RUN[0] + BAND_RUN[1] + 2, 1, 5);
         g.fillText(label, lx, tickY);
       }
-      if (hoverX >= 0) {
-        g.fillStyle = "#1b1b1b";
-        g.fillRect(hoverX, 0, 1, BAND_RUN[0] + BAND_RUN[1]);
-      }
+      cache.width = canvas.width;
+      cache.height = canvas.height;
+      cache.getContext("2d")?.drawImage(canvas, 0, 0);
+      cacheKey = key;
+      hoverLine(g);
       const span = pv1 - pv0;
       status.textContent = `Showing ${hex(pv0)}–${hex(pv1)} (${bytes(Math.round(span))} of address space, ${bytes(Math.max(1, Math.round(span / W)))} per pixel${pxPerPage >= 1 ? `, ${pxPerPage.toFixed(1)} px per 4 KiB frame` : ""}); ${num(inView)} of ${num(total)} runs in view.`;
       box.dataset.viewStart = hex(pv0);
@@ -464,7 +510,7 @@ export function mapClient(kit: ClientKit): {
       let bestOv = 0;
       let seen = 0;
       for (let k = firstFrom(p0); k < total && seen < 50000; k++) {
-        const r = order[k];
+        const r = k;
         const s = pfn[r] * PAGE;
         if (s >= p1) break;
         const e = s + pages[r] * PAGE;

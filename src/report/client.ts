@@ -178,6 +178,23 @@ export function reportClientMain(parts: ClientParts): void {
     "kv",
   );
   for (const m of data.access.messages) sum.appendChild(el("p", "warn", m));
+  if (data.completeness && data.completeness.status !== "complete") {
+    const what = data.completeness.status === "empty" ? "Empty result" : "Partial result";
+    for (const n of data.completeness.notes.length > 0 ? data.completeness.notes : [""])
+      sum.appendChild(el("p", "warn", `${what}${n ? `: ${n}` : "."}`));
+  }
+  if (data.verdict && data.verdict.lines.length > 0) {
+    sum.appendChild(
+      el(
+        "h3",
+        undefined,
+        `Verdict (measured from the runs read; kernel way as Linux ${data.kernelModel ?? "today"})`,
+      ),
+    );
+    const ul = el("ul", "verdict");
+    for (const line of data.verdict.lines) ul.appendChild(el("li", undefined, line));
+    sum.appendChild(ul);
+  }
 
   // Buffer chooser: drives every per-buffer section.
   const chooser = el("div", "chooser");
@@ -537,6 +554,54 @@ export function reportClientMain(parts: ClientParts): void {
   if (data.p2p.providers.length === 0 || data.p2p.clients.length === 0)
     p2p.appendChild(el("p", "empty", "No data: no memory BARs or no DMA-capable devices."));
   else redrawHeat = heat.heatMap(p2p, data.p2p);
+
+  // What if: the largest buffers read, kernel way against the design, from their own runs.
+  const wi = section(
+    "whatif",
+    "What if these buffers were handed to a device",
+    "For the largest buffers read, computed from their own runs: pinning and mapping them for VFIO, registering them for RDMA and one NVMe I/O, the kernel way next to the phyr design.",
+  );
+  const rowsWi: Any[] = data.whatIf ?? [];
+  if (rowsWi.length === 0)
+    wi.appendChild(el("p", "empty", "No data: no buffer with present pages was read."));
+  else {
+    charts.chart(wi, {
+      id: "chart-whatif",
+      caption:
+        "VFIO pin operations per buffer: kernel way (one per page) against the phyr design (one per run)",
+      categories: rowsWi.map((r) => r.label),
+      series: [
+        { label: "kernel way: pages pinned one by one", values: rowsWi.map((r) => r.vfio.kernel.pinOps) },
+        { label: "phyr design: range pins", values: rowsWi.map((r) => r.vfio.design.pinOps) },
+      ],
+      unit: "count",
+      noun: "pin operations",
+      scale: "log",
+      empty: "no pin operations",
+    });
+    table(
+      wi,
+      "Kernel way against the phyr design for the largest buffers read",
+      [
+        termNode("buffer", "buffer"),
+        "registrations",
+        termNode("VFIO pin ops, kernel / design", "pin ops"),
+        "pin calls, kernel / design",
+        "iommu_map calls, kernel / design",
+        termNode("RDMA MTT entries, best page / 4 KiB", "mtt"),
+        termNode("NVMe PRP entries / SGL descriptors", "prp"),
+      ],
+      rowsWi.map((r) => [
+        r.label,
+        r.registrations,
+        `${num(r.vfio.kernel.pinOps)} / ${num(r.vfio.design.pinOps)}`,
+        `${num(r.vfio.kernel.pinCalls)} / ${num(r.vfio.design.pinCalls)}`,
+        `${num(r.vfio.kernel.iommuMaps)} / ${num(r.vfio.design.iommuMaps)}`,
+        r.rdma ? `${num(r.rdma.entries)} / ${num(r.rdma.entries4k)}` : "-",
+        r.nvme ? `${num(r.nvme.prpEntries)} / ${num(r.nvme.sglDescriptors)}` : "-",
+      ]),
+    );
+  }
 
   // Scenarios
   const sc = section(

@@ -22,6 +22,7 @@ export const REPORT_SECTIONS: readonly (readonly [string, string])[] = [
   ["devices", "RDMA and NVMe"],
   ["pci", "PCI tree"],
   ["p2p", "P2P matrix"],
+  ["whatif", "What if"],
   ["scenarios", "Scenarios"],
   ["glossary", "Glossary"],
 ];

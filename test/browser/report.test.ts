@@ -57,6 +57,7 @@ const SECTIONS = [
   "devices",
   "pci",
   "p2p",
+  "whatif",
   "scenarios",
 ];
 const timings: Record<string, number> = {};
@@ -208,6 +209,7 @@ describe.skipIf(skip)("HTML report in Chromium", () => {
               "chart-iommu",
               "chart-iommu-sizes",
             ]);
+          if (a.whatIf.length === 0) expect(await page.textContent("#whatif")).toContain("No data");
           if (a.scenarios.length === 0) expect(await page.textContent("#scenarios")).toContain("No data");
           if (a.p2p.providers.length === 0) expect(await page.textContent("#p2p")).toContain("No data");
           const axe = await axeSerious(page);
@@ -346,27 +348,42 @@ describe.skipIf(skip)("HTML report in Chromium", () => {
     const { page } = s;
     timings["million: load to rendered (ms)"] = s.renderedAt;
     expect(await page.$eval("#chart-physmap", (b) => b.dataset.runsInView)).toBe("1000000");
-    const draws: number[] = [];
+    const drawMs = async () => Number(await page.$eval("#chart-physmap", (b) => b.dataset.drawMs));
+    // Whole map, all 1,000,000 runs binned: one full redraw per colour mode.
+    const whole: number[] = [];
+    // The whole map's first redraw after loading: let the decode's garbage be collected first.
+    await page.waitForTimeout(500);
+    for (const mode of ["backing", "length", "process", "backing", "length", "process"]) {
+      await page.selectOption("#chart-physmap select", mode);
+      whole.push(await drawMs());
+    }
+    // Zooming in with the wheel and panning with the keyboard: one full redraw per step.
+    const steps: number[] = [];
     const handle = (await page.$("#chart-physmap canvas"))!;
     await handle.scrollIntoViewIfNeeded();
     const canvas = (await handle.boundingBox())!;
     await page.mouse.move(canvas.x + canvas.width / 3, canvas.y + 90);
     for (let i = 0; i < 6; i++) {
       await page.mouse.wheel(0, -200);
-      draws.push(Number(await page.$eval("#chart-physmap", (b) => b.dataset.drawMs)));
+      steps.push(await drawMs());
     }
-    await page.keyboard.press("Tab");
     await page.focus("#chart-physmap canvas");
-    for (const key of ["ArrowRight", "ArrowLeft", "-", "-", "-", "Home"]) {
+    for (const key of ["ArrowRight", "ArrowLeft", "-", "-", "-"]) {
       await page.keyboard.press(key);
-      draws.push(Number(await page.$eval("#chart-physmap", (b) => b.dataset.drawMs)));
+      steps.push(await drawMs());
     }
-    timings["million: redraw ms (max)"] = Math.max(...draws);
-    timings["million: redraw ms (median)"] = [...draws].sort((x, y) => x - y)[draws.length >> 1];
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+    timings["million: whole-map redraw ms (median of 6)"] = median(whole);
+    timings["million: whole-map redraw ms (max of 6)"] = Math.max(...whole);
+    timings["million: zoom/pan redraw ms (median of 11)"] = median(steps);
+    timings["million: zoom/pan redraw ms (max of 11)"] = Math.max(...steps);
     const tip = (await page.textContent("#chart-physmap .tip")) ?? "";
     expect(tip).toMatch(/process: |address: /);
-    // One frame at 60 Hz is 16.7 ms; a redraw of every run in view stays within a few frames.
-    expect(timings["million: redraw ms (median)"]).toBeLessThan(100);
+    // Responsive: a redraw that bins every one of the 1,000,000 runs stays within a few 60 Hz
+    // frames (16.7 ms each), and the hover line alone reuses the last drawing. Medians: the
+    // machine's other work can stall any single redraw.
+    expect(median(whole)).toBeLessThan(250);
+    expect(median(steps)).toBeLessThan(50);
     expect(s.errors).toEqual([]);
     await page.close();
   });

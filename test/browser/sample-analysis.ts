@@ -222,8 +222,21 @@ export function sampleAnalysis(): MachineAnalysis {
 /** An analysis with nothing in it: no regions, devices, buffers or scenarios (every chart says "no data"). */
 export function emptyAnalysis(): MachineAnalysis {
   const s = sampleAnalysis();
+  const total = {
+    ...s.total,
+    pages: 0,
+    runs: 0,
+    vaLength: 0,
+    histogram: { runs: [], bytes: [] },
+    formats: s.total.formats.map((f) => ({ ...f, bytes: 0 })),
+    iommu: [],
+    rdma: [],
+  };
   return {
     ...s,
+    whatIf: [],
+    verdict: verdict({ total, buffers: [] }),
+    completeness: { status: "empty", notes: ["no process had present pages with frame numbers"] },
     origin: "live",
     host: { hostname: "empty-host", kernel: "6.18.0-test", pageSize: 4096 },
     access: { pfns: true, iomem: false, messages: [] },
@@ -231,16 +244,7 @@ export function emptyAnalysis(): MachineAnalysis {
     pci: { devices: [], tree: [] },
     p2p: { providers: [], clients: [], cells: [], notes: [] },
     buffers: [],
-    total: {
-      ...s.total,
-      pages: 0,
-      runs: 0,
-      vaLength: 0,
-      histogram: { runs: [], bytes: [] },
-      formats: s.total.formats.map((f) => ({ ...f, bytes: 0 })),
-      iommu: [],
-      rdma: [],
-    },
+    total,
     scenarios: [],
   };
 }
