@@ -1,5 +1,6 @@
 export * from "./addr.js";
 export * from "./errors.js";
+export * from "./grow.js";
 export * from "./kernel.js";
 export * from "./radix.js";
 export * from "./rng.js";

@@ -5,7 +5,7 @@
  * where folios begin (KPF_COMPOUND_HEAD). Reading needs CAP_SYS_ADMIN (the file is 0400 root).
  */
 import { closeSync, openSync, readSync } from "node:fs";
-import { checkAddr, checkCount, hex, ParseError, sortIndicesByKey } from "../core/index.js";
+import { checkAddr, checkCount, growColumn, hex, ParseError, sortIndicesByKey } from "../core/index.js";
 import { procPath, type ReaderOptions, splitLines } from "./io.js";
 import { MAX_PFN, PageRuns, RunKind } from "./runs.js";
 
@@ -233,14 +233,9 @@ export function classifyRuns(runs: PageRuns, source: KpageflagsSource, opts: Cla
   let pieces = 0;
   const addPiece = (off: number, len: number, kind: number): void => {
     if (pieces === pOff.length) {
-      const grow = <T extends Float64Array | Uint8Array>(a: T): T => {
-        const b = new (a.constructor as { new (n: number): T })(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      pOff = grow(pOff);
-      pLen = grow(pLen);
-      pKind = grow(pKind);
+      pOff = growColumn(pOff, pieces * 2);
+      pLen = growColumn(pLen, pieces * 2);
+      pKind = growColumn(pKind, pieces * 2);
     }
     pOff[pieces] = off;
     pLen[pieces] = len;

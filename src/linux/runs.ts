@@ -4,7 +4,7 @@
  * the frame both continue and the flags are equal). Struct-of-arrays typed storage with a
  * capacity separate from the count; no object per run.
  */
-import { hex } from "../core/index.js";
+import { growColumn, hex } from "../core/index.js";
 
 /** Run flag bits (one byte per run), taken from the pagemap word (Documentation/admin-guide/mm/pagemap.rst). */
 export const RunFlag = {
@@ -121,15 +121,11 @@ export class PageRuns {
   grow(): void {
     const c = this.va.length * 2;
     const n = this.count;
-    this.va = growF64(this.va, c, n);
-    this.pfn = growF64(this.pfn, c, n);
-    this.npages = growF64(this.npages, c, n);
-    const f = new Uint8Array(c);
-    f.set(this.flags.subarray(0, n));
-    this.flags = f;
-    const k = new Uint8Array(c);
-    k.set(this.kind.subarray(0, n));
-    this.kind = k;
+    this.va = growColumn(this.va, c, n);
+    this.pfn = growColumn(this.pfn, c, n);
+    this.npages = growColumn(this.npages, c, n);
+    this.flags = growColumn(this.flags, c, n);
+    this.kind = growColumn(this.kind, c, n);
   }
 
   /** Pages of the given kind. O(count). */
@@ -177,10 +173,4 @@ export class PageRuns {
       );
     }
   }
-}
-
-function growF64(a: Float64Array, c: number, n: number): Float64Array {
-  const b = new Float64Array(c);
-  b.set(a.subarray(0, n));
-  return b;
 }

@@ -11,6 +11,7 @@
  * Costs: alloc/free O(2^order) for the frame map fill (a native TypedArray.fill), every field
  * read/write O(1), `folioOfPfn` O(1).
  */
+import { growColumn } from "../core/index.js";
 import { PAGES_PER_SECTION } from "./types.js";
 
 /** Growable struct-of-arrays table of folios. */
@@ -135,44 +136,23 @@ export class FolioTable {
   private grow(): number {
     const id = this.capacity;
     const cap = Math.max(64, this.capacity * 2);
-    this.head = growF64(this.head, cap);
-    this.index = growF64(this.index, cap);
-    this.order = growU8(this.order, cap);
-    this.zone = growU8(this.zone, cap);
-    this.mt = growU8(this.mt, cap);
-    this.node = growU8(this.node, cap);
-    this.used = growU8(this.used, cap);
-    this.flags = growU16(this.flags, cap);
-    this.pgmap = growU16(this.pgmap, cap);
-    this.ref = growI32(this.ref, cap);
-    this.pincount = growI32(this.pincount, cap);
-    this.pins = growI32(this.pins, cap);
-    this.gets = growI32(this.gets, cap);
-    this.mapcount = growI32(this.mapcount, cap);
-    this.owner = growI32(this.owner, cap);
+    this.head = growColumn(this.head, cap);
+    this.index = growColumn(this.index, cap);
+    this.order = growColumn(this.order, cap);
+    this.zone = growColumn(this.zone, cap);
+    this.mt = growColumn(this.mt, cap);
+    this.node = growColumn(this.node, cap);
+    this.used = growColumn(this.used, cap);
+    this.flags = growColumn(this.flags, cap);
+    this.pgmap = growColumn(this.pgmap, cap);
+    this.ref = growColumn(this.ref, cap);
+    this.pincount = growColumn(this.pincount, cap);
+    this.pins = growColumn(this.pins, cap);
+    this.gets = growColumn(this.gets, cap);
+    this.mapcount = growColumn(this.mapcount, cap);
+    this.owner = growColumn(this.owner, cap);
     for (let i = cap - 1; i > id; i--) this.freeIds.push(i);
     this.capacity = cap;
     return id;
   }
-}
-
-function growF64(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(n);
-  b.set(a);
-  return b;
-}
-function growU8(a: Uint8Array, n: number): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(n);
-  b.set(a);
-  return b;
-}
-function growU16(a: Uint16Array, n: number): Uint16Array<ArrayBuffer> {
-  const b = new Uint16Array(n);
-  b.set(a);
-  return b;
-}
-function growI32(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(n);
-  b.set(a);
-  return b;
 }
