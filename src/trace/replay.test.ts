@@ -51,6 +51,27 @@ describe("replayLabRecord reproduces the kernel lab's 7.2.13 traces", () => {
   });
 });
 
+describe("replayLabRecord leaves coherent allocations out of a request's mappings", () => {
+  test("an iommu_map made by dma_alloc (the descriptor pool growing) is not a data mapping", () => {
+    // As the lab's nvme-nosgl run traced it: dma_pool_alloc -> dma_alloc_coherent maps a page for a
+    // PRP list page inside the first request, then the dma_alloc tracepoint.
+    const base = record("nvme-scattered4k");
+    const r = replayLabRecord(
+      withTrace(base, (ls) => {
+        const i = ls.findIndex((l) => l.includes("nvme_setup_cmd:") && l.includes("slba=0,"));
+        return [
+          ...ls.slice(0, i + 2),
+          "    kworker/0:0H-10      [000] .l...    16.763300: map: IOMMU: iova=0x00000000fffdd000 - 0x00000000fffde000 paddr=0x0000000004231000 size=4096",
+          "    kworker/0:0H-10      [000] .l...    16.763301: dma_alloc: 0000:00:01.0 dir=BIDIRECTIONAL dma_addr=fffdd000 size=4096 virt_addr=(____ptrval____) flags=GFP_ATOMIC attrs=",
+          ...ls.slice(i + 2),
+        ];
+      }),
+    );
+    expect([r.requests, r.reproduced, r.mismatches]).toEqual([16, 16, []]);
+    expect(r.departures.join("\n")).toMatch(/1 coherent allocation/);
+  });
+});
+
 describe("replayLabRecord names every difference", () => {
   test("a missing iommu_map call is a mismatch of that request", () => {
     const base = record("nvme-scattered4k");
