@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { replayLabRecord } from "../src/trace/index.js";
 import type { KernelSuite } from "./apt.js";
-import { runScenario } from "./run.js";
+import { prepareLab, runScenario } from "./run.js";
 import { findScenario, SCENARIOS, type Scenario } from "./scenarios.js";
 import { writeLabSnapshot } from "./snapshot.js";
 import { countTrace, formatSizes } from "./summary.js";
@@ -28,6 +28,10 @@ async function main(argv: string[]): Promise<number> {
     )
     .argument("[scenario]", 'scenario name, or "all"')
     .option("--list", "list the scenarios")
+    .option(
+      "--prepare",
+      "install the host packages, fetch the kernel and build the workload, without booting",
+    )
     .option("-o, --out <path>", "record file (one scenario) or directory (all); default lab-<scenario>.json")
     .option(
       "--kernel <suite>",
@@ -47,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const opts = program.opts<{
     list?: boolean;
+    prepare?: boolean;
     out?: string;
     kernel: KernelSuite;
     timeout: number;
@@ -55,6 +60,14 @@ async function main(argv: string[]): Promise<number> {
   if (opts.list) {
     const w = Math.max(...SCENARIOS.map((s) => s.name.length));
     for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(w)}  ${s.description}\n`);
+    return 0;
+  }
+  if (opts.prepare) {
+    const t0 = performance.now();
+    const p = prepareLab({ suite: opts.kernel, log: (s) => process.stderr.write(`lab: ${s}\n`) });
+    process.stdout.write(
+      `lab ready: kernel ${p.kernel.release} (Debian ${p.kernel.suite}: ${p.kernel.packages.map((x) => `${x.name} ${x.version}`).join(", ")}), ${(p.kernel.downloadedBytes / 2 ** 20).toFixed(1)} MiB downloaded, ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+    );
     return 0;
   }
   const name = program.args[0];

@@ -116,6 +116,11 @@ export const labRecord = z.strictObject({
   pci: z.array(labPciFunction),
   /** /sys/class/iommu entries. */
   iommuUnits: z.array(z.string()),
+  /**
+   * The guest kernel's log lines about the IOMMU, DMAR, swiotlb, NVMe and huge pages (e.g. the
+   * "DMA domain TLB invalidation policy" line); absent in records of the first lab runs.
+   */
+  dmesg: z.string().optional(),
   /** The last lines of the guest console. */
   console: z.string(),
   timing: z.strictObject({

@@ -156,6 +156,27 @@ export interface RunResult {
   seconds: number;
 }
 
+/** What {@link prepareLab} made ready. */
+export interface LabReady {
+  cacheDir: string;
+  kernel: LabKernel;
+  /** The static workload program. */
+  workload: string;
+}
+
+/**
+ * Installs missing host packages (root), fetches the kernel and builds the workload, all cached.
+ * O(download) the first time, O(1) after.
+ * @throws LabToolError, LabKernelError
+ */
+export function prepareLab(opts: Omit<RunOptions, "timeoutMs"> = {}): LabReady {
+  const log = opts.log ?? (() => {});
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  ensureHostTools(opts.install ?? true, log);
+  const kernel = fetchKernel({ cacheDir, suite: opts.suite ?? "unstable", log });
+  return { cacheDir, kernel, workload: buildWorkload(cacheDir) };
+}
+
 /**
  * Runs one scenario in a fresh guest and returns its validated record. O(guest run time); the
  * first run also downloads the kernel (~125 MB) and builds the workload.
@@ -165,10 +186,7 @@ export interface RunResult {
 export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<RunResult> {
   const t0 = performance.now();
   const log = opts.log ?? (() => {});
-  const cacheDir = opts.cacheDir ?? defaultCacheDir();
-  ensureHostTools(opts.install ?? true, log);
-  const kernel = fetchKernel({ cacheDir, suite: opts.suite ?? "unstable", log });
-  const workload = buildWorkload(cacheDir);
+  const { cacheDir, kernel, workload } = prepareLab(opts);
   const modules = resolveModules(kernel.modulesDir, ["nvme"]);
   const params = nvmeModuleParams(s);
   const conf = [
@@ -268,6 +286,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       mm: parseKeyValues(sec("mm")),
       pci,
       iommuUnits: sec("iommu").split("\n").filter(Boolean),
+      dmesg: sec("dmesg"),
       console: consoleTail,
       timing: { qemuSeconds: round(exit.seconds), initAtSeconds: initUptime(sec("init-uptime")) },
     });

@@ -47,6 +47,8 @@ for f in /sys/kernel/mm/transparent_hugepage/enabled /sys/kernel/mm/transparent_
 grep -i huge /proc/meminfo | sed 's/: */=/' >>/tmp/mm
 grep -E 'thp_fault_alloc|thp_fault_fallback|compact_stall' /proc/vmstat | sed 's/ /=/' >>/tmp/mm
 section mm /tmp/mm
+dmesg | grep -i -E 'iommu|dmar|swiotlb|software io tlb|nvme|hugetlb|transparent' >/tmp/dmesg
+section dmesg /tmp/dmesg
 cat $T/per_cpu/cpu0/stats >/tmp/stats 2>&1
 section trace-stats /tmp/stats
 : >/tmp/queue
