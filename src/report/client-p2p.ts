@@ -56,7 +56,10 @@ export function p2pClient(kit: ClientKit): {
       "Point at (or focus and use the arrow keys on) a cell for its details.",
     );
     detail.setAttribute("aria-live", "polite");
-    box.appendChild(canvas);
+    // Past the width (cells stay at least 3 px), the matrix scrolls in its own box.
+    const frame = el("div", "heat-frame");
+    frame.appendChild(canvas);
+    box.appendChild(frame);
     box.appendChild(detail);
     box.appendChild(legend);
     let cell = 8;

@@ -188,7 +188,7 @@ export function reportClientMain(parts: ClientParts): void {
       el(
         "h3",
         undefined,
-        `Verdict (measured from the runs read; kernel way as Linux ${data.kernelModel ?? "today"})`,
+        `Verdict (from the runs read; the kernel way follows Linux ${data.kernelModel ?? "as modelled"})`,
       ),
     );
     const ul = el("ul", "verdict");
@@ -552,7 +552,15 @@ export function reportClientMain(parts: ClientParts): void {
   for (const n of data.p2p.notes) p2p.appendChild(el("p", "note", n));
   let redrawHeat = () => {};
   if (data.p2p.providers.length === 0 || data.p2p.clients.length === 0)
-    p2p.appendChild(el("p", "empty", "No data: no memory BARs or no DMA-capable devices."));
+    p2p.appendChild(
+      el(
+        "p",
+        "empty",
+        data.p2p.notes.length > 0 && data.pci.devices.length > 0
+          ? "No data: the matrix was not computed (the note above says why)."
+          : "No data: no memory BARs or no DMA-capable devices.",
+      ),
+    );
   else redrawHeat = heat.heatMap(p2p, data.p2p);
 
   // What if: the largest buffers read, kernel way against the design, from their own runs.

@@ -23,7 +23,7 @@ caption { text-align: left; font-weight: 600; padding: 6px 8px; caption-side: to
 th, td { padding: 3px 10px; border-bottom: 1px solid #e6e6e6; text-align: left; vertical-align: top; }
 thead th { position: sticky; top: 0; background: #f2f2f2; z-index: 1; white-space: nowrap; }
 tbody th { font-weight: normal; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.mono td, table.mono th, pre.tree { font-family: ui-monospace, monospace; white-space: pre; }
 pre.tree { margin: 0; padding: 6px 8px; }
 button.sort { font: inherit; font-weight: 600; background: none; border: 0; padding: 0; cursor: pointer; color: #1b1b1b; }
@@ -42,6 +42,7 @@ details.data { margin: 6px 0 14px; } details.data summary { cursor: pointer; col
 .map-controls button, .map-controls select, .map-controls input { font: inherit; }
 .map-controls form { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; }
 .stage { position: relative; width: 100%; }
+.heat-frame { max-width: 100%; max-height: 70vh; overflow: auto; }
 .stage canvas, .heat canvas { display: block; touch-action: none; }
 canvas:focus { outline: 2px solid #0b57d0; }
 p.map-status, p.heat-detail { font-size: 12px; color: #404040; margin: 4px 0; }

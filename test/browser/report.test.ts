@@ -330,6 +330,37 @@ describe.skipIf(skip)("HTML report in Chromium", () => {
     await page.close();
   });
 
+  it("charts follow the window's width, tooltips name category, value and unit, print hides the controls", async () => {
+    const s = await open(reports.reference, VIEWPORTS[0]);
+    const { page } = s;
+    const widths = () =>
+      page.$$eval("#chart-formats canvas, #chart-physmap canvas", (cs) =>
+        cs.map((c) => c.getBoundingClientRect().width),
+      );
+    const wide = await widths();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    const narrow = await widths();
+    for (let i = 0; i < wide.length; i++) expect(narrow[i]).toBeLessThan(Math.min(390, wide[i]));
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await page.waitForTimeout(300);
+    // The first bar of the representation chart: pages, in bytes.
+    const plot = (await page.$("#chart-formats .u-over"))!;
+    await plot.scrollIntoViewIfNeeded();
+    const bb = (await plot.boundingBox())!;
+    await page.mouse.move(bb.x + bb.width / 2, bb.y + 12);
+    const tip = (await page.textContent("#chart-formats .tip")) ?? "";
+    const pages = islandOf(reports.reference).total.formats[0];
+    expect(tip).toContain(`${pages.name} — bytes: `);
+    expect(tip).toContain(`(${pages.bytes.toLocaleString("en-US")} bytes)`);
+    await page.emulateMedia({ media: "print" });
+    expect(await page.isVisible("#chart-physmap .map-controls")).toBe(false);
+    expect(await page.isVisible("nav.toc")).toBe(false);
+    expect(s.errors).toEqual([]);
+    await page.close();
+  });
+
   it("the reference report loads within the browser's budget and its size is recorded", async () => {
     const s = await open(reports.reference, VIEWPORTS[0]);
     const size = statSync(reports.reference).size;
