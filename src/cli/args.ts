@@ -107,18 +107,19 @@ export function parseSeed(text: string): number {
 /**
  * Parses a byte size option (`4096`, `0x1000`, `64M`, `1GiB`, or as printed: `256 MiB`).
  * @param text the option value.
+ * @param option the option's name for the message (default `--size`).
  * @returns the size in bytes (>= 1).
  * @throws UsageError for bad syntax or zero.
  */
-export function parseSizeOption(text: string): number {
+export function parseSizeOption(text: string, option = "--size"): number {
   let v: number;
   try {
     // Accept sizes as the CLI prints them ("256 MiB", "1 TiB"): drop the space before the unit.
     v = parseSize(text.trim().replace(/^(\S+)\s+([kmgt]i?b?)$/i, "$1$2"));
   } catch (e) {
-    throw new UsageError(`--size ${JSON.stringify(text)} is invalid: ${(e as Error).message}`);
+    throw new UsageError(`${option} ${JSON.stringify(text)} is invalid: ${(e as Error).message}`);
   }
-  if (v < 1) throw new UsageError(`--size ${JSON.stringify(text)} is invalid: expected at least 1 byte`);
+  if (v < 1) throw new UsageError(`${option} ${JSON.stringify(text)} is invalid: expected at least 1 byte`);
   return v;
 }
 

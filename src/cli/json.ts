@@ -44,14 +44,31 @@ export type TopoJson = { schema: typeof TOPO_SCHEMA } & Pick<
  */
 export type CaptureJson = { schema: typeof CAPTURE_SCHEMA; file: string; warnings: string[] } & CaptureResult;
 
-/** `phyr simulate --json`: the scenarios, with the size the full bench runs each at (bytes). */
+/**
+ * `phyr simulate --json`: the scenarios, with the size a run uses without --size, the unit sizes
+ * must be a multiple of, the largest size, and the size the full bench runs each at (bytes).
+ */
 export interface ScenarioListJson {
   schema: typeof SCENARIO_LIST_SCHEMA;
-  scenarios: { name: string; description: string; fullSize: number }[];
+  scenarios: {
+    name: string;
+    description: string;
+    defaultSize: number;
+    unit: number;
+    maxSize: number;
+    fullSize: number;
+  }[];
 }
 
-/** `phyr simulate NAME --json`: one scenario's result (metrics side by side, ratios baseline / design). */
-export type ScenarioJson = { schema: typeof SCENARIO_SCHEMA } & ScenarioSummary;
+/**
+ * `phyr simulate NAME --json`: one scenario's result (metrics side by side, ratios baseline /
+ * design; model numbers), with the estimate made before the run and what the run measured (peak
+ * resident memory of the process from getrusage, wall time).
+ */
+export type ScenarioJson = { schema: typeof SCENARIO_SCHEMA } & ScenarioSummary & {
+    estimate: { memoryBytes: number; seconds: number };
+    measured: { peakRssBytes: number; seconds: number };
+  };
 
 /** One bench row (bench/harness.ts BenchRow). */
 export interface BenchRowJson {

@@ -306,16 +306,35 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
     .option("--seed <n>", "seed of the simulated machine", parseSeed, 1)
     .option(
       "--size <bytes>",
-      "buffer / guest-memory size (e.g. 64M, 2G); default: the scenario's small size",
-      parseSizeOption,
+      'buffer / guest-memory size (e.g. 64M, 2G, or as the list prints it: "64 MiB"); default: the scenario\'s default size',
+      (v: string) => parseSizeOption(v),
+    )
+    .option(
+      "--max-memory <bytes>",
+      "memory a run may use (default: 75% of the memory available now); a size whose estimate is above it is refused",
+      (v: string) => parseSizeOption(v, "--max-memory"),
     )
     .option(
       "--json",
-      'print JSON: the list as { schema: "phyr-scenarios/1", scenarios }; a run as { schema: "phyr-scenario/1", name, description, seed, size, design, baseline, ratios, notes }',
+      'print JSON: the list as { schema: "phyr-scenarios/1", scenarios }; a run as { schema: "phyr-scenario/1", name, description, seed, size, design, baseline, ratios, notes, estimate, measured }',
     )
-    .action(async (name: string | undefined, o: { seed: number; size?: number; json?: boolean }) => {
-      setCode(await runSimulate(io, { name, seed: o.seed, size: o.size, json: o.json === true }));
-    });
+    .addHelpText("after", EXIT_HELP)
+    .action(
+      async (
+        name: string | undefined,
+        o: { seed: number; size?: number; maxMemory?: number; json?: boolean },
+      ) => {
+        setCode(
+          await runSimulate(io, {
+            name,
+            seed: o.seed,
+            size: o.size,
+            maxMemory: o.maxMemory,
+            json: o.json === true,
+          }),
+        );
+      },
+    );
 
   program
     .command("bench")
