@@ -306,8 +306,9 @@ export class MachineMemory {
   }
 
   /**
-   * Throws unless folio `id` may be migrated now: live, not kernel-owned, not hugetlb (the model
-   * keeps hugetlb folios in place), owned by a migration client, holding only its owner's reference. O(1).
+   * Throws unless folio `id` may be migrated now: live, not kernel-owned, not hugetlb (hugetlb
+   * folios move only for long-term pins, through hugetlb.ts migrateHugetlbForPin), owned by a
+   * migration client, holding only its owner's reference. O(1).
    * @throws RangeError for an id that is not a live folio; MemError FOLIO_PINNED or FOLIO_UNMOVABLE
    *   naming the head frame.
    */

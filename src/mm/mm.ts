@@ -163,8 +163,7 @@ export class AddressSpace implements MigrationClient, FileMapper {
       if (write && mem.zeroFolio >= 0 && ptePfn(e) === f.head[mem.zeroFolio]) {
         const at = alignDown(va, PAGE_SIZE);
         const id = mem.allocFolio(0, { ...vma.policy, flags: FolioFlag.ANON, owner: this.id, index: at });
-        this.pt.replace(at, f.head[id], PteFlag.PRESENT | PteFlag.WRITE);
-        f.mapcount[id]++;
+        this.mapFolio(at, PAGE_SIZE, id, PteFlag.PRESENT | PteFlag.WRITE, f.head[id], true);
       }
       return;
     }
@@ -196,8 +195,7 @@ export class AddressSpace implements MigrationClient, FileMapper {
         const index = (at - vma.start + vma.offset) / PAGE_SIZE;
         const id = vma.file!.getPage(index, vma.policy);
         // A 4 KiB leaf at the page's frame inside its (possibly large) folio.
-        this.pt.set(at, PAGE_SIZE, f.head[id] + index - f.index[id] / PAGE_SIZE, prot);
-        f.mapcount[id]++;
+        this.mapFolio(at, PAGE_SIZE, id, prot, f.head[id] + index - f.index[id] / PAGE_SIZE);
         return;
       }
       case "hugetlb": {
@@ -344,8 +342,20 @@ export class AddressSpace implements MigrationClient, FileMapper {
     }
   }
 
-  private mapFolio(va: number, size: number, id: number, prot: number): void {
-    this.pt.set(va, size, this.mem.folios.head[id], prot);
+  /**
+   * Maps `size` bytes at `va` to folio `id` (from frame `pfn`, default its head; `replace` swaps
+   * the leaf already there) and counts the mapping.
+   */
+  private mapFolio(
+    va: number,
+    size: number,
+    id: number,
+    prot: number,
+    pfn = this.mem.folios.head[id],
+    replace = false,
+  ): void {
+    if (replace) this.pt.replace(va, pfn, prot);
+    else this.pt.set(va, size, pfn, prot);
     this.mem.folios.mapcount[id]++;
   }
 }
