@@ -3,6 +3,7 @@ import { describe, expect, test } from "vitest";
 import { fcRuns } from "../../test/kit/index.js";
 import { type IoPgtableFormatName, ioPgtableFormat } from "./format.js";
 import { ioMap, ioUnmap } from "./map.js";
+import { iommuPgsize } from "./pgsize.js";
 import { IoPageTable } from "./pgtable.js";
 import { IommuMapError, IommuProt } from "./prot.js";
 
@@ -228,4 +229,102 @@ describe("IoPageTable fixed cases", () => {
       pt.checkValid();
     }
   });
+});
+
+// Table lifetime against a naive model of drivers/iommu/generic_pt/iommu_pt.h: a table exists from
+// the map that first needs it (__map_range / pt_iommu_new_table) until one unmap_pages call whose
+// walk covers its whole span without meeting a hole (__unmap_range, pt_entry_fully_covered), or a
+// larger leaf installed over it (clear_contig). The model keeps a set of (level, window) pairs.
+describe("IoPageTable table lifetime agrees with a naive generic_pt model", () => {
+  for (const name of ["x86-4level", "amd-v1"] as IoPgtableFormatName[]) {
+    test(`random whole-mapping maps and unmaps (${name})`, () => {
+      const f = ioPgtableFormat(name);
+      const g = 2 ** f.granuleShift;
+      const E = 2 ** f.bitsPerLevel;
+      const top = f.startLevels;
+      const entry = (l: number) => 2 ** (f.granuleShift + f.bitsPerLevel * (l - 1));
+      const span = (l: number) => entry(l) * E;
+      const leafLevel = (size: number) => {
+        let l = 1;
+        while (l < top && entry(l + 1) <= size) l++;
+        return l;
+      };
+      const op = fc.record({
+        unmap: fc.boolean(),
+        iova: fc.oneof(
+          fc.nat(2047),
+          fc.nat(3).map((x) => x * 512),
+        ),
+        phys: fc.oneof(
+          fc.nat(4095),
+          fc.nat(7).map((x) => x * 512),
+        ),
+        pages: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.constantFrom(512, 1024, 600)),
+        pick: fc.nat(),
+      });
+      fc.assert(
+        fc.property(fc.array(op, { maxLength: 30 }), (ops) => {
+          const pt = new IoPageTable(f);
+          const tables = new Set<string>([`${top}:0`]);
+          /** Leaf start IOVA and size per mapped granule page. */
+          const leafAt = new Map<number, { start: number; size: number }>();
+          const live: [number, number][] = [];
+          for (const o of ops) {
+            if (o.unmap && live.length > 0) {
+              const [iova, pages] = live.splice(o.pick % live.length, 1)[0];
+              ioUnmap(pt, iova * g, pages * g, null, null);
+              // __iommu_unmap: one unmap_pages per iommu_pgsize step; each walk stops at a hole.
+              let at = iova * g;
+              const end = (iova + pages) * g;
+              while (at < end) {
+                const step = iommuPgsize(f.pgsizeBitmap, at, at, end - at);
+                const hi = at + step.pgsize * step.count;
+                let pos = at;
+                while (pos < hi && leafAt.has(pos / g)) {
+                  const leaf = leafAt.get(pos / g)!;
+                  for (let p = leaf.start; p < leaf.start + leaf.size; p += g) leafAt.delete(p / g);
+                  pos = leaf.start + leaf.size;
+                }
+                const stop = Math.min(hi, pos);
+                for (const key of [...tables]) {
+                  const [l, w] = key.split(":").map(Number);
+                  if (l < top && w * span(l) >= at && (w + 1) * span(l) <= stop) tables.delete(key);
+                }
+                if (pos === at) break;
+                at = pos;
+              }
+            } else {
+              const pages = Math.min(o.pages, 2048 - o.iova);
+              let clash = false;
+              for (let i = 0; i < pages; i++) if (leafAt.has(o.iova + i)) clash = true;
+              if (clash) continue;
+              ioMap(pt, o.iova * g, o.phys * g, pages * g, RW);
+              live.push([o.iova, pages]);
+              let done = 0;
+              while (done < pages * g) {
+                const at = o.iova * g + done;
+                const step = iommuPgsize(f.pgsizeBitmap, at, o.phys * g + done, pages * g - done);
+                for (let k = 0; k < step.count; k++) {
+                  const start = at + k * step.pgsize;
+                  const l = leafLevel(step.pgsize);
+                  for (const key of [...tables]) {
+                    const [tl, w] = key.split(":").map(Number);
+                    if (tl < l && w * span(tl) >= start && (w + 1) * span(tl) <= start + step.pgsize)
+                      tables.delete(key);
+                  }
+                  for (let tl = l; tl <= top; tl++) tables.add(`${tl}:${Math.floor(start / span(tl))}`);
+                  for (let p = start; p < start + step.pgsize; p += g)
+                    leafAt.set(p / g, { start, size: step.pgsize });
+                }
+                done += step.pgsize * step.count;
+              }
+            }
+            pt.checkValid();
+            expect(pt.tableCount).toBe(tables.size);
+          }
+        }),
+        fcRuns(100),
+      );
+    });
+  }
 });
