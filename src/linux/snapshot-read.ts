@@ -319,12 +319,15 @@ export class SnapshotSource implements MachineSource {
   }
 }
 
+/** Names of standard input read as "-". */
+const STDIN_PATHS = new Set(["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"]);
+
 /**
  * Loads a snapshot written by `capture()`. The file is opened once and read once, as a stream, so
  * a pipe, a FIFO or `/dev/stdin` works like a file (a FIFO with no writer waits for one, as any
  * reader of a FIFO does; the wait does not block the event loop). Memory and time are O(input):
  * runs in typed arrays, about 1 KiB per VMA and 26 bytes per run.
- * @param path snapshot file (plain or gzip), or "-" for standard input
+ * @param path snapshot file (plain or gzip), or "-" (or /dev/stdin) for standard input
  * @param opts size and count limits ({@link LOAD_LIMITS} by default)
  * @returns a MachineSource with the captured data
  * @throws RangeError for a limit that is not a positive integer; LimitExceeded when the input
@@ -334,7 +337,9 @@ export class SnapshotSource implements MachineSource {
  */
 export async function loadSnapshot(path: string, opts: LoadOptions = {}): Promise<SnapshotSource> {
   const limits = loadLimits(opts);
-  if (path === "-") return loadSnapshotStream(process.stdin, "<stdin>", limits);
+  // Standard input by any of its names: a socket (what some parents give as stdin) cannot be
+  // opened by path (ENXIO), so these read the descriptor already open.
+  if (path === "-" || STDIN_PATHS.has(path)) return loadSnapshotStream(process.stdin, "<stdin>", limits);
   const handle = await open(path, "r");
   return loadSnapshotStream(handle.createReadStream(), basename(path), limits);
 }

@@ -91,9 +91,10 @@ export function liveSource(opts: LiveSourceOptions = {}): MachineSource {
     processes: () => readProcesses(opts),
     vmas(pid) {
       const v = readSmaps(pid, opts);
-      // A process killed while being read is a zombie until reaped: its smaps is empty, as a
-      // kernel thread's is; tell them apart so that an exit is not reported as "no memory".
-      if (v.length === 0 && !processAlive(pid, opts)) throw exitedError(pid);
+      // A process killed while being read is torn down, then a zombie until reaped: its smaps
+      // shows VMAs with no Rss, then nothing, as a kernel thread's does. Alive after the read
+      // means alive during it; otherwise say it exited instead of reporting "no memory".
+      if (!processAlive(pid, opts)) throw exitedError(pid);
       return v;
     },
     runs(pid, vaStart, vaEnd, o) {
@@ -106,6 +107,8 @@ export function liveSource(opts: LiveSourceOptions = {}): MachineSource {
         if (!processAlive(pid, opts)) throw exitedError(pid);
         throw e;
       }
+      // Pages of an exiting process read as not present: only a read the process outlived is whole.
+      if (!processAlive(pid, opts)) throw exitedError(pid);
       const src = runs.presentPages > runs.hiddenPages ? kpageflags() : null;
       return src ? classifyRuns(runs, src) : runs;
     },
@@ -117,20 +120,28 @@ export function liveSource(opts: LiveSourceOptions = {}): MachineSource {
 }
 
 /**
- * Whether process `pid` still runs: its `<procRoot>/<pid>/stat` state is neither Z (zombie) nor
- * X (dead) (fs/proc/array.c task_state_array); without a stat file, whether its directory exists. O(1).
+ * Whether process `pid` still runs: in `<procRoot>/<pid>/stat` its state is neither Z (zombie)
+ * nor X (dead) (fs/proc/array.c task_state_array) and its flags lack PF_EXITING; without a stat
+ * file, whether its directory exists. O(1).
  */
 export function processAlive(pid: number, opts: ReaderOptions = {}): boolean {
   try {
     const stat = readFileSync(procPath(opts, String(pid), "stat"), "utf8");
-    // "pid (comm) S ...": comm may hold spaces and parentheses, so the state follows the last ')'.
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
+    // "pid (comm) S ppid pgrp session tty_nr tpgid flags ...": comm may hold spaces and
+    // parentheses, so the fields follow the last ')' (fs/proc/array.c do_task_stat).
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const flags = Number(f[6]);
+    // include/linux/sched.h PF_EXITING (0x4), set first thing in do_exit(): the mm may already
+    // be gone while the state still reads R or D.
+    return f[0] !== "Z" && f[0] !== "X" && !(Number.isInteger(flags) && (flags & PF_EXITING) !== 0);
   } catch {
     // No stat (a fixture tree holds only some files): alive while its directory exists.
     return existsSync(procPath(opts, String(pid)));
   }
 }
+
+/** include/linux/sched.h: the task is getting shut down. */
+const PF_EXITING = 0x4;
 
 /** The error of a process that exited while being read (code ESRCH, as kill(2) gives). */
 function exitedError(pid: number): Error {
