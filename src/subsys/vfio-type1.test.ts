@@ -111,6 +111,34 @@ describe("type1 pinning of large folios and range unpin (vfio_pin_pages_remote, 
   });
 });
 
+describe("type1 and the zero page (is_invalid_reserved_pfn: PageReserved)", () => {
+  test("a read-only MAP_DMA of never-written memory maps the zero page: reserved, uncharged, never unpinned", () => {
+    // Read faults map the shared zero page; GUP returns it without a pin; type1 sees PageReserved,
+    // so rsvd: one run per page (the pfns repeat), nothing charged, dma->has_rsvd -> put_pfn per
+    // page on unmap, which skips it.
+    const mem = new MachineMemory({ nodes: [{ start: 0, size: GiB }] });
+    const mm = new AddressSpace(mem, { thp: "never", zeroPage: true });
+    const v = mm.mmap({ kind: "anon", len: 4 * P });
+    mm.populate(v.start, 4 * P, false);
+    const digest = mem.digest();
+    const d = new IommuDomain({ type: "dma", name: "vfio" });
+    const c = new VfioType1Container(mm, d);
+    const st = c.mapDma(v.start, GUEST_IOVA, 4 * P, { write: false });
+    expect([st.pinCalls, st.pinOps, st.iommuMaps, st.lockedPages]).toEqual([1, 4, 4, 0]);
+    const zero = mem.folios.head[mem.zeroFolio] * P;
+    for (let i = 0; i < 4; i++) expect(d.iovaToPhys(GUEST_IOVA + i * P)).toBe(zero);
+    expect(mem.digest()).toBe(digest);
+    expect(c.unmapDmaStats(GUEST_IOVA, 4 * P)).toEqual({
+      bytes: 4 * P,
+      iommuUnmaps: 4,
+      unpinCalls: 4,
+      unlockedPages: 0,
+    });
+    expect(mem.digest()).toBe(digest);
+    mem.checkValid();
+  });
+});
+
 describe("type1 RLIMIT_MEMLOCK accounting (vfio_lock_acct, mm_lock_acct)", () => {
   test("pages with a struct page are charged; past the limit MAP_DMA is ENOMEM and nothing changes", () => {
     const { mem, mm, dom } = vm();

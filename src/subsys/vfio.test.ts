@@ -269,17 +269,21 @@ describe("VFIO type1 vs iommufd range mapping of guest memory", () => {
     expect(d1.iovaToPhys(IOVA + 0x1234)).toBe(bar + 0x1234);
     // type1 follows the pfns and takes no pin of its own.
     expect(mem.pfnmapPins.get(1)).toBe(512);
-    // Both map the BAR as MMIO (uncached, no IOMMU_CACHE), readable and writable as asked.
-    for (const d of [d1, d2]) {
+    // The design maps the BAR as MMIO (uncached); type1 maps it with dma->prot | domain->prot, which
+    // is IOMMU_CACHE on a coherent domain (vfio_iommu_map: type1 has no IOMMU_MMIO).
+    for (const [d, kind] of [
+      [d1, IommuProt.CACHE],
+      [d2, IommuProt.MMIO],
+    ] as const) {
       expect(d.pgtable!.lookup(IOVA + 0x1234)).toBe(true);
-      expect(d.pgtable!.found.prot).toBe(IommuProt.READ | IommuProt.WRITE | IommuProt.MMIO);
+      expect(d.pgtable!.found.prot).toBe(IommuProt.READ | IommuProt.WRITE | kind);
       expect(d.translate("0000:01:00.0", IOVA + 0x1000, "write")).toBe(bar + 0x1000);
     }
-    // A read-only MAP_DMA of another BAR page range: READ | MMIO, a device write faults.
+    // A read-only MAP_DMA of another BAR page range: READ only, a device write faults.
     const d3 = dom();
     new VfioType1Container(mm, d3).mapDma(v.start, IOVA, 16 * P, { write: false });
     expect(d3.pgtable!.lookup(IOVA)).toBe(true);
-    expect(d3.pgtable!.found.prot).toBe(IommuProt.READ | IommuProt.MMIO);
+    expect(d3.pgtable!.found.prot).toBe(IommuProt.READ | IommuProt.CACHE);
     expect(d3.tryTranslate("0000:01:00.0", IOVA, "read")).toBe(bar);
     expect(d3.tryTranslate("0000:01:00.0", IOVA, "write")).toBe(-1);
     expect(d3.faults.at(-1)?.reason).toBe("no-write");

@@ -21,6 +21,10 @@
  *   vfio_unpin_pages_remote unpins the chunk as one range (put_valid_unreserved_pfns ->
  *   unpin_user_page_range_dirty_lock, dirtying when mapped writable) unless the mapping holds
  *   reserved pfns (dma->has_rsvd: put_pfn per page); locked_vm is uncharged.
+ * - Reserved pfns are BAR pfns (no struct page) and PageReserved pages: the shared zero page, which
+ *   a read-only MAP_DMA of never-written memory gets; they are neither charged nor unpinned.
+ * - Every run is mapped with dma->prot | domain->prot (IOMMU_CACHE on a coherent x86 domain), BARs
+ *   included: type1 never asks for IOMMU_MMIO.
  * The vfio_dma entries are indexed by IOVA ({@link IovaIntervals}, the kernel's rb-tree), so an
  * overlap check or an unmap lookup is O(log n) even at the limit.
  */
@@ -198,7 +202,9 @@ export class VfioType1Container {
         const run = pin.pinPagesRemote(va + done * PAGE_SIZE, n - done);
         const runIova = iova + done * PAGE_SIZE;
         try {
-          this.domain.map(runIova, run.pfn * PAGE_SIZE, run.npages * PAGE_SIZE, mapProt(write, run.rsvd));
+          // vfio_iommu_map: dma->prot | domain->prot -- IOMMU_CACHE on a cache-coherent domain, for
+          // BAR pfns too (type1 has no IOMMU_MMIO).
+          this.domain.map(runIova, run.pfn * PAGE_SIZE, run.npages * PAGE_SIZE, mapProt(write, false));
         } catch (e) {
           // vfio_pin_map_dma: vfio_unpin_pages_remote(dma, iova, pfn, npage, true) on a map failure.
           if (!run.rsvd) unpinUserPageRange(this.mm, run.pfn, run.npages);
@@ -311,7 +317,10 @@ class Type1Pinner {
     let rsvd = false;
     let pinned = 0;
     let lockAcct = 0;
-    if (this.left > 0) base = this.batch[this.off]; // leftover pages from an earlier call
+    if (this.left > 0) {
+      base = this.batch[this.off]; // leftover pages from an earlier call
+      rsvd = this.reserved(base);
+    }
     try {
       while (pinned < npage) {
         if (this.left === 0) {
@@ -329,20 +338,25 @@ class Type1Pinner {
             continue;
           }
           this.refill(addr, npage - pinned, v === undefined ? addr + PAGE_SIZE : v.end);
-          if (base < 0) base = this.batch[0];
+          if (base < 0) {
+            base = this.batch[0];
+            rsvd = this.reserved(base);
+          }
         }
         // Consume the batch while contiguous (num_pages_contiguous per step).
         const b = this.batch;
-        if (rsvd || b[this.off] !== base + pinned) break;
+        if (b[this.off] !== base + pinned || rsvd !== this.reserved(b[this.off])) break;
         let nr = 1;
         while (nr < this.left && nr < npage - pinned && b[this.off + nr] === b[this.off] + nr) nr++;
-        if (!this.c.lockCap && mm.lockedVm + lockAcct + nr > this.c.memlockLimitPages) {
+        // Reserved pages are not charged (nor, with no mdev, are pages already externally pinned).
+        const acct = rsvd ? 0 : nr;
+        if (acct > 0 && !this.c.lockCap && mm.lockedVm + lockAcct + acct > this.c.memlockLimitPages) {
           throw new VfioError(
             "ENOMEM",
-            `Cannot map vaddr ${hex(vaddr)}: RLIMIT_MEMLOCK (${hex(this.c.memlockLimitPages * PAGE_SIZE)}) exceeded with ${mm.lockedVm + lockAcct + nr} pages locked (vfio_pin_pages_remote)`,
+            `Cannot map vaddr ${hex(vaddr)}: RLIMIT_MEMLOCK (${hex(this.c.memlockLimitPages * PAGE_SIZE)}) exceeded with ${mm.lockedVm + lockAcct + acct} pages locked (vfio_pin_pages_remote)`,
           );
         }
-        lockAcct += nr;
+        lockAcct += acct;
         pinned += nr;
         this.off += nr;
         this.left -= nr;
@@ -358,6 +372,15 @@ class Type1Pinner {
     this.dma.locked += lockAcct;
     this.dma.hasRsvd ||= rsvd;
     return { pfn: base, npages: pinned, rsvd, charged: lockAcct };
+  }
+
+  /**
+   * is_invalid_reserved_pfn for a page GUP returned: PageReserved, which in the model only the
+   * shared zero page is (FOLL_PIN took no reference on it either). O(1).
+   */
+  private reserved(pfn: number): boolean {
+    const mem = this.c.mm.mem;
+    return mem.zeroFolio >= 0 && pfn === mem.folios.head[mem.zeroFolio];
   }
 
   /** vfio_batch_unpin: releases batch pages pinned but not consumed. */
