@@ -84,6 +84,13 @@ describe.skipIf(skip)("phyr trace (built binary)", () => {
     expect(d[0].kernel.iommuBytes).toBe(48 * 131072);
   });
 
+  it("--file also takes a kernel-lab record (its trace field) and prints the same as its trace text", () => {
+    const rec = phyr(["trace", "--file", join(FIXTURES, "nvme-scattered4k.json"), "--json"]);
+    const raw = phyr(["trace", "--file", labTrace("nvme-scattered4k"), "--json"]);
+    expect(rec.code).toBe(0);
+    expect(JSON.parse(rec.out).summary).toEqual(JSON.parse(raw.out).summary);
+  });
+
   it("a trace without DMA API events says so in one line (text and JSON)", () => {
     const p = join(tmp, "nodma.trace");
     writeFileSync(p, `${ctx}tracing_mark_write: hello\n${ctx}block_bio_queue: 254,0 R 0 + 8 [dd]\n`);

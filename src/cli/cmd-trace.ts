@@ -58,6 +58,21 @@ export function renderTraceSummary(s: TraceSummary, origin: string, io: CliIo): 
   return out;
 }
 
+/**
+ * The tracefs text of a file's contents: the text itself, or the `trace` field of a kernel-lab
+ * record (lab/fixtures/*.json, a JSON object whose `trace` is the raw tracefs text). O(n).
+ */
+export function traceTextOf(contents: string): string {
+  if (!contents.trimStart().startsWith("{")) return contents;
+  try {
+    const v = JSON.parse(contents) as { trace?: unknown };
+    if (typeof v?.trace === "string") return v.trace;
+  } catch {
+    // not JSON: parsed as tracefs text below, which names the first line it cannot read
+  }
+  return contents;
+}
+
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
@@ -86,8 +101,8 @@ export async function runTrace(io: CliIo, o: TraceCommand): Promise<number> {
     } catch (e) {
       throw new CliFailure(`cannot read trace ${path}: ${(e as Error).message}`);
     }
-    const trace = parseTrace(text, path);
-    origin = path;
+    const trace = parseTrace(traceTextOf(text), path);
+    origin = o.file === "-" ? "stdin" : o.file;
     json = {
       schema: TRACE_SCHEMA,
       source: { kind: "file", path },
@@ -154,7 +169,10 @@ export function addTraceCommand(program: Command, io: CliIo, setCode: (code: num
     .description(
       "summarise the kernel's DMA decisions from tracefs (dma:, iommu:, swiotlb:, nvme: events) per device: kernel (traced) beside the phyr design (model) for the same physical ranges",
     )
-    .option("--file <file>", "read tracefs text (the trace or trace_pipe format); - reads stdin")
+    .option(
+      "--file <file>",
+      "read tracefs text (the trace or trace_pipe format), or a kernel-lab record (its trace field); - reads stdin",
+    )
     .option(
       "--seconds <n>",
       "trace live for N seconds (root): enables the events, restores every setting after",
@@ -183,5 +201,5 @@ export async function readTraceSummary(io: CliIo, file: string): Promise<TraceSu
   } catch (e) {
     throw new CliFailure(`cannot read trace ${path}: ${(e as Error).message}`);
   }
-  return summarizeTrace(parseTrace(text, path));
+  return summarizeTrace(parseTrace(traceTextOf(text), path));
 }
