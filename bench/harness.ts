@@ -99,3 +99,25 @@ export function fmtNs(ns: number): string {
   if (ns < 1e9) return `${(ns / 1e6).toFixed(2)} ms`;
   return `${(ns / 1e9).toFixed(2)} s`;
 }
+
+/**
+ * Rows whose ratio missed its target (`ratio.ok === false`). O(rows).
+ * @param suites the rows of every suite run.
+ * @returns how many targets were not met.
+ */
+export function targetsMissed(suites: readonly { rows: readonly BenchRow[] }[]): number {
+  let n = 0;
+  for (const s of suites) for (const r of s.rows) if (r.ratio?.ok === false) n++;
+  return n;
+}
+
+/**
+ * The runner's exit code: 2 when `--only` matched no suite (a usage error), 1 when a target was
+ * not met, 0 otherwise.
+ * @param o suites run, whether `--only` was given, targets missed.
+ * @returns the exit code.
+ */
+export function benchExitCode(o: { suitesRun: number; only: boolean; missed: number }): number {
+  if (o.only && o.suitesRun === 0) return 2;
+  return o.missed > 0 ? 1 : 0;
+}

@@ -1,11 +1,12 @@
 /**
  * `npm run bench [-- --quick] [--only NAME] [--json]`: runs every bench/*.bench.ts suite in this
- * process and prints rows with their ratios (all measured in this one run).
+ * process and prints rows with their ratios (all measured in this one run). Exits 1 when a target
+ * was not met and 2 when `--only` matches no suite.
  */
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type BenchRow, type BenchSuite, fmtNs } from "./harness.js";
+import { type BenchRow, type BenchSuite, benchExitCode, fmtNs, targetsMissed } from "./harness.js";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -19,9 +20,10 @@ const files = readdirSync(here)
   .sort();
 
 const all: { suite: string; rows: BenchRow[] }[] = [];
-let failed = 0;
+const names: string[] = [];
 for (const file of files) {
   const mod = (await import(pathToFileURL(join(here, file)).href)) as { suite: BenchSuite };
+  names.push(mod.suite.name);
   if (only && !mod.suite.name.includes(only)) continue;
   if (!json) process.stdout.write(`\n== ${mod.suite.name}${quick ? " (quick)" : ""}\n`);
   const rows = await mod.suite.run({ quick });
@@ -35,11 +37,18 @@ for (const file of files) {
     let line = `  ${r.name.padEnd(58)} ${v.padStart(14)}`;
     if (r.ratio) {
       const mark = r.ratio.ok === undefined ? "" : r.ratio.ok ? "  ok" : "  BELOW TARGET";
-      if (r.ratio.ok === false) failed++;
       line += `  ${r.ratio.value.toFixed(r.ratio.value >= 100 ? 0 : 2)}x vs ${r.ratio.against}${r.ratio.want ? ` (want ${r.ratio.want})` : ""}${mark}`;
     }
     process.stdout.write(`${line}\n`);
   }
 }
-if (json) process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
-else process.stdout.write(`\n${failed === 0 ? "all targets met" : `${failed} target(s) not met`}\n`);
+const missed = targetsMissed(all);
+const code = benchExitCode({ suitesRun: all.length, only: only !== undefined, missed });
+if (code === 2) {
+  process.stderr.write(
+    `phyr: error: --only ${JSON.stringify(only)} matches no suite: expected part of one of ${names.join(", ")}\n`,
+  );
+} else if (json) process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
+else process.stdout.write(`\n${missed === 0 ? "all targets met" : `${missed} target(s) not met`}\n`);
+// Exit non-zero when a target was not met (1) or --only matched nothing (2).
+process.exitCode = code;

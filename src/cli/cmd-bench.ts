@@ -23,7 +23,7 @@ export interface BenchCommand {
  * Runs the benchmarks.
  * @param io streams and environment.
  * @param o `--quick`, `--only NAME`, `--json`, and the runner to use.
- * @returns the runner's exit code.
+ * @returns the runner's exit code: 0 all targets met, 1 a target not met, 2 `--only` matched no suite.
  * @throws CliFailure when the runner is not built, cannot start, or (with `--json`) prints
  *   something that is not its JSON rows.
  */
@@ -50,7 +50,8 @@ export async function runBench(io: CliIo, o: BenchCommand = {}): Promise<number>
     child.on("error", (e) => reject(new CliFailure(`cannot run the bench runner: ${e.message}`)));
     child.on("close", (c) => resolve(c ?? 1));
   });
-  if (o.json && code === 0) io.stdout.write(jsonDocument(benchJson(out)));
+  // Exit 1 (a target not met) still printed every row: the document is whole.
+  if (o.json && (code === 0 || code === 1)) io.stdout.write(jsonDocument(benchJson(out)));
   return code;
 }
 

@@ -203,7 +203,9 @@ export function runWatched(
   const file = workerFile();
   if (!file) return Promise.resolve(runScenario(name, { seed, size: plan.size }));
   return new Promise((resolve, reject) => {
-    const worker = new Worker(file, { workerData: { name, seed, size: plan.size } });
+    // Node flags that only apply to a main script (--input-type, -e) are not the worker's.
+    const execArgv = process.execArgv.filter((a) => !/^(--input-type|--eval|-e|--print|-p)\b/.test(a));
+    const worker = new Worker(file, { workerData: { name, seed, size: plan.size }, execArgv });
     const t0 = performance.now();
     const progress = progressLine(io, plan);
     let settled = false;

@@ -342,6 +342,10 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
     .option("--quick", "smaller sizes")
     .option("--only <name>", "only suites whose name contains this")
     .option("--json", 'print the rows as JSON: { schema: "phyr-bench/1", suites }')
+    .addHelpText(
+      "after",
+      "\nExit codes:\n  0  every target met\n  1  a target not met (the rows are still printed)\n  2  usage: bad flags, or --only matches no suite",
+    )
     .action(async (o: { quick?: boolean; only?: string; json?: boolean }) => {
       setCode(await runBench(io, { quick: o.quick === true, only: o.only, json: o.json === true }));
     });

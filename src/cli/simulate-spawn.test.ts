@@ -38,7 +38,7 @@ describe.skipIf(skip)("phyr simulate, spawned", () => {
   });
 
   it.each([
-    [["simulate", "vfio-1g", "--size", "64T"], /needs about 81.1 GiB of memory \(estimate\)/],
+    [["simulate", "vfio-1g", "--size", "64T"], /needs about 81.2 GiB of memory \(estimate\)/],
     [
       ["simulate", "devmem-rx", "--size", "64G"],
       /--size for devmem-rx: size 64 GiB .* is invalid: at most 22.6 GiB/,
