@@ -50,6 +50,9 @@ describe("phyr on the reference machine", () => {
       "systemd",
     ]);
     const page = readFileSync(html, "utf8");
+    expect(page).toContain(
+      "<title>phyr report — REFERENCE MACHINE (simulated server, not this computer)</title>",
+    );
     expect(page).toContain('"origin":"reference"');
     expect(page).toContain("phyr-reference");
   });

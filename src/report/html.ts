@@ -54,7 +54,8 @@ export function renderReportHtml(
     '<meta charset="utf-8">',
     `<meta http-equiv="Content-Security-Policy" content="${csp}">`,
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    "<title>phyr report</title>",
+    // The reference machine says so in the title too (a fixed text: no untrusted input).
+    `<title>phyr report${analysis.origin === "reference" ? " — REFERENCE MACHINE (simulated server, not this computer)" : ""}</title>`,
     `<style>${assets.uplotCss}</style>`,
     `<style>${PAGE_CSS}</style>`,
     "</head>",
