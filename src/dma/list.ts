@@ -1,9 +1,10 @@
 /**
- * DmaList: the output of mapping (STYLE rule 3: inputs and outputs are different types). It reads
+ * DmaList: the output of mapping (inputs and outputs are different types: CPU ranges in, DMA out). It reads
  * like a PhyrList -- it is one, held privately as storage in the wide store -- but its addresses are
  * DMA/IOVA addresses, and it records how it was produced. Only dma/ builds it; callers read it.
  */
 import {
+  type EntryVisitor,
   type PhyrCursor,
   type PhyrEntry,
   PhyrList,
@@ -63,11 +64,17 @@ export class DmaList implements PhyrRead {
     return this.ranges.entry(i);
   }
 
-  /** Calls `fn(dma, len, flags, provider, index)` per range without allocating. O(n). */
-  forEachEntry(
-    fn: (addr: number, len: number, flags: number, provider: number, index: number) => void,
-  ): void {
-    this.ranges.forEachEntry(fn);
+  /**
+   * Calls `fn(dma, len, flags, provider, index)` per range without allocating; `false` stops.
+   * O(n). @returns false when `fn` stopped the walk
+   */
+  forEachEntry(fn: EntryVisitor): boolean {
+    return this.ranges.forEachEntry(fn);
+  }
+
+  /** Ranges through one refilled object (`reused`) or a new object per step. O(1) per step. */
+  entries(reused?: PhyrEntry): IterableIterator<PhyrEntry> {
+    return this.ranges.entries(reused);
   }
 
   /** Every range as an object. O(n). */
@@ -76,8 +83,8 @@ export class DmaList implements PhyrRead {
   }
 
   /** Iterates ranges as objects. */
-  [Symbol.iterator](): Iterator<PhyrEntry> {
-    return this.ranges[Symbol.iterator]();
+  [Symbol.iterator](): IterableIterator<PhyrEntry> {
+    return this.ranges.entries();
   }
 
   /** Verifies the storage invariants. O(n). @throws Error */

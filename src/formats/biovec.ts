@@ -16,7 +16,6 @@ import { hex, PAGE_SIZE } from "../core/index.js";
 import { PhyrList, type PhyrRead } from "../phyr/index.js";
 import {
   appendDecoded,
-  eachEntry,
   type Format,
   forEachSegment,
   pagePtrHi,
@@ -73,7 +72,7 @@ export const biovecPageFormat: Format = {
   },
   encode(list: PhyrRead): Uint8Array {
     const w = new ByteWriter(this.bytesFor(list), this.name);
-    eachEntry(list, (addr, len) => {
+    list.forEachEntry((addr, len) => {
       const n = pagesTouched(addr, len);
       for (let k = 0; k < n; k++) {
         const piece = Math.min(len, PAGE_SIZE - (addr % PAGE_SIZE));
@@ -96,7 +95,7 @@ export const biovecFormat: Format = {
   holds: { flags: false, provider: false, byteGranular: true },
   bytesFor(list: PhyrRead): number {
     let n = 0;
-    eachEntry(list, (addr, len) => {
+    list.forEachEntry((addr, len) => {
       n += segmentCount(addr, len, MAX_SEG_PAGES);
     });
     return BVEC_BYTES * n;
@@ -104,7 +103,7 @@ export const biovecFormat: Format = {
   encode(list: PhyrRead): Uint8Array {
     const w = new ByteWriter(this.bytesFor(list), this.name);
     const put = (addr: number, len: number): void => writeBvec(w, addr, len);
-    eachEntry(list, (addr, len) => forEachSegment(addr, len, MAX_SEG_PAGES, put));
+    list.forEachEntry((addr, len) => forEachSegment(addr, len, MAX_SEG_PAGES, put));
     return w.finish(this.name);
   },
   decode(bytes: Uint8Array): PhyrList {

@@ -22,7 +22,7 @@ import {
   type PhyrRead,
   SEGMENT_BYTES,
 } from "../phyr/index.js";
-import { eachEntry, type Format } from "./format.js";
+import type { Format } from "./format.js";
 import { ByteReader, ByteWriter } from "./wire.js";
 
 /** Largest chunk capacity (8-byte slots) the decoder accepts. */
@@ -37,7 +37,7 @@ export function compactWords(addr: number, len: number, flags: number, provider:
 function chunksFor(list: PhyrRead): number {
   let chunks = 0;
   let used = CAP_WORDS;
-  eachEntry(list, (addr, len, flags, provider) => {
+  list.forEachEntry((addr, len, flags, provider) => {
     const w = encodeCompact(addr, len, flags, provider);
     if (used + w > CAP_WORDS) {
       chunks++;
@@ -76,7 +76,7 @@ export const compactFormat: Format = {
       v.setUint32(8, bytes % 0x100000000, true);
       v.setUint32(12, Math.floor(bytes / 0x100000000), true);
     };
-    eachEntry(list, (addr, len, flags, provider) => {
+    list.forEachEntry((addr, len, flags, provider) => {
       const width = encodeCompact(addr, len, flags, provider);
       if (used + width > CAP_WORDS) {
         close();

@@ -40,22 +40,6 @@ export interface Format {
   readonly holds: FormatHolds;
 }
 
-/** Entry callback used by {@link eachEntry}. */
-export type EntryFn = (addr: number, len: number, flags: number, provider: number) => void;
-
-/**
- * Calls `fn` for every entry, through PhyrList.forEachEntry when the list has it and a reusable
- * cursor otherwise (no allocation per entry either way). O(n).
- */
-export function eachEntry(list: PhyrRead, fn: EntryFn): void {
-  const fast = (list as Partial<Pick<PhyrList, "forEachEntry">>).forEachEntry;
-  if (typeof fast === "function") {
-    fast.call(list, fn);
-    return;
-  }
-  for (const c = list.cursor(); !c.done; c.nextEntry()) fn(c.entryAddr, c.entryLen, c.flags, c.provider);
-}
-
 /** Number of 4 KiB pages [addr, addr + len) touches. O(1). */
 export function pagesTouched(addr: number, len: number): number {
   return Math.floor((addr + len - 1) / PAGE_SIZE) - Math.floor(addr / PAGE_SIZE) + 1;

@@ -16,8 +16,6 @@ import { scatterlistFormat } from "./scatterlist.js";
 export * from "./biovec.js";
 export * from "./compact.js";
 export {
-  type EntryFn,
-  eachEntry,
   type Format,
   type FormatHolds,
   pagesTouched,

@@ -12,7 +12,7 @@
  */
 import { countNaturalChunks, decomposeRun, PAGE_SIZE } from "../core/index.js";
 import { PFN_LIMIT, PhyrList, type PhyrRead } from "../phyr/index.js";
-import { appendDecoded, eachEntry, type Format, pagesTouched } from "./format.js";
+import { appendDecoded, type Format, pagesTouched } from "./format.js";
 import { ByteReader, ByteWriter } from "./wire.js";
 
 /** Header bytes: first_page_offset, total_length, min_alignment (u64 each). */
@@ -41,7 +41,7 @@ function forEachPieceRun(list: PhyrRead, emit: (pfn: number, n: number) => void)
       n -= piece;
     }
   };
-  eachEntry(list, (addr, len) => {
+  list.forEachEntry((addr, len) => {
     const pfn = Math.floor(addr / PAGE_SIZE);
     const n = pagesTouched(addr, len);
     if (runN > 0 && pfn === runPfn + runN) {
@@ -68,7 +68,7 @@ function header(list: PhyrRead): Jason8Header {
   let first = -1;
   let lastEnd = 0;
   let pageBytes = 0;
-  eachEntry(list, (addr, len) => {
+  list.forEachEntry((addr, len) => {
     if (first < 0) first = addr % PAGE_SIZE;
     lastEnd = addr + len;
   });

@@ -24,7 +24,7 @@
 import { ADDR_LIMIT, checkCount, ctz52, hex, ParseError } from "../core/index.js";
 import { type PhyrEntry, PhyrList, type PhyrRead } from "../phyr/index.js";
 import { BitReader, BitWriter, bitWidth, unzigzag, zigzag } from "./bitio.js";
-import { appendDecoded, eachEntry, type Format } from "./format.js";
+import { appendDecoded, type Format } from "./format.js";
 import { ByteReader, ByteWriter } from "./wire.js";
 
 /** "PHPK" little-endian. */
@@ -58,7 +58,7 @@ function columns(list: PhyrRead): Cols {
     prov: new Uint16Array(n),
   };
   let i = 0;
-  eachEntry(list, (addr, len, flags, provider) => {
+  list.forEachEntry((addr, len, flags, provider) => {
     c.addr[i] = addr;
     c.len[i] = len;
     c.flags[i] = flags;

@@ -9,7 +9,7 @@
  */
 import { PAGE_SIZE } from "../core/index.js";
 import { type PhyrList, type PhyrRead, phyrFromPfns } from "../phyr/index.js";
-import { eachEntry, type Format, pagePtrHi, pagePtrLo, pagesTouched, pfnOfPagePtr } from "./format.js";
+import { type Format, pagePtrHi, pagePtrLo, pagesTouched, pfnOfPagePtr } from "./format.js";
 import { ByteReader, ByteWriter } from "./wire.js";
 
 /** Bytes of one struct page pointer. */
@@ -18,7 +18,7 @@ export const PAGE_PTR_BYTES = 8;
 /** Pages every entry of `list` touches, summed. O(n). */
 export function totalPagesTouched(list: PhyrRead): number {
   let pages = 0;
-  eachEntry(list, (addr, len) => {
+  list.forEachEntry((addr, len) => {
     pages += pagesTouched(addr, len);
   });
   return pages;
@@ -38,7 +38,7 @@ export const pagesFormat: Format = {
   },
   encode(list: PhyrRead): Uint8Array {
     const w = new ByteWriter(this.bytesFor(list), this.name);
-    eachEntry(list, (addr, len) => {
+    list.forEachEntry((addr, len) => {
       const first = Math.floor(addr / PAGE_SIZE);
       const n = pagesTouched(addr, len);
       for (let pfn = first; pfn < first + n; pfn++) w.u64h(pagePtrLo(pfn), pagePtrHi(pfn));

@@ -8,7 +8,7 @@
  */
 import { PAGE_SIZE } from "../core/index.js";
 import { PFN_LIMIT, PhyrList, type PhyrRead } from "../phyr/index.js";
-import { appendDecoded, eachEntry, type Format, pagesTouched } from "./format.js";
+import { appendDecoded, type Format, pagesTouched } from "./format.js";
 import { ByteReader, ByteWriter } from "./wire.js";
 
 /** Bytes per run: u64 pfn + u32 npfns. */
@@ -23,7 +23,7 @@ export const PFN_BATCH_MAX_NPFNS = 0xffffffff;
 export function forEachPfnRun(list: PhyrRead, emit: (pfn: number, npfns: number) => void): void {
   let runPfn = -1;
   let runN = 0;
-  eachEntry(list, (addr, len) => {
+  list.forEachEntry((addr, len) => {
     let pfn = Math.floor(addr / PAGE_SIZE);
     let n = pagesTouched(addr, len);
     if (runN > 0 && pfn === runPfn + runN) {

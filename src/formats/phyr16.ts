@@ -5,7 +5,7 @@
  */
 import { ADDR_LIMIT } from "../core/index.js";
 import { PhyrList, type PhyrRead } from "../phyr/index.js";
-import { appendDecoded, eachEntry, type Format } from "./format.js";
+import { appendDecoded, type Format } from "./format.js";
 import { ByteReader, ByteWriter } from "./wire.js";
 
 /** sizeof(struct phys_vec). */
@@ -21,7 +21,7 @@ export const phyr16Format: Format = {
   },
   encode(list: PhyrRead): Uint8Array {
     const w = new ByteWriter(this.bytesFor(list), this.name);
-    eachEntry(list, (addr, len) => {
+    list.forEachEntry((addr, len) => {
       w.u64(addr);
       w.u64(len);
     });

@@ -26,7 +26,7 @@
  */
 import { ADDR_LIMIT, PAGE_SIZE } from "../core/index.js";
 import { PhyrList, type PhyrRead } from "../phyr/index.js";
-import { appendDecoded, eachEntry, type Format } from "./format.js";
+import { appendDecoded, type Format } from "./format.js";
 import { ByteReader, ByteWriter } from "./wire.js";
 
 /** Bytes per chunk. */
@@ -54,7 +54,7 @@ export function rlistEntryBytes(addr: number, len: number, flags: number, provid
 function chunksFor(list: PhyrRead): number {
   let chunks = 0;
   let used = ROOM;
-  eachEntry(list, (addr, len, flags, provider) => {
+  list.forEachEntry((addr, len, flags, provider) => {
     const b = rlistEntryBytes(addr, len, flags, provider);
     if (used + b > ROOM) {
       chunks++;
@@ -91,7 +91,7 @@ export const rlistFormat: Format = {
       h.setUint16(4, used, true);
       h.setUint16(6, count, true);
     };
-    eachEntry(list, (addr, len, flags, provider) => {
+    list.forEachEntry((addr, len, flags, provider) => {
       const b = rlistEntryBytes(addr, len, flags, provider);
       if (used + b > ROOM) {
         close();

@@ -22,7 +22,6 @@ import { checkCount, hex, PAGE_SIZE } from "../core/index.js";
 import { PhyrList, type PhyrRead } from "../phyr/index.js";
 import {
   appendDecoded,
-  eachEntry,
   type Format,
   forEachSegment,
   pagePtrHi,
@@ -56,7 +55,7 @@ export function sgSlots(nents: number): number {
 export function sgEntriesFor(list: PhyrRead, maxSegment = SG_MAX_SEGMENT): number {
   const segPages = Math.floor(maxSegment / PAGE_SIZE);
   let n = 0;
-  eachEntry(list, (addr, len) => {
+  list.forEachEntry((addr, len) => {
     n += segmentCount(addr, len, segPages);
   });
   return n;
@@ -97,7 +96,7 @@ export const scatterlistFormat: Format = {
       w.u32(len);
       w.zeros(16);
     };
-    eachEntry(list, (addr, len) => forEachSegment(addr, len, MAX_SEG_PAGES, put));
+    list.forEachEntry((addr, len) => forEachSegment(addr, len, MAX_SEG_PAGES, put));
     return w.finish(this.name);
   },
   decode(bytes: Uint8Array): PhyrList {

@@ -178,29 +178,44 @@ export class ListCursor implements PhyrCursor {
 }
 
 /**
- * The iterator behind `for (const e of list)`: one cursor, one entry object per step (a class, not
- * a generator: V8 runs a plain `next()` several times faster than a generator resume). The cursor
- * moves lazily, at the step after an entry was returned, as a generator would.
+ * The iterator of `list.entries(reused)` and `for (const e of list)`: one cursor, and either one
+ * refilled entry object (`reused`, as sorted-btree's `entries(low, reusedArray)`) or one new object
+ * per step. A class, not a generator: V8 runs a plain `next()` several times faster than a
+ * generator resume. The cursor moves lazily, at the step after an entry was returned, as a
+ * generator would.
  */
 export class EntryIterator implements IterableIterator<PhyrEntry> {
   private readonly c: ListCursor;
   private started = false;
 
-  /** @param list the list to iterate from its first entry. */
-  constructor(list: SegmentSource) {
+  /**
+   * @param list the list to iterate from its first entry.
+   * @param reused the object each step refills; absent: a new object per step.
+   */
+  constructor(
+    list: SegmentSource,
+    private readonly reused?: PhyrEntry,
+  ) {
     this.c = new ListCursor(list);
   }
 
-  /** The next entry as a new object, or done. O(1). */
+  /** The next entry (the reused object refilled, or a new one), or done. O(1). */
   next(): IteratorResult<PhyrEntry> {
     const c = this.c;
     if (this.started) c.nextEntry();
     else this.started = true;
     if (c.done) return { done: true, value: undefined };
-    return {
-      done: false,
-      value: { addr: c.entryAddr, len: c.entryLen, flags: c.flags, provider: c.provider },
-    };
+    const e = this.reused;
+    if (e === undefined)
+      return {
+        done: false,
+        value: { addr: c.entryAddr, len: c.entryLen, flags: c.flags, provider: c.provider },
+      };
+    e.addr = c.entryAddr;
+    e.len = c.entryLen;
+    e.flags = c.flags;
+    e.provider = c.provider;
+    return { done: false, value: e };
   }
 
   /** Itself (an iterator is iterable). */

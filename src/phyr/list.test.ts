@@ -1,9 +1,9 @@
 import fc from "fast-check";
-import { describe, expect, test } from "vitest";
+import { describe, expect, it, test } from "vitest";
 import { fcRuns } from "../../test/kit/index.js";
 import { PhyrList, type PhyrListOptions } from "./list.js";
 import { refAt, refPageCount, refPieces, refSlice, refTotal } from "./reference.js";
-import type { PhyrEntry, PhyrStoreKind } from "./types.js";
+import { type PhyrEntry, PhyrFlag, type PhyrStoreKind } from "./types.js";
 
 const P52 = 2 ** 52;
 
@@ -297,5 +297,43 @@ describe("PhyrList", () => {
     c.nextEntry();
     expect(c.done).toBe(true);
     expect(new PhyrList().cursor().done).toBe(true);
+  });
+});
+
+describe("one iteration protocol", () => {
+  const list = PhyrList.fromRanges([
+    { addr: 0x1000, len: 0x1000 },
+    { addr: 0x10000, len: 0x3000, flags: PhyrFlag.PINNED },
+    { addr: 0x40000, len: 0x2000, provider: 2 },
+  ]);
+
+  it("forEachEntry stops when the visitor returns false and says so", () => {
+    const seen: number[] = [];
+    const done = list.forEachEntry((addr, _len, _flags, _prov, i) => {
+      seen.push(addr);
+      return i < 1;
+    });
+    expect(done).toBe(false);
+    expect(seen).toEqual([0x1000, 0x10000]);
+    expect(list.forEachEntry(() => undefined)).toBe(true);
+  });
+
+  it("entries(reused) refills one object; entries() and for-of give a new one per step", () => {
+    const reused = { addr: 0, len: 0, flags: 0, provider: 0 };
+    const objs = new Set<object>();
+    const got: number[][] = [];
+    for (const e of list.entries(reused)) {
+      objs.add(e);
+      got.push([e.addr, e.len, e.flags, e.provider]);
+    }
+    expect(objs.size).toBe(1);
+    expect([...objs][0]).toBe(reused);
+    expect(got).toEqual([
+      [0x1000, 0x1000, 0, 0],
+      [0x10000, 0x3000, PhyrFlag.PINNED, 0],
+      [0x40000, 0x2000, 0, 2],
+    ]);
+    expect(new Set([...list.entries()]).size).toBe(3);
+    expect([...list].map((e) => e.addr)).toEqual([0x1000, 0x10000, 0x40000]);
   });
 });

@@ -18,7 +18,7 @@ import { type Chunk, EntrySlot, Segment } from "./chunk.js";
 import { CompactChunk, decodeCompact, encodeCompact } from "./compact.js";
 import { EntryIterator, ListCursor } from "./cursor.js";
 import { decodeEntry, segmentAt, sliceSegments } from "./locate.js";
-import type { PhyrCursor, PhyrEntry, PhyrRead, PhyrStoreKind } from "./types.js";
+import type { EntryVisitor, PhyrCursor, PhyrEntry, PhyrRead, PhyrStoreKind } from "./types.js";
 import { checkChunkCapacity, checkEntry } from "./validate.js";
 import { WideChunk } from "./wide.js";
 
@@ -313,12 +313,12 @@ export class PhyrList implements PhyrRead {
   }
 
   /**
-   * Calls `fn` for every entry in order; allocates nothing per entry. O(n).
+   * Calls `fn` for every entry in order; allocates nothing per entry; `fn` returning `false` stops
+   * the walk. O(n), O(k) when stopped at the k-th entry.
    * @param fn receives (addr, len, flags, provider, index).
+   * @returns false when `fn` stopped the walk
    */
-  forEachEntry(
-    fn: (addr: number, len: number, flags: number, provider: number, index: number) => void,
-  ): void {
+  forEachEntry(fn: EntryVisitor): boolean {
     const slot = this._slot;
     let index = 0;
     for (const s of this._segs) {
@@ -336,9 +336,10 @@ export class PhyrList implements PhyrRead {
           len -= s.head;
         }
         if (k === last) len -= s.tail;
-        fn(addr, len, slot.flags, slot.provider, index++);
+        if (fn(addr, len, slot.flags, slot.provider, index++) === false) return false;
       }
     }
+    return true;
   }
 
   /** Every entry as a new object, in order. O(n). */
@@ -350,8 +351,13 @@ export class PhyrList implements PhyrRead {
     return out;
   }
 
-  /** Iterates entries as new objects (convenience; hot paths use {@link cursor}). O(1) per step. */
-  [Symbol.iterator](): Iterator<PhyrEntry> {
+  /** Entries through one refilled object (`reused`) or a new object per step. O(1) per step. */
+  entries(reused?: PhyrEntry): EntryIterator {
+    return new EntryIterator(this, reused);
+  }
+
+  /** Iterates entries as new objects (convenience: {@link entries} with no reused object). */
+  [Symbol.iterator](): EntryIterator {
     return new EntryIterator(this);
   }
 

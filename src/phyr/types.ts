@@ -71,6 +71,18 @@ export interface PhyrCursor {
   reset(): void;
 }
 
+/**
+ * The callback of {@link PhyrRead.forEachEntry}: one entry's fields and its index; return `false`
+ * to stop the walk (any other value, or none, goes on).
+ */
+export type EntryVisitor = (
+  addr: number,
+  len: number,
+  flags: number,
+  provider: number,
+  index: number,
+) => unknown;
+
 /** The read interface shared by every store and every view. */
 export interface PhyrRead extends Iterable<PhyrEntry> {
   /** Which store holds the entries. */
@@ -83,6 +95,18 @@ export interface PhyrRead extends Iterable<PhyrEntry> {
   readonly byteSize: number;
   /** A fresh cursor at the first byte. */
   cursor(): PhyrCursor;
+  /**
+   * Calls `fn` for each entry in order, allocating nothing per entry; `fn` returning `false`
+   * stops the walk. O(n), O(k) when stopped at the k-th entry.
+   * @returns false when `fn` stopped the walk, true when every entry was visited
+   */
+  forEachEntry(fn: EntryVisitor): boolean;
+  /**
+   * An iterator over the entries that refills one entry object per step: `reused` when given
+   * (no allocation per entry; keep no reference to it across steps), a new object per step
+   * otherwise (what `for (const e of list)` uses). O(1) per step.
+   */
+  entries(reused?: PhyrEntry): IterableIterator<PhyrEntry>;
   /** Entry `i` as an object. O(log chunks) for wide, O(log chunks + chunk capacity) for compact. @throws RangeError */
   entry(i: number): PhyrEntry;
   /** Verifies every invariant in O(n). @throws Error describing the first broken invariant. */
