@@ -6,6 +6,7 @@
 import { resolve } from "node:path";
 import { type CaptureResult, capture, TRUNCATION_MARKER } from "../linux/index.js";
 import { terminalSafe } from "../report/index.js";
+import { planCapture } from "./capture-check.js";
 import { CliFailure, type CliIo, EXIT_OK, progressFor } from "./io.js";
 import { CAPTURE_SCHEMA, type CaptureJson, jsonDocument } from "./json.js";
 
@@ -58,6 +59,9 @@ export async function runCapture(io: CliIo, o: CaptureCommand): Promise<number> 
   return EXIT_OK;
 }
 
+/** Skipped processes named in the text output. */
+const SKIPPED_SHOWN = 3;
+
 const count = (n: number, one: string, many = `${one}s`): string =>
   `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
 
@@ -75,6 +79,14 @@ export function captureSummary(r: CaptureResult, file: string): string[] {
   if (r.skippedProcesses > 0 || r.vmaErrors > 0) {
     lines.push(
       `${count(r.skippedProcesses, "process", "processes")} skipped, ${count(r.vmaErrors, "VMA")} unreadable`,
+    );
+  }
+  if (r.skipped.length > 0) {
+    // Name the first few, with the reason (untrusted names made terminal-safe).
+    const shown = r.skipped.slice(0, SKIPPED_SHOWN);
+    const more = r.skippedProcesses - shown.length;
+    lines.push(
+      `  skipped: ${shown.map((p) => `${p.pid} ${terminalSafe(p.comm)} (${p.reason})`).join("; ")}${more > 0 ? `; and ${more.toLocaleString("en-US")} more` : ""}`,
     );
   }
   if (r.truncated > 0) {

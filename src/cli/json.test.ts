@@ -58,7 +58,10 @@ describe("--json on every command: the documented shape", () => {
     ["simulate", ["simulate", "rdma-mr", "--size", "8M", "--json"], "phyr-scenario/1"],
   ])("%s %j prints one %s document with the fields its --help names", async (cmd, argv, schema) => {
     const r = await run(argv, fixtureEnv);
-    expect(r.err).toBe("");
+    // A scenario run says its estimate before and its measured peak after, on stderr only.
+    expect(r.err).toMatch(
+      schema === "phyr-scenario/1" ? /^phyr: rdma-mr at 8 MiB: estimate .*\nphyr: done in .*\n$/ : /^$/,
+    );
     expect(r.code).toBe(EXIT_OK);
     checkDocument(r.out, await documented(cmd), schema);
   });
@@ -104,6 +107,7 @@ describe("capture's text output", () => {
       runs: 65541,
       vmaErrors: 1,
       skippedProcesses: 0,
+      skipped: [] as { pid: number; comm: string; reason: string }[],
       truncated: 0,
       bytes: 2582806,
     };
@@ -113,6 +117,16 @@ describe("capture's text output", () => {
     ]);
     expect(captureSummary({ ...r, processes: 1, vmaErrors: 0 }, "s")).toEqual([
       "Captured 1 process, 18,204 VMAs, 65,541 runs (2,582,806 bytes uncompressed) to s",
+    ]);
+    const skipped = [
+      { pid: 41, comm: "a\u001b", reason: "exited while being read" },
+      { pid: 42, comm: "b", reason: "permission denied" },
+      { pid: 43, comm: "c", reason: "exited while being read" },
+      { pid: 44, comm: "d", reason: "exited while being read" },
+    ];
+    expect(captureSummary({ ...r, vmaErrors: 0, skippedProcesses: 12, skipped }, "s").slice(1)).toEqual([
+      "12 processes skipped, 0 VMAs unreadable",
+      "  skipped: 41 a\\x1b (exited while being read); 42 b (permission denied); 43 c (exited while being read); and 9 more",
     ]);
     expect(captureSummary({ ...r, processes: 1, vmaErrors: 0, truncated: 2 }, "s")[1]).toBe(
       '2 strings or list entries cut to fit the snapshot format\'s limits (cut strings end in "…[truncated]")',

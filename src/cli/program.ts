@@ -276,7 +276,7 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
     .option("--gzip", "gzip the file whatever its name")
     .option(
       "--json",
-      'print what was written as JSON: { schema: "phyr-capture/1", file, records, processes, vmas, runs, vmaErrors, skippedProcesses, truncated, bytes, warnings }',
+      'print what was written as JSON: { schema: "phyr-capture/1", file, records, processes, vmas, runs, vmaErrors, skippedProcesses, skipped, truncated, bytes, warnings }',
     )
     .action(
       async (o: {

@@ -39,6 +39,19 @@ export interface CaptureOptions extends ReaderOptions {
   capturedAt?: string;
 }
 
+/** Skipped processes named in {@link CaptureResult.skipped} (the rest are only counted). */
+export const SKIPPED_KEPT = 20;
+
+/** Why a process could not be read, in a few words. */
+function skipReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === "ENOENT" || code === "ESRCH") return "exited while being read";
+  if (code === "EACCES" || code === "EPERM") return "permission denied";
+  return String((e as Error)?.message ?? e)
+    .replace(/\s+/g, " ")
+    .slice(0, 200);
+}
+
 /** What {@link capture} wrote. */
 export interface CaptureResult {
   records: number;
@@ -49,6 +62,8 @@ export interface CaptureResult {
   vmaErrors: number;
   /** Processes that vanished or could not be read, or whose pid is beyond the format's limit (left out). */
   skippedProcesses: number;
+  /** The first {@link SKIPPED_KEPT} of them: pid, name (anonymized with the rest) and why. */
+  skipped: { pid: number; comm: string; reason: string }[];
   /**
    * Strings shortened (ending in "…[truncated]") and list entries left out so that the file fits
    * the limits the loader enforces (SNAPSHOT_LIMITS); also in the file's end record.
@@ -186,6 +201,7 @@ export async function capture(opts: CaptureOptions): Promise<CaptureResult> {
     runs: 0,
     vmaErrors: 0,
     skippedProcesses: 0,
+    skipped: [],
     truncated: 0,
     bytes: 0,
   };
@@ -248,15 +264,25 @@ export async function capture(opts: CaptureOptions): Promise<CaptureResult> {
         : all.filter((p) => (opts.pids as readonly number[]).includes(p.pid));
     for (let i = 0; i < wanted.length; i++) {
       const p = wanted[i];
-      if (p.pid > L.pid) {
+      const skip = (reason: string) => {
         result.skippedProcesses++;
+        if (result.skipped.length < SKIPPED_KEPT) {
+          result.skipped.push({
+            pid: p.pid,
+            comm: fit.str(anon ? anon.name(p.comm) : p.comm, L.comm),
+            reason,
+          });
+        }
+      };
+      if (p.pid > L.pid) {
+        skip(`pid above the format's limit ${L.pid}`);
         continue;
       }
       let vmas: VmaStats[];
       try {
         vmas = src.vmas(p.pid);
-      } catch {
-        result.skippedProcesses++;
+      } catch (e) {
+        skip(skipReason(e));
         continue;
       }
       await sink.write({
