@@ -30,6 +30,14 @@ export interface TracedMapping {
   granuleAligned: boolean;
   /** iommu:map calls of this mapping. */
   iommu: IommuMapEvent[];
+  /**
+   * The NVMe request it belongs to (an id per traced nvme_setup_cmd, until the task issues the
+   * request), or -1 outside one. A 7.x request on dma-direct maps each segment with its own
+   * dma_map_phys: the design builds one list per request, not per call.
+   */
+  request: number;
+  /** A coherent allocation's mapping (dma_alloc*): counted on the kernel side, no range list. */
+  coherent: boolean;
 }
 
 /** What one device did, as traced. */
@@ -97,12 +105,25 @@ function covers(m: IommuMapEvent, addr: number, len: number): boolean {
   return m.paddr < hi && m.paddr + m.size > lo;
 }
 
-/** Takes from `pending` the maps that cover any of the ranges; leaves the others. */
-function claim(pending: IommuMapEvent[], ranges: readonly PhysRange[]): IommuMapEvent[] {
+/** True when the iommu map's IOVA lies in [dma, dma + len) granule-aligned (the IOVA the event returned). */
+function atIova(m: IommuMapEvent, dma: number, len: number): boolean {
+  return m.iova >= alignDown(dma, PAGE_SIZE) && m.iova < alignUp(dma + Math.max(len, 1), PAGE_SIZE);
+}
+
+/**
+ * Takes from `pending` the maps that cover any of the physical ranges or lie at the returned DMA
+ * range; leaves the others.
+ */
+function claim(
+  pending: IommuMapEvent[],
+  ranges: readonly PhysRange[],
+  dma: PhysRange | null,
+): IommuMapEvent[] {
   const taken: IommuMapEvent[] = [];
   let w = 0;
   for (const m of pending) {
-    if (ranges.some(([a, l]) => covers(m, a, l))) taken.push(m);
+    if (ranges.some(([a, l]) => covers(m, a, l)) || (dma !== null && atIova(m, dma[0], dma[1])))
+      taken.push(m);
     else pending[w++] = m;
   }
   pending.length = w;
@@ -126,6 +147,7 @@ function sgRanges(
 interface Orphan {
   maps: IommuMapEvent[];
   ctrl: number;
+  request: number;
 }
 
 /** Per-task state of the walk. */
@@ -133,6 +155,8 @@ interface TaskState {
   pending: IommuMapEvent[];
   /** Controller of the task's last nvme_setup_cmd, until its request is issued (-1: none). */
   ctrl: number;
+  /** Id of that request (-1: none). */
+  request: number;
 }
 
 /**
@@ -154,24 +178,30 @@ export function walkTrace(events: readonly TraceEvent[]): TraceWalk {
   const task = (pid: number): TaskState => {
     let t = tasks.get(pid);
     if (t === undefined) {
-      t = { pending: [], ctrl: -1 };
+      t = { pending: [], ctrl: -1, request: -1 };
       tasks.set(pid, t);
     }
     return t;
   };
   const orphans: Orphan[] = [];
+  let requests = 0;
   /** NVMe controller -> the PCI device name a dma: event of the same request showed. */
   const ctrlDevice = new Map<number, string>();
   const flush = (t: TaskState): void => {
-    if (t.pending.length > 0) orphans.push({ maps: t.pending, ctrl: t.ctrl });
+    if (t.pending.length > 0) orphans.push({ maps: t.pending, ctrl: t.ctrl, request: t.request });
     t.pending = [];
   };
-  const claimFor = (pid: number, device: string, ranges: readonly PhysRange[]): IommuMapEvent[] => {
+  const claimFor = (
+    pid: number,
+    device: string,
+    ranges: readonly PhysRange[],
+    dma: PhysRange | null,
+  ): { iommu: IommuMapEvent[]; request: number } => {
     const t = task(pid);
     if (t.ctrl >= 0 && !ctrlDevice.has(t.ctrl)) ctrlDevice.set(t.ctrl, device);
-    const taken = claim(t.pending, ranges);
+    const iommu = claim(t.pending, ranges, dma);
     flush(t);
-    return taken;
+    return { iommu, request: t.request };
   };
   const walk: TraceWalk = {
     devices,
@@ -187,11 +217,19 @@ export function walkTrace(events: readonly TraceEvent[]): TraceWalk {
       task(e.pid).pending.push(e);
       continue;
     }
-    const isMap = e.kind === "dma_map" || e.kind === "dma_map_sg" || e.kind === "dma_alloc";
+    // swiotlb_bounced fires inside the map call, before its dma: event: it ends nothing.
+    const inMap =
+      e.kind === "dma_map" ||
+      e.kind === "dma_map_sg" ||
+      e.kind === "dma_alloc" ||
+      e.kind === "swiotlb_bounced";
     const t = tasks.get(e.pid);
-    if (!isMap && t !== undefined) {
+    if (!inMap && t !== undefined) {
       flush(t);
-      if (e.kind === "block") t.ctrl = -1;
+      if (e.kind === "block") {
+        t.ctrl = -1;
+        t.request = -1;
+      }
     }
     switch (e.kind) {
       case "iommu_unmap":
@@ -203,9 +241,12 @@ export function walkTrace(events: readonly TraceEvent[]): TraceWalk {
         walk.iommuEvents++;
         if (e.name === "attach_device_to_domain") dev(e.device).usesIommu = true;
         break;
-      case "nvme_setup_cmd":
-        task(e.pid).ctrl = e.ctrl;
+      case "nvme_setup_cmd": {
+        const nt = task(e.pid);
+        nt.ctrl = e.ctrl;
+        nt.request = requests++;
         break;
+      }
       case "dma_map": {
         walk.dmaEvents++;
         const d = dev(e.device);
@@ -216,11 +257,11 @@ export function walkTrace(events: readonly TraceEvent[]): TraceWalk {
         d.dmaSegmentsOut++;
         d.bytesMapped += e.size;
         const ranges: PhysRange[] = [[e.physAddr, e.size]];
-        const iommu = claimFor(e.pid, e.device, ranges);
+        const { iommu, request } = claimFor(e.pid, e.device, ranges, [e.dmaAddr, e.size]);
         d.iommuByEvent += iommu.length;
         if (iommu.length > 0) d.usesIommu = true;
         if (e.dmaAddr !== e.physAddr) d.translated = true;
-        d.mappings.push({ ranges, granuleAligned: false, iommu });
+        d.mappings.push({ ranges, granuleAligned: false, iommu, request, coherent: false });
         break;
       }
       case "dma_map_sg": {
@@ -232,30 +273,36 @@ export function walkTrace(events: readonly TraceEvent[]): TraceWalk {
         d.bytesMapped += e.sizes.reduce((s, x) => s + x, 0);
         if (e.truncated) d.truncatedCalls++;
         if (e.ents > e.sizes.length) d.partialBytesCalls++;
-        const iommu = claimFor(
+        const { iommu, request } = claimFor(
           e.pid,
           e.device,
           e.physAddrs.map((p) => [p, 1] as const),
+          null,
         );
         d.iommuByEvent += iommu.length;
         if (iommu.length > 0) d.usesIommu = true;
         if (e.dmaAddrs.length > 0 && e.physAddrs.length > 0 && e.dmaAddrs[0] !== e.physAddrs[0])
           d.translated = true;
         const r = sgRanges(e, iommu);
-        d.mappings.push({ ranges: r.ranges, granuleAligned: r.aligned, iommu });
+        d.mappings.push({ ranges: r.ranges, granuleAligned: r.aligned, iommu, request, coherent: false });
         break;
       }
       case "dma_alloc": {
         walk.dmaEvents++;
         const d = dev(e.device);
         d.mapCalls.alloc++;
-        const iommu = claimFor(
+        // iommu_dma_alloc maps the allocation at the IOVA it returns.
+        const { iommu, request } = claimFor(
           e.pid,
           e.device,
           e.physAddrs.map((p) => [p, 1] as const),
+          [e.dmaAddr, e.size],
         );
         d.iommuByEvent += iommu.length;
-        if (iommu.length > 0) d.usesIommu = true;
+        if (iommu.length > 0) {
+          d.usesIommu = true;
+          d.mappings.push({ ranges: [], granuleAligned: false, iommu, request, coherent: true });
+        }
         break;
       }
       case "dma_unmap":
@@ -292,10 +339,12 @@ function attributeOrphans(
   ctrlDevice: ReadonlyMap<number, string>,
   dev: (name: string) => DeviceWalk,
 ): void {
-  const mapping = (maps: IommuMapEvent[]): TracedMapping => ({
-    ranges: maps.map((m) => [m.paddr, m.size] as const),
+  const mapping = (o: Orphan): TracedMapping => ({
+    ranges: o.maps.map((m) => [m.paddr, m.size] as const),
     granuleAligned: true,
-    iommu: maps,
+    iommu: o.maps,
+    request: o.request,
+    coherent: false,
   });
   const rest: Orphan[] = [];
   for (const o of orphans) {
@@ -304,7 +353,7 @@ function attributeOrphans(
       continue;
     }
     const d = dev(ctrlDevice.get(o.ctrl) ?? `nvme${o.ctrl}`);
-    d.mappings.push(mapping(o.maps));
+    d.mappings.push(mapping(o));
     d.iovaRuns++;
     d.iommuByNvmeCommand += o.maps.length;
     d.usesIommu = true;
@@ -321,7 +370,7 @@ function attributeOrphans(
   }
   const d = iommuDevices[0];
   for (const o of rest) {
-    d.mappings.push(mapping(o.maps));
+    d.mappings.push(mapping(o));
     d.iovaRuns++;
     d.iommuByOnlyDevice += o.maps.length;
   }

@@ -100,6 +100,37 @@ describe("summarizeTrace() per device, kernel (traced) vs design (model)", () =>
     expect(s.devices[0].kernel.iovaRuns).toBe(1);
   });
 
+  it("dma-direct 7.x request: its dma_map_phys calls make one design list; a coherent allocation's map is the kernel's, not a list", () => {
+    const setup = `${ctx(9, 1)}nvme_setup_cmd: nvme0: disk=nvme0n1, qid=1, cmdid=3, nsid=1, flags=0x0, meta=0x0, cmd=(nvme_cmd_write slba=0, len=15, ctrl=0x0, dsmgmt=0, reftag=0)`;
+    const direct = [
+      setup,
+      mapPhys(9, "d", 0x10000, 0x1000, 0x10000),
+      mapPhys(9, "d", 0x11000, 0x1000, 0x11000),
+      mapPhys(9, "d", 0x30000, 0x2000, 0x30000),
+      `${ctx(9, 3)}block_rq_issue: 259,0 WS 16384 () 0 + 32 be,0,4 [fio]`,
+    ];
+    const d = summarizeTrace(parseTrace(direct.join("\n"), "t")).devices[0];
+    expect(d.kernel).toMatchObject({ mapCalls: { phys: 3 }, dmaSegmentsOut: 3, iommuMapCalls: 0 });
+    // One request: 0x10000+0x2000 (two contiguous pages coalesced) and 0x30000+0x2000.
+    expect(d.design).toMatchObject({ lists: 1, rangeEntries: 2, rangeListBytes: 32, iovas: 0 });
+    const alloc = [
+      map(5, 0xfffff000, 0x7000000, 0x1000),
+      `${ctx(5, 2)}dma_alloc: ${A} dir=BIDIRECTIONAL dma_addr=fffff000 size=4096 virt_addr=00000000deadbeef flags=GFP_ATOMIC attrs=`,
+      map(5, 0xfffe0000, 0x40000000, 0x1000),
+      mapPhys(5, A, 0xfffe0000, 0x1000, 0x40000000),
+    ];
+    const s = summarizeTrace(parseTrace(alloc.join("\n"), "t"));
+    const a = s.devices[0];
+    expect(a.kernel).toMatchObject({
+      mapCalls: { alloc: 1, phys: 1 },
+      iommuMapCalls: 2,
+      iovaAllocs: 2,
+      iovaRuns: 0,
+    });
+    expect(a.kernel.iommuAttributed).toEqual({ byEvent: 2, nvmeCommand: 0, onlyDevice: 0 });
+    expect(a.design).toMatchObject({ lists: 1, iommuMapCalls: 1 });
+  });
+
   it("6.x dma_map_sg of 1000 pages, [TRUNCATED]: full counts, and a 2 MiB leaf once the IOVA is congruent", () => {
     const phys = Array.from({ length: 128 }, (_, i) => `0x${(0x80100000 + i * 0x1000).toString(16)}`).join(
       ",",

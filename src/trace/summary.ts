@@ -45,7 +45,7 @@ export interface TraceKernelSide {
   truncatedCalls: number;
   /** dma_map_sg calls with more than 128 segments: bytesMapped counts only their first 128. */
   partialBytesCalls: number;
-  /** IOVA allocations: mappings that made iommu:map calls (one iommu_dma_alloc_iova / dma_iova_try_alloc each). */
+  /** IOVA allocations: mappings (coherent ones included) that made iommu:map calls (one iommu_dma_alloc_iova / dma_iova_try_alloc each). */
   iovaAllocs: number;
   /** iommu:map calls attributed to the device. */
   iommuMapCalls: number;
@@ -65,9 +65,12 @@ export interface TraceKernelSide {
 
 /** What the phyr design would build for the same physical ranges (model). */
 export interface TraceDesignSide {
-  /** Range lists: one per kernel mapping whose physical ranges the trace tells. */
+  /**
+   * Range lists: one per NVMe request (all its mappings together), else one per kernel mapping,
+   * whose physical ranges the trace tells; coherent allocations have none.
+   */
   lists: number;
-  /** Kernel mappings whose physical ranges the trace does not tell (not modelled). */
+  /** Requests or mappings whose physical ranges the trace does not tell (not modelled). */
   listsUnknown: number;
   /** Entries of those lists after coalescing contiguous ranges. */
   rangeEntries: number;
@@ -131,11 +134,36 @@ function leafList(m: Map<number, number>): LeafCount[] {
   return [...m.keys()].sort((a, b) => a - b).map((size) => ({ size, count: m.get(size) ?? 0 }));
 }
 
-/** The coalesced list of a mapping's ranges, or null when a range is outside 2^52. */
-function rangeList(m: TracedMapping): PhyrList | null {
+/**
+ * The mappings one design list each covers: all the I/O mappings of one NVMe request together
+ * (dma-direct maps a 7.x request segment by segment), any other mapping alone; coherent
+ * allocations are left out. Order kept. O(mappings).
+ */
+function designGroups(mappings: readonly TracedMapping[]): TracedMapping[][] {
+  const out: TracedMapping[][] = [];
+  const byRequest = new Map<number, TracedMapping[]>();
+  for (const m of mappings) {
+    if (m.coherent) continue;
+    if (m.request < 0) {
+      out.push([m]);
+      continue;
+    }
+    let g = byRequest.get(m.request);
+    if (g === undefined) {
+      g = [];
+      byRequest.set(m.request, g);
+      out.push(g);
+    }
+    g.push(m);
+  }
+  return out;
+}
+
+/** The coalesced list of the mappings' ranges, or null when a range is outside 2^52. */
+function rangeList(group: readonly TracedMapping[]): PhyrList | null {
   const b = new PhyrBuilder({ merge: true });
   try {
-    for (const [a, l] of m.ranges) if (l > 0) b.add(a, l);
+    for (const m of group) for (const [a, l] of m.ranges) if (l > 0) b.add(a, l);
   } catch (e) {
     if (e instanceof RangeError) return null;
     throw e;
@@ -199,8 +227,8 @@ function deviceSummary(d: DeviceWalk, fmtName: IoPgtableFormatName): TraceDevice
     leaves: [],
   };
   const dLeaves = new Map<number, number>();
-  for (const m of d.mappings) {
-    const list = m.ranges.length === 0 ? null : rangeList(m);
+  for (const group of designGroups(d.mappings)) {
+    const list = group.some((m) => m.ranges.length === 0) ? null : rangeList(group);
     if (list === null || list.nents === 0) {
       design.listsUnknown++;
       continue;
@@ -208,7 +236,7 @@ function deviceSummary(d: DeviceWalk, fmtName: IoPgtableFormatName): TraceDevice
     design.lists++;
     design.rangeEntries += list.nents;
     design.rangeListBytes += phyr16Format.bytesFor(list);
-    if (m.granuleAligned) design.listsGranuleAligned++;
+    if (group.some((m) => m.granuleAligned)) design.listsGranuleAligned++;
     if (d.usesIommu) {
       design.iovas++;
       design.iommuMapCalls++;
