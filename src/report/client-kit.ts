@@ -4,6 +4,10 @@
  * reportClientMain builds and passes to each part's factory, never through imports.
  */
 
+/** Parsed JSON of the data island (the page script reads it untyped). */
+// biome-ignore lint/suspicious/noExplicitAny: the analysis JSON
+type Json = any;
+
 /** Helpers every part of the page script uses (built once by reportClientMain). */
 export interface ClientKit {
   /** Creates an element with an optional class and text (text always through textContent). */
@@ -16,8 +20,8 @@ export interface ClientKit {
   table: (
     parent: HTMLElement,
     caption: string,
-    head: string[],
-    rows: (string | number)[][],
+    head: (string | Node)[],
+    rows: (string | number | Node)[][],
     cls?: string,
   ) => HTMLTableElement;
   /** The uPlot constructor (the inlined library's global). */
@@ -47,4 +51,27 @@ export interface ChartSpec {
   scale: "linear" | "log";
   /** Shown instead of the chart when there is nothing to draw. */
   empty: string;
+}
+
+/** What the sections part needs beyond {@link ClientKit} (see sectionsClient). */
+export interface SectionKit extends ClientKit {
+  /** The analysis (JSON). */
+  data: Json;
+  /** Draws a chart, or a "no data" note (chartClient). */
+  chart: (parent: HTMLElement, spec: ChartSpec) => void;
+  /** Text, linked to its glossary entry when it is a glossary term. */
+  termNode: (text: string, key?: string) => Node;
+  /** Appends a section with a heading and an intro to the page. */
+  section: (id: string, title: string, intro: string) => HTMLElement;
+  /** Appends a section whose body `render` rebuilds for the chosen buffer (or the sums). */
+  bufferSection: (
+    id: string,
+    title: string,
+    intro: string,
+    render: (body: HTMLElement, b: Json) => void,
+  ) => void;
+  /** "all N buffers" or "buffer LABEL". */
+  viewName: () => string;
+  /** True when the sums of all buffers are shown. */
+  allBuffers: () => boolean;
 }

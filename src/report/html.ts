@@ -11,7 +11,9 @@ import type { MachineAnalysis } from "../analyze/output.js";
 import { reportClientMain } from "./client.js";
 import { chartClient } from "./client-chart.js";
 import { mapClient } from "./client-map.js";
+import { mapDataClient } from "./client-map-data.js";
 import { p2pClient } from "./client-p2p.js";
+import { sectionsClient } from "./client-sections.js";
 import { jsonForScript } from "./escape.js";
 import { PAGE_CSS } from "./page-css.js";
 import { cspHash } from "./sha256.js";
@@ -42,7 +44,7 @@ export function renderReportHtml(
 ): string {
   checkInline("uPlot JS", assets.uplotJs, /<\/script|<!--/i);
   checkInline("uPlot CSS", assets.uplotCss, /<\/style/i);
-  const client = `(${reportClientMain.toString()})({ chart: ${chartClient.toString()}, map: ${mapClient.toString()}, p2p: ${p2pClient.toString()} }); (${traceClient.toString()})();`;
+  const client = `(${reportClientMain.toString()})({ chart: ${chartClient.toString()}, map: ${mapClient.toString()}, mapData: ${mapDataClient.toString()}, p2p: ${p2pClient.toString()}, sections: ${sectionsClient.toString()} }); (${traceClient.toString()})();`;
   checkInline("report script", client, /<\/script|<!--/i);
   // Only the two scripts written here may run (by hash): an inline event handler or a script
   // element that untrusted text might ever smuggle in is refused by the browser.
