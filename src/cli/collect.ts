@@ -88,7 +88,8 @@ const MiB = 2 ** 20;
 interface Plan {
   pid: number;
   comm: string;
-  ranges: { start: number; end: number }[];
+  /** `resident`: pages smaps says a whole VMA holds (absent for a --range or a VMA without one). */
+  ranges: { start: number; end: number; resident?: number }[];
   /** VMAs of the process (0 for a kernel thread; not read for a --range). */
   vmaCount: number;
 }
@@ -241,24 +242,38 @@ function countRunPages(runs: BufferInput["runs"]): number {
   return n;
 }
 
-/** The VMAs of a process that hold memory (hugetlb VMAs count: smaps leaves them out of Rss). */
-function residentVmas(vmas: ReturnType<MachineSource["vmas"]>): { start: number; end: number }[] {
+/**
+ * The VMAs of a process that hold memory (hugetlb VMAs count: smaps leaves them out of Rss), each
+ * with the pages smaps says it holds: (Rss + Swap) / 4096, or hugetlb bytes / 4096 (a hugetlb
+ * VMA's Rss is 0), so the live source can stop reading once it found them. None for VM_PFNMAP,
+ * VM_MIXEDMAP and VM_IO VMAs (VmFlags pf, mm, io): their pages may have no struct page, which
+ * smaps leaves out (fs/proc/task_mmu.c smaps_pte_entry(): vm_normal_page() is NULL) while
+ * pagemap shows them present. O(VMAs).
+ */
+function residentVmas(vmas: ReturnType<MachineSource["vmas"]>): Plan["ranges"] {
   return vmas
     .filter((v) => (v.rss > 0 || v.hugetlb > 0) && !SKIP_VMAS.has(v.path))
-    .map((v) => ({ start: v.start, end: v.end }));
+    .map((v) =>
+      v.vmFlags.some((f) => NO_STRUCT_PAGE.has(f))
+        ? { start: v.start, end: v.end }
+        : { start: v.start, end: v.end, resident: (v.rss + v.swap + v.hugetlb) / 4096 },
+    );
 }
 
-/** Runs of one range, moving the progress bar by the bytes of each pagemap batch. */
+/** VmFlags of VMAs whose pages smaps may not count (fs/proc/task_mmu.c show_smap_vma_flags()). */
+const NO_STRUCT_PAGE = new Set(["pf", "mm", "io"]);
+
+/** Runs of one whole VMA, moving the progress bar by the bytes of each pagemap batch. */
 function readRuns(
   src: MachineSource,
   pid: number,
-  start: number,
-  end: number,
+  v: Plan["ranges"][number],
   base: number,
   progress: Progress,
 ) {
-  return src.runs(pid, start, end, {
+  return src.runs(pid, v.start, v.end, {
     onProgress: (doneBytes) => progress.update(Math.floor((base + doneBytes) / MiB)),
+    residentPages: v.resident,
   });
 }
 
@@ -317,7 +332,7 @@ function processBuffer(src: MachineSource, p: Plan, base: number, progress: Prog
   const all = new PageRuns(vmas[0].start, vmas[vmas.length - 1].end);
   let length = 0;
   for (const v of vmas) {
-    const r = readRuns(src, p.pid, v.start, v.end, base + length, progress);
+    const r = readRuns(src, p.pid, v, base + length, progress);
     for (let i = 0; i < r.count; i++) all.push(r.va[i], r.pfn[i], r.npages[i], r.flags[i], r.kind[i]);
     all.presentPages += r.presentPages;
     all.swappedPages += r.swappedPages;

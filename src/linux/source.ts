@@ -12,7 +12,7 @@ import { readSmaps, type VmaStats } from "./maps.js";
 import { type PagemapOptions, readPagemapRuns } from "./pagemap.js";
 import { type IommuInfo, type PciDevice, readIommus, readPciDevices } from "./pci.js";
 import { type KernelInfo, type ProcessInfo, readKernelInfo, readProcesses } from "./processes.js";
-import { PageRuns } from "./runs.js";
+import { PageRuns, RunKind } from "./runs.js";
 
 /** A machine to analyse: live or from a snapshot. */
 export interface MachineSource {
@@ -36,7 +36,7 @@ export interface MachineSource {
    * Runs of [vaStart, vaEnd), classified by kpageflags when readable.
    * @throws RangeError for a bad range or unknown pid
    */
-  runs(pid: number, vaStart: number, vaEnd: number, opts?: Pick<PagemapOptions, "onProgress">): PageRuns;
+  runs(pid: number, vaStart: number, vaEnd: number, opts?: RunsOptions): PageRuns;
   /** Releases open files. */
   close(): void;
   /**
@@ -44,6 +44,18 @@ export interface MachineSource {
    * model machine); absent on the live machine and snapshots.
    */
   p2pPlatform?(): P2pPlatform;
+}
+
+/** Options of {@link MachineSource.runs}. */
+export interface RunsOptions extends Pick<PagemapOptions, "onProgress"> {
+  /**
+   * Pages smaps says the range holds, for a range that is one whole VMA: (Rss + Swap) / 4096, or
+   * the hugetlb bytes / 4096 of a hugetlb VMA. The live source, when /proc/kpageflags is readable,
+   * stops reading pagemap once that many pages were found (the rest counts as unmapped), so a huge
+   * sparse VMA costs its resident part; the runs are the same as a whole read's. Sources holding
+   * runs in memory ignore it. Never pass it for a range that is not a whole VMA.
+   */
+  residentPages?: number;
 }
 
 /** P2P facts sysfs does not show but a model machine knows: ACS control per function, allowlist, CPU. */
@@ -98,25 +110,50 @@ export function liveSource(opts: LiveSourceOptions = {}): MachineSource {
       return v;
     },
     runs(pid, vaStart, vaEnd, o) {
-      let runs: PageRuns;
-      try {
-        runs = readPagemapRuns(pid, vaStart, vaEnd, { ...opts, onProgress: o?.onProgress });
-      } catch (e) {
-        // fs/proc/task_mmu.c pagemap_read(): once the mm is gone (!mmget_not_zero) a read returns
-        // 0 bytes, which the reader reports as a short file; say what happened instead.
+      const read = (stopAfterPages?: number): PageRuns => {
+        let runs: PageRuns;
+        try {
+          runs = readPagemapRuns(pid, vaStart, vaEnd, { ...opts, onProgress: o?.onProgress, stopAfterPages });
+        } catch (e) {
+          // fs/proc/task_mmu.c pagemap_read(): once the mm is gone (!mmget_not_zero) a read returns
+          // 0 bytes, which the reader reports as a short file; say what happened instead.
+          if (!processAlive(pid, opts)) throw exitedError(pid);
+          throw e;
+        }
+        // Pages of an exiting process read as not present: only a read the process outlived is whole.
         if (!processAlive(pid, opts)) throw exitedError(pid);
-        throw e;
+        const src = runs.presentPages > runs.hiddenPages ? kpageflags() : null;
+        return src ? classifyRuns(runs, src) : runs;
+      };
+      // Early stop only where the zero page can be told apart (kpageflags readable): smaps Rss
+      // leaves it out (fs/proc/task_mmu.c smaps_pte_entry(): vm_normal_page() is NULL for the zero
+      // pfn; smaps_pmd_entry(): vm_normal_page_pmd() for the huge zero page), pagemap shows it present.
+      const resident = o?.residentPages;
+      if (resident === undefined || kpageflags() === null) return read();
+      let limit = resident;
+      for (;;) {
+        const runs = read(limit);
+        if (runs.readEnd >= vaEnd) return runs;
+        // Stopped early: every page smaps counts was found, unless zero pages (not in Rss) were
+        // counted towards the limit, or frames were hidden (nothing classified): read on past them.
+        if (runs.presentPages > 0 && runs.hiddenPages === runs.presentPages) return read();
+        const zero = zeroPages(runs);
+        if (resident + zero <= limit) return runs;
+        limit = resident + zero;
       }
-      // Pages of an exiting process read as not present: only a read the process outlived is whole.
-      if (!processAlive(pid, opts)) throw exitedError(pid);
-      const src = runs.presentPages > runs.hiddenPages ? kpageflags() : null;
-      return src ? classifyRuns(runs, src) : runs;
     },
     close() {
       if (kpf) kpf.close();
       kpf = undefined;
     },
   };
+}
+
+/** Pages of zero-page runs (RunKind.ZERO). O(runs). */
+function zeroPages(runs: PageRuns): number {
+  let n = 0;
+  for (let i = 0; i < runs.count; i++) if (runs.kind[i] === RunKind.ZERO) n += runs.npages[i];
+  return n;
 }
 
 /**
