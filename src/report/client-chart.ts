@@ -119,6 +119,10 @@ export function chartClient(kit: ClientKit): {
       li.appendChild(document.createTextNode(names[j]));
       legend.appendChild(li);
     });
+    if (ratio && spec.series[0].values.some((v) => v === 1)) {
+      const li = el("li", undefined, "exactly 1x (no difference): no bar");
+      legend.appendChild(li);
+    }
     box.appendChild(legend);
     const widthNow = () => Math.max(260, Math.floor(box.clientWidth || parent.clientWidth || 600));
     const make = () => {

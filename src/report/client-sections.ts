@@ -174,6 +174,8 @@ export function sectionsClient(kit: SectionKit): {
             c.iotlbEntries,
           ]),
         );
+        if (b.iommu.length === 0)
+          body.appendChild(el("p", "empty", "No data: no pages to map in this selection."));
       },
     );
   };
