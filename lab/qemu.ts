@@ -16,7 +16,18 @@ export interface GuestFiles {
   consoleFile: string;
   /** Second serial port: the init script's sections. */
   outFile: string;
+  /** QEMU's own trace log (the emulated NVMe controller's view of each command). */
+  deviceTraceFile: string;
 }
+
+/**
+ * QEMU trace events of its NVMe controller (hw/nvme/trace-events): each I/O command, and whether
+ * its data pointer was read as PRPs or as an SGL. The guest kernel's nvme_setup_cmd tracepoint
+ * fires before the driver fills the data pointer (drivers/nvme/host/core.c nvme_setup_cmd() runs
+ * before drivers/nvme/host/pci.c nvme_map_data()), so its flags never show the PSDT; the device
+ * side does.
+ */
+export const QEMU_NVME_TRACE_EVENTS = ["pci_nvme_io_cmd", "pci_nvme_map_prp", "pci_nvme_map_sgl"] as const;
 
 /**
  * The kernel command line of a scenario. O(1).
@@ -86,6 +97,9 @@ export function qemuArgs(s: Scenario, f: GuestFiles): string[] {
     `file:${f.consoleFile}`,
     "-serial",
     `file:${f.outFile}`,
+    ...QEMU_NVME_TRACE_EVENTS.flatMap((e) => ["-trace", e]),
+    "-D",
+    f.deviceTraceFile,
   );
   return args;
 }

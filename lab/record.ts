@@ -121,6 +121,12 @@ export const labRecord = z.strictObject({
    * "DMA domain TLB invalidation policy" line); absent in records of the first lab runs.
    */
   dmesg: z.string().optional(),
+  /**
+   * QEMU's trace of its NVMe controller (pci_nvme_io_cmd, pci_nvme_map_prp, pci_nvme_map_sgl):
+   * how the device read each command's data pointer, PRPs or SGL, which no guest tracepoint
+   * shows; absent in records of the first lab runs.
+   */
+  deviceTrace: z.string().optional(),
   /** The last lines of the guest console. */
   console: z.string(),
   timing: z.strictObject({

@@ -215,6 +215,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     disk: join(runDir, "disk.raw"),
     consoleFile: join(runDir, "console.txt"),
     outFile: join(runDir, "out.txt"),
+    deviceTraceFile: join(runDir, "qemu-trace.txt"),
   };
   try {
     writeFileSync(guest.initrd, initramfs(files));
@@ -287,6 +288,9 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       pci,
       iommuUnits: sec("iommu").split("\n").filter(Boolean),
       dmesg: sec("dmesg"),
+      deviceTrace: existsSync(guest.deviceTraceFile)
+        ? ioCommandLines(readFileSync(guest.deviceTraceFile, "utf8"))
+        : "",
       console: consoleTail,
       timing: { qemuSeconds: round(exit.seconds), initAtSeconds: initUptime(sec("init-uptime")) },
     });
@@ -294,6 +298,22 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }
+}
+
+/** QEMU's NVMe trace cut to I/O commands (sqid above 0) and the data-pointer line after each. O(lines). */
+export function ioCommandLines(text: string): string {
+  const out: string[] = [];
+  let keep = false;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("pci_nvme_io_cmd ")) {
+      keep = !/ sqid 0 /.test(line);
+      if (keep) out.push(line);
+    } else if (keep && /^pci_nvme_map_(prp|sgl) /.test(line)) {
+      out.push(line);
+      keep = false;
+    }
+  }
+  return out.length ? `${out.join("\n")}\n` : "";
 }
 
 function round(x: number): number {

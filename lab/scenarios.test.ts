@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import { kernelCmdline, nvmeModuleParams, qemuArgs } from "./qemu.js";
 import { findScenario, SCENARIOS, UnknownScenarioError, workloadArgs } from "./scenarios.js";
 
-const files = { vmlinuz: "/k", initrd: "/i", disk: "/d", consoleFile: "/c", outFile: "/o" };
+const files = {
+  vmlinuz: "/k",
+  initrd: "/i",
+  disk: "/d",
+  consoleFile: "/c",
+  outFile: "/o",
+  deviceTraceFile: "/t",
+};
 
 describe("scenarios", () => {
   it("names are unique and every op lies inside its buffer, 512-byte aligned for O_DIRECT", () => {

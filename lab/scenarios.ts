@@ -66,6 +66,7 @@ const base: ScenarioOptions = {
 
 const scattered: BufferSpec = { id: 0, backing: "scattered4k", length: 1 * MiB };
 const hugetlb: BufferSpec = { id: 1, backing: "hugetlb", length: 2 * MiB };
+const hugetlb4m: BufferSpec = { id: 1, backing: "hugetlb", length: 4 * MiB };
 const thp: BufferSpec = { id: 2, backing: "thp", length: 2 * MiB };
 
 /** A write of the whole range then a read back into it. */
@@ -134,20 +135,25 @@ export const SCENARIOS: readonly Scenario[] = [
     buffers: [scattered, hugetlb],
     ops: [...writeRead(0, 0, 512 * KiB, 0), ...writeRead(1, 0, 1 * MiB, 1 * MiB)],
   },
+  // SGL scenarios run without an IOMMU: behind dma-iommu a request maps to one contiguous IOVA
+  // range, one DMA segment, and NVMe sends a single segment without SGLs. Directly mapped, an op
+  // across the two 2 MiB hugetlb pages of a 4 MiB buffer is two large segments when the pages are
+  // not adjacent, and 4 KiB pages are many small ones.
   {
     name: "nvme-nosgl",
     description:
-      "NVMe with SGLs off (nvme sgl_threshold=0): PRPs only, scattered 4 KiB and hugetlb, VT-d lazy",
-    options: { ...base, nvmeSgl: false, hugetlbPages: 4 },
-    buffers: [scattered, hugetlb],
-    ops: [...writeRead(0, 0, 512 * KiB, 0), ...writeRead(1, 0, 1 * MiB, 1 * MiB)],
+      "no IOMMU, NVMe SGLs off (nvme sgl_threshold=0): PRPs only, across two hugetlb pages and scattered 4 KiB",
+    options: { ...base, iommu: false, strict: false, nvmeSgl: false, hugetlbPages: 4 },
+    buffers: [scattered, hugetlb4m],
+    ops: [...writeRead(1, 1536 * KiB, 1 * MiB, 0), ...writeRead(0, 0, 256 * KiB, 2 * MiB)],
   },
   {
     name: "nvme-sgl",
-    description: "NVMe with SGLs on (default sgl_threshold), scattered 4 KiB and hugetlb, VT-d lazy",
-    options: { ...base, nvmeSgl: true, hugetlbPages: 4 },
-    buffers: [scattered, hugetlb],
-    ops: [...writeRead(0, 0, 512 * KiB, 0), ...writeRead(1, 0, 1 * MiB, 1 * MiB)],
+    description:
+      "no IOMMU, NVMe SGLs on (default sgl_threshold): across two hugetlb pages and scattered 4 KiB",
+    options: { ...base, iommu: false, strict: false, nvmeSgl: true, hugetlbPages: 4 },
+    buffers: [scattered, hugetlb4m],
+    ops: [...writeRead(1, 1536 * KiB, 1 * MiB, 0), ...writeRead(0, 0, 256 * KiB, 2 * MiB)],
   },
   {
     name: "nvme-direct",

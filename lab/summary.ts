@@ -67,3 +67,36 @@ export function formatBytes(n: number): string {
   }
   return `${n} B`;
 }
+
+/** One NVMe I/O command as QEMU's controller read it. */
+export interface DeviceCommand {
+  dir: "read" | "write" | "other";
+  /** How the data pointer was read: PRP entries or an SGL; null when no map line followed. */
+  pointer: "prp" | "sgl" | null;
+  /** Bytes the command moves. */
+  bytes: number;
+}
+
+/** The I/O commands of a record's QEMU device trace (pci_nvme_io_cmd + pci_nvme_map_*). O(lines). */
+export function deviceCommands(r: LabRecord): DeviceCommand[] {
+  const out: DeviceCommand[] = [];
+  for (const line of (r.deviceTrace ?? "").split("\n")) {
+    const cmd = line.match(/^pci_nvme_io_cmd .* opname 'NVME_NVM_CMD_(\w+)'/);
+    if (cmd) {
+      out.push({
+        dir: cmd[1] === "READ" ? "read" : cmd[1] === "WRITE" ? "write" : "other",
+        pointer: null,
+        bytes: 0,
+      });
+      continue;
+    }
+    const last = out[out.length - 1];
+    const prp = line.match(/^pci_nvme_map_prp trans_len \d+ len (\d+) /);
+    const sgl = line.match(/^pci_nvme_map_sgl type 0x[0-9a-f]+ len (\d+)/);
+    if (last && last.pointer === null && (prp || sgl)) {
+      last.pointer = prp ? "prp" : "sgl";
+      last.bytes = Number((prp ?? sgl)?.[1]);
+    }
+  }
+  return out;
+}
