@@ -421,30 +421,30 @@ export function unpinUserPageRange(
   }
   const mem = mm.mem;
   const f = mem.folios;
-  const steps: number[] = []; // [folio id, pages] per range_next step
-  for (let p = pfn; p < pfn + npages; ) {
+  const end = pfn + npages;
+  // A contiguous range meets each folio once, so each step's pages are all that folio releases:
+  // pass 1 validates every step, pass 2 releases; no per-call allocation.
+  let steps = 0;
+  for (let p = pfn; p < end; steps++) {
     const id = mem.sections.pfnValid(p) ? f.folioOfPfn(p) : -1;
     if (id < 0) throw new PinFailed(`Cannot unpin pfn ${hex(p)}: no folio holds it`, p);
-    const n = Math.min(f.head[id] + f.npages(id), pfn + npages) - p;
-    steps.push(id, n);
-    p += n;
-  }
-  const need = new Map<number, number>();
-  for (let i = 0; i < steps.length; i += 2) {
-    if (steps[i] !== mem.zeroFolio) need.set(steps[i], (need.get(steps[i]) ?? 0) + steps[i + 1]);
-  }
-  for (const [id, n] of need) {
-    if (mem.outstanding(id, "pin") < n) {
+    const n = Math.min(f.head[id] + f.npages(id), end) - p;
+    if (id !== mem.zeroFolio && f.pins[id] < n) {
       throw new PinFailed(
-        `Cannot unpin pfn ${hex(f.head[id])}: ${n} page(s) but ${mem.outstanding(id, "pin")} pinned`,
+        `Cannot unpin pfn ${hex(f.head[id])}: ${n} page(s) but ${f.pins[id]} pinned`,
         f.head[id],
       );
     }
+    p += n;
   }
-  for (let i = 0; i < steps.length; i += 2) {
-    if (steps[i] !== mem.zeroFolio) mem.releaseFolio(steps[i], steps[i + 1], "pin", opts.dirty ?? false);
+  const dirty = opts.dirty ?? false;
+  for (let p = pfn; p < end; ) {
+    const id = f.folioOfPfn(p);
+    const n = Math.min(f.head[id] + f.npages(id), end) - p;
+    if (id !== mem.zeroFolio) mem.releaseFolio(id, n, "pin", dirty);
+    p += n;
   }
-  return steps.length / 2;
+  return steps;
 }
 
 /**
