@@ -85,7 +85,7 @@ export interface Selection {
 const MiB = 2 ** 20;
 
 /** What one buffer reads: a process and its VA ranges (its resident VMAs, or the requested range). */
-interface Plan {
+export interface Plan {
   pid: number;
   comm: string;
   /** `resident`: pages smaps says a whole VMA holds (absent for a --range or a VMA without one). */
@@ -98,7 +98,8 @@ interface Plan {
  * Reads and analyses the selected buffers, one process at a time. A process that exits while
  * being read is skipped when analysing all processes, and is an error when named. Progress counts
  * MiB of virtual range read (pagemap batches within a VMA on the live machine), so one large
- * process moves the bar too.
+ * process moves the bar too. {@link planBuffers}, then {@link bufferOfPlan} per plan, then
+ * {@link finishBuffers}: workers.ts runs the middle step on worker threads with the same result.
  * @param src the source.
  * @param sel which processes / range.
  * @param progress progress reporter.
@@ -114,6 +115,56 @@ export function collectBuffers(
   progress: Progress,
   partial: string[] = [],
 ): BufferAnalysis[] {
+  const plan = planBuffers(src, sel);
+  progress.start(Math.max(1, Math.ceil(plan.total / MiB)), "reading memory (MiB)");
+  const outcomes: BufferOutcome[] = [];
+  try {
+    for (const job of plan.jobs) {
+      const onBytes = (b: number) => progress.update(Math.floor((job.base + b) / MiB));
+      let outcome: BufferOutcome;
+      try {
+        outcome = bufferOfPlan(src, job, sel, plan.named, onBytes);
+      } catch (e) {
+        outcome = { error: errorOf(e) };
+      }
+      // A named process that cannot be read ends the run here, as it always has.
+      if ("error" in outcome && plan.named) throw failed(job, outcome.error);
+      outcomes.push(outcome);
+      progress.update(Math.ceil((job.base + jobBytes(job)) / MiB));
+    }
+  } finally {
+    progress.stop();
+  }
+  return finishBuffers(plan, outcomes, sel, partial);
+}
+
+/** The buffers to read: one job per process, in pid order (or name order), and what was skipped. */
+export interface BufferPlan {
+  jobs: BufferJob[];
+  /** Processes were named (errors are failures, not skips). */
+  named: boolean;
+  /** Skip notes of processes whose VMAs could not be read. */
+  skipped: string[];
+  /** Bytes of virtual range all jobs read (progress total). */
+  total: number;
+}
+
+/** One buffer to read: a process and its ranges; `base`: bytes of the jobs before it (progress). */
+export interface BufferJob extends Plan {
+  base: number;
+}
+
+/** What reading one job gave: its analysis (absent: nothing to show) and notes, or its error. */
+export type BufferOutcome =
+  | { analysis?: BufferAnalysis; notes: string[] }
+  | { error: { message: string; code?: string } };
+
+/**
+ * Lists the processes to read and their VMAs (the cheap part, on the calling thread). O(processes
+ * + VMAs).
+ * @throws CliFailure for a named pid or name that does not exist or cannot be read.
+ */
+export function planBuffers(src: MachineSource, sel: Selection): BufferPlan {
   const procs = src.processes();
   const byPid = new Map(procs.map((p) => [p.pid, p]));
   const names = sel.names ?? [];
@@ -136,51 +187,87 @@ export function collectBuffers(
         `pid ${pid} is invalid: no such process${src.origin === "live" ? "" : ` in ${src.origin}`}`,
       );
   }
-  const failed = (pid: number, comm: string, e: unknown): CliFailure =>
-    new CliFailure(`pid ${pid} (${comm}) could not be read: ${(e as Error).message}`);
   const skipped: string[] = [];
-  const plans: Plan[] = [];
+  const jobs: BufferJob[] = [];
+  let total = 0;
   for (const pid of pids) {
     const comm = byPid.get(pid)?.comm ?? "";
     try {
       const vmas = sel.range ? [] : src.vmas(pid);
-      plans.push({ pid, comm, ranges: sel.range ? [sel.range] : residentVmas(vmas), vmaCount: vmas.length });
+      const job = {
+        pid,
+        comm,
+        ranges: sel.range ? [sel.range] : residentVmas(vmas),
+        vmaCount: vmas.length,
+        base: total,
+      };
+      jobs.push(job);
+      total += jobBytes(job);
     } catch (e) {
-      if (named) throw failed(pid, comm, e);
+      if (named) throw failed({ pid, comm }, errorOf(e));
       skipped.push(skipNote(pid, comm, e));
     }
   }
-  const total = plans.reduce((t, p) => t + p.ranges.reduce((s, r) => s + r.end - r.start, 0), 0);
-  progress.start(Math.max(1, Math.ceil(total / MiB)), "reading memory (MiB)");
-  let done = 0;
+  return { jobs, named, skipped, total };
+}
+
+/** Bytes of virtual range a job reads. O(ranges). */
+function jobBytes(p: Plan): number {
+  return p.ranges.reduce((s, r) => s + r.end - r.start, 0);
+}
+
+/**
+ * Reads and analyses one job's buffer (the costly part: any thread with its own source). Plain data
+ * in and out. O(pages read + runs).
+ * @param onBytes called with bytes of the job's virtual range read so far.
+ * @throws the source's errors (a process that exited, permission).
+ */
+export function bufferOfPlan(
+  src: MachineSource,
+  p: Plan,
+  sel: Pick<Selection, "range">,
+  named: boolean,
+  onBytes: (bytes: number) => void,
+): { analysis?: BufferAnalysis; notes: string[] } {
+  const notes: string[] = [];
+  const input = sel.range ? rangeBuffer(src, p, sel.range, onBytes) : processBuffer(src, p, onBytes);
+  const analysis = input.runs.count > 0 || named ? analyzeBuffer(input) : undefined;
+  const clipped = sel.range && {
+    ...sel.range,
+    start: input.vaStart,
+    end: input.vaStart + input.vaLength,
+  };
+  if (sel.range && clipped && (clipped.start !== sel.range.start || clipped.end !== sel.range.end))
+    notes.push(
+      `--range ${hex(sel.range.start)}-${hex(sel.range.end)} was clipped to the VMAs of pid ${p.pid} it overlaps: ${hex(clipped.start)}-${hex(clipped.end)} (nothing is mapped outside them)`,
+    );
+  if (named) notes.push(...bufferNotes(p, input, clipped));
+  return analysis ? { analysis, notes } : { notes };
+}
+
+/**
+ * The buffers and notes of the jobs' outcomes (in job order), as {@link collectBuffers} returns them.
+ * O(jobs).
+ * @throws CliFailure for the first named process that could not be read.
+ */
+export function finishBuffers(
+  plan: BufferPlan,
+  outcomes: readonly BufferOutcome[],
+  sel: Selection,
+  partial: string[],
+): BufferAnalysis[] {
   const out: BufferAnalysis[] = [];
-  try {
-    for (const p of plans) {
-      try {
-        const input = sel.range
-          ? rangeBuffer(src, p, sel.range, done, progress)
-          : processBuffer(src, p, done, progress);
-        if (input.runs.count > 0 || named) out.push(analyzeBuffer(input));
-        const clipped = sel.range && {
-          ...sel.range,
-          start: input.vaStart,
-          end: input.vaStart + input.vaLength,
-        };
-        if (sel.range && clipped && (clipped.start !== sel.range.start || clipped.end !== sel.range.end))
-          partial.push(
-            `--range ${hex(sel.range.start)}-${hex(sel.range.end)} was clipped to the VMAs of pid ${p.pid} it overlaps: ${hex(clipped.start)}-${hex(clipped.end)} (nothing is mapped outside them)`,
-          );
-        if (named) partial.push(...bufferNotes(p, input, clipped));
-      } catch (e) {
-        if (named) throw failed(p.pid, p.comm, e);
-        skipped.push(skipNote(p.pid, p.comm, e));
-      }
-      done += p.ranges.reduce((s, r) => s + r.end - r.start, 0);
-      progress.update(Math.ceil(done / MiB));
+  const skipped = [...plan.skipped];
+  outcomes.forEach((o, k) => {
+    const job = plan.jobs[k];
+    if ("error" in o) {
+      if (plan.named) throw failed(job, o.error);
+      skipped.push(skipNote(job.pid, job.comm, o.error));
+      return;
     }
-  } finally {
-    progress.stop();
-  }
+    if (o.analysis) out.push(o.analysis);
+    partial.push(...o.notes);
+  });
   if (sel.range?.widened) {
     partial.push(
       `--range ${sel.range.requested} was widened to whole 4 KiB pages: ${hex(sel.range.start)}+${hex(sel.range.end - sel.range.start)}`,
@@ -194,6 +281,17 @@ export function collectBuffers(
     );
   }
   return out;
+}
+
+/** An error as plain data (message and errno code), as a worker thread can send it. */
+export function errorOf(e: unknown): { message: string; code?: string } {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const message = (e as Error)?.message ?? String(e);
+  return typeof code === "string" ? { message, code } : { message };
+}
+
+function failed(p: { pid: number; comm: string }, e: { message: string }): CliFailure {
+  return new CliFailure(`pid ${p.pid} (${p.comm}) could not be read: ${e.message}`);
 }
 
 /** Skipped processes named in the note (the rest are counted). */
@@ -229,7 +327,7 @@ function bufferNotes(p: Plan, input: BufferInput, range: VaRange | undefined): s
     const total = (range.end - range.start) / 4096;
     if (present < total) {
       return [
-        `--range covers ${total.toLocaleString("en-US")} pages of pid ${p.pid}; ${present.toLocaleString("en-US")} present, ${input.unmapped.toLocaleString("en-US")} not mapped, ${input.swapped.toLocaleString("en-US")} swapped out`,
+        `--range covers ${total.toLocaleString("en-US")} page${total === 1 ? "" : "s"} of pid ${p.pid}: ${present.toLocaleString("en-US")} present, ${input.unmapped.toLocaleString("en-US")} not present, ${input.swapped.toLocaleString("en-US")} swapped out`,
       ];
     }
   }
@@ -263,16 +361,16 @@ function residentVmas(vmas: ReturnType<MachineSource["vmas"]>): Plan["ranges"] {
 /** VmFlags of VMAs whose pages smaps may not count (fs/proc/task_mmu.c show_smap_vma_flags()). */
 const NO_STRUCT_PAGE = new Set(["pf", "mm", "io"]);
 
-/** Runs of one whole VMA, moving the progress bar by the bytes of each pagemap batch. */
+/** Runs of one whole VMA; `onBytes` gets the bytes read of the process (after each pagemap batch). */
 function readRuns(
   src: MachineSource,
   pid: number,
   v: Plan["ranges"][number],
   base: number,
-  progress: Progress,
+  onBytes: (bytes: number) => void,
 ) {
   return src.runs(pid, v.start, v.end, {
-    onProgress: (doneBytes) => progress.update(Math.floor((base + doneBytes) / MiB)),
+    onProgress: (doneBytes) => onBytes(base + doneBytes),
     residentPages: v.resident,
   });
 }
@@ -302,14 +400,13 @@ function rangeBuffer(
   src: MachineSource,
   p: Plan,
   range: VaRange,
-  base: number,
-  progress: Progress,
+  onBytes: (bytes: number) => void,
 ): BufferInput {
   // Clipped to the process's VMAs: pagemap is read only where something is mapped, so the work
   // follows the mapped part, and never reaches past the top of the user address space.
   const length = range.end - range.start;
   const r = mappedRangeRuns(src, p.pid, range.start, range.end, (done, total) =>
-    progress.update(Math.floor((base + (done / total) * length) / MiB)),
+    onBytes((done / total) * length),
   );
   return toInput(
     p.pid,
@@ -325,14 +422,14 @@ function rangeBuffer(
  * Every resident VMA of one process, concatenated in VA order (no runs for a process without
  * memory).
  */
-function processBuffer(src: MachineSource, p: Plan, base: number, progress: Progress): BufferInput {
+function processBuffer(src: MachineSource, p: Plan, onBytes: (bytes: number) => void): BufferInput {
   const vmas = p.ranges;
   const label = `${p.pid} ${p.comm}`;
   if (vmas.length === 0) return toInput(p.pid, p.comm, label, new PageRuns(0, 0, 1), 0, 0);
   const all = new PageRuns(vmas[0].start, vmas[vmas.length - 1].end);
   let length = 0;
   for (const v of vmas) {
-    const r = readRuns(src, p.pid, v, base + length, progress);
+    const r = readRuns(src, p.pid, v, length, onBytes);
     for (let i = 0; i < r.count; i++) all.push(r.va[i], r.pfn[i], r.npages[i], r.flags[i], r.kind[i]);
     all.presentPages += r.presentPages;
     all.swappedPages += r.swappedPages;
