@@ -66,15 +66,21 @@ describe.skipIf(skip)("built phyr binary", () => {
     expect(code).toBe(0);
   });
 
-  it("with no readable /proc, report shows the reference machine and says why in one stderr line", () => {
+  it("with no readable /proc, report fails in one line; bare phyr shows the reference machine, saying so first", () => {
     const proc = mkdtempSync(join(tmpdir(), "phyr-noproc-"));
-    const r = phyr(["report", "--no-html", "--no-scenarios"], BIN, { PHYR_PROC_ROOT: proc });
-    expect(r.code).toBe(0);
+    const r = phyr(["report", "--no-html"], BIN, { PHYR_PROC_ROOT: proc });
+    expect(r.code).toBe(1);
     expect(r.err).toBe(
-      `phyr: ${proc} is not readable here; showing the reference machine instead (a simulated server; --reference to choose it, --live to force this machine)\n`,
+      `phyr: error: cannot read a live Linux machine: ${proc} is not readable here (phyr reads /proc and /sys): use --reference or --snapshot FILE\n`,
     );
-    expect(r.out.split("\n")[0]).toBe(
-      "phyr — phyr-reference (reference, kernel phyr-reference-machine-1, 4 KiB pages; kernel way: Linux 7.2)",
+    const bare = phyr(["--no-html"], BIN, { PHYR_PROC_ROOT: proc });
+    expect(bare.code).toBe(0);
+    expect(bare.err).toBe("");
+    expect(bare.out.split("\n")[0]).toBe(
+      `REFERENCE MACHINE: phyr's simulated server, not this computer; shown because ${proc} is not readable here (run as root, or use --snapshot FILE, for a real machine)`,
+    );
+    expect(bare.out.split("\n")[1]).toMatch(
+      /^phyr — phyr-reference \(reference, kernel phyr-reference-machine-1, 4 KiB pages/,
     );
   });
 });
