@@ -9,4 +9,5 @@ export * from "./gup.js";
 export * from "./memfd.js";
 export * from "./mm.js";
 export * from "./pagetable.js";
+export * from "./unpin.js";
 export * from "./vma.js";

@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import { PinFailed } from "../core/index.js";
 import { MachineMemory, Zone } from "../mem/index.js";
 import { MappedFile } from "./file.js";
-import { unpinPhyrs, unpinUserPageRange } from "./gup.js";
 import { memfdPinFolios, pinFileRange } from "./memfd.js";
 import { AddressSpace } from "./mm.js";
+import { unpinPhyrs, unpinUserPageRange } from "./unpin.js";
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
