@@ -27,6 +27,7 @@
  * no pinnable free pool page cannot move, and the pin fails as the kernel's does with -ENOMEM).
  * The shared zero page is returned but never pinned: FOLL_PIN takes no reference on it and unpin
  * skips it (try_grab_folio, gup_put_folio: is_zero_folio); FOLL_GET does take a reference.
+ * Releasing what these return is in unpin.ts.
  */
 import { checkRange, hex, MemError, PAGE_SIZE, PinFailed } from "../core/index.js";
 import { FolioFlag, folioIsLongtermPinnable, migrateHugetlbForPin, Zone } from "../mem/index.js";
