@@ -15,11 +15,77 @@ import type { MapBuffer } from "./client-map.js";
 
 /**
  * Builds the map-data part of the page script. Browser only.
- * @returns `prepare(data)`: the run columns in frame order, regions, BARs and the display axis.
+ * @returns `prepare(data)`: the run columns in frame order, regions, BARs and the display axis;
+ *   `style`: the names and colours of the map's categories.
  * @throws Error (from prepare) when a run column's length does not match its count.
  */
 export function mapDataClient() {
   const PAGE = 4096;
+  /** Colours and names of the map's categories (text colours are not among them). */
+  const KINDS = ["unknown", "base page", "THP", "hugetlb", "zero page", "mixed"];
+  const KIND_COLOURS = ["#8a8a8a", "#1f77b4", "#2e7d32", "#b35806", "#7b1fa2", "#c62828"];
+  const LEN_NAMES = ["4 KiB", "8-60 KiB", "64 KiB-<2 MiB", "2 MiB-<1 GiB", ">= 1 GiB"];
+  const LEN_COLOURS = ["#fdae61", "#f46d43", "#74add1", "#4575b4", "#313695"];
+  const PROC_COLOURS = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#b35806",
+    "#e377c2",
+    "#17becf",
+    "#7f7f7f",
+    "#bcbd22",
+    "#8c564b",
+  ];
+  const OTHER = "#d0d0d0";
+  /** Run-length class: 4 KiB, 8-60 KiB, 64 KiB-<2 MiB, 2 MiB-<1 GiB, >= 1 GiB. */
+  const lenBucket = (pages: number): number =>
+    pages <= 1 ? 0 : pages < 16 ? 1 : pages < 512 ? 2 : pages < 262144 ? 3 : 4;
+
+  const regionColour = (name: string): string =>
+    /^System RAM/i.test(name)
+      ? "#cfe8cf"
+      : /reserved/i.test(name)
+        ? "#dedede"
+        : /^PCI/i.test(name)
+          ? "#cfe0f3"
+          : "#eadcf2";
+  /** The legend of the map in a colour mode: [colour, text] per entry (text may be a process name). */
+  const legendItems = (mode: string, buffers: readonly MapBuffer[], selected: number): [string, string][] => {
+    const out: [string, string][] = [
+      ["#cfe8cf", "System RAM"],
+      ["#dedede", "reserved"],
+      ["#cfe0f3", "PCI window"],
+      ["#eadcf2", "other region"],
+      ["#f4a259", "PCI BAR"],
+      ["#ffffff", "collapsed hole (not to scale)"],
+    ];
+    if (mode === "backing")
+      out.push(...KINDS.map((k, i): [string, string] => [KIND_COLOURS[i], `run: ${k}`]));
+    else if (mode === "length")
+      out.push(...LEN_NAMES.map((k, i): [string, string] => [LEN_COLOURS[i], `run of ${k}`]));
+    else {
+      out.push(
+        ...buffers.slice(0, 10).map((b, i): [string, string] => [PROC_COLOURS[i], `${b.comm} (${b.pid})`]),
+      );
+      if (buffers.length > 10)
+        out.push(["#7f7f7f", `${buffers.length - 10} more buffers reuse these colours`]);
+    }
+    if (selected >= 0) out.push([OTHER, "runs of other buffers"]);
+    return out;
+  };
+  const style = {
+    KINDS,
+    KIND_COLOURS,
+    LEN_NAMES,
+    LEN_COLOURS,
+    PROC_COLOURS,
+    OTHER,
+    lenBucket,
+    regionColour,
+    legendItems,
+  };
   const b64 = (s: string): Uint8Array => {
     const bin = atob(s);
     const out = new Uint8Array(bin.length);
@@ -190,5 +256,5 @@ export function mapDataClient() {
       firstFrom,
     };
   };
-  return { prepare };
+  return { prepare, style };
 }

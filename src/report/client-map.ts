@@ -46,25 +46,8 @@ export function mapClient(
   const { prepare } = mapData;
   const PAGE = 4096;
   const hex = (n: number): string => `0x${Math.floor(n).toString(16)}`;
-  const KINDS = ["unknown", "base page", "THP", "hugetlb", "zero page", "mixed"];
-  const KIND_COLOURS = ["#8a8a8a", "#1f77b4", "#2e7d32", "#b35806", "#7b1fa2", "#c62828"];
-  const LEN_NAMES = ["4 KiB", "8-60 KiB", "64 KiB-<2 MiB", "2 MiB-<1 GiB", ">= 1 GiB"];
-  const LEN_COLOURS = ["#fdae61", "#f46d43", "#74add1", "#4575b4", "#313695"];
-  const PROC_COLOURS = [
-    "#1f77b4",
-    "#d62728",
-    "#2ca02c",
-    "#9467bd",
-    "#b35806",
-    "#e377c2",
-    "#17becf",
-    "#7f7f7f",
-    "#bcbd22",
-    "#8c564b",
-  ];
-  const OTHER = "#d0d0d0";
-  const lenBucket = (pages: number): number =>
-    pages <= 1 ? 0 : pages < 16 ? 1 : pages < 512 ? 2 : pages < 262144 ? 3 : 4;
+  const { KINDS, KIND_COLOURS, LEN_COLOURS, PROC_COLOURS, OTHER, lenBucket, regionColour, legendItems } =
+    mapData.style;
 
   // biome-ignore lint/suspicious/noExplicitAny: the analysis JSON
   const physMap = (parent: HTMLElement, data: any) => {
@@ -157,49 +140,18 @@ export function mapClient(
       if (c < 0) return OTHER;
       return m === "backing" ? KIND_COLOURS[c] : m === "length" ? LEN_COLOURS[c] : PROC_COLOURS[c];
     };
-    const regionColour = (name: string): string =>
-      /^System RAM/i.test(name)
-        ? "#cfe8cf"
-        : /reserved/i.test(name)
-          ? "#dedede"
-          : /^PCI/i.test(name)
-            ? "#cfe0f3"
-            : "#eadcf2";
     const minSpan = 48 * PAGE;
 
     const drawLegend = () => {
       legend.textContent = "";
-      const item = (colour: string, text: string) => {
+      for (const [colour, text] of legendItems(mode.value, buffers, selected)) {
         const li = el("li");
         const sw = el("span", "swatch");
         sw.style.background = colour;
         li.appendChild(sw);
         li.appendChild(document.createTextNode(text));
         legend.appendChild(li);
-      };
-      item("#cfe8cf", "System RAM");
-      item("#dedede", "reserved");
-      item("#cfe0f3", "PCI window");
-      item("#eadcf2", "other region");
-      item("#f4a259", "PCI BAR");
-      item("#ffffff", "collapsed hole (not to scale)");
-      const m = mode.value;
-      if (m === "backing")
-        KINDS.forEach((k, i) => {
-          item(KIND_COLOURS[i], `run: ${k}`);
-        });
-      else if (m === "length")
-        LEN_NAMES.forEach((k, i) => {
-          item(LEN_COLOURS[i], `run of ${k}`);
-        });
-      else {
-        const shown = buffers.slice(0, 10);
-        shown.forEach((b, i) => {
-          item(PROC_COLOURS[i], `${b.comm} (${b.pid})`);
-        });
-        if (buffers.length > 10) item("#7f7f7f", `${buffers.length - 10} more buffers reuse these colours`);
       }
-      if (selected >= 0) item(OTHER, "runs of other buffers");
     };
 
     // The last full drawing, reused while only the hover line moves.
