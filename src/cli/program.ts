@@ -118,7 +118,7 @@ function summaryOptions(c: Command): Command {
 const EXIT_HELP = `
 Exit codes:
   0  done; an empty or partial result says so in one line (JSON: completeness)
-  1  failure: no such process, unreadable input, frame numbers hidden, a target not met
+  1  failure: no such process, unreadable input, frame numbers hidden
   2  usage: bad or conflicting flags`;
 
 function collectPids(value: string, prev: (number | string)[]): (number | string)[] {

@@ -81,7 +81,9 @@ describe("phyr with no command", () => {
     const r = await run(["--snapshot", SNAP], { outTTY: false, errTTY: false });
     expect(r.code).toBe(EXIT_OK);
     expect(r.err).toBe("");
-    expect(r.out.split("\n")[0]).toBe("phyr — vm (snapshot, kernel 6.18.44-fc-v657, 4 KiB pages; kernel way: Linux 7.2)");
+    expect(r.out.split("\n")[0]).toBe(
+      "phyr — vm (snapshot, kernel 6.18.44-fc-v657, 4 KiB pages; kernel way: Linux 7.2)",
+    );
     expect(r.out).toContain(`Report written to ${join(dir, "report.html")}`);
     expect(existsSync(join(dir, "report.html"))).toBe(true);
     expect(readFileSync(join(dir, "report.html"), "utf8")).toMatch(/^<!doctype html>/);
