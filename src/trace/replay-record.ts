@@ -49,6 +49,8 @@ export interface ReplayRecord {
   buffers: Map<number, ReplayBuffer>;
   ops: ReplayOp[];
   trace: string;
+  /** QEMU's NVMe controller trace (pci_nvme_io_cmd + pci_nvme_map_prp/sgl lines), or "" when not recorded. */
+  deviceTrace: string;
 }
 
 const PAGE = 4096;
@@ -181,6 +183,13 @@ export function readReplayRecord(record: unknown): ReplayRecord {
     buffers,
     ops,
     trace,
+    deviceTrace: (() => {
+      const d = (record as { deviceTrace?: unknown }).deviceTrace;
+      if (d === undefined) return "";
+      if (typeof d !== "string")
+        throw new TypeError("lab record field deviceTrace is invalid: expected text");
+      return d;
+    })(),
   };
 }
 

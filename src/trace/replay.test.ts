@@ -72,6 +72,44 @@ describe("replayLabRecord leaves coherent allocations out of a request's mapping
   });
 });
 
+describe("replayLabRecord checks the data pointer against QEMU's controller trace when recorded", () => {
+  /** A device trace naming, for each traced NVMe I/O command, the data pointer `ptr(i)`. */
+  function withDevice(r: Record<string, unknown>, ptr: (i: number) => string): Record<string, unknown> {
+    const cids = [...String(r.trace).matchAll(/nvme_setup_cmd: .*qid=1, cmdid=(\d+),/g)].map((m) => m[1]);
+    const lines = cids.flatMap((cid, i) => [
+      `pci_nvme_io_cmd cid ${cid} nsid 0x1 sqid 1 opc 0x1 opname 'NVME_NVM_CMD_WRITE'`,
+      ptr(i),
+    ]);
+    return { ...r, deviceTrace: `${lines.join("\n")}\n` };
+  }
+  // 7.2 drivers/nvme/host/pci.c: a 128 KiB request linked into one IOVA is coalesced, so
+  // nvme_pci_avg_seg_size is 128 KiB >= sgl_threshold 32 KiB and nvme_pci_setup_data_sgl puts one
+  // data block descriptor (type 0) in the command.
+  test("scattered 4 KiB pages: every command an SGL data block in the command", () => {
+    const r = replayLabRecord(
+      withDevice(record("nvme-scattered4k"), () => "pci_nvme_map_sgl type 0x0 len 131072"),
+    );
+    expect([r.requests, r.reproduced, r.mismatches]).toEqual([16, 16, []]);
+    expect(r.departures.join("\n")).toMatch(/compared with QEMU's NVMe controller trace/);
+  });
+  test("a command read as PRPs, or as an SGL list, is a mismatch", () => {
+    const r = replayLabRecord(
+      withDevice(record("nvme-scattered4k"), (i) =>
+        i === 0
+          ? "pci_nvme_map_prp trans_len 4096 len 131072 prp1 0xfffc0000 prp2 0x1000 num_prps 33"
+          : i === 1
+            ? "pci_nvme_map_sgl type 0x3 len 131072"
+            : "pci_nvme_map_sgl type 0x0 len 131072",
+      ),
+    );
+    expect(r.reproduced).toBe(14);
+    expect(r.mismatches.map((m) => [m.request, m.what, m.kernel, m.model])).toEqual([
+      [0, "dataPtr", '"prp"', '"sgl type 0"'],
+      [256, "dataPtr", '"sgl type 3"', '"sgl type 0"'],
+    ]);
+  });
+});
+
 describe("replayLabRecord names every difference", () => {
   test("a missing iommu_map call is a mismatch of that request", () => {
     const base = record("nvme-scattered4k");

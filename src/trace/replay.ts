@@ -74,6 +74,9 @@ export interface ReplayResult {
 interface TracedRequest {
   sector: number;
   bytes: number;
+  /** nvme_setup_cmd's queue and command id (to find the command in QEMU's controller trace). */
+  qid: number;
+  cmdid: number;
   events: TraceEvent[];
   /** Coherent allocations made while mapping it (dma_alloc: the NVMe descriptor pool growing). */
   coherent: number;
@@ -104,7 +107,14 @@ function tracedRequests(events: TraceEvent[], ops: ReplayOp[], lbs: number): Map
       if (e.qid === 0 || !/^nvme_cmd_(read|write)$/.test(e.opcode)) continue;
       const slba = e.args.slba ?? 0;
       const nlb = (e.args.len ?? 0) + 1;
-      cur = { sector: (slba * lbs) / 512, bytes: nlb * lbs, events: [], coherent: 0 };
+      cur = {
+        sector: (slba * lbs) / 512,
+        bytes: nlb * lbs,
+        qid: e.qid,
+        cmdid: e.cmdid,
+        events: [],
+        coherent: 0,
+      };
       out.get(op)?.push(cur);
     } else if (cur && MAP_KINDS.has(e.kind)) cur.events.push(e);
     else if (cur && e.kind === "dma_alloc") {
@@ -114,6 +124,37 @@ function tracedRequests(events: TraceEvent[], ops: ReplayOp[], lbs: number): Map
       const end = a + e.size;
       cur.events = cur.events.filter((m) => !(m.kind === "iommu_map" && m.iova >= a && m.iova < end));
       cur.coherent++;
+    }
+  }
+  return out;
+}
+
+/** One I/O command as QEMU's NVMe controller read it: its data pointer kind and first SGL descriptor type. */
+interface DeviceCommand {
+  cid: number;
+  sqid: number;
+  ptr: "prp" | "sgl";
+  /** NVME_SGL_TYPE of the descriptor in the command: 0 a data block (inline), 3 a last segment (a list). */
+  sglType: number;
+}
+
+/**
+ * QEMU's hw/nvme trace lines `pci_nvme_io_cmd cid C nsid N sqid Q ...` each followed by
+ * `pci_nvme_map_prp ...` or `pci_nvme_map_sgl type T len L`. O(lines).
+ */
+function deviceCommands(text: string): DeviceCommand[] {
+  const out: DeviceCommand[] = [];
+  let cur: { cid: number; sqid: number } | undefined;
+  for (const line of text.split("\n")) {
+    const io = /^pci_nvme_io_cmd cid (\d+) .*\bsqid (\d+)\b/.exec(line);
+    if (io) {
+      cur = { cid: Number(io[1]), sqid: Number(io[2]) };
+      continue;
+    }
+    const m = /^pci_nvme_map_(prp|sgl)\b(?: type (0x[0-9a-f]+|\d+))?/.exec(line);
+    if (m && cur) {
+      out.push({ ...cur, ptr: m[1] as "prp" | "sgl", sglType: m[2] === undefined ? -1 : Number(m[2]) });
+      cur = undefined;
     }
   }
   return out;
@@ -293,6 +334,11 @@ export function replayLabRecord(record: unknown): ReplayResult {
     sglThreshold: r.sglThreshold,
   };
   const traced = tracedRequests(parsed.events, r.ops, limits.logicalBlockSize);
+  const device = deviceCommands(r.deviceTrace);
+  let devAt = 0;
+  if (device.length > 0)
+    departures[1] =
+      "data pointer: compared with QEMU's NVMe controller trace (pci_nvme_map_prp / pci_nvme_map_sgl per command): PRP or SGL, and an SGL in the command or in a list";
   const details: ReplayRequest[] = [];
   let requests = 0;
   for (const op of r.ops) {
@@ -331,7 +377,43 @@ export function replayLabRecord(record: unknown): ReplayResult {
         continue;
       }
       seen.add(k.sector);
-      details.push(compare(op.index, k, p, PGSIZE_X86, mismatches));
+      const before = mismatches.length;
+      const d = compare(op.index, k, p, PGSIZE_X86, mismatches);
+      if (device.length > 0) {
+        // The command QEMU's controller read: the next one with this queue and command id.
+        let j = devAt;
+        while (j < device.length && !(device[j].cid === k.cmdid && device[j].sqid === k.qid)) j++;
+        if (j === device.length) {
+          mismatches.push({
+            op: op.index,
+            request: k.sector,
+            what: "dataPtr",
+            kernel: fmt("not in the device trace"),
+            model: fmt(p.dataPtr),
+          });
+        } else {
+          devAt = j + 1;
+          const got = device[j];
+          // nvme_pci_setup_data_sgl / nvme_setup_sgl_simple: one data block descriptor in the command
+          // for one entry or a coalesced IOVA range, else a last-segment descriptor to a list.
+          const inline =
+            p.path === "simple" ||
+            p.path === "iova" ||
+            (p.path === "phys" ? p.nrPhysSegments === 1 : p.dmaSegments.length === 1);
+          const want = p.dataPtr === "sgl" ? `sgl type ${inline ? 0 : 3}` : "prp";
+          const have = got.ptr === "sgl" ? `sgl type ${got.sglType}` : "prp";
+          if (want !== have)
+            mismatches.push({
+              op: op.index,
+              request: k.sector,
+              what: "dataPtr",
+              kernel: fmt(have),
+              model: fmt(want),
+            });
+        }
+        d.reproduced = mismatches.length === before;
+      }
+      details.push(d);
     }
     for (const [sector, p] of bySector) {
       if (!seen.has(sector))
