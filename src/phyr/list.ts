@@ -352,12 +352,12 @@ export class PhyrList implements PhyrRead {
   }
 
   /** Entries through one refilled object (`reused`) or a new object per step. O(1) per step. */
-  entries(reused?: PhyrEntry): EntryIterator {
+  entries(reused?: PhyrEntry): IterableIterator<PhyrEntry> {
     return new EntryIterator(this, reused);
   }
 
   /** Iterates entries as new objects (convenience: {@link entries} with no reused object). */
-  [Symbol.iterator](): EntryIterator {
+  [Symbol.iterator](): IterableIterator<PhyrEntry> {
     return new EntryIterator(this);
   }
 
