@@ -4,7 +4,7 @@
  */
 
 import { resolve } from "node:path";
-import { type CaptureResult, capture, TRUNCATION_MARKER } from "../linux/index.js";
+import { AtomicFile, type CaptureResult, capture, TRUNCATION_MARKER } from "../linux/index.js";
 import { terminalSafe } from "../report/index.js";
 import { planCapture } from "./capture-check.js";
 import { CliFailure, type CliIo, EXIT_OK, progressFor } from "./io.js";
@@ -28,6 +28,14 @@ export interface CaptureCommand {
  */
 export async function runCapture(io: CliIo, o: CaptureCommand): Promise<number> {
   const out = resolve(io.cwd ?? process.cwd(), o.out);
+  try {
+    // The directory must take a new file: checked before anything is read; the old file is kept
+    // (capture writes a temporary file beside it and renames it over it when whole).
+    AtomicFile.open(out).abort();
+  } catch (e) {
+    const m = (e as Error).message.replace(/, open '.*'$/, "");
+    throw new CliFailure(`cannot write snapshot ${out}: ${m}`);
+  }
   const plan = planCapture(io.env, o.pids);
   for (const w of plan.warnings) io.stderr.write(`phyr: warning: ${w}\n`);
   const progress = progressFor(io);

@@ -101,7 +101,8 @@ function analyse(
   return withSource(io, choice, { frames: true }, (opened) => {
     const m = facts(opened);
     const partial: string[] = [];
-    const buffers = collectBuffers(opened.src, sel, progressFor(io), partial);
+    // Plain progress lines are for long reads of a real machine, not the in-memory reference one.
+    const buffers = collectBuffers(opened.src, sel, progressFor(io, opened.origin !== "reference"), partial);
     return analyzeMachine(m, buffers, {
       scenarios: scenarios ? runAllScenarios(1) : [],
       partial,

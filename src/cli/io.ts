@@ -143,7 +143,7 @@ export interface Progress {
 export const noProgress: Progress = { start() {}, update() {}, stop() {} };
 
 /** Seconds between the plain progress lines written when stderr is not a terminal. */
-export const PROGRESS_LINE_SECONDS = 5;
+export const PROGRESS_LINE_SECONDS = 10;
 
 /**
  * Progress as plain lines (`phyr: reading memory (MiB) 120/4,096 (2%)`), at most one every
@@ -183,12 +183,13 @@ export function lineProgress(
 
 /**
  * A cli-progress bar on stderr when stderr is a TTY; otherwise {@link lineProgress} lines on
- * stderr every few seconds of a long read.
+ * stderr every few seconds of a long read (when `lines`).
  * @param io the CLI's streams.
+ * @param lines plain lines when stderr is not a TTY (false: nothing then).
  * @returns the reporter.
  */
-export function progressFor(io: CliIo): Progress {
-  if (io.stderr.isTTY !== true) return lineProgress(io.stderr);
+export function progressFor(io: CliIo, lines = true): Progress {
+  if (io.stderr.isTTY !== true) return lines ? lineProgress(io.stderr) : noProgress;
   let bar: SingleBar | undefined;
   return {
     start(total, what) {

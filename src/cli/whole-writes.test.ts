@@ -158,13 +158,23 @@ describe.skipIf(skip)("output files are written whole or not at all", () => {
       Array.from(
         { length: 5 },
         () =>
-          new Promise<number | null>((done) => {
-            const c = spawn(process.execPath, [BIN, "capture", "-o", out], { env: ENV, stdio: "ignore" });
-            c.on("close", (code) => done(code));
+          new Promise<{ code: number | null; err: string }>((done) => {
+            const c = spawn(process.execPath, [BIN, "capture", "-o", out], {
+              env: ENV,
+              stdio: ["ignore", "ignore", "pipe"],
+            });
+            let err = "";
+            c.stderr.on("data", (d) => {
+              err += d;
+            });
+            c.on("close", (code) => done({ code, err }));
           }),
       ),
     );
-    expect(runs).toEqual([0, 0, 0, 0, 0]);
+    expect(
+      runs.map((r) => r.code),
+      runs.map((r) => r.err).join(""),
+    ).toEqual([0, 0, 0, 0, 0]);
     const snap = await loadSnapshot(out);
     expect(snap.processes().map((p) => p.pid)).toEqual([9803]);
     expect(readdirSync(dir).filter((n) => n.endsWith(".tmp"))).toEqual([]);

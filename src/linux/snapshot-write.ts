@@ -12,7 +12,7 @@ import { AtomicFile } from "./atomic-file.js";
 import type { ReaderOptions } from "./io.js";
 import { walkIomem } from "./iomem.js";
 import type { VmaStats } from "./maps.js";
-import { SnapshotFit } from "./snapshot-fit.js";
+import { cutString, SnapshotFit } from "./snapshot-fit.js";
 import {
   SNAPSHOT_LIMITS as L,
   RUNS_PER_RECORD,
@@ -269,7 +269,8 @@ export async function capture(opts: CaptureOptions): Promise<CaptureResult> {
         if (result.skipped.length < SKIPPED_KEPT) {
           result.skipped.push({
             pid: p.pid,
-            comm: fit.str(anon ? anon.name(p.comm) : p.comm, L.comm),
+            // Shortened like the file's names, but not counted: this list is not in the file.
+            comm: cutString(anon ? anon.name(p.comm) : p.comm, L.comm),
             reason,
           });
         }
