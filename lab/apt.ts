@@ -146,19 +146,33 @@ export function fetchKernel(opts: FetchKernelOptions): LabKernel {
     apt("apt-get", [...aptOpts, "-qq", "update"]);
     writeFileSync(stamp, new Date().toISOString());
   }
-  const names = apt("apt-cache", [...aptOpts, "pkgnames", "linux-"]).split("\n");
-  const pick = pickKernelPackages(names);
-  if (!pick) {
-    throw new LabKernelError(
-      `No amd64 kernel package found in Debian ${opts.suite} (looked for linux-binary-*/linux-image-*-amd64)`,
-    );
+  // The pick is kept beside the index it came from, so runs between index updates skip apt-cache.
+  const pickFile = join(root, "pick.json");
+  const updated = opts.refresh || !fresh;
+  let chosen: { release: string; packages: { name: string; version: string }[] } | undefined;
+  if (!updated && existsSync(pickFile)) chosen = JSON.parse(readFileSync(pickFile, "utf8"));
+  if (!chosen) {
+    const names = apt("apt-cache", [...aptOpts, "pkgnames", "linux-"]).split("\n");
+    const found = pickKernelPackages(names);
+    if (!found) {
+      throw new LabKernelError(
+        `No amd64 kernel package found in Debian ${opts.suite} (looked for linux-binary-*/linux-image-*-amd64)`,
+      );
+    }
+    chosen = {
+      release: found.release,
+      packages: found.packages.map((name) => ({
+        name,
+        version:
+          apt("apt-cache", [...aptOpts, "show", "--no-all-versions", name]).match(
+            /^Version:\s*(\S+)/m,
+          )?.[1] ?? "?",
+      })),
+    };
+    writeFileSync(pickFile, `${JSON.stringify(chosen)}\n`);
   }
-  const packages = pick.packages.map((name) => ({
-    name,
-    version:
-      apt("apt-cache", [...aptOpts, "show", "--no-all-versions", name]).match(/^Version:\s*(\S+)/m)?.[1] ??
-      "?",
-  }));
+  const pick = chosen;
+  const packages = chosen.packages;
   const dest = join(opts.cacheDir, "kernels", pick.release);
   const done = join(dest, ".complete");
   let downloadedBytes = 0;
