@@ -156,7 +156,7 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
       "--json",
       'print the analysis as JSON instead of the summary (no report.html unless -o is given): { schema: "phyr-analysis/1", kernelModel, origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios, whatIf, verdict, completeness }',
     )
-    .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
+    .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine (- for standard input; pipes and FIFOs are read once)")
     .option("--reference", REFERENCE_HELP)
     .option(
       "--trace <file>",
@@ -216,7 +216,7 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
       "--json",
       'print the analysis as JSON: { schema: "phyr-analysis/1", kernelModel, origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios, whatIf, verdict, completeness }',
     )
-    .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
+    .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine (- for standard input; pipes and FIFOs are read once)")
     .option("--reference", REFERENCE_HELP);
   summaryOptions(analyze)
     .addHelpText("after", EXIT_HELP)
@@ -253,7 +253,7 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
       "--json",
       'print as JSON: { schema: "phyr-topo/1", origin, host, access, physmap, pci, iommu, p2p }',
     )
-    .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine")
+    .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine (- for standard input; pipes and FIFOs are read once)")
     .option("--reference", REFERENCE_HELP)
     .option("--wide", "full-width tables (default: fit COLUMNS)")
     .addHelpText("after", EXIT_HELP)
