@@ -85,6 +85,8 @@ function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, " ").trim();
 }
 
+const SNAPSHOT_HELP =
+  "read a snapshot written by phyr capture instead of the live machine (- for standard input; pipes and FIFOs are read once)";
 const REFERENCE_HELP = "analyse phyr's reference machine (a documented simulated server) instead of this one";
 
 /** Source flags shared by report, analyze and topo. */
@@ -156,7 +158,7 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
       "--json",
       'print the analysis as JSON instead of the summary (no report.html unless -o is given): { schema: "phyr-analysis/1", kernelModel, origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios, whatIf, verdict, completeness }',
     )
-    .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine (- for standard input; pipes and FIFOs are read once)")
+    .option("--snapshot <file>", SNAPSHOT_HELP)
     .option("--reference", REFERENCE_HELP)
     .option(
       "--trace <file>",
@@ -216,7 +218,7 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
       "--json",
       'print the analysis as JSON: { schema: "phyr-analysis/1", kernelModel, origin, host, access, physmap, pci, iommu, p2p, buffers, total, scenarios, whatIf, verdict, completeness }',
     )
-    .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine (- for standard input; pipes and FIFOs are read once)")
+    .option("--snapshot <file>", SNAPSHOT_HELP)
     .option("--reference", REFERENCE_HELP);
   summaryOptions(analyze)
     .addHelpText("after", EXIT_HELP)
@@ -253,7 +255,7 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
       "--json",
       'print as JSON: { schema: "phyr-topo/1", origin, host, access, physmap, pci, iommu, p2p }',
     )
-    .option("--snapshot <file>", "read a snapshot written by phyr capture instead of the live machine (- for standard input; pipes and FIFOs are read once)")
+    .option("--snapshot <file>", SNAPSHOT_HELP)
     .option("--reference", REFERENCE_HELP)
     .option("--wide", "full-width tables (default: fit COLUMNS)")
     .addHelpText("after", EXIT_HELP)
