@@ -6,4 +6,4 @@
  */
 
 /** Linux release the model follows (major.minor), e.g. `"7.2"`. */
-export const KERNEL_MODEL = "7.2";
+export const KERNEL_MODEL = "7.2" as const;

@@ -7,12 +7,13 @@
  *   BLK_DEF_MAX_SECTORS_CAP 2560 sectors, NVME_MAX_SEGS 128, a 4 KiB virt boundary always.
  * docs/kernel-fidelity.md ("Block layer and NVMe") lists every rule and its release.
  */
+import { KERNEL_MODEL } from "../core/index.js";
 
 /** A modelled kernel line. */
 export type KernelRelease = "7.2" | "6.12";
 
-/** The release the model follows unless told otherwise. */
-export const DEFAULT_KERNEL_RELEASE: KernelRelease = "7.2";
+/** The release the model follows unless told otherwise: core's {@link KERNEL_MODEL}. */
+export const DEFAULT_KERNEL_RELEASE: KernelRelease = KERNEL_MODEL;
 
 /** The modelled lines, newest first. */
 export const KERNEL_RELEASES: readonly KernelRelease[] = ["7.2", "6.12"];
