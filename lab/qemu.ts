@@ -39,7 +39,10 @@ export const QEMU_NVME_TRACE_EVENTS = ["pci_nvme_io_cmd", "pci_nvme_map_prp", "p
  */
 export function kernelCmdline(s: Scenario): string {
   const o = s.options;
-  const args = ["console=ttyS0", "panic=-1", "loglevel=6", "transparent_hugepage=madvise"];
+  // no_timer_check: under TCG on a loaded host the IO-APIC timer check (arch/x86/kernel/apic/
+  // io_apic.c check_timer(), timer_irq_works()) can miss its ticks and panic ("IO-APIC + timer
+  // doesn't work"); the parameter skips that check, as for any virtual machine.
+  const args = ["console=ttyS0", "panic=-1", "loglevel=6", "no_timer_check", "transparent_hugepage=madvise"];
   if (o.iommu) {
     args.push("intel_iommu=on", "iommu.passthrough=0", `iommu.strict=${o.strict ? 1 : 0}`);
   } else {

@@ -72,7 +72,7 @@ describe("kernel and QEMU command lines", () => {
     ["nvme-scattered4k", "intel_iommu=on iommu.passthrough=0 iommu.strict=0"],
   ])("%s boots with ... %s", (name, tailArgs) => {
     expect(kernelCmdline(findScenario(name))).toBe(
-      `console=ttyS0 panic=-1 loglevel=6 transparent_hugepage=madvise ${tailArgs}`,
+      `console=ttyS0 panic=-1 loglevel=6 no_timer_check transparent_hugepage=madvise ${tailArgs}`,
     );
   });
 
