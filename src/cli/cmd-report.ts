@@ -21,11 +21,12 @@ import {
 } from "../report/index.js";
 import { runAllScenarios } from "./cmd-simulate.js";
 import { readTraceSummary } from "./cmd-trace.js";
-import { collectBuffers, machineInput, type Selection } from "./collect.js";
+import { machineInput, type Selection } from "./collect.js";
 import { CliFailure, type CliIo, EXIT_OK, paintFor, progressFor } from "./io.js";
 import { jsonDocument, TOPO_SCHEMA, type TopoJson } from "./json.js";
 import { type OpenedSource, openSource, type SourceChoice, type SourceNeeds } from "./source.js";
 import { whatIfLines } from "./what-if-lines.js";
+import { collectBuffersOnWorkers, type WorkerSource } from "./workers.js";
 
 /**
  * Reads uPlot's JS and CSS from node_modules (uplot/dist) for inlining.
@@ -51,13 +52,15 @@ export interface SummaryFlags {
   sort?: "pages" | "runs" | "name";
   /** Ignore COLUMNS: full-width tables. */
   wide?: boolean;
+  /** Worker threads reading processes (default 1: in this thread). */
+  workers?: number;
 }
 
 async function withSource<T>(
   io: CliIo,
   choice: SourceChoice,
   needs: SourceNeeds,
-  fn: (s: OpenedSource) => T,
+  fn: (s: OpenedSource) => T | Promise<T>,
 ): Promise<T> {
   const path =
     choice.snapshot === undefined || choice.snapshot === "-"
@@ -65,7 +68,7 @@ async function withSource<T>(
       : resolve(io.cwd ?? process.cwd(), choice.snapshot);
   const opened = await openSource(io.env, { ...choice, snapshot: path, limits: io.limits }, needs);
   try {
-    return fn(opened);
+    return await fn(opened);
   } finally {
     opened.src.close();
   }
@@ -97,12 +100,26 @@ function analyse(
   sel: Selection,
   choice: SourceChoice,
   scenarios = false,
+  workers = 1,
 ): Promise<MachineAnalysis> {
-  return withSource(io, choice, { frames: true }, (opened) => {
+  return withSource(io, choice, { frames: true }, async (opened) => {
     const m = facts(opened);
     const partial: string[] = [];
+    // Workers open the same machine themselves: the live roots or the reference machine (a
+    // snapshot is read in this thread, where it is loaded already).
+    const how: WorkerSource | undefined =
+      opened.origin === "live"
+        ? {
+            kind: "live",
+            procRoot: io.env.PHYR_PROC_ROOT || "/proc",
+            sysRoot: io.env.PHYR_SYS_ROOT || "/sys",
+          }
+        : opened.origin === "reference"
+          ? { kind: "reference" }
+          : undefined;
     // Plain progress lines are for long reads of a real machine, not the in-memory reference one.
-    const buffers = collectBuffers(opened.src, sel, progressFor(io, opened.origin !== "reference"), partial);
+    const progress = progressFor(io, opened.origin !== "reference");
+    const buffers = await collectBuffersOnWorkers(opened.src, how, sel, progress, partial, workers);
     return analyzeMachine(m, buffers, {
       scenarios: scenarios ? runAllScenarios(1) : [],
       partial,
@@ -159,7 +176,7 @@ export async function runReport(
     SummaryFlags,
 ): Promise<number> {
   const choice = { snapshot: o.snapshot, reference: o.reference, fallback: o.fallback };
-  const analysed = await analyse(io, { pids: [], all: true }, choice, o.scenarios === true);
+  const analysed = await analyse(io, { pids: [], all: true }, choice, o.scenarios === true, o.workers);
   // --trace FILE: the trace's per-device summary rides along as the analysis' `trace` member.
   const a = o.trace === undefined ? analysed : { ...analysed, trace: await readTraceSummary(io, o.trace) };
   let written = "";
@@ -200,7 +217,7 @@ export async function runAnalyze(
   choice: SourceChoice = {},
   flags: SummaryFlags = {},
 ): Promise<number> {
-  const a = await analyse(io, sel, choice);
+  const a = await analyse(io, sel, choice, false, flags.workers);
   if (json) printJson(io, a);
   else io.stdout.write(`${summaryLines(io, a, flags).join("\n")}\n`);
   return EXIT_OK;

@@ -24,6 +24,7 @@ import {
   UsageError,
 } from "./io.js";
 import { checkSourceChoice, type SourceChoice } from "./source.js";
+import { defaultWorkers, MAX_DEFAULT_WORKERS, parseWorkers } from "./workers.js";
 
 /** The command names (`help` prints the help of one). */
 const COMMANDS = ["report", "analyze", "topo", "capture", "simulate", "bench", "explain", "trace", "help"];
@@ -107,13 +108,20 @@ interface SummaryOpts {
   top: number;
   sort: "pages" | "runs" | "name";
   wide?: boolean;
+  workers: number;
 }
 
 function summaryOptions(c: Command): Command {
   return c
     .option("--top <n>", "processes listed in the summary (the rest are counted)", parseTop, 10)
     .option("--sort <key>", "order of the process table: pages, runs or name", parseSort, "pages")
-    .option("--wide", "full-width tables (default: fit COLUMNS, leaving out columns that do not fit)");
+    .option("--wide", "full-width tables (default: fit COLUMNS, leaving out columns that do not fit)")
+    .option(
+      "--workers <n>",
+      `worker threads reading processes (the live or reference machine; 1 = in this thread; same output for any N) (default: CPUs available, at most ${MAX_DEFAULT_WORKERS})`,
+      parseWorkers,
+      defaultWorkers(),
+    );
 }
 
 /** Exit codes, printed at the end of every command's help. */
@@ -195,6 +203,7 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
             top: o.top,
             sort: o.sort,
             wide: o.wide === true,
+            workers: o.workers,
             ...sourceChoice(o, bare),
           }),
         );
@@ -243,6 +252,7 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
             top: o.top,
             sort: o.sort,
             wide: o.wide === true,
+            workers: o.workers,
           }),
         );
       },

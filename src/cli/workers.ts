@@ -1,0 +1,178 @@
+/**
+ * Buffers analysed on worker threads (node:worker_threads): the main thread plans (process list
+ * and VMAs, cheap), each worker opens its own source (the live roots, or the reference machine)
+ * and reads and analyses one process at a time, returning plain data; results are put back in
+ * plan order, so the output is the one {@link collectBuffers} gives on one thread. Memory stays
+ * bounded: a worker holds one process's runs at a time, so peak RSS grows with the largest
+ * processes (one per worker), not with their sum.
+ */
+
+import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { BufferAnalysis } from "../analyze/index.js";
+import type { MachineSource } from "../linux/index.js";
+import {
+  type BufferOutcome,
+  type BufferPlan,
+  collectBuffers,
+  finishBuffers,
+  planBuffers,
+  type Selection,
+} from "./collect.js";
+import { CliFailure, type Progress, UsageError } from "./io.js";
+
+/** How a worker opens the machine the main thread reads: the same roots, or the reference machine. */
+export type WorkerSource = { kind: "live"; procRoot: string; sysRoot: string } | { kind: "reference" };
+
+/** Most worker threads by default: past this, reads of /proc contend more than they overlap. */
+export const MAX_DEFAULT_WORKERS = 8;
+
+/** Default worker count: the CPUs this process may use (os.availableParallelism), at most 8. O(1). */
+export function defaultWorkers(): number {
+  return Math.max(1, Math.min(MAX_DEFAULT_WORKERS, availableParallelism()));
+}
+
+/** Most workers `--workers` accepts. */
+export const MAX_WORKERS = 256;
+
+/**
+ * Parses `--workers N`. O(1).
+ * @throws UsageError naming the value when it is not an integer in 1..256.
+ */
+export function parseWorkers(text: string): number {
+  const n = /^\d{1,4}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= 1 && n <= MAX_WORKERS))
+    throw new UsageError(
+      `--workers ${JSON.stringify(text)} is invalid: expected an integer from 1 to ${MAX_WORKERS} (1 = in this thread)`,
+    );
+  return n;
+}
+
+/** The worker's module: the compiled .js beside this file (absent when run from TypeScript sources). */
+function workerFile(): string | undefined {
+  const here = fileURLToPath(import.meta.url);
+  if (!here.endsWith(".js")) return undefined;
+  const f = here.replace(/workers\.js$/, "workers-thread.js");
+  return existsSync(f) ? f : undefined;
+}
+
+/** A message from a worker: bytes read of its current job, or the job's outcome. */
+export type WorkerMessage = { job: number; bytes: number } | { job: number; outcome: BufferOutcome };
+
+/**
+ * {@link collectBuffers} with the reading and analysis spread over `workers` threads. One worker,
+ * one job, a source a worker cannot open (a snapshot: it is in this thread's memory already), or no
+ * compiled worker module (tests on the TypeScript sources) run in this thread.
+ * O(pages read + runs) work in all, spread over the workers; O(largest runs x workers) memory.
+ * @param src the source the main thread plans with.
+ * @param how how workers open the same machine (undefined: in this thread).
+ * @param workers worker threads (>= 1).
+ * @throws CliFailure as collectBuffers does (the first named process, in plan order, that failed),
+ *   or when a worker fails.
+ */
+export async function collectBuffersOnWorkers(
+  src: MachineSource,
+  how: WorkerSource | undefined,
+  sel: Selection,
+  progress: Progress,
+  partial: string[],
+  workers: number,
+): Promise<BufferAnalysis[]> {
+  const file = workerFile();
+  if (workers <= 1 || how === undefined || file === undefined)
+    return collectBuffers(src, sel, progress, partial);
+  const plan = planBuffers(src, sel);
+  if (plan.jobs.length <= 1) return collectBuffers(src, sel, progress, partial);
+  const MiB = 2 ** 20;
+  progress.start(Math.max(1, Math.ceil(plan.total / MiB)), "reading memory (MiB)");
+  try {
+    const outcomes = await runJobs(file, how, plan, sel, Math.min(workers, plan.jobs.length), (bytes) =>
+      progress.update(Math.floor(bytes / MiB)),
+    );
+    return finishBuffers(plan, outcomes, sel, partial);
+  } finally {
+    progress.stop();
+  }
+}
+
+/**
+ * Hands jobs out in plan order, the next to whichever worker finishes first; a named process that
+ * fails stops handing out more (collectBuffers stops there too). Resolves with the outcomes in plan
+ * order: all of them, or up to the first named failure (finishBuffers throws there).
+ */
+function runJobs(
+  file: string,
+  how: WorkerSource,
+  plan: BufferPlan,
+  sel: Selection,
+  count: number,
+  onBytes: (bytes: number) => void,
+): Promise<BufferOutcome[]> {
+  const outcomes: BufferOutcome[] = new Array(plan.jobs.length);
+  const doing = new Float64Array(plan.jobs.length);
+  let finishedBytes = 0;
+  let next = 0;
+  let done = 0;
+  let stopped = false;
+  let failedAt = Number.POSITIVE_INFINITY;
+  const execArgv = process.execArgv.filter((a) => !/^(--input-type|--eval|-e|--print|-p)\b/.test(a));
+  return new Promise((resolve, reject) => {
+    const pool: Worker[] = [];
+    const end = (fn: () => void) => {
+      if (stopped) return;
+      stopped = true;
+      for (const w of pool) void w.terminate();
+      fn();
+    };
+    const give = (w: Worker) => {
+      if (next >= plan.jobs.length) {
+        w.postMessage({ quit: true });
+        return;
+      }
+      const k = next++;
+      w.postMessage({ job: k, plan: plan.jobs[k], range: sel.range, named: plan.named });
+    };
+    for (let i = 0; i < count; i++) {
+      const w = new Worker(file, { workerData: how, execArgv });
+      pool.push(w);
+      w.on("message", (m: WorkerMessage) => {
+        if (stopped) return;
+        if ("bytes" in m) {
+          doing[m.job] = m.bytes;
+          let inFlight = 0;
+          for (let k = 0; k < plan.jobs.length; k++) if (outcomes[k] === undefined) inFlight += doing[k];
+          onBytes(finishedBytes + inFlight);
+          return;
+        }
+        outcomes[m.job] = m.outcome;
+        finishedBytes += jobBytesOf(plan, m.job);
+        doing[m.job] = 0;
+        done++;
+        onBytes(finishedBytes);
+        // A named process that failed ends the run once the jobs before it are done
+        // (finishBuffers throws for the first failure in plan order); no job is handed out after.
+        if ("error" in m.outcome && plan.named) failedAt = Math.min(failedAt, m.job);
+        if (failedAt < plan.jobs.length) {
+          for (let k = 0; k <= failedAt; k++) if (outcomes[k] === undefined) return;
+          return end(() => resolve(outcomes.slice(0, failedAt + 1)));
+        }
+        if (done === plan.jobs.length) return end(() => resolve(outcomes));
+        give(w);
+      });
+      w.on("error", (e) => end(() => reject(new CliFailure(`a worker thread failed: ${e.message}`))));
+      w.on("exit", (code) => {
+        if (code !== 0)
+          end(() =>
+            reject(new CliFailure(`a worker thread exited with code ${code} before its job was done`)),
+          );
+      });
+      give(w);
+    }
+  });
+}
+
+function jobBytesOf(plan: BufferPlan, k: number): number {
+  return plan.jobs[k].ranges.reduce((s, r) => s + r.end - r.start, 0);
+}
