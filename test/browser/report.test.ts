@@ -361,6 +361,26 @@ describe.skipIf(skip)("HTML report in Chromium", () => {
     await page.close();
   });
 
+  it("with JavaScript off, the summary and main tables are still there (rendered into the file)", async () => {
+    const context = await browser.newContext({
+      javaScriptEnabled: false,
+      viewport: { width: 390, height: 844 },
+    });
+    const page = await context.newPage();
+    await page.goto(pathToFileURL(reports.reference).href);
+    const a = islandOf(reports.reference);
+    expect(await page.textContent("#summary caption")).toBe("The machine and what was read");
+    const names = await page.$$eval("#processes tbody tr", (rows) =>
+      rows.map((r) => r.children[1].textContent),
+    );
+    expect(names).toEqual(a.buffers.map((b) => b.comm));
+    const formats = await page.$$eval("#formats tbody th", (th) => th.map((x) => x.textContent));
+    expect(formats).toEqual(a.total.formats.map((f) => f.name));
+    expect(await page.isVisible("#glossary")).toBe(true);
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await context.close();
+  });
+
   it("the reference report loads within the browser's budget and its size is recorded", async () => {
     const s = await open(reports.reference, VIEWPORTS[0]);
     const size = statSync(reports.reference).size;
