@@ -15,7 +15,7 @@
  * waiting. phyr's side is the library path the CLI runs (`collectBuffers`: read, classify,
  * analyse every representation and IOMMU layout), in this process, timed with process.cpuUsage;
  * the C peer reports its own getrusage. Rounds are paired (raw read, peer, phyr back to back) and
- * each ratio row gives the median of the per-round ratios with their range.
+ * each ratio row gives the median of the per-round ratios with their range (the printed spread).
  * Root only: frame numbers and /proc/kpageflags need CAP_SYS_ADMIN.
  */
 import { type ChildProcessByStdio, execFileSync, spawn, spawnSync } from "node:child_process";
@@ -29,7 +29,7 @@ import type { VaRange } from "../src/cli/args.js";
 import { collectBuffers } from "../src/cli/collect.js";
 import { noProgress } from "../src/cli/io.js";
 import { liveSource, PAGEMAP_BATCH } from "../src/linux/index.js";
-import { type BenchRow, type BenchSuite, median } from "./harness.js";
+import { type BenchRow, type BenchSuite, median, pairedRatio } from "./harness.js";
 
 const GiB = 2 ** 30;
 type Child = ChildProcessByStdio<Writable, Readable, null>;
@@ -122,23 +122,16 @@ function analyse(pid: number, range?: VaRange): number {
   }
 }
 
-/** A ratio row from paired per-round ratios: the median, with the range in the name. */
+/** A ratio row from paired per-round ratios: their median, with their range as the spread. */
 function ratioRow(
   name: string,
-  value: number,
+  ns: number,
   against: string,
   ratios: number[],
-  want: string,
-  ok: boolean,
+  want: string | undefined,
+  ok: boolean | undefined,
 ): BenchRow {
-  const lo = Math.min(...ratios);
-  const hi = Math.max(...ratios);
-  return {
-    name: `${name} (rounds ${lo.toFixed(2)}-${hi.toFixed(2)})`,
-    value,
-    unit: "ns",
-    ratio: { against, value: median(ratios), want, ok },
-  };
+  return { name, value: ns, unit: "ns", ratio: { against, ...pairedRatio(ratios), want, ok } };
 }
 
 export const suite: BenchSuite = {
@@ -198,12 +191,14 @@ export const suite: BenchSuite = {
             ">= 1x (less CPU)",
             peerOk,
           ),
-          {
-            name: `phyr analyze vs the raw pagemap read (rounds ${Math.min(...vsRaw).toFixed(2)}-${Math.max(...vsRaw).toFixed(2)})`,
-            value: median(ours),
-            unit: "ns",
-            ratio: { against: "raw read CPU (times slower; moonshot <= 3)", value: median(vsRaw) },
-          },
+          ratioRow(
+            "phyr analyze vs the raw pagemap read",
+            median(ours),
+            "raw read CPU (times slower; moonshot <= 3)",
+            vsRaw,
+            undefined,
+            undefined,
+          ),
         );
       } finally {
         stop(frag.child);
@@ -232,12 +227,14 @@ export const suite: BenchSuite = {
             value: median(de),
             unit: "ns",
           },
-          {
-            name: `phyr analyze --pid, ${what}, CPU (rounds ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`,
-            value: median(sp),
-            unit: "ns",
-            ratio: { against: "the written part alone (times slower)", value: r, want: "<= 2x", ok: r <= 2 },
-          },
+          ratioRow(
+            `phyr analyze --pid, ${what}, CPU`,
+            median(sp),
+            "the written part alone (times slower)",
+            ratios,
+            "<= 2x",
+            r <= 2,
+          ),
         );
       } finally {
         stop(sparse.child);

@@ -14,7 +14,36 @@ export interface BenchRow {
   /** Unit of `value`: "ns", "B", "B/entry", "entries", "ops"... */
   unit: string;
   /** Optional comparison: `ratio = note's reference / value` as the suite defines it. */
-  ratio?: { against: string; value: number; want?: string; ok?: boolean };
+  ratio?: {
+    against: string;
+    value: number;
+    want?: string;
+    ok?: boolean;
+    /** Paired rounds: `value` is the median of the per-round ratios, lo-hi their range. */
+    spread?: { rounds: number; lo: number; hi: number };
+  };
+}
+
+/**
+ * The ratio of paired rounds: the median of `ratios` (one per round, both sides measured back to
+ * back) with their range, so a row shows how stable it is. O(n log n).
+ * @throws RangeError for no rounds
+ */
+export function pairedRatio(ratios: readonly number[]): {
+  value: number;
+  spread: { rounds: number; lo: number; hi: number };
+} {
+  if (ratios.length === 0) throw new RangeError("paired ratio of 0 rounds is invalid: expected >= 1 round");
+  return {
+    value: median(ratios),
+    spread: { rounds: ratios.length, lo: Math.min(...ratios), hi: Math.max(...ratios) },
+  };
+}
+
+/** `rounds lo-hi` as printed after a ratio (two decimals below 100, none above). O(1). */
+export function fmtSpread(s: { rounds: number; lo: number; hi: number }): string {
+  const f = (x: number) => x.toFixed(x >= 100 ? 0 : 2);
+  return `${s.rounds} rounds ${f(s.lo)}-${f(s.hi)}x`;
 }
 
 /** Options every suite receives. */

@@ -6,7 +6,7 @@
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type BenchRow, type BenchSuite, benchExitCode, fmtNs, targetsMissed } from "./harness.js";
+import { type BenchRow, type BenchSuite, benchExitCode, fmtNs, fmtSpread, targetsMissed } from "./harness.js";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -37,7 +37,8 @@ for (const file of files) {
     let line = `  ${r.name.padEnd(58)} ${v.padStart(14)}`;
     if (r.ratio) {
       const mark = r.ratio.ok === undefined ? "" : r.ratio.ok ? "  ok" : "  BELOW TARGET";
-      line += `  ${r.ratio.value.toFixed(r.ratio.value >= 100 ? 0 : 2)}x vs ${r.ratio.against}${r.ratio.want ? ` (want ${r.ratio.want})` : ""}${mark}`;
+      const spread = r.ratio.spread ? ` [${fmtSpread(r.ratio.spread)}]` : "";
+      line += `  ${r.ratio.value.toFixed(r.ratio.value >= 100 ? 0 : 2)}x${spread} vs ${r.ratio.against}${r.ratio.want ? ` (want ${r.ratio.want})` : ""}${mark}`;
     }
     process.stdout.write(`${line}\n`);
   }
