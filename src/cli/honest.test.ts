@@ -6,7 +6,16 @@
  * the live cases run only on Linux as root (setpriv needs it), the rest everywhere the build is.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -31,6 +40,10 @@ function phyr(args: string[], o: { nobody?: boolean; env?: Record<string, string
 }
 
 const oneLine = (s: string) => s.trim().split("\n").length === 1;
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(join(tmpdir(), `phyr-nobody-${process.pid}.ndjson`), { force: true });
+});
 
 describe.skipIf(!live)("as an unprivileged user (items 1 and 2)", () => {
   it("analyze --pid 1 exits 1 with one line saying why and what to do, not the reference machine's systemd", () => {
@@ -69,7 +82,10 @@ describe.skipIf(!live)("as an unprivileged user (items 1 and 2)", () => {
   });
 
   it("capture warns that frame numbers are hidden (the snapshot will hold no physical runs)", () => {
-    const r = phyr(["capture", "--pid", "1", "-o", join(dir, "nobody.ndjson")], { nobody: true });
+    // A directory nobody may write (the test's own is root's).
+    const r = phyr(["capture", "--pid", "1", "-o", join(tmpdir(), `phyr-nobody-${process.pid}.ndjson`)], {
+      nobody: true,
+    });
     expect(r.err).toMatch(
       /^phyr: warning: physical frame numbers are hidden without CAP_SYS_ADMIN: this snapshot will hold no physical runs/m,
     );
@@ -164,13 +180,22 @@ describe.skipIf(!live)("as root on this machine (items 3, 4, 8, 10)", () => {
   });
 
   it("--pid takes a process name (every process of that name, like pgrep -x)", () => {
-    const r = phyr(["analyze", "--pid", "sleep", "--json"]);
-    expect(r.code).toBe(0);
-    const pids = JSON.parse(r.out).buffers.map((b: { pid: number }) => b.pid);
-    expect(pids).toContain(pid);
-    const pgrep = spawnSync("pgrep", ["-x", "sleep"], { encoding: "utf8" });
-    if (pgrep.status === 0)
-      expect(new Set(pids)).toEqual(new Set(pgrep.stdout.trim().split("\n").map(Number)));
+    // Two processes with a name no other process has: a copy of sleep under that name.
+    const name = `phyrsl${process.pid % 100000}`;
+    const exe = join(dir, name);
+    copyFileSync("/bin/sleep", exe);
+    chmodSync(exe, 0o755);
+    const kids = [spawn(exe, ["60"], { stdio: "ignore" }), spawn(exe, ["60"], { stdio: "ignore" })];
+    try {
+      const named = () => kids.every((k) => readFileSync(`/proc/${k.pid}/comm`, "utf8").trim() === name);
+      for (let i = 0; i < 100 && !named(); i++) spawnSync("sleep", ["0.05"]);
+      const r = phyr(["analyze", "--pid", name, "--json"]);
+      expect(r.code, r.err).toBe(0);
+      const pids = JSON.parse(r.out).buffers.map((b: { pid: number }) => b.pid);
+      expect(pids.sort()).toEqual(kids.map((k) => k.pid).sort());
+    } finally {
+      for (const k of kids) k.kill();
+    }
   });
 
   it("capture --pid 999999 exits 1 like analyze, writing nothing", () => {
