@@ -22,8 +22,12 @@ import {
   type PhyrRead,
   SEGMENT_BYTES,
 } from "../phyr/index.js";
+// The decoder is a builder: it appends through the list's writer (not exported by phyr/index.ts).
+import { listWriter } from "../phyr/list.js";
 import type { Format } from "./format.js";
 import { ByteReader, ByteWriter } from "./wire.js";
+
+const W = listWriter();
 
 /** Largest chunk capacity (8-byte slots) the decoder accepts. */
 export const COMPACT_MAX_CAPACITY = 1 << 20;
@@ -154,12 +158,12 @@ export const compactFormat: Format = {
         // ENC holds this entry's words (the canonical check just encoded it): append them as is.
         try {
           checkEntry(slot.addr, slot.len, slot.flags, slot.provider);
-          list._checkGrow(slot.len);
+          W.checkGrow(list, slot.len);
         } catch (e) {
           if (e instanceof RangeError) throw r.error(`bad entry: ${e.message}`, wordsAt + 4 * p);
           throw e;
         }
-        list._pushEncoded(width, slot.len);
+        W.pushEncoded(list, width, slot.len);
         p += width;
         n++;
         b += slot.len;

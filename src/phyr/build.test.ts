@@ -9,7 +9,7 @@ import {
   pfnChunkCapacity,
   phyrFromPfns,
 } from "./build.js";
-import type { PhyrListOptions } from "./list.js";
+import { listWriter, type PhyrListOptions } from "./list.js";
 import { toPfns } from "./ops.js";
 import { type RefPfnOptions, refFromPfns } from "./reference.js";
 import type { PhyrEntry, PhyrStoreKind } from "./types.js";
@@ -111,8 +111,9 @@ describe("phyrFromPfns", () => {
     const l = phyrFromPfns([5, 6, 7], { totalBytes: 0x2800 });
     l.append(0x9000, 0x1000);
     l.checkValid();
-    expect(l._segs.length).toBe(2);
-    expect(l._segs[1].chunk).toBe(l._segs[0].chunk);
+    const segs = listWriter().segments(l);
+    expect(segs.length).toBe(2);
+    expect(segs[1].chunk).toBe(segs[0].chunk);
     expect(l.toArray()).toEqual([
       { addr: 0x5000, len: 0x2800, flags: 0, provider: 0 },
       { addr: 0x9000, len: 0x1000, flags: 0, provider: 0 },

@@ -5,9 +5,11 @@
  * The PFN run loops and their engine notes are in pfns.ts.
  */
 import { ADDR_LIMIT, checkCount, hex, ilog2, isPow2, PAGE_SIZE } from "../core/index.js";
-import { DEFAULT_CHUNK_CAPACITY, PhyrList, type PhyrListOptions } from "./list.js";
+import { DEFAULT_CHUNK_CAPACITY, listWriter, PhyrList, type PhyrListOptions } from "./list.js";
 import { PFN_LIMIT, runsCompact, runsCompactU32, runsFixed, runsSplit } from "./pfns.js";
 import { checkEntry, checkFlags, checkProvider } from "./validate.js";
+
+const W = listWriter();
 
 export { PFN_LIMIT };
 
@@ -117,7 +119,7 @@ export function phyrFromPfns(pfns: ArrayLike<number>, opts: FromPfnsOptions = {}
   } else {
     runsSplit(list, pfns, flags, prov, maxPages, boundaryPages);
   }
-  list._trim(first, full - total);
+  W.trim(list, first, full - total);
   return list;
 }
 
@@ -177,11 +179,11 @@ export class PhyrBuilder {
   add(addr: number, len: number, flags = 0, provider = 0): this {
     checkEntry(addr, len, flags, provider);
     if (!this.opts.merge) {
-      this.list._checkGrow(len);
-      this.list._push(addr, len, flags, provider);
+      W.checkGrow(this.list, len);
+      W.push(this.list, addr, len, flags, provider);
       return this;
     }
-    this.list._checkGrow((this.has ? this.pLen : 0) + len);
+    W.checkGrow(this.list, (this.has ? this.pLen : 0) + len);
     if (this.has && this.pAddr + this.pLen === addr && this.pFlags === flags && this.pProv === provider) {
       this.pLen += len;
       return this;
@@ -205,7 +207,7 @@ export class PhyrBuilder {
 
   private flush(): void {
     if (!this.has) return;
-    this.list._push(this.pAddr, this.pLen, this.pFlags, this.pProv);
+    W.push(this.list, this.pAddr, this.pLen, this.pFlags, this.pProv);
     this.has = false;
   }
 }

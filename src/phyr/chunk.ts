@@ -90,11 +90,3 @@ export class Segment {
     );
   }
 }
-
-/** What a cursor reads from a list: its live segment array and total. */
-export interface SegmentSource {
-  /** @internal The list's segments, in order. */
-  readonly _segs: readonly Segment[];
-  /** Sum of entry lengths. */
-  readonly totalBytes: number;
-}

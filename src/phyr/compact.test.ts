@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { fcRuns } from "../../test/kit/index.js";
 import { compactEntryBytes, ENC, encodeCompact } from "./compact.js";
-import { PhyrList } from "./list.js";
+import { listWriter, PhyrList } from "./list.js";
 
 /** The u32 words and width of the one entry of a compact list holding (addr, len, flags, provider). */
 function words(addr: number, len: number, flags = 0, provider = 0): number[] {
@@ -10,7 +10,7 @@ function words(addr: number, len: number, flags = 0, provider = 0): number[] {
   l.append(addr, len, flags, provider);
   l.checkValid();
   expect(l.entry(0)).toEqual({ addr, len, flags, provider });
-  const seg = l._segs[0];
+  const seg = listWriter().segments(l)[0];
   const w = (seg.chunk as unknown as { words: Uint32Array }).words;
   return [...w.subarray(seg.from, seg.to)];
 }

@@ -13,7 +13,7 @@
  *   still being appended to sees the new entries, as before.
  */
 import { checkCount, hex } from "../core/index.js";
-import { EntrySlot, type Segment, type SegmentSource } from "./chunk.js";
+import { EntrySlot, type Segment } from "./chunk.js";
 import { type CompactChunk, decodeCompact } from "./compact.js";
 import type { PhyrCursor, PhyrEntry } from "./types.js";
 import type { WideChunk } from "./wide.js";
@@ -43,8 +43,14 @@ export class ListCursor implements PhyrCursor {
   private next = 0;
   private readonly slot = new EntrySlot();
 
-  /** @param list the list to walk; the cursor starts at its first byte. */
-  constructor(private readonly list: SegmentSource) {
+  /**
+   * @param segs the list's live segment array (read, never written); the cursor starts at its first byte.
+   * @param list the list itself, for its total.
+   */
+  constructor(
+    private readonly segs: readonly Segment[],
+    private readonly list: { readonly totalBytes: number },
+  ) {
     this.reset();
   }
 
@@ -64,7 +70,7 @@ export class ListCursor implements PhyrCursor {
     this.offset = 0;
     this.position = 0;
     this.seg = 0;
-    if (this.list._segs.length === 0) {
+    if (this.segs.length === 0) {
       this.finish();
       return;
     }
@@ -86,7 +92,7 @@ export class ListCursor implements PhyrCursor {
       return;
     }
     this.seg++;
-    if (this.seg >= this.list._segs.length) {
+    if (this.seg >= this.segs.length) {
       this.finish();
       return;
     }
@@ -119,7 +125,7 @@ export class ListCursor implements PhyrCursor {
 
   /** Makes segment `seg` current, at its first entry. */
   private enter(): void {
-    const s = this.list._segs[this.seg];
+    const s = this.segs[this.seg];
     this.cur = s;
     this.k = 0;
     this.pos = s.from;
@@ -189,14 +195,15 @@ export class EntryIterator implements IterableIterator<PhyrEntry> {
   private started = false;
 
   /**
-   * @param list the list to iterate from its first entry.
+   * @param segs the list's live segment array; @param list the list (for its total).
    * @param reused the object each step refills; absent: a new object per step.
    */
   constructor(
-    list: SegmentSource,
+    segs: readonly Segment[],
+    list: { readonly totalBytes: number },
     private readonly reused?: PhyrEntry,
   ) {
-    this.c = new ListCursor(list);
+    this.c = new ListCursor(segs, list);
   }
 
   /** The next entry (the reused object refilled, or a new one), or done. O(1). */

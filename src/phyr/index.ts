@@ -4,7 +4,15 @@
  */
 export * from "./build.js";
 export { compactEntryBytes } from "./compact.js";
-export * from "./list.js";
+// Not listWriter / ListWriter: the append side stays with the builders (list.ts).
+export {
+  DEFAULT_CHUNK_CAPACITY,
+  LIST_HEADER_BYTES,
+  MAX_LIST_BYTES,
+  PhyrList,
+  type PhyrListOptions,
+  SEGMENT_BYTES,
+} from "./list.js";
 export * from "./ops.js";
 export * from "./types.js";
 export { checkEntry, checkFlags, checkProvider } from "./validate.js";

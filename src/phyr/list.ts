@@ -41,6 +41,43 @@ const FIRST_CHUNK = 8;
 export const MAX_LIST_BYTES = Number.MAX_SAFE_INTEGER;
 
 /**
+ * The append side of a {@link PhyrList}, for the builders only: `PhyrBuilder` and the PFN
+ * run loops (build.ts, pfns.ts), the compact decoder (formats/compact.ts) and tests of the chunk
+ * layout. Obtained with {@link listWriter}, which no layer index or entry point exports, so a
+ * user of the library reads lists and appends only through the checked `append`. Each call is
+ * O(1) (segments: the live array, not a copy) and checks nothing the caller must check:
+ * push / pushEncoded take a validated entry after checkGrow.
+ * @internal
+ */
+export interface ListWriter {
+  /** Throws unless `bytes` more keep totalBytes a safe integer (list unchanged). */
+  checkGrow(list: PhyrList, bytes: number): void;
+  /** Appends a validated entry. */
+  push(list: PhyrList, addr: number, len: number, flags: number, provider: number): void;
+  /** Appends the entry left in compact ENC (`width` u32 words, `len` bytes); compact lists only. */
+  pushEncoded(list: PhyrList, width: number, len: number): void;
+  /** The segment whose chunk has room for `width` more positions at its used end. */
+  tail(list: PhyrList, width: number): Segment;
+  /** Records `n` entries of `bytes` written straight into `seg.chunk` up to position `used`. */
+  commit(list: PhyrList, seg: Segment, used: number, n: number, bytes: number): void;
+  /** Trims `head` bytes off the first entry and `tail` off the last (caller checked both). */
+  trim(list: PhyrList, head: number, tail: number): void;
+  /** The list's live segment array (read only). */
+  segments(list: PhyrList): readonly Segment[];
+}
+
+let writer: ListWriter;
+
+/**
+ * The builders' writer of lists (see {@link ListWriter}). Exported from this module only, never
+ * from phyr/index.ts. O(1).
+ * @internal
+ */
+export function listWriter(): ListWriter {
+  return writer;
+}
+
+/**
  * A range list; see the module comment for the storage design.
  *
  * @example
@@ -62,8 +99,8 @@ export class PhyrList implements PhyrRead {
   readonly store: PhyrStoreKind;
   /** Largest chunk capacity (slots or entries). */
   readonly chunkCapacity: number;
-  /** @internal Segments in list order; never shared with another list. */
-  readonly _segs: Segment[] = [];
+  /** Segments in list order; never shared with another list. */
+  private readonly _segs: Segment[] = [];
   private _nents = 0;
   // -0: a double field from the start (see the engine note on Segment); reads as 0 once set.
   private _bytes = -0;
@@ -110,6 +147,9 @@ export class PhyrList implements PhyrRead {
 
   /**
    * Appends one entry (no merging with the previous one). O(1) amortised; never copies entries.
+   * A list is built by its builder (`PhyrBuilder`, `phyrFromPfns`, a format's decoder) or
+   * appended to by its owner before it is shared; once shared it is only read. Mapping never
+   * writes into a list: dmaMap() returns the input itself or a new DmaList.
    * @param flags PhyrFlag bits (default 0); @param provider P2P provider index (default 0).
    * @throws RangeError for a bad range, flags or provider, or a total beyond 2^53 - 1 (list unchanged).
    */
@@ -119,8 +159,8 @@ export class PhyrList implements PhyrRead {
     this._push(addr, len, flags, provider);
   }
 
-  /** @internal Throws unless `bytes` more keep totalBytes a safe integer. */
-  _checkGrow(bytes: number): void {
+  /** Throws unless `bytes` more keep totalBytes a safe integer. */
+  private _checkGrow(bytes: number): void {
     if (this._bytes + bytes > MAX_LIST_BYTES) {
       throw new RangeError(
         `Cannot add ${hex(bytes)} bytes to a list of ${hex(this._bytes)}: totalBytes would exceed 2^53 - 1`,
@@ -128,8 +168,8 @@ export class PhyrList implements PhyrRead {
     }
   }
 
-  /** @internal Appends a validated entry. O(1). */
-  _push(addr: number, len: number, flags: number, provider: number): void {
+  /** Appends a validated entry. O(1). */
+  private _push(addr: number, len: number, flags: number, provider: number): void {
     if (this.store === "compact") {
       this._pushEncoded(encodeCompact(addr, len, flags, provider), len);
       return;
@@ -139,8 +179,8 @@ export class PhyrList implements PhyrRead {
     this._grew(seg, len);
   }
 
-  /** @internal Appends the entry left in compact ENC (width u32 words, `len` bytes). O(1). */
-  _pushEncoded(width: number, len: number): void {
+  /** Appends the entry left in compact ENC (width u32 words, `len` bytes). O(1). */
+  private _pushEncoded(width: number, len: number): void {
     const seg = this._tail(width);
     (seg.chunk as CompactChunk).pushEncoded(width);
     this._grew(seg, len);
@@ -154,8 +194,8 @@ export class PhyrList implements PhyrRead {
     this._bytes += len;
   }
 
-  /** @internal Records entries written directly at the end of `seg.chunk`, up to position `used`. O(1). */
-  _commit(seg: Segment, used: number, n: number, bytes: number): void {
+  /** Records entries written directly at the end of `seg.chunk`, up to position `used`. O(1). */
+  private _commit(seg: Segment, used: number, n: number, bytes: number): void {
     seg.chunk.used = used;
     seg.to = used;
     seg.n += n;
@@ -165,10 +205,10 @@ export class PhyrList implements PhyrRead {
   }
 
   /**
-   * @internal The segment to append `width` positions to (its chunk has room at its used end),
-   * opening a segment or chunk when needed. O(1).
+   * The segment to append `width` positions to (its chunk has room at its used end), opening a
+   * segment or chunk when needed. O(1).
    */
-  _tail(width: number): Segment {
+  private _tail(width: number): Segment {
     const segs = this._segs;
     const last = segs.length > 0 ? segs[segs.length - 1] : undefined;
     if (last !== undefined) {
@@ -189,10 +229,10 @@ export class PhyrList implements PhyrRead {
   }
 
   /**
-   * @internal Trims `head` bytes from the first entry and `tail` bytes from the last (the
-   * list-wide first offset and total length). The caller checked both leave every entry non-empty.
+   * Trims `head` bytes from the first entry and `tail` bytes from the last (the list-wide first
+   * offset and total length). The caller checked both leave every entry non-empty.
    */
-  _trim(head: number, tail: number): void {
+  private _trim(head: number, tail: number): void {
     const segs = this._segs;
     if (segs.length === 0) return;
     const first = segs[0];
@@ -309,7 +349,7 @@ export class PhyrList implements PhyrRead {
 
   /** A fresh byte cursor at the first byte. O(1). */
   cursor(): PhyrCursor {
-    return new ListCursor(this);
+    return new ListCursor(this._segs, this);
   }
 
   /**
@@ -353,12 +393,12 @@ export class PhyrList implements PhyrRead {
 
   /** Entries through one refilled object (`reused`) or a new object per step. O(1) per step. */
   entries(reused?: PhyrEntry): IterableIterator<PhyrEntry> {
-    return new EntryIterator(this, reused);
+    return new EntryIterator(this._segs, this, reused);
   }
 
   /** Iterates entries as new objects (convenience: {@link entries} with no reused object). */
   [Symbol.iterator](): IterableIterator<PhyrEntry> {
-    return new EntryIterator(this);
+    return new EntryIterator(this._segs, this);
   }
 
   /**
@@ -368,6 +408,19 @@ export class PhyrList implements PhyrRead {
    */
   checkValid(): void {
     checkSegments(this._segs, this.store, this._nents, this._bytes);
+  }
+
+  // The one door to the append side: the builders get it through listWriter() (this module only).
+  static {
+    writer = {
+      checkGrow: (l, bytes) => l._checkGrow(bytes),
+      push: (l, addr, len, flags, provider) => l._push(addr, len, flags, provider),
+      pushEncoded: (l, width, len) => l._pushEncoded(width, len),
+      tail: (l, width) => l._tail(width),
+      commit: (l, seg, used, n, bytes) => l._commit(seg, used, n, bytes),
+      trim: (l, head, tail) => l._trim(head, tail),
+      segments: (l) => l._segs,
+    };
   }
 
   /**

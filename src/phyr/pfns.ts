@@ -18,8 +18,10 @@
  */
 import { hex, PAGE_SIZE } from "../core/index.js";
 import { type CompactChunk, ENC, encodePages } from "./compact.js";
-import type { PhyrList } from "./list.js";
+import { listWriter, type PhyrList } from "./list.js";
 import { checkProvider } from "./validate.js";
+
+const W = listWriter();
 
 /** PFNs are below 2^40 (52-bit physical addresses). */
 export const PFN_LIMIT = 2 ** 40;
@@ -44,9 +46,9 @@ function emit(
 ): void {
   if (start + npages > PFN_LIMIT) checkPfn(i - 1, start + npages - 1);
   if (list.store === "compact" && provider <= 0xfff) {
-    list._pushEncoded(encodePages(start, npages, flags, provider), npages * PAGE_SIZE);
+    W.pushEncoded(list, encodePages(start, npages, flags, provider), npages * PAGE_SIZE);
   } else {
-    list._push(start * PAGE_SIZE, npages * PAGE_SIZE, flags, provider);
+    W.push(list, start * PAGE_SIZE, npages * PAGE_SIZE, flags, provider);
   }
 }
 
@@ -67,7 +69,7 @@ export function runsCompactU32(list: PhyrList, pfns: Uint32Array, flags: number,
   const n8 = n - 8;
   const low = ((provider & 0x7f) << 5) | flags;
   const high = ((provider >>> 7) & 0x1f) << 25;
-  let seg = list._tail(4);
+  let seg = W.tail(list, 4);
   let w = (seg.chunk as CompactChunk).words;
   let wp = seg.chunk.used;
   let lim = w.length;
@@ -106,8 +108,8 @@ export function runsCompactU32(list: PhyrList, pfns: Uint32Array, flags: number,
     // on the 16M-page bench mix, paired against this loop.
     if (lowbit === np) {
       if (wp + 2 > lim) {
-        list._commit(seg, wp, count, (i - i0) * PAGE_SIZE);
-        seg = list._tail(2);
+        W.commit(list, seg, wp, count, (i - i0) * PAGE_SIZE);
+        seg = W.tail(list, 2);
         w = (seg.chunk as CompactChunk).words;
         wp = seg.chunk.used;
         lim = w.length;
@@ -119,8 +121,8 @@ export function runsCompactU32(list: PhyrList, pfns: Uint32Array, flags: number,
       wp += 2;
     } else {
       if (wp + 3 > lim) {
-        list._commit(seg, wp, count, (i - i0) * PAGE_SIZE);
-        seg = list._tail(3);
+        W.commit(list, seg, wp, count, (i - i0) * PAGE_SIZE);
+        seg = W.tail(list, 3);
         w = (seg.chunk as CompactChunk).words;
         wp = seg.chunk.used;
         lim = w.length;
@@ -135,7 +137,7 @@ export function runsCompactU32(list: PhyrList, pfns: Uint32Array, flags: number,
     count++;
     i = end;
   }
-  list._commit(seg, wp, count, (n - i0) * PAGE_SIZE);
+  W.commit(list, seg, wp, count, (n - i0) * PAGE_SIZE);
 }
 
 /** The compact fast path for any other array: validates each run's first PFN, then as above. */
@@ -143,7 +145,7 @@ export function runsCompact(list: PhyrList, pfns: ArrayLike<number>, flags: numb
   const n = pfns.length;
   const low = ((provider & 0x7f) << 5) | flags;
   const high = ((provider >>> 7) & 0x1f) << 25;
-  let seg = list._tail(4);
+  let seg = W.tail(list, 4);
   let w = (seg.chunk as CompactChunk).words;
   let wp = seg.chunk.used;
   let count = 0;
@@ -172,10 +174,10 @@ export function runsCompact(list: PhyrList, pfns: ArrayLike<number>, flags: numb
       width = encodePages(start, np, flags, provider);
     }
     if (wp + width > w.length) {
-      list._commit(seg, wp, count, pages * PAGE_SIZE);
+      W.commit(list, seg, wp, count, pages * PAGE_SIZE);
       count = 0;
       pages = 0;
-      seg = list._tail(4);
+      seg = W.tail(list, 4);
       w = (seg.chunk as CompactChunk).words;
       wp = seg.chunk.used;
     }
@@ -198,7 +200,7 @@ export function runsCompact(list: PhyrList, pfns: ArrayLike<number>, flags: numb
     pages += np;
     i = end;
   }
-  list._commit(seg, wp, count, pages * PAGE_SIZE);
+  W.commit(list, seg, wp, count, pages * PAGE_SIZE);
 }
 
 /** Runs with one provider and no split limits: one comparison per PFN. */
