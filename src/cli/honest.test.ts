@@ -88,6 +88,11 @@ describe.skipIf(!live)("as an unprivileged user (items 1 and 2)", () => {
     });
     expect(r.err).toMatch(
       /^phyr: warning: physical frame numbers are hidden without CAP_SYS_ADMIN: this snapshot will hold no physical runs/m,
+    ); // Analysing that snapshot, even as root, is refused: it holds no frame numbers.
+    const a = phyr(["analyze", "--all", "--snapshot", join(tmpdir(), `phyr-nobody-${process.pid}.ndjson`)]);
+    expect(a.code).toBe(1);
+    expect(a.err).toMatch(
+      /^phyr: error: snapshot .* has no physical frame numbers \(captured without CAP_SYS_ADMIN\)/,
     );
   });
 });
