@@ -101,14 +101,7 @@ describe.skipIf(skip)("kernel lab: Debian's newest kernel under QEMU agrees with
     // dma_opt_mapping_size()) >> 9; drivers/iommu/dma-iommu.c iommu_dma_opt_mapping_size() is
     // iova_rcache_range() (drivers/iommu/iova.c) = PAGE_SIZE << (IOVA_RANGE_CACHE_MAX_SIZE - 1)
     // = 4 KiB << 5 = 128 KiB.
-    for (const name of [
-      "nvme-scattered4k",
-      "nvme-thp",
-      "nvme-hugetlb",
-      "nvme-strict",
-      "nvme-nosgl",
-      "nvme-sgl",
-    ]) {
+    for (const name of ["nvme-scattered4k", "nvme-thp", "nvme-hugetlb", "nvme-unaligned", "nvme-strict"]) {
       expect(queue(record(name), "max_hw_sectors_kb"), name).toBe(128);
     }
     const c = countTrace(record("nvme-hugetlb"));
