@@ -5,7 +5,7 @@
  * the kernel did and the replay's agreement, and writes the `phyr-lab/1` record.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { replayLabRecord } from "../src/trace/index.js";
 import type { KernelSuite } from "./apt.js";
@@ -94,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
     const c = countTrace(record);
     const path =
       scenarios.length > 1 ? join(opts.out ?? ".", `lab-${s.name}.json`) : (opts.out ?? `lab-${s.name}.json`);
-    if (scenarios.length > 1) mkdirSync(opts.out ?? ".", { recursive: true });
+    mkdirSync(dirname(path), { recursive: true });
     const text = `${JSON.stringify(record)}\n`;
     writeFileSync(path, text);
     const snapshotPath = `${path.replace(/\.json$/, "")}.snapshot.jsonl`;
