@@ -83,6 +83,17 @@ describe("run map", () => {
     );
   });
 
+  it("base64Encode gives Node's base64 for any bytes, 0 to 2 bytes past whole chunks (property, Buffer as the model)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 2 * 3 * 8192 + 2 }), (bytes) => {
+        expect(base64Encode(bytes)).toBe(Buffer.from(bytes).toString("base64"));
+      }),
+      fcRuns(40),
+    );
+    for (const n of [3 * 8192, 3 * 8192 + 1, 3 * 8192 + 2, 1, 2])
+      expect(base64Encode(new Uint8Array(n).fill(0xfb))).toBe(Buffer.alloc(n, 0xfb).toString("base64"));
+  });
+
   it("base64Decode refuses text that is not base64, naming the offset", () => {
     expect(() => base64Decode("Zm9")).toThrow(/length 3 is invalid: not a multiple of 4/);
     expect(() => base64Decode("Zm<v")).toThrow(/invalid at offset 2: "<"/);

@@ -52,32 +52,43 @@ export interface RunColumns {
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /**
- * Standard base64 (RFC 4648, with padding) of bytes, without any platform API. O(n).
+ * Standard base64 (RFC 4648, with padding) of bytes, without any platform API. O(n), one string
+ * per 24 KiB of input: character codes go into one reused Uint16Array and become a string with
+ * String.fromCharCode, not a concatenation per character (which built a rope of small strings
+ * for the garbage collector, most of the cost for a million runs).
  * @param bytes the bytes.
  * @returns the base64 text.
  */
 export function base64Encode(bytes: Uint8Array): string {
   const parts: string[] = [];
   const CHUNK = 3 * 8192;
+  const codes = new Uint16Array((CHUNK / 3) * 4);
   for (let s = 0; s < bytes.length; s += CHUNK) {
     const end = Math.min(bytes.length, s + CHUNK);
-    let out = "";
+    let o = 0;
     let i = s;
     for (; i + 2 < end; i += 3) {
       const v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-      out += B64[v >> 18] + B64[(v >> 12) & 63] + B64[(v >> 6) & 63] + B64[v & 63];
+      codes[o] = B64_CODES[v >> 18];
+      codes[o + 1] = B64_CODES[(v >> 12) & 63];
+      codes[o + 2] = B64_CODES[(v >> 6) & 63];
+      codes[o + 3] = B64_CODES[v & 63];
+      o += 4;
     }
-    if (end - i === 1) {
-      const v = bytes[i] << 16;
-      out += `${B64[v >> 18]}${B64[(v >> 12) & 63]}==`;
-    } else if (end - i === 2) {
-      const v = (bytes[i] << 16) | (bytes[i + 1] << 8);
-      out += `${B64[v >> 18]}${B64[(v >> 12) & 63]}${B64[(v >> 6) & 63]}=`;
+    if (end - i > 0) {
+      const v = (bytes[i] << 16) | (end - i === 2 ? bytes[i + 1] << 8 : 0);
+      codes[o] = B64_CODES[v >> 18];
+      codes[o + 1] = B64_CODES[(v >> 12) & 63];
+      codes[o + 2] = end - i === 2 ? B64_CODES[(v >> 6) & 63] : 61;
+      codes[o + 3] = 61; // '='
+      o += 4;
     }
-    parts.push(out);
+    parts.push(String.fromCharCode.apply(null, codes.subarray(0, o) as unknown as number[]));
   }
   return parts.join("");
 }
+
+const B64_CODES = Uint8Array.from(B64, (c) => c.charCodeAt(0));
 
 /**
  * Decodes standard base64 (padding required when the length is not a multiple of 4). O(n).
