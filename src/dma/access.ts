@@ -9,7 +9,7 @@
  * Cost: O(live ranges of the device) to find the range, plus one IOMMU translation per page.
  */
 import { checkAddr, checkLen, DmaApiError, hex, IommuFault } from "../core/index.js";
-import type { DmaDevice } from "./device.js";
+import { type DmaDevice, mappingsOf } from "./device.js";
 import { dmaToPhys } from "./direct.js";
 import type { DmaSystem } from "./system.js";
 
@@ -29,7 +29,7 @@ export function dmaTranslate(
 ): void {
   checkAddr("DMA address", dma);
   checkLen("DMA access length", len);
-  for (const recs of dev._maps.values()) {
+  for (const recs of mappingsOf(dev).recordGroups()) {
     for (const rec of recs) {
       const rv = rec.revokedRanges;
       for (let i = 0; i < rv.length; i += 2) {

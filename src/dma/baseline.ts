@@ -28,9 +28,10 @@ import {
   totalPagesTouched,
 } from "../formats/index.js";
 import type { PhyrRead } from "../phyr/index.js";
-import type { DmaDevice } from "./device.js";
+import { type DmaDevice, mappingsOf } from "./device.js";
 import { dmaCapable, dmaLimit, physToDma, rangeInOneRegion } from "./direct.js";
 import { type IommuPort, protOf } from "./iommu-port.js";
+import type { BaselineRecord } from "./mappings.js";
 import { type DmaSystem, RangeClass } from "./system.js";
 import { checkDirection, type DmaDirection } from "./types.js";
 
@@ -93,15 +94,15 @@ function slotPhys(chunk: Uint32Array, w: number): number {
   return pfn * PAGE_SIZE + chunk[w + 2];
 }
 
-/** How a baseline mapping was made, until its unmap. */
-interface BaselineRecord {
-  readonly device: DmaDevice;
-  readonly dir: DmaDirection;
-  readonly iova: number;
-  readonly size: number;
+/**
+ * True when `sgt` is mapped on `dev` or on any device of `sys` (a table's dma fields hold one
+ * mapping). O(devices).
+ */
+function mappedAnywhere(sys: DmaSystem, dev: DmaDevice, sgt: SgTable): boolean {
+  if (mappingsOf(dev).baselineOf(sgt)) return true;
+  for (const d of sys.devices.values()) if (mappingsOf(d).baselineOf(sgt)) return true;
+  return false;
 }
-
-const live = new WeakMap<object, BaselineRecord>();
 
 /**
  * dma_map_sg() on a dma-direct device (dma_direct_map_sg): per entry, the page check
@@ -127,7 +128,8 @@ export function dmaMapSgDirect(
       `Cannot map a scatterlist for ${dev.name} with the baseline: the device has an IOMMU domain (dma-direct only)`,
     );
   }
-  if (live.has(sgt)) throw new RangeError(`scatterlist for ${dev.name} is invalid: already mapped`);
+  if (mappedAnywhere(sys, dev, sgt))
+    throw new RangeError(`scatterlist for ${dev.name} is invalid: already mapped`);
   // First pass: is_pci_p2pdma_page() per entry (the model's page classification) and dma_capable().
   let bad = -1;
   let memory = true;
@@ -169,7 +171,7 @@ export function dmaMapSgDirect(
     }
     k++;
   });
-  live.set(sgt, { device: dev, dir, iova: 0, size: 0 });
+  mappingsOf(dev).addBaseline(sgt, { dir, iova: 0, size: 0 });
   if (ranges) {
     let size = 0;
     for (let j = 1; j < ranges.length; j += 2) size += ranges[j];
@@ -286,7 +288,7 @@ export function iommuMapPageAtATime(
     throw e;
   }
   const m: PageAtATimeMapping = { iova, size, iommuMaps: size / PAGE_SIZE, batches };
-  live.set(m, { device: dev, dir, iova, size });
+  mappingsOf(dev).addBaseline(m, { dir, iova, size });
   sys.debug.add(m, {
     device: dev.name,
     type: "list",
@@ -339,8 +341,9 @@ function takeRecord(
   dir: DmaDirection,
   what: string,
 ): BaselineRecord {
-  const rec = live.get(key);
-  if (!rec || rec.device !== dev) {
+  const maps = mappingsOf(dev);
+  const rec = maps.baselineOf(key);
+  if (!rec) {
     const double = sys.debug.wasUnmapped(key);
     throw sys.debug.violation(
       double ? "DMA_DOUBLE_UNMAP" : "DMA_NOT_MAPPED",
@@ -355,7 +358,7 @@ function takeRecord(
       `${dev.name}: device driver tries to ${what} with different direction [mapped as ${rec.dir}] [unmapped as ${dir}]`,
     );
   }
-  live.delete(key);
+  maps.dropBaseline(key);
   sys.debug.remove(dev.name, key);
   return rec;
 }

@@ -1,11 +1,12 @@
 /**
  * DmaDevice: what the DMA API knows about a device (struct device's dma fields): dma_mask,
  * bus_dma_limit, dma_range_map, segment limits, forced bouncing, min_align_mask, its IOMMU domain
- * and its PCI function, plus the records of its live mappings that make unmap exact.
+ * and its PCI function, plus the records of its live mappings that make unmap exact (one
+ * DeviceMappings, mappings.ts, reached from dma/ through {@link mappingsOf}).
  */
 import { checkAddr, checkCount, checkLen, hex, isPow2 } from "../core/index.js";
 import { checkDmaRangeMap, type DirectAddressing, type DmaRangeRegion } from "./direct.js";
-import type { DmaDirection, DmaMapKind } from "./types.js";
+import { DeviceMappings } from "./mappings.js";
 
 /** Largest DMA address the model represents: 2^52 - 1 (a 64-bit capable device). */
 export const DMA_MASK_FULL = 2 ** 52 - 1;
@@ -35,34 +36,8 @@ export interface DmaDeviceOptions {
   maxSegmentSize?: number;
 }
 
-/** How one dmaMap() call was done, kept until its dmaUnmap() (internal to dma/). */
-export interface MapRecord {
-  kind: DmaMapKind;
-  dir: DmaDirection;
-  attrs: number;
-  /** Input entry count and bytes at map time (unmap checks the size against them). */
-  nents: number;
-  totalBytes: number;
-  /** IOVA allocation start and size (size 0: none). */
-  iova: number;
-  iovaSize: number;
-  /** Bounced entries as triples [tlbAddr, origAddr, len]. */
-  bounces: number[];
-  /** Device-visible ranges that bypass the IOMMU, as triples [dma, phys, len] (direct, bus address). */
-  direct: number[];
-  /** Bus-address triples' P2P provider per triple (0 = memory). */
-  directProvider: number[];
-  /** IOMMU-mapped chunks as triples [iova, phys, len] (physically contiguous, granule padded). */
-  iommu: number[];
-  /** IOMMU chunk provider per triple (0 = memory). */
-  iommuProvider: number[];
-  /** True once a provider revoke tore some of it down. */
-  revoked: boolean;
-  /** DMA ranges torn down by a revoke, as pairs [dma, len]: device access there faults. */
-  revokedRanges: number[];
-  /** Unregisters the revoke listeners (called at unmap). */
-  detach: (() => void)[];
-}
+// Set by DmaDevice's static block: the one door to a device's private mapping state.
+let mappings: (dev: DmaDevice) => DeviceMappings;
 
 /** A device as the DMA API sees it. */
 export class DmaDevice implements DirectAddressing {
@@ -75,8 +50,8 @@ export class DmaDevice implements DirectAddressing {
   readonly minAlignMask: number;
   readonly segBoundaryMask: number;
   readonly maxSegmentSize: number;
-  /** @internal live mappings: mapped object (list, phys key, IOVA state) -> records (a list may be mapped twice). */
-  readonly _maps = new Map<object, MapRecord[]>();
+  /** Every live mapping of this device (mappings.ts); dma/ reaches it through mappingsOf(). */
+  private readonly _mappings = new DeviceMappings();
 
   /**
    * Validates and builds a device. O(regions^2).
@@ -109,12 +84,32 @@ export class DmaDevice implements DirectAddressing {
     this.maxSegmentSize = checkLen("max_segment_size", opts.maxSegmentSize ?? 2 ** 52);
   }
 
-  /** Number of live dmaMap/dmaMapPhys/IOVA-state mappings. O(mapped objects). */
+  /** Number of live dmaMap / dmaMapPhys mappings. O(mapped objects). */
   get liveMappings(): number {
-    let n = 0;
-    for (const r of this._maps.values()) n += r.length;
-    return n;
+    return this._mappings.recordCount;
   }
+
+  /**
+   * Verifies the invariants of this device's mapping state (see DeviceMappings.checkValid).
+   * O(live records + their ranges).
+   * @throws Error naming the first broken invariant.
+   */
+  checkValid(): void {
+    this._mappings.checkValid();
+  }
+
+  static {
+    mappings = (dev) => dev._mappings;
+  }
+}
+
+/**
+ * The mapping state of `dev`, for the dma/ modules that map, unmap and translate. Exported from
+ * this module only: dma/index.ts re-exports DmaDevice, not this. O(1).
+ * @internal
+ */
+export function mappingsOf(dev: DmaDevice): DeviceMappings {
+  return mappings(dev);
 }
 
 /** True for 2^n - 1 (including 0). */

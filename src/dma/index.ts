@@ -7,12 +7,14 @@
 export * from "./access.js";
 export * from "./baseline.js";
 export * from "./debug.js";
-export * from "./device.js";
+// Not mappingsOf: a device's mapping state is written by dma/ only (mappings.ts).
+export { DMA_MASK_32, DMA_MASK_FULL, DmaDevice, type DmaDeviceOptions } from "./device.js";
 export * from "./direct.js";
 export * from "./iommu-port.js";
 export * from "./iova.js";
 export * from "./limits.js";
-export * from "./list.js";
+// Not DmaListBuilder: only dma/ builds a DmaList.
+export { DmaList } from "./list.js";
 export { type DmaMapOptions, dmaMap } from "./map.js";
 export * from "./p2p.js";
 export * from "./p2p-port.js";

@@ -8,7 +8,7 @@
  * caches no non-present entries, so a linked range is reachable before the sync.
  */
 import { alignUp, checkRange, hex } from "../core/index.js";
-import type { DmaDevice } from "./device.js";
+import { type DmaDevice, mappingsOf } from "./device.js";
 import { dmaLimit } from "./direct.js";
 import { protOf } from "./iommu-port.js";
 import type { DmaSystem } from "./system.js";
@@ -103,7 +103,7 @@ export function dmaIovaLink(
   }
   port.map(at - pad, phys - pad, alignUp(size + pad, g), protOf(dir, (attrs & DmaAttr.MMIO) !== 0));
   state.links.push(offset, size, DIR_CODE[dir]);
-  sys.debug.add(linkKey(state, offset), {
+  sys.debug.add(mappingsOf(dev).linkToken(state, offset), {
     device: dev.name,
     type: "iova",
     dmaAddr: at,
@@ -112,21 +112,6 @@ export function dmaIovaLink(
     phys,
     ranges: Float64Array.of(at, size),
   });
-}
-
-const keys = new WeakMap<DmaIovaState, Map<number, object>>();
-function linkKey(state: DmaIovaState, offset: number): object {
-  let m = keys.get(state);
-  if (!m) {
-    m = new Map();
-    keys.set(state, m);
-  }
-  let k = m.get(offset);
-  if (!k) {
-    k = {};
-    m.set(offset, k);
-  }
-  return k;
 }
 
 /** dma_iova_sync(): one IOTLB sync for everything linked since the last one. O(1). */
@@ -176,7 +161,9 @@ export function dmaIovaUnlink(
   const pad = at % g;
   port.unmap(at - pad, alignUp(size + pad, g));
   l.splice(i, 3);
-  sys.debug.remove(dev.name, linkKey(state, offset));
+  const maps = mappingsOf(dev);
+  sys.debug.remove(dev.name, maps.linkToken(state, offset));
+  maps.dropLinkToken(state, offset);
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * DmaList: the output of mapping (inputs and outputs are different types: CPU ranges in, DMA out). It reads
  * like a PhyrList -- it is one, held privately as storage in the wide store -- but its addresses are
- * DMA/IOVA addresses, and it records how it was produced. Only dma/ builds it; callers read it.
+ * DMA/IOVA addresses, and it records how it was produced. Only dma/ builds it, with a
+ * {@link DmaListBuilder} (exported from this module, not from dma/index.ts): the builder appends,
+ * `finish()` hands over the list, and a finished DmaList is only read.
  */
 import {
   type EntryVisitor,
@@ -13,25 +15,25 @@ import {
 } from "../phyr/index.js";
 import type { DmaMapKind } from "./types.js";
 
-/** A mapped range list of DMA addresses. Reads cost what the underlying wide PhyrList costs. */
-export class DmaList implements PhyrRead {
-  /** @internal the DMA ranges; never handed out, so nobody can append CPU addresses to it. */
-  private readonly ranges: PhyrList;
+// Set by DmaList's static block: how a builder wraps its finished ranges (this module only).
+let wrap: (kind: DmaMapKind, ranges: PhyrList) => DmaList;
 
+/**
+ * A mapped range list of DMA addresses, made by dmaMap() (there is no public constructor). Reads
+ * cost what the underlying wide PhyrList costs.
+ */
+export class DmaList implements PhyrRead {
   /**
    * @param kind how the list was produced.
-   * @param chunkCapacity entries per storage chunk (small in tests so chaining runs).
+   * @param ranges the DMA ranges; never handed out, so nobody can append to a finished list.
    */
-  constructor(
+  private constructor(
     readonly kind: DmaMapKind,
-    chunkCapacity?: number,
-  ) {
-    this.ranges = new PhyrList({ store: "wide", chunkCapacity });
-  }
+    private readonly ranges: PhyrList,
+  ) {}
 
-  /** @internal appends one DMA range (dma/ only). O(1) amortised. */
-  _push(dma: number, len: number, flags: number, provider: number): void {
-    this.ranges.append(dma, len, flags, provider);
+  static {
+    wrap = (kind, ranges) => new DmaList(kind, ranges);
   }
 
   /** Always "wide": DMA addresses are arbitrary byte ranges. */
@@ -90,5 +92,42 @@ export class DmaList implements PhyrRead {
   /** Verifies the storage invariants. O(n). @throws Error */
   checkValid(): void {
     this.ranges.checkValid();
+  }
+}
+
+/**
+ * Builds one DmaList (dma/ only: dmaMap's direct and IOMMU paths). `push` is O(1) amortised and
+ * checks the range like PhyrList.append; `finish(kind)` hands over the list (zero copy) and starts
+ * a new empty one, so a finished list never changes.
+ */
+export class DmaListBuilder {
+  private ranges: PhyrList;
+
+  /**
+   * @param chunkCapacity entries per storage chunk (small in tests so chaining runs).
+   * @throws RangeError for a bad chunkCapacity.
+   */
+  constructor(private readonly chunkCapacity?: number) {
+    this.ranges = new PhyrList({ store: "wide", chunkCapacity });
+  }
+
+  /** DMA ranges pushed since the last finish. O(1). */
+  get nents(): number {
+    return this.ranges.nents;
+  }
+
+  /**
+   * Appends one DMA range. O(1) amortised.
+   * @throws RangeError for a bad range, flags or provider (builder unchanged).
+   */
+  push(dma: number, len: number, flags: number, provider: number): void {
+    this.ranges.append(dma, len, flags, provider);
+  }
+
+  /** The built list, labelled with how it was produced; the builder starts over empty. O(1). */
+  finish(kind: DmaMapKind): DmaList {
+    const out = wrap(kind, this.ranges);
+    this.ranges = new PhyrList({ store: "wide", chunkCapacity: this.chunkCapacity });
+    return out;
   }
 }

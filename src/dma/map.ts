@@ -11,10 +11,11 @@
 import { checkCount, hex } from "../core/index.js";
 import { iommuDmaSgLayout } from "../iommu/index.js";
 import { PhyrFlag, type PhyrRead } from "../phyr/index.js";
-import type { DmaDevice, MapRecord } from "./device.js";
+import { type DmaDevice, mappingsOf } from "./device.js";
 import { dmaLimit, physToDma } from "./direct.js";
 import { type IommuPort, protOf } from "./iommu-port.js";
-import { DmaList } from "./list.js";
+import { DmaListBuilder } from "./list.js";
+import type { MapRecord } from "./mappings.js";
 import { identityPass, type MapPlan, Path, planMap } from "./plan.js";
 import { attachRevoke } from "./revoke.js";
 import type { DmaSystem } from "./system.js";
@@ -69,17 +70,17 @@ export function dmaMap(
     finish(sys, dev, list, rec, list, plan.phys[0]);
     return list;
   }
-  const out = new DmaList("offset", opts.chunkCapacity);
+  const b = new DmaListBuilder(opts.chunkCapacity);
   const iommu = sys.iommuOf(dev);
   try {
-    if (plan.counts[Path.IOMMU] > 0) mapIommu(dev, iommu!, plan, rec, dir, attrs, out);
-    else mapDirect(sys, plan, rec, dev, out);
+    if (plan.counts[Path.IOMMU] > 0) mapIommu(dev, iommu!, plan, rec, dir, attrs, b);
+    else mapDirect(sys, plan, rec, dev, b);
   } catch (e) {
     undo(sys, iommu, rec);
     throw e;
   }
-  rec.kind = kindOf(plan, out.nents);
-  (out as { kind: DmaMapKind }).kind = rec.kind;
+  rec.kind = kindOf(plan, b.nents);
+  const out = b.finish(rec.kind);
   finish(sys, dev, out, rec, out, plan.phys[0]);
   return out;
 }
@@ -136,12 +137,7 @@ function finish(
   out: DmaMapping,
   phys: number,
 ): void {
-  let recs = dev._maps.get(key);
-  if (!recs) {
-    recs = [];
-    dev._maps.set(key, recs);
-  }
-  recs.push(rec);
+  mappingsOf(dev).addRecord(key, rec);
   attachRevoke(sys, dev, rec);
   if (sys.debug.enabled) {
     const ranges = new Float64Array(out.nents * 2);
@@ -164,7 +160,7 @@ function finish(
 }
 
 /** dma_direct_map_sg(): one output entry per input entry, never merged. */
-function mapDirect(sys: DmaSystem, plan: MapPlan, rec: MapRecord, dev: DmaDevice, out: DmaList): void {
+function mapDirect(sys: DmaSystem, plan: MapPlan, rec: MapRecord, dev: DmaDevice, out: DmaListBuilder): void {
   for (let i = 0; i < plan.n; i++) {
     const phys = plan.phys[i];
     const len = plan.len[i];
@@ -185,7 +181,7 @@ function mapDirect(sys: DmaSystem, plan: MapPlan, rec: MapRecord, dev: DmaDevice
     } else {
       pushTriple(rec.direct, rec.directProvider, dma, phys, len, prov);
     }
-    out._push(dma, len, plan.flags[i] & (PhyrFlag.BUS_ADDR | PhyrFlag.MMIO), prov);
+    out.push(dma, len, plan.flags[i] & (PhyrFlag.BUS_ADDR | PhyrFlag.MMIO), prov);
   }
 }
 
@@ -202,7 +198,7 @@ function mapIommu(
   rec: MapRecord,
   dir: DmaDirection,
   attrs: number,
-  out: DmaList,
+  out: DmaListBuilder,
 ): void {
   const g = port.granule;
   const boundary = dev.segBoundaryMask + 1;
@@ -235,7 +231,7 @@ function mapIommu(
   let pendFlags = 0;
   let pendProv = 0;
   const flush = () => {
-    if (pendAddr >= 0) out._push(pendAddr, pendLen, pendFlags, pendProv);
+    if (pendAddr >= 0) out.push(pendAddr, pendLen, pendFlags, pendProv);
     pendAddr = -1;
   };
   for (let i = 0; i < plan.n; i++) {
@@ -243,7 +239,7 @@ function mapIommu(
     const flags = plan.flags[i] & (PhyrFlag.BUS_ADDR | PhyrFlag.MMIO);
     if (p === Path.BUS) {
       flush();
-      out._push(plan.dma[i], plan.len[i], flags, plan.provider[i]);
+      out.push(plan.dma[i], plan.len[i], flags, plan.provider[i]);
       pushTriple(rec.direct, rec.directProvider, plan.dma[i], plan.phys[i], plan.len[i], plan.provider[i]);
       curLen = 0;
       continue;

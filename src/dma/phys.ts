@@ -1,17 +1,16 @@
 /**
  * dma_map_phys() / dma_unmap_phys() (Linux 6.17): map one physical range and get one DMA address.
  * Built on dmaMap() over a one-entry list, so every path (direct, offset, bounce, IOMMU, P2P, MMIO)
- * behaves the same; the record is found again by its DMA address.
+ * behaves the same; the record is found again by its DMA address (the device's mapping state,
+ * mappings.ts).
  */
 import { checkRange, hex } from "../core/index.js";
 import { PhyrList } from "../phyr/index.js";
-import type { DmaDevice } from "./device.js";
+import { type DmaDevice, mappingsOf } from "./device.js";
 import { dmaMap } from "./map.js";
 import type { DmaSystem } from "./system.js";
-import type { DmaDirection, DmaMapping } from "./types.js";
+import type { DmaDirection } from "./types.js";
 import { dmaUnmap, findRecord } from "./unmap.js";
-
-const byDev = new WeakMap<DmaDevice, Map<number, DmaMapping[]>>();
 
 /**
  * Maps [phys, phys+size) for `dev`. O(1) plus the path's cost.
@@ -31,14 +30,7 @@ export function dmaMapPhys(
   l.append(phys, size);
   const m = dmaMap(sys, dev, l, dir, attrs);
   const dma = m.entry(0).addr;
-  let keys = byDev.get(dev);
-  if (!keys) {
-    keys = new Map();
-    byDev.set(dev, keys);
-  }
-  const same = keys.get(dma);
-  if (same) same.push(m);
-  else keys.set(dma, [m]);
+  mappingsOf(dev).addPhys(dma, m);
   return dma;
 }
 
@@ -54,18 +46,16 @@ export function dmaUnmapPhys(
   dir: DmaDirection = "bidirectional",
   attrs = 0,
 ): void {
-  const keys = byDev.get(dev);
-  const list = keys?.get(dma);
-  if (!list || list.length === 0) {
+  const maps = mappingsOf(dev);
+  const m = maps.lastPhys(dma);
+  if (m === undefined) {
     throw sys.debug.violation(
       "DMA_NOT_MAPPED",
       dev.name,
       `${dev.name}: device driver tries to unmap DMA memory it has not mapped [device address=${hex(dma)}] [size=${hex(size)}]`,
     );
   }
-  const m = list[list.length - 1];
   findRecord(sys, dev, m, dir, size, "unmap");
   dmaUnmap(sys, dev, m, dir, attrs);
-  list.pop();
-  if (list.length === 0) keys!.delete(dma);
+  maps.popPhys(dma);
 }

@@ -4,7 +4,8 @@
  * unmapped and the IOTLB synced, bus-address ranges are dropped -- and later device access to them
  * faults. The mapping stays recorded until its owner calls dmaUnmap().
  */
-import type { DmaDevice, MapRecord } from "./device.js";
+import type { DmaDevice } from "./device.js";
+import type { MapRecord } from "./mappings.js";
 import type { DmaSystem } from "./system.js";
 
 /**

@@ -5,8 +5,9 @@
  * checker) and changes nothing.
  */
 import { hex } from "../core/index.js";
-import type { DmaDevice, MapRecord } from "./device.js";
+import { type DmaDevice, mappingsOf } from "./device.js";
 import { undo } from "./map.js";
+import type { MapRecord } from "./mappings.js";
 import type { DmaSystem } from "./system.js";
 import { checkAttrs, checkDirection, DmaAttr, type DmaDirection, type DmaMapping } from "./types.js";
 
@@ -22,7 +23,7 @@ export function findRecord(
   size: number,
   what: string,
 ): MapRecord {
-  const recs = dev._maps.get(key);
+  const recs = mappingsOf(dev).recordsOf(key);
   if (!recs || recs.length === 0) {
     const double = recs !== undefined || sys.debug.wasUnmapped(key);
     throw sys.debug.violation(
@@ -51,9 +52,8 @@ export function findRecord(
 
 /** Removes `rec` from the device and the checker. */
 export function dropRecord(sys: DmaSystem, dev: DmaDevice, key: object, rec: MapRecord): void {
-  const recs = dev._maps.get(key)!;
-  recs.splice(recs.indexOf(rec), 1);
-  if (recs.length === 0) dev._maps.delete(key); // a later unmap is named a double unmap by the checker's WeakSet
+  // The key goes with its last record: a later unmap is named a double unmap by the checker's WeakSet.
+  mappingsOf(dev).dropRecord(key, rec);
   sys.debug.remove(dev.name, rec);
   sys.debug.remove(dev.name, key);
 }
