@@ -16,6 +16,15 @@ import type { DmaBuf, DmaBufAttachment } from "./dmabuf.js";
 import { DevmemError } from "./errors.js";
 
 /**
+ * What a binding asks of the queues (check a queue can take it, install or clear it): set by
+ * NetRxQueues' static block, so those stay private to this module.
+ */
+let queueDoor: {
+  check(qs: NetRxQueues, q: number, buf: DmaBuf): void;
+  set(qs: NetRxQueues, q: number, b: DevmemBinding | null): void;
+};
+
+/**
  * A NIC's RX queues (struct netdev_rx_queue) and the devmem binding each holds: a queue takes at
  * most one memory provider, and only with TCP header split enabled (net/core/netdev_rx_queue.c
  * __net_mp_open_rxq).
@@ -43,8 +52,11 @@ export class NetRxQueues {
     return this.bound[q] ?? null;
   }
 
-  /** @internal checks that `q` can take a binding (before anything is attached). */
-  _check(q: number, buf: DmaBuf): void {
+  /**
+   * Checks that `q` can take a binding (before anything is attached). O(1).
+   * @throws DevmemError EINVAL / EEXIST
+   */
+  private check(q: number, buf: DmaBuf): void {
     const why = (code: string, reason: string): never => {
       throw new DevmemError(
         code,
@@ -57,9 +69,16 @@ export class NetRxQueues {
     if (this.bound[q]) why("EEXIST", "the queue already has a memory provider bound");
   }
 
-  /** @internal */
-  _set(q: number, b: DevmemBinding | null): void {
+  /** Installs (or with null clears) the binding of queue `q`. O(1). */
+  private set(q: number, b: DevmemBinding | null): void {
     this.bound[q] = b;
+  }
+
+  static {
+    queueDoor = {
+      check: (qs, q, buf) => qs.check(q, buf),
+      set: (qs, q, b) => qs.set(q, b),
+    };
   }
 }
 
@@ -88,7 +107,7 @@ export class DevmemBinding {
     if (rx) {
       if (rx.queues.nic !== nic)
         throw new TypeError(`rx queues belong to ${rx.queues.nic.name}, not ${nic.name}`);
-      rx.queues._check(rx.queue, buf);
+      queueDoor.check(rx.queues, rx.queue, buf);
     }
     this.attachment = buf.attach(nic);
     try {
@@ -97,7 +116,7 @@ export class DevmemBinding {
       this.attachment.detach();
       throw e;
     }
-    rx?.queues._set(rx.queue, this);
+    if (rx) queueDoor.set(rx.queues, rx.queue, this);
   }
 
   /**
@@ -130,7 +149,8 @@ export class DevmemBinding {
   release(): void {
     if (this.unbound) return;
     this.unbound = true;
-    if (this.rx && this.rx.queues.binding(this.rx.queue) === this) this.rx.queues._set(this.rx.queue, null);
+    if (this.rx && this.rx.queues.binding(this.rx.queue) === this)
+      queueDoor.set(this.rx.queues, this.rx.queue, null);
     this.attachment.detach();
   }
 }

@@ -22,6 +22,15 @@ import {
 import { PhyrFlag, PhyrList } from "../phyr/index.js";
 import { DmaBufError } from "./errors.js";
 
+/**
+ * What an attachment asks of its buffer (providers to listen on, a provider revoke, its own
+ * detach): set by DmaBuf's static block, so those stay private to this module.
+ */
+let bufDoor: {
+  providers(b: DmaBuf): number[];
+  providerRevoked(b: DmaBuf, a: DmaBufAttachment, mapping: DmaMapping): void;
+  drop(b: DmaBuf, a: DmaBufAttachment): void;
+};
 /** An importer's attachment. */
 export class DmaBufAttachment {
   /** The mapping while mapped. */
@@ -67,8 +76,8 @@ export class DmaBufAttachment {
     // released and move_notify called.
     const p2p = this.buf.sys.p2p;
     if (p2p) {
-      for (const p of this.buf._providers()) {
-        this.unlisten.push(p2p.onRevoke(p, () => this.buf._providerRevoked(this, mapping)));
+      for (const p of bufDoor.providers(this.buf)) {
+        this.unlisten.push(p2p.onRevoke(p, () => bufDoor.providerRevoked(this.buf, this, mapping)));
       }
     }
     return mapping;
@@ -94,7 +103,7 @@ export class DmaBufAttachment {
     if (this.detached) return;
     if (this.mapping) this.unmap();
     this.detached = true;
-    this.buf._drop(this);
+    bufDoor.drop(this.buf, this);
   }
 }
 
@@ -172,24 +181,32 @@ export class DmaBuf {
     return n;
   }
 
-  /** @internal the provider indices the buffer's ranges carry. O(ranges). */
-  _providers(): number[] {
+  /** The provider indices the buffer's ranges carry. O(ranges). */
+  private providers(): number[] {
     const seen = new Set<number>();
     for (const c = this.ranges.cursor(); !c.done; c.nextEntry()) if (c.provider !== 0) seen.add(c.provider);
     return [...seen];
   }
 
-  /** @internal a provider behind the buffer was revoked while `a` was mapped as `mapping`. */
-  _providerRevoked(a: DmaBufAttachment, mapping: DmaMapping): void {
+  /** A provider behind the buffer was revoked while `a` was mapped as `mapping`. O(ranges). */
+  private providerRevoked(a: DmaBufAttachment, mapping: DmaMapping): void {
     this.revokedFlag = true;
     if (a.mapping === mapping) a.unmap();
     a.moveNotify?.();
   }
 
-  /** @internal removes a detached attachment. */
-  _drop(a: DmaBufAttachment): void {
+  /** Removes a detached attachment. O(attachments). */
+  private drop(a: DmaBufAttachment): void {
     const i = this.attachments.indexOf(a);
     if (i >= 0) this.attachments.splice(i, 1);
+  }
+
+  static {
+    bufDoor = {
+      providers: (b) => b.providers(),
+      providerRevoked: (b, a, mapping) => b.providerRevoked(a, mapping),
+      drop: (b, a) => b.drop(a),
+    };
   }
 }
 
