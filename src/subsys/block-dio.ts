@@ -153,16 +153,18 @@ export function nvmeDirectIo(
     sglRequests: 0,
     iovaRequests: 0,
   };
-  // A read writes the user pages: FOLL_WRITE.
+  // A read writes the user pages: FOLL_WRITE. The NVMe queue supports P2PDMA (nvme-pci sets
+  // BLK_FEAT_PCI_P2PDMA when dma_pci_p2pdma_supported()), so block/bio.c __bio_iov_iter_get_pages
+  // extracts with ITER_ALLOW_P2PDMA, i.e. FOLL_PCI_P2PDMA: P2P pages may be pinned.
   const pinWrite = o.op === "read";
   let list: PhyrList;
   let pages: Float64Array | undefined;
   if (o.path === "range") {
-    list = pinUserRange(mm, va, len, { write: pinWrite });
+    list = pinUserRange(mm, va, len, { write: pinWrite, p2pdma: true });
     m.pinEntries = list.nents;
     m.pinBytes = list.byteSize;
   } else {
-    pages = pinUserPages(mm, va, len, { write: pinWrite });
+    pages = pinUserPages(mm, va, len, { write: pinWrite, p2pdma: true });
     m.pinEntries = pages.length;
     m.pinBytes = 8 * pages.length;
     // bio_iov_iter_get_pages: bio_add_page merges physically contiguous pages into one bvec.
