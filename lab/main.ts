@@ -130,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
           `kernel    ${record.kernel.release} (Debian ${record.kernel.suite}, traced in the guest)`,
           `scenario  ${s.name}: ${s.description}`,
           `          kernel command line: ${record.scenario.cmdline}`,
-          `traced    ${c.requests} block requests, ${c.dmaMapSg} dma_map_sg + ${c.dmaMapSingle} dma_map_phys calls, ${c.bounces} swiotlb bounces`,
+          `traced    ${c.requests} block requests, ${c.dmaMapSg} dma_map_sg + ${c.dmaMapSingle} dma_map_phys (6.x: dma_map_page) calls, ${c.bounces} swiotlb bounces`,
           `          iommu_map calls by size: ${formatSizes(c.iommuMapBySize)}`,
           `replay    ${replay.reproduced}/${replay.requests} requests reproduced by phyr's model of Linux ${replay.release} (same runs, same queue limits)`,
           ...replay.mismatches
