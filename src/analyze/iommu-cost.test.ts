@@ -340,3 +340,41 @@ describe("iommuCost agrees with the iommu layer's real IO page table (property)"
     );
   });
 });
+
+describe("iommuCosts shares one layout per granule (property)", () => {
+  it("gives, for every configuration and placement, what iommuCost gives alone", () => {
+    const runsArb = fc
+      .array(
+        fc.tuple(
+          fc.integer({ min: 0, max: 3 }),
+          fc.integer({ min: 0, max: 2 ** 30 }),
+          fc.integer({ min: 1, max: 1100 }),
+        ),
+        {
+          minLength: 0,
+          maxLength: 40,
+        },
+      )
+      .map((rows) => {
+        let va = 0x7f0000000000;
+        return runsOf(
+          rows.map(([gap, pfn, np]) => {
+            va += gap * 4096;
+            const r: [number, number, number] = [va, pfn, np];
+            va += np * 4096;
+            return r;
+          }),
+        );
+      });
+    fc.assert(
+      fc.property(runsArb, fc.constantFrom(4096, 16384, 65536), (runs, pageSize) => {
+        const alone = iommuConfigs(pageSize).flatMap((c) => {
+          const f = ioPgtableFormat(c.format);
+          return [iommuCost(runs, f, "kernel", c.label), iommuCost(runs, f, "congruent", c.label)];
+        });
+        expect(iommuCosts(runs, pageSize)).toEqual(alone);
+      }),
+      fcRuns(60),
+    );
+  });
+});

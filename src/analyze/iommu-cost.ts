@@ -196,18 +196,26 @@ export function iommuCost(
 ): IommuCost {
   const bitmap = format.pgsizeBitmap;
   const granule = minPageSize(bitmap);
-  const empty: IommuCost = {
-    bitmap: label,
-    placement,
-    placementLabel: PLACEMENT_LABEL[placement],
-    leaves: [],
-    leafTotal: 0,
-    tablePages: 0,
-    iotlbEntries: 0,
-  };
+  const empty = emptyCost(label, placement);
   if (runs.count === 0) return empty;
   const segs = runSegments(runs);
-  const lay = iommuDmaSgLayout(segs, granule, segBoundaryMask);
+  return layoutCost(segs, iommuDmaSgLayout(segs, granule, segBoundaryMask), format, placement, empty);
+}
+
+/**
+ * {@link iommuCost} of segments already laid out for the format's granule (the layout depends on
+ * the granule and the boundary mask only, so every format and placement of one granule shares it).
+ * O(map calls x levels).
+ */
+function layoutCost(
+  segs: SgLayoutInput,
+  lay: SgLayout,
+  format: IoPgtableFormat,
+  placement: "kernel" | "congruent",
+  empty: IommuCost,
+): IommuCost {
+  const bitmap = format.pgsizeBitmap;
+  const granule = minPageSize(bitmap);
   const base =
     placement === "congruent"
       ? congruentIovaBase(segs, lay, bitmap, granule, format.apertureBits)
@@ -250,6 +258,19 @@ export function iommuCost(
     leafTotal,
     tablePages: tables,
     iotlbEntries: leafTotal,
+  };
+}
+
+/** The cost of no runs under one configuration and placement. O(1). */
+function emptyCost(label: string, placement: "kernel" | "congruent"): IommuCost {
+  return {
+    bitmap: label,
+    placement,
+    placementLabel: PLACEMENT_LABEL[placement],
+    leaves: [],
+    leafTotal: 0,
+    tablePages: 0,
+    iotlbEntries: 0,
   };
 }
 
@@ -307,9 +328,24 @@ function countTables(
  */
 export function iommuCosts(runs: RunsInput, pageSize = PAGE_SIZE): IommuCost[] {
   const out: IommuCost[] = [];
+  // One dma_map_sg layout per granule, shared by every format and placement using it (the
+  // 4 KiB formats all do): the runs are turned into segments and laid out once, not four times.
+  const segs = runs.count === 0 ? undefined : runSegments(runs);
+  const layouts = new Map<number, SgLayout>();
   for (const c of iommuConfigs(pageSize)) {
     const f = ioPgtableFormat(c.format);
-    out.push(iommuCost(runs, f, "kernel", c.label), iommuCost(runs, f, "congruent", c.label));
+    if (segs === undefined) {
+      out.push(iommuCost(runs, f, "kernel", c.label), iommuCost(runs, f, "congruent", c.label));
+      continue;
+    }
+    const granule = minPageSize(f.pgsizeBitmap);
+    let lay = layouts.get(granule);
+    if (lay === undefined) {
+      lay = iommuDmaSgLayout(segs, granule, PCI_SEG_BOUNDARY_MASK);
+      layouts.set(granule, lay);
+    }
+    for (const placement of ["kernel", "congruent"] as const)
+      out.push(layoutCost(segs, lay, f, placement, emptyCost(c.label, placement)));
   }
   return out;
 }
