@@ -348,8 +348,9 @@ async function writeVma(
     vmFlags: fit.vmFlags(v.vmFlags),
   };
   result.vmas++;
-  if (v.rss === 0) {
-    // Nothing resident: no pagemap read needed (the whole VMA is swapped or never touched).
+  if (v.rss === 0 && v.hugetlb === 0) {
+    // Nothing resident: no pagemap read needed (the whole VMA is swapped or never touched). A
+    // hugetlb VMA always shows Rss 0 (smaps counts its pages as Shared/Private_Hugetlb), so it is read.
     const swapped = Math.min(total, Math.floor(v.swap / 4096));
     await sink.write({
       ...base,

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { ParseError } from "../core/index.js";
+import { referenceSource } from "./reference-source.js";
 import { RunFlag } from "./runs.js";
 import { loadSnapshot } from "./snapshot-read.js";
 import { capture } from "./snapshot-write.js";
@@ -284,5 +285,21 @@ describe("loadSnapshot() rejects bad input naming the field", () => {
     await rejects([l[1], l[0], ...l.slice(2)].join("\n"), /:1\.type: expected a header record/);
     await rejects("", /empty file/);
     await rejects("[1,2]\n", /not a JSON object/);
+  });
+});
+
+describe("capture() of hugetlb memory", () => {
+  it("reads the runs of a hugetlb VMA, whose smaps Rss is 0 (its pages are in *_Hugetlb)", async () => {
+    const src = referenceSource();
+    const proc = src.processes().find((p) => src.vmas(p.pid).some((v) => v.hugetlb > 0 && v.rss === 0));
+    expect(proc, "the reference machine has a process with hugetlb memory").toBeDefined();
+    const vma = src.vmas(proc!.pid).find((v) => v.hugetlb > 0 && v.rss === 0)!;
+    const out = join(dir, "hugetlb.jsonl");
+    await capture({ source: src, out, capturedAt: at });
+    const snap = await loadSnapshot(out);
+    const want = src.runs(proc!.pid, vma.start, vma.end);
+    const got = snap.runs(proc!.pid, vma.start, vma.end);
+    expect(want.presentPages).toBe(vma.hugetlb / 4096);
+    expect([got.presentPages, got.count]).toEqual([want.presentPages, want.count]);
   });
 });
