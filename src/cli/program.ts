@@ -24,7 +24,7 @@ import {
   UsageError,
 } from "./io.js";
 import { checkSourceChoice, type SourceChoice } from "./source.js";
-import { defaultWorkers, MAX_DEFAULT_WORKERS, parseWorkers } from "./workers.js";
+import { MAX_DEFAULT_WORKERS, parseWorkers } from "./workers.js";
 
 /** The command names (`help` prints the help of one). */
 const COMMANDS = ["report", "analyze", "topo", "capture", "simulate", "bench", "explain", "trace", "help"];
@@ -108,7 +108,7 @@ interface SummaryOpts {
   top: number;
   sort: "pages" | "runs" | "name";
   wide?: boolean;
-  workers: number;
+  workers?: number;
 }
 
 function summaryOptions(c: Command): Command {
@@ -118,9 +118,8 @@ function summaryOptions(c: Command): Command {
     .option("--wide", "full-width tables (default: fit COLUMNS, leaving out columns that do not fit)")
     .option(
       "--workers <n>",
-      `worker threads reading processes (the live or reference machine; 1 = in this thread; same output for any N) (default: CPUs available, at most ${MAX_DEFAULT_WORKERS})`,
+      `worker threads reading processes (the live or reference machine; 1 = in this thread; same output for any N) (default: live, the CPUs available, at most ${MAX_DEFAULT_WORKERS}; otherwise 1)`,
       parseWorkers,
-      defaultWorkers(),
     );
 }
 
