@@ -210,6 +210,7 @@ describe("bad input: typed errors, state unchanged", () => {
     sys.memory.checkValid();
     l.checkValid();
     dom?.checkValid();
+    for (const d of sys.devices.values()) d.checkValid();
     return JSON.stringify({
       memory: memoryDigest(sys.memory),
       list: l.toArray(),

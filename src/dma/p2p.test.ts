@@ -109,6 +109,7 @@ function list(ranges: { addr: number; len: number; provider?: number }[]): PhyrL
 /** Nothing of `dev` is mapped: no live mapping, no IO page-table entry, no leak; memory unchanged. */
 function expectNothingMapped(m: M, dev: DmaDevice, digest: string): void {
   expect(dev.liveMappings).toBe(0);
+  dev.checkValid();
   const dom = m.doms.get(dev);
   if (dom) {
     expect(dom.pgtable!.pteCount).toBe(0);
@@ -320,6 +321,8 @@ describe("P2P scenario", () => {
     expect(nicDom.pgtable!.pteCount).toBeGreaterThan(0);
     m.reg.revoke(m.gpuBar.index);
     expect(nicDom.pgtable!.pteCount).toBe(0); // iommu_unmap + IOTLB sync at revoke time
+    m.nic.checkValid(); // the revoked record keeps its triples and revoked ranges well formed
+    m.nvme.checkValid();
     expect(() => dmaRead(m.sys, m.nic, viaIommu.entry(0).addr, 1)).toThrow(IommuFault);
     expect(() => dmaRead(m.sys, m.nvme, viaBus.entry(0).addr, 1)).toThrow(/was revoked/);
     expect(() => dmaWrite(m.sys, m.nvme, viaBus.entry(0).addr + 0x1000, Uint8Array.of(1))).toThrow(
