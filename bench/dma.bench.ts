@@ -33,7 +33,7 @@ import { SG_ENTRY_BYTES, SG_TABLE_BYTES, sgSlots } from "../src/formats/index.js
 import { IommuDomain } from "../src/iommu/index.js";
 import { MachineMemory } from "../src/mem/index.js";
 import { PhyrList } from "../src/phyr/index.js";
-import { type BenchOptions, type BenchRow, type BenchSuite, speedRow, timeNs } from "./harness.js";
+import { type BenchOptions, type BenchRow, type BenchSuite, pairedNs, speedRow, timeNs } from "./harness.js";
 
 const K4 = 4096;
 const M2 = 2 ** 21;
@@ -119,15 +119,21 @@ async function identityRows(opts: BenchOptions): Promise<BenchRow[]> {
     const same = dmaMap(sys, dev, list) === list;
     dmaUnmap(sys, dev, list);
     if (!same) throw new Error("identity case did not return the input list");
-    const ident = await timeNs(() => dmaUnmap(sys, dev, dmaMap(sys, dev, list)), { ...opts, heavy });
     const sgt = sgTableFromList(list);
-    const perEntry = await timeNs(
+    // Paired rounds with a GC and a warm-up before each: this ratio ranged 0.61x-2.10x over
+    // single-shot runs on a busy machine.
+    const {
+      ns: ident,
+      refNs: perEntry,
+      ratios,
+    } = await pairedNs(
+      () => dmaUnmap(sys, dev, dmaMap(sys, dev, list)),
       () => {
         dmaMapSgDirect(sys, dev, sgt);
         dmaUnmapSgDirect(sys, dev, sgt);
         return sgt;
       },
-      { ...opts, heavy },
+      { ...opts, heavy, refHeavy: heavy },
     );
     const withBuild = await timeNs(
       () => {
@@ -140,7 +146,9 @@ async function identityRows(opts: BenchOptions): Promise<BenchRow[]> {
     );
     // Identity checks every entry (provider, DMA mask, RAM) as dma_direct_map_sg does, but writes
     // nothing: it must not be slower than mapping a prebuilt scatterlist entry by entry.
-    rows.push(speedRow(`identity return, map+unmap: ${label}`, ident, "dma_map_sg per entry", perEntry, 1));
+    rows.push(
+      speedRow(`identity return, map+unmap: ${label}`, ident, "dma_map_sg per entry", perEntry, 1, ratios),
+    );
     rows.push({
       name: "  per entry: identity check (cursor walk, mask, RAM)",
       value: ident / list.nents,

@@ -80,7 +80,37 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Row whose ratio is `refNs / ns`, checked against `want` when given. */
+/**
+ * Paired rounds of `fn` against `ref`, for rows that are noisy on a shared machine: each round
+ * collects garbage first (node runs with --expose-gc), calls both once (warm-up), then times `fn`
+ * and `ref` back to back with {@link timeNs}; a round's ratio is ref / fn, so load that hits one
+ * round hits both sides. O(rounds x sampling time).
+ * @param opts bench options; `rounds` (default 7, quick 3); `heavy` / `refHeavy` as for timeNs.
+ * @returns the medians of each side and the per-round ratios.
+ */
+export async function pairedNs(
+  fn: () => unknown,
+  ref: () => unknown,
+  opts: BenchOptions & { rounds?: number; heavy?: boolean; refHeavy?: boolean },
+): Promise<{ ns: number; refNs: number; ratios: number[] }> {
+  const rounds = opts.rounds ?? (opts.quick ? 3 : 7);
+  const a: number[] = [];
+  const b: number[] = [];
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for (let r = 0; r < rounds; r++) {
+    gc?.();
+    fn();
+    ref();
+    a.push(await timeNs(fn, { quick: opts.quick, heavy: opts.heavy }));
+    b.push(await timeNs(ref, { quick: opts.quick, heavy: opts.refHeavy }));
+  }
+  return { ns: median(a), refNs: median(b), ratios: b.map((x, i) => x / a[i]) };
+}
+
+/**
+ * Row whose ratio is `refNs / ns` (or, from paired rounds, the median of `ratios` with their
+ * spread), checked against `min` when given.
+ */
 function ratioRow(
   name: string,
   ns: number,
@@ -88,13 +118,14 @@ function ratioRow(
   refNs: number,
   want?: string,
   min?: number,
+  ratios?: readonly number[],
 ): BenchRow {
-  const value = refNs / ns;
+  const r = ratios ? pairedRatio(ratios) : { value: refNs / ns };
   return {
     name,
     value: ns,
     unit: "ns",
-    ratio: { against, value, want, ok: min === undefined ? undefined : value >= min },
+    ratio: { against, ...r, want, ok: min === undefined ? undefined : r.value >= min },
   };
 }
 
@@ -105,8 +136,17 @@ export function speedRow(
   against: string,
   baselineNs: number,
   want?: number,
+  ratios?: readonly number[],
 ): BenchRow {
-  return ratioRow(name, ns, against, baselineNs, want === undefined ? undefined : `>= ${want}x`, want);
+  return ratioRow(
+    name,
+    ns,
+    against,
+    baselineNs,
+    want === undefined ? undefined : `>= ${want}x`,
+    want,
+    ratios,
+  );
 }
 
 /** Row for "X runs at R of Y's throughput" (ratio = limitNs / ns, 1.0 = as fast as the limit). */

@@ -7,7 +7,7 @@
 import { SZ_1G } from "../src/core/index.js";
 import { MachineMemory } from "../src/mem/index.js";
 import { AddressSpace, pinUserPages, pinUserRange, unpinPhyrs, unpinUserPages } from "../src/mm/index.js";
-import { type BenchRow, type BenchSuite, speedRow, timeNs } from "./harness.js";
+import { type BenchRow, type BenchSuite, pairedNs, speedRow } from "./harness.js";
 
 const GiB = SZ_1G;
 
@@ -25,25 +25,28 @@ async function pinPair(
   quick: boolean,
   want?: number,
 ) {
-  const range = await timeNs(
+  // Paired rounds with a GC and a warm-up before each: this ratio ranged 3.2x-37.8x over six
+  // single-shot runs on a busy machine.
+  const {
+    ns: range,
+    refNs: pages,
+    ratios,
+  } = await pairedNs(
     () => {
       const l = pinUserRange(mm, va, len);
       unpinPhyrs(mm, l);
       return l.nents;
     },
-    { quick },
-  );
-  const pages = await timeNs(
     () => {
       const p = pinUserPages(mm, va, len);
       unpinUserPages(mm, p);
       return p.length;
     },
-    { quick, heavy: true },
+    { quick, refHeavy: true },
   );
   const entries = pinUserRange(mm, va, len);
   const rows: BenchRow[] = [
-    speedRow(`pin+unpin ${name}: range list`, range, "page-at-a-time", pages, want),
+    speedRow(`pin+unpin ${name}: range list`, range, "page-at-a-time", pages, want, ratios),
     { name: `pin+unpin ${name}: page-at-a-time (512-page batches)`, value: pages, unit: "ns" },
     { name: `pin+unpin ${name}: range-list throughput`, value: len / GiB / (range / 1e9), unit: "GiB/s" },
     { name: `pin+unpin ${name}: page-at-a-time throughput`, value: len / GiB / (pages / 1e9), unit: "GiB/s" },
