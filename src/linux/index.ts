@@ -1,3 +1,9 @@
+/**
+ * linux/: the Node readers of a real Linux machine: /proc (maps, smaps, pagemap, kpageflags,
+ * iomem, processes), /sys (PCI, IOMMU units and groups), access probing, snapshots (capture with
+ * its limits, streaming load), atomic file writes, and the reference machine seen through the same
+ * MachineSource interface.
+ */
 export * from "./access.js";
 export { AtomicFile, writeFileAtomic } from "./atomic-file.js";
 export { MAX_TEXT_BYTES, type ReaderOptions } from "./io.js";

@@ -1,3 +1,7 @@
+/**
+ * pci/: the PCI topology model (host bridges, switches, endpoints, BARs and windows, ACS), BDF
+ * parsing, lspci-style trees and the kernel's P2P distance rule (calc_map_type_and_dist).
+ */
 export * from "./bdf.js";
 export * from "./lspci.js";
 export * from "./p2pdma.js";

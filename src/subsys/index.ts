@@ -1,3 +1,8 @@
+/**
+ * subsys/: the consumers on the model machine, each with the kernel's way beside the design:
+ * block O_DIRECT and NVMe (PRP/SGL, the 7.2 DMA iterator and 6.12 lines), RDMA memory
+ * registration, VFIO type1 and iommufd, dma-buf, devmem TCP; and the named what-if scenarios.
+ */
 export * from "./block-dio.js";
 export * from "./block-dio-bios.js";
 export * from "./block-limits.js";
