@@ -44,6 +44,20 @@ export interface DmaMapOptions {
  * @returns the input list itself (identity) or a new DmaList of DMA ranges.
  * @throws DmaApiError (NO_MEMORY, DEVICE_PRIVATE, DMA_MASK, NO_PROVIDER), P2pNotSupported,
  *   SwiotlbFull, IovaExhausted, TypeError / RangeError for bad arguments; nothing stays mapped.
+ * @example
+ * ```ts
+ * // Two discontiguous ranges: the same list back without an IOMMU, one IOVA entry behind one.
+ * const memory = new MachineMemory({ nodes: [{ start: 0, size: 2 ** 30 }], seed: 1 });
+ * const list = PhyrList.fromRanges([{ addr: 0x100000, len: 0x2000 }, { addr: 0x300000, len: 0x1000 }]);
+ * const sys = new DmaSystem({ memory });
+ * const direct = sys.addDevice({ name: "0000:01:00.0" });
+ * const behind = sys.addDevice({ name: "0000:02:00.0" }, new IommuDomain({ type: "dma" }));
+ * dmaMap(sys, direct, list, "to-device") === list; // true
+ * const mapped = dmaMap(sys, behind, list, "to-device");
+ * [mapped.nents, mapped.totalBytes]; // [1, 0x3000]
+ * dmaUnmap(sys, behind, mapped, "to-device");
+ * dmaUnmap(sys, direct, list, "to-device");
+ * ```
  */
 export function dmaMap(
   sys: DmaSystem,

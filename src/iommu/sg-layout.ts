@@ -69,7 +69,9 @@ export interface SgLayout {
  * // Two 4 KiB segments with a 64 KiB boundary: the second would straddle it, so the first is
  * // padded up to the boundary and the pad is mapped from the memory after the first segment.
  * const lay = iommuDmaSgLayout({ n: 2, phys: [0x10000, 0x80000], len: [0xf000, 0x2000] }, 0x1000, 0xffff);
- * // lay.iovaOff = [0, 0x10000], lay.pad = [0x1000, 0], lay.total = 0x12000
+ * Array.from(lay.iovaOff); // [0, 0x10000]
+ * Array.from(lay.pad); // [0x1000, 0]
+ * lay.total; // 0x12000
  */
 export function iommuDmaSgLayout(segs: SgLayoutInput, granule: number, segBoundaryMask: number): SgLayout {
   if (!isPow2(granule)) {

@@ -59,6 +59,18 @@ export interface PinOptions extends PhyrListOptions {
  * @throws RangeError for unaligned, zero-length or out-of-range input; PinFailed naming the address
  *   or frame (outside a VMA, hole, read-only, fsdax longterm, PFNMAP get, device-private, migration
  *   refused); MemError NOMEM from faults.
+ * @example
+ * ```ts
+ * // A process maps 4 GiB of 1 GiB hugetlb pages; one long-term pin describes each page by one entry.
+ * const mem = new MachineMemory({ nodes: [{ start: 0, size: 16 * 2 ** 30 }], hugetlb: { pages1G: 4 }, seed: 1 });
+ * const mm = new AddressSpace(mem);
+ * const vma = mm.mmap({ kind: "hugetlb", hugeSize: "1G", len: 4 * 2 ** 30 });
+ * const list = pinUserRange(mm, vma.start, 4 * 2 ** 30, { write: true, longterm: true });
+ * list.totalBytes; // 4 * 2 ** 30
+ * list.nents <= 4; // true
+ * unpinPhyrs(mm, list, { dirty: true });
+ * mem.checkValid();
+ * ```
  */
 export function pinUserRange(mm: AddressSpace, va: number, len: number, opts: PinOptions = {}): PhyrList {
   const kind = prepare(mm, va, len, opts);
