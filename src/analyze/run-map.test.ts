@@ -94,6 +94,53 @@ describe("run map", () => {
       expect(base64Encode(new Uint8Array(n).fill(0xfb))).toBe(Buffer.alloc(n, 0xfb).toString("base64"));
   });
 
+  it("base64Decode gives Node's bytes for any base64 and fails as a per-character decoder does for one character replaced (property)", () => {
+    /** Naive model: the per-character decoder base64Decode replaced. */
+    const naive = (text: string): Uint8Array => {
+      const A = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+      if (text.length % 4 !== 0)
+        throw new SyntaxError(`base64 text of length ${text.length} is invalid: not a multiple of 4`);
+      const pad = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+      const out: number[] = [];
+      for (let i = 0; i < text.length; i += 4) {
+        let v = 0;
+        for (let k = 0; k < 4; k++) {
+          const d = text[i + k] === "=" && i + k >= text.length - pad ? 0 : A.indexOf(text[i + k]);
+          if (d < 0)
+            throw new SyntaxError(
+              `base64 text is invalid at offset ${i + k}: ${JSON.stringify(text[i + k])}`,
+            );
+          v = (v << 6) | d;
+        }
+        out.push(v >> 16, (v >> 8) & 255, v & 255);
+      }
+      return new Uint8Array(out.slice(0, out.length - pad));
+    };
+    const outcome = (f: () => Uint8Array) => {
+      try {
+        return f();
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 3 * 1024 + 2 }),
+        fc.nat(),
+        fc.constantFrom("=", "<", "\u00e9", "-", "A"),
+        (bytes, at, ch) => {
+          const text = Buffer.from(bytes).toString("base64");
+          expect(base64Decode(text)).toEqual(new Uint8Array(bytes));
+          if (text.length === 0) return;
+          const k = at % text.length;
+          const broken = text.slice(0, k) + ch + text.slice(k + 1);
+          expect(outcome(() => base64Decode(broken))).toEqual(outcome(() => naive(broken)));
+        },
+      ),
+      fcRuns(80),
+    );
+  });
+
   it("base64Decode refuses text that is not base64, naming the offset", () => {
     expect(() => base64Decode("Zm9")).toThrow(/length 3 is invalid: not a multiple of 4/);
     expect(() => base64Decode("Zm<v")).toThrow(/invalid at offset 2: "<"/);
