@@ -152,6 +152,41 @@ describe("folio reference rules (include/linux/mm.h, mm/gup.c try_grab_folio)", 
   }
 });
 
+describe("addMapping (folio_mapcount, mm/rmap.c folio_add_*_rmap_ptes)", () => {
+  it("counts one mapping per call on a live folio", () => {
+    const mem = new MachineMemory({ nodes: [{ start: 0, size: 256 * MiB }] });
+    const id = mem.allocFolio(9, { owner: -1 });
+    mem.addMapping(id);
+    mem.addMapping(id);
+    expect(mem.folios.mapcount[id]).toBe(2);
+    mem.checkValid();
+  });
+
+  it.each([
+    ["a negative id", -1],
+    ["an id past the table", 1e6],
+    ["a fraction", 0.5],
+    ["NaN", Number.NaN],
+  ])("refuses %s with a RangeError naming it, nothing changed", (_what, bad) => {
+    const mem = new MachineMemory({ nodes: [{ start: 0, size: 256 * MiB }] });
+    const id = mem.allocFolio(0, { owner: -1 });
+    const before = mem.digest();
+    expect(() => mem.addMapping(bad)).toThrow(
+      new RangeError(`folio id ${String(bad)} is invalid: not a live folio to map`),
+    );
+    expect(mem.digest()).toBe(before);
+    expect(mem.folios.mapcount[id]).toBe(0);
+  });
+
+  it("refuses a freed folio's id", () => {
+    const mem = new MachineMemory({ nodes: [{ start: 0, size: 256 * MiB }] });
+    const id = mem.allocFolio(0, { owner: -1 });
+    mem.putFolio(id);
+    expect(() => mem.addMapping(id)).toThrow(/not a live folio to map/);
+    mem.checkValid();
+  });
+});
+
 describe("hotplug", () => {
   it("hot-adds and hot-removes whole sections", () => {
     const mem = new MachineMemory({ nodes: [{ start: 0, size: GiB }] });

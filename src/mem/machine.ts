@@ -285,6 +285,20 @@ export class MachineMemory {
   }
 
   /**
+   * Counts one more page-table mapping of folio `id` (folio_mapcount; mm/rmap.c
+   * folio_add_anon_rmap_ptes / folio_add_file_rmap_ptes raise it as a leaf is installed). The
+   * only writer of `mapcount` outside mem/'s own paths. O(1).
+   * @throws RangeError for an id that is not a live folio; nothing changes then.
+   */
+  addMapping(id: number): void {
+    const f = this.folios;
+    if (!(id >= 0 && id < f.capacity && f.used[id] === 1)) {
+      throw new RangeError(`folio id ${String(id)} is invalid: not a live folio to map`);
+    }
+    f.mapcount[id]++;
+  }
+
+  /**
    * Moves folio `id` to a newly allocated folio placed by `opts` (migrate_pages): copies bytes,
    * flags and owner, tells the owner to repoint its mappings, frees the old folio.
    * O(MAX_ORDER + 2^order).

@@ -55,7 +55,7 @@ describe("checkAddressSpace detects each broken invariant", () => {
     ],
     [
       "a mapcount out of step",
-      ({ mem, mm, anon }) => mem.folios.mapcount[mem.folios.folioOfPfn(ptePfn(mm.pt.lookup(anon.start)))]++,
+      ({ mem, mm, anon }) => mem.addMapping(mem.folios.folioOfPfn(ptePfn(mm.pt.lookup(anon.start)))),
       /mapped 1 time\(s\), mapcount 2/,
     ],
     [

@@ -225,7 +225,7 @@ export class AddressSpace implements MigrationClient, FileMapper {
         const pfn = pfnOf(at);
         const existing = f.folioOfPfn(pfn);
         if (existing >= 0) {
-          f.mapcount[existing]++;
+          mem.addMapping(existing);
           this.pt.set(at, PAGE_SIZE, pfn, prot);
           return;
         }
@@ -356,6 +356,6 @@ export class AddressSpace implements MigrationClient, FileMapper {
   ): void {
     if (replace) this.pt.replace(va, pfn, prot);
     else this.pt.set(va, size, pfn, prot);
-    this.mem.folios.mapcount[id]++;
+    this.mem.addMapping(id);
   }
 }
