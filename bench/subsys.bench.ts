@@ -7,15 +7,8 @@
 import { PAGE_SIZE } from "../src/core/index.js";
 import { IommuDomain } from "../src/iommu/index.js";
 import { pinUserRange, unpinPhyrs } from "../src/mm/index.js";
-import {
-  buildGuest,
-  GUEST_IOVA,
-  type GuestBacking,
-  IommufdIoas,
-  runScenario,
-  SCENARIOS,
-  VfioType1Container,
-} from "../src/subsys/index.js";
+import { buildGuest, GUEST_IOVA, type GuestBacking, runScenario, SCENARIOS } from "../src/scenarios/index.js";
+import { IommufdIoas, VfioType1Container } from "../src/subsys/index.js";
 import { type BenchOptions, type BenchRow, type BenchSuite, speedRow, timeNs } from "./harness.js";
 
 const GiB = 2 ** 30;

@@ -275,13 +275,21 @@ export type {
 } from "./report/index.js";
 // report: the terminal summary and the offline HTML report.
 export { renderReportHtml, renderSummary } from "./report/index.js";
+export type { Metrics } from "./scenarios/index.js";
+// scenarios: the named what-if scenarios of `phyr simulate`, design beside the kernel's way.
+export {
+  runScenario,
+  SCENARIOS,
+  type ScenarioOptions,
+  type ScenarioResult,
+  ScenarioSizeError,
+} from "./scenarios/index.js";
 export type {
   DirectIoMetrics,
   DirectIoOptions,
   DmaBufAttachment,
   IoasPinPath,
   MemoryRegion,
-  Metrics,
   NetBuffers,
   NetRxQueues,
   NvmeDataPtr,
@@ -294,7 +302,7 @@ export type {
   VfioType1Options,
   VfioUnmapStats,
 } from "./subsys/index.js";
-// subsys: the consumers (block/NVMe, RDMA, VFIO/iommufd, dma-buf, devmem) and the scenarios.
+// subsys: the consumers (block/NVMe, RDMA, VFIO/iommufd, dma-buf, devmem).
 export {
   BlockError,
   DevmemBinding,
@@ -310,11 +318,6 @@ export {
   NvmeError,
   nvmeDirectIo,
   RdmaError,
-  runScenario,
-  SCENARIOS,
-  type ScenarioOptions,
-  type ScenarioResult,
-  ScenarioSizeError,
   umemFindBestPgsz,
   VfioError,
   VfioType1Container,

@@ -22,6 +22,7 @@ const LAYERS = [
   "iommu",
   "dma",
   "subsys",
+  "scenarios",
   "machine",
   "linux",
   "analyze",

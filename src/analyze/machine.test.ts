@@ -4,14 +4,7 @@ import { fcRuns } from "../../test/kit/index.js";
 import { FORMATS } from "../formats/index.js";
 import { analyzeMachine } from "./analysis.js";
 import { analyzeBuffer, sumBuffers } from "./buffer.js";
-import {
-  iommuPresence,
-  isDmaCapable,
-  isHostBridgeFunction,
-  pciKind,
-  pciSummary,
-  physMapSummary,
-} from "./machine.js";
+import { iommuPresence, pciSummary, physMapSummary } from "./machine.js";
 import { p2pMatrix } from "./p2p.js";
 import type { BufferInput, MachineInput, PciInput } from "./types.js";
 
@@ -74,18 +67,6 @@ describe("machine summaries", () => {
     ]);
   });
 
-  it.each([
-    [0x010802, "nvme"],
-    [0x010601, "storage"],
-    [0x020000, "network"],
-    [0x030000, "display"],
-    [0x060400, "bridge"],
-    [0x120000, "accelerator"],
-    [0xff0000, "other"],
-  ])("pciKind(%s) = %s (PCI base class / subclass)", (c, k) => {
-    expect(pciKind(c)).toBe(k);
-  });
-
   it("pciSummary orders children after their bridge and indents them", () => {
     const s = pciSummary([
       dev("0000:01:00.0", 0x010802, ["0000:00:01.0"]),
@@ -106,35 +87,6 @@ describe("machine summaries", () => {
       iommus: ["dmar0"],
     };
     expect(iommuPresence(m)).toEqual({ present: true, units: ["dmar0"], groups: 1 });
-  });
-});
-
-describe("isDmaCapable / isHostBridgeFunction (who is a P2P client)", () => {
-  // Expected values from the class code (PCI Code and ID Assignment spec) and from
-  // drivers/pci/p2pdma.c pci_host_bridge_dev(): the root bus's device at devfn 00.0.
-  it.each([
-    ["0000:00:00.0", 0x060000, [], false, true, "host bridge (06:00) at 00.0 of a root bus"],
-    ["0000:00:00.0", 0x088000, [], false, true, "Intel 8086:09a2 Memory Map/VT-d (08:80) at 00.0"],
-    ["0000:40:00.0", 0x088000, [], false, true, "the same on a second root bus"],
-    ["0000:00:01.0", 0x060400, [], false, false, "PCI-to-PCI bridge (root port)"],
-    ["0000:01:00.0", 0x060400, ["0000:00:01.0"], false, false, "switch port"],
-    ["0000:00:01.0", 0x060100, [], false, false, "ISA bridge"],
-    ["0000:00:14.0", 0x080600, [], false, false, "IOMMU (AMD IOMMU is 08:06)"],
-    ["0000:00:1e.0", 0x080000, [], false, false, "interrupt controller (08:00)"],
-    ["0000:00:1f.0", 0x080200, [], false, false, "timer (08:02)"],
-    ["0000:00:1f.1", 0x080300, [], false, false, "RTC (08:03)"],
-    ["0000:00:1f.2", 0x080400, [], false, false, "PCI hot-plug controller (08:04)"],
-    ["0000:00:01.0", 0x088000, [], true, false, "Intel DSA (08:80) away from 00.0"],
-    ["0000:05:00.0", 0x088000, ["0000:00:01.0"], true, false, "08:80 below a bridge at 00.0"],
-    ["0000:00:04.0", 0x080100, [], true, false, "DMA controller (08:01)"],
-    ["0000:00:05.0", 0x080501, [], true, false, "SD host controller (08:05)"],
-    ["0000:00:00.0", 0x010802, [], true, false, "NVMe at 00.0 of a root bus"],
-    ["0000:03:00.0", 0x030200, ["0000:00:01.0"], true, false, "GPU"],
-    ["0000:00:05.0", 0x00ff00, [], true, false, "unknown class (virtio devices)"],
-  ])("%s class %s upstream %j: DMA-capable %s, host bridge function %s (%s)", (bdf, cls, up, dma, hb) => {
-    const d = dev(bdf, cls, up);
-    expect(isDmaCapable(d)).toBe(dma);
-    expect(isHostBridgeFunction(d)).toBe(hb);
   });
 });
 

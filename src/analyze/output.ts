@@ -187,7 +187,7 @@ export interface Completeness {
   notes: string[];
 }
 
-/** Results of one simulated scenario (subsys runScenario), for the report: model numbers, not this machine's. */
+/** Results of one simulated scenario (scenarios/ runScenario), for the report: model numbers, not this machine's. */
 export interface ScenarioSummary {
   name: string;
   description: string;

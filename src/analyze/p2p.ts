@@ -14,8 +14,7 @@
  */
 
 import { isPow2, roundUpPow2 } from "../core/index.js";
-import { PciTopology } from "../pci/index.js";
-import { isDmaCapable } from "./machine.js";
+import { isDmaCapable, PciTopology } from "../pci/index.js";
 import type { P2pMatrix } from "./output.js";
 import type { MachineInput, P2pPlatformInput, PciInput } from "./types.js";
 

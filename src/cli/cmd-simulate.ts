@@ -23,7 +23,7 @@ import {
   type ScenarioPlan,
   ScenarioSizeError,
   scenarioLimits,
-} from "../subsys/index.js";
+} from "../scenarios/index.js";
 import { CliFailure, type CliIo, EXIT_OK, paintFor, UsageError } from "./io.js";
 import {
   jsonDocument,

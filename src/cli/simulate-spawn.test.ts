@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { planScenario } from "../subsys/index.js";
+import { planScenario } from "../scenarios/index.js";
 
 const BIN = resolve(import.meta.dirname, "../../dist/src/cli/main.js");
 const skip = !existsSync(BIN) && !process.env.CI;

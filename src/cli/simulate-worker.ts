@@ -5,7 +5,7 @@
  */
 
 import { parentPort, workerData } from "node:worker_threads";
-import { runScenario } from "../subsys/index.js";
+import { runScenario } from "../scenarios/index.js";
 
 const w = workerData as { name: string; seed: number; size: number };
 try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planScenario, runScenario, SCENARIOS, scenarioLimits } from "../subsys/index.js";
+import { planScenario, runScenario, SCENARIOS, scenarioLimits } from "../scenarios/index.js";
 import { EXIT_OK, EXIT_USAGE } from "./io.js";
 import { main } from "./program.js";
 

@@ -1,7 +1,8 @@
 /**
  * subsys/: the consumers on the model machine, each with the kernel's way beside the design:
  * block O_DIRECT and NVMe (PRP/SGL, the 7.2 DMA iterator and 6.12 lines), RDMA memory
- * registration, VFIO type1 and iommufd, dma-buf, devmem TCP; and the named what-if scenarios.
+ * registration, VFIO type1 and iommufd, dma-buf, devmem TCP. The named
+ * scenarios that run them side by side are one layer up (scenarios/).
  */
 export * from "./block-dio.js";
 export * from "./block-dio-bios.js";
@@ -22,8 +23,4 @@ export * from "./nvme-limits.js";
 export * from "./nvme-plan.js";
 export * from "./rdma-mr.js";
 export * from "./rdma-pgsz.js";
-export * from "./scenario-limits.js";
-export * from "./scenario-types.js";
-export { buildGuest, GUEST_IOVA, type GuestBacking } from "./scenario-vfio.js";
-export * from "./scenarios.js";
 export * from "./vfio.js";

@@ -3,10 +3,10 @@ import { describe, expect, test } from "vitest";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
 import { AddressSpace, MappedFile } from "../mm/index.js";
+import { buildGuest, GUEST_IOVA } from "../scenarios/index.js";
 import type { VfioError } from "./errors.js";
 import { IommufdIoas } from "./iommufd.js";
 import { IOMMUFD_BATCH_MAX, IOMMUFD_UPAGES_MAX } from "./iommufd-pages.js";
-import { buildGuest, GUEST_IOVA } from "./scenario-vfio.js";
 import { VfioType1Container } from "./vfio.js";
 
 const GiB = 2 ** 30;

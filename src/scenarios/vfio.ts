@@ -7,10 +7,15 @@ import { hex, SZ_1G, SZ_2M } from "../core/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
 import { AddressSpace } from "../mm/index.js";
-import { IommufdIoas } from "./iommufd.js";
-import { IOMMUFD_BATCH_MAX, IOMMUFD_UPAGES_MAX } from "./iommufd-pages.js";
-import { type Metrics, type ScenarioOptions, scenarioSize } from "./scenario-types.js";
-import { VFIO_BATCH, type VfioMapStats, VfioType1Container } from "./vfio.js";
+import {
+  IOMMUFD_BATCH_MAX,
+  IOMMUFD_UPAGES_MAX,
+  IommufdIoas,
+  VFIO_BATCH,
+  type VfioMapStats,
+  VfioType1Container,
+} from "../subsys/index.js";
+import { type Metrics, type ScenarioOptions, scenarioSize } from "./types.js";
 
 /** Guest memory backing of a VFIO scenario. */
 export type GuestBacking = "1g" | "thp" | "fragmented";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { planScenario, scenarioLimits } from "./scenario-limits.js";
-import { ScenarioSizeError } from "./scenario-types.js";
-import { runScenario, SCENARIOS } from "./scenarios.js";
+import { planScenario, scenarioLimits } from "./limits.js";
+import { runScenario, SCENARIOS } from "./run.js";
+import { ScenarioSizeError } from "./types.js";
 
 const GiB = 2 ** 30;
 const TiB = 2 ** 40;

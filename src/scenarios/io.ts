@@ -11,14 +11,22 @@ import { pinUserPages, unpinUserPages } from "../mm/index.js";
 import { ProviderRegistry, providersForDevice } from "../p2p/index.js";
 import { PciTopology } from "../pci/index.js";
 import { PhyrFlag, PhyrList, phyrFromPfns } from "../phyr/index.js";
-import { type DirectIoMetrics, nvmeDirectIo, nvmeLimitsFor } from "./block-dio.js";
-import { DevmemBinding, NetRxQueues } from "./devmem.js";
-import { DmaBuf } from "./dmabuf.js";
-import { addDevice, buildMachine } from "./machine.js";
-import { NvmeController } from "./nvme-dev.js";
-import { ibDeregMr, ibRegUserMr } from "./rdma-mr.js";
-import { PGSZ_4K_2M_1G, umemNumDmaBlocks } from "./rdma-pgsz.js";
-import { type Metrics, type ScenarioOptions, scenarioSize } from "./scenario-types.js";
+import {
+  addDevice,
+  buildMachine,
+  DevmemBinding,
+  type DirectIoMetrics,
+  DmaBuf,
+  ibDeregMr,
+  ibRegUserMr,
+  NetRxQueues,
+  NvmeController,
+  nvmeDirectIo,
+  nvmeLimitsFor,
+  PGSZ_4K_2M_1G,
+  umemNumDmaBlocks,
+} from "../subsys/index.js";
+import { type Metrics, type ScenarioOptions, scenarioSize } from "./types.js";
 
 /** A scenario's size (the option or the default), checked. */
 function sizeOf(o: ScenarioOptions, def: number, unit: number): number {

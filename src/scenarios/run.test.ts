@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { runScenario, SCENARIOS } from "./scenarios.js";
+import { runScenario, SCENARIOS } from "./run.js";
 
 const GiB = 2 ** 30;
 

@@ -12,7 +12,7 @@
  */
 
 import { formatBytes, hex } from "../core/index.js";
-import { ScenarioSizeError, scenarioSize } from "./scenario-types.js";
+import { ScenarioSizeError, scenarioSize } from "./types.js";
 
 const KiB = 2 ** 10;
 const MiB = 2 ** 20;

@@ -3,9 +3,9 @@
  * current-kernel baseline, returned as plain JSON-able data (the CLI's `phyr simulate` and the
  * report consume it). Deterministic for a seed and size.
  */
-import { runBlockOdirect, runDevmemRx, runDmabufP2p, runNvmePrpVsSgl, runRdmaMr } from "./scenario-io.js";
-import { type Metrics, ratiosOf, type ScenarioOptions, type ScenarioResult } from "./scenario-types.js";
-import { runVfio } from "./scenario-vfio.js";
+import { runBlockOdirect, runDevmemRx, runDmabufP2p, runNvmePrpVsSgl, runRdmaMr } from "./io.js";
+import { type Metrics, ratiosOf, type ScenarioOptions, type ScenarioResult } from "./types.js";
+import { runVfio } from "./vfio.js";
 
 type Runner = (o: ScenarioOptions) => { size: number; design: Metrics; baseline: Metrics; notes: string[] };
 
