@@ -13,6 +13,7 @@
 import { hex, MemError, ORDER_1G, PAGE_SIZE, Rng } from "../core/index.js";
 import { FreeArea } from "./buddy.js";
 import { checkMemory, memoryDigest } from "./check.js";
+import { FolioScratch } from "./folio-scratch.js";
 import { FolioTable } from "./folios.js";
 import { IomemTree } from "./iomem.js";
 import { checkPgmapAlignment, type Pgmap, type PgmapSpec } from "./pgmap.js";
@@ -100,6 +101,12 @@ export class MachineMemory {
   readonly hugetlbTotal: Record<HugeSize, number> = { "2M": 0, "1G": 0 };
   /** Outstanding pins of PFNMAP ranges (no struct page) per provider index, in pages. */
   readonly pfnmapPins = new Map<number, number>();
+  /**
+   * Per-folio scratch for passes over a list (mm/unpin.ts unpinPhyrs), all-zero between calls;
+   * grown on use to the folio table's capacity, so one per machine, not per address space.
+   * @internal
+   */
+  readonly folioScratch = new FolioScratch();
   /** Isolated pageblock numbers (MIGRATE_ISOLATE; isolation.ts). */
   readonly isolatedBlocks = new Set<number>();
   /** Free frames held back by isolation, as triples [pfn, npages, area index] (isolation.ts). */

@@ -92,6 +92,9 @@ describe("unpinPhyrs agrees with a page-by-page model", () => {
               }
             }
             mem.checkValid();
+            // The machine's scratch is left all-zero whether the unpin threw or not.
+            expect(mem.folioScratch.count.every((x) => x === 0)).toBe(true);
+            expect(mem.folioScratch.mark.every((x) => x === 0)).toBe(true);
           }
           for (const [id, m] of model)
             expect([mem.outstanding(id, "pin"), mem.outstanding(id, "get")]).toEqual([m.pin, m.get]);
@@ -99,5 +102,21 @@ describe("unpinPhyrs agrees with a page-by-page model", () => {
       ),
       fcRuns(40),
     );
+  });
+});
+
+describe("unpinPhyrs's scratch belongs to the machine", () => {
+  it("grows only the scratch of the machine the list was pinned on, and leaves it all-zero", () => {
+    const a = new MachineMemory({ nodes: [{ start: 0, size: 256 * MiB }], seed: 1 });
+    const b = new MachineMemory({ nodes: [{ start: 0, size: 256 * MiB }], seed: 1 });
+    const mm = new AddressSpace(a);
+    const v = mm.mmap({ kind: "anon", len: 64 * 4096 });
+    const list = pinUserRange(mm, v.start, 64 * 4096, { write: true });
+    unpinPhyrs(mm, list);
+    expect(a.folioScratch.count.length).toBeGreaterThanOrEqual(a.folios.capacity);
+    expect(a.folioScratch.count.every((x) => x === 0)).toBe(true);
+    expect(b.folioScratch.count.length).toBe(0);
+    expect(a.folioScratch).not.toBe(b.folioScratch);
+    a.checkValid();
   });
 });

@@ -19,15 +19,16 @@ export interface UnpinOptions {
  * Releases what a pin returned: validates the whole list first (every PINNED/REF page must be
  * covered by outstanding references of that kind on its folio, PFNMAP pages by outstanding pins
  * of their provider), then releases per folio and marks folios dirty when asked or when an entry
- * is flagged DIRTY. O(entries + folios touched): per-folio counts live in a reused typed-array
- * scratch indexed by folio id (no Map per call), folio lookups are per folio, one release per folio.
+ * is flagged DIRTY. O(entries + folios touched): per-folio counts live in the machine's reused
+ * typed-array scratch indexed by folio id (MachineMemory.folioScratch; no Map per call), folio
+ * lookups are per folio, one release per folio.
  * @throws PinFailed naming the frame when something was not pinned; nothing changes then.
  */
 export function unpinPhyrs(mm: AddressSpace, list: PhyrList, opts: UnpinOptions = {}): void {
   const mem = mm.mem;
   const f = mem.folios;
-  const sc = scratchFor(f.capacity);
-  const need = sc.need;
+  const sc = mem.folioScratch.reserve(f.capacity);
+  const need = sc.count;
   const mark = sc.mark;
   const allDirty = opts.dirty === true;
   let nTouched = 0;
@@ -69,7 +70,7 @@ export function unpinPhyrs(mm: AddressSpace, list: PhyrList, opts: UnpinOptions 
         }
         const m = mark[id];
         if (m === 0) {
-          if (nTouched === sc.touched.length) growTouched(sc);
+          if (nTouched === sc.touched.length) sc.growTouched();
           sc.touched[nTouched++] = id;
           mark[id] = kind | dirty;
         } else {
@@ -143,37 +144,6 @@ const MARK_PIN = 1;
 const MARK_GET = 2;
 const MARK_KIND = 3;
 const MARK_DIRTY = 4;
-
-/**
- * Per-folio scratch of {@link unpinPhyrs}, indexed by folio id and kept all-zero between calls:
- * pages to release, kind and dirty bits, and the ids touched (so clearing costs O(folios touched)).
- */
-interface UnpinScratch {
-  need: Float64Array;
-  mark: Uint8Array;
-  touched: Int32Array;
-}
-
-let scratch: UnpinScratch = {
-  need: new Float64Array(0),
-  mark: new Uint8Array(0),
-  touched: new Int32Array(0),
-};
-
-/** The scratch, grown (zeroed) to at least `capacity` folio ids. O(1), or O(capacity) when it grows. */
-function scratchFor(capacity: number): UnpinScratch {
-  if (scratch.need.length < capacity) {
-    const cap = Math.max(capacity, scratch.need.length * 2, 64);
-    scratch = { need: new Float64Array(cap), mark: new Uint8Array(cap), touched: scratch.touched };
-  }
-  return scratch;
-}
-
-function growTouched(sc: UnpinScratch): void {
-  const t = new Int32Array(Math.max(1024, sc.touched.length * 2));
-  t.set(sc.touched);
-  sc.touched = t;
-}
 
 /**
  * Releases a page array from {@link pinUserPages} (unpin_user_pages_dirty_lock / put_page),
