@@ -17,11 +17,9 @@
  * A registration is a VA-contiguous group of runs (one VFIO_IOMMU_MAP_DMA or ib_umem_get each).
  */
 
+import { VFIO_BATCH_MAX_CAPACITY } from "../dma/index.js";
 import type { BufferAnalysis } from "./output.js";
 import { decodeRunMap } from "./run-map.js";
-
-/** VFIO_BATCH_MAX_CAPACITY (drivers/vfio/vfio_iommu_type1.c): page pointers per pin batch. */
-export const VFIO_PIN_BATCH_PAGES = 512;
 
 /** How many of the largest buffers the what-if section covers. */
 export const WHAT_IF_BUFFERS = 5;
@@ -75,14 +73,14 @@ function whatIfRow(b: BufferAnalysis): WhatIfRow {
   let end = -1;
   for (let i = 0; i < cols.count; i++) {
     if (cols.va[i] !== end) {
-      if (registrations > 0) batches += Math.ceil(regPages / VFIO_PIN_BATCH_PAGES);
+      if (registrations > 0) batches += Math.ceil(regPages / VFIO_BATCH_MAX_CAPACITY);
       registrations++;
       regPages = 0;
     }
     regPages += cols.pages[i];
     end = cols.va[i] + cols.pages[i] * 4096;
   }
-  if (registrations > 0) batches += Math.ceil(regPages / VFIO_PIN_BATCH_PAGES);
+  if (registrations > 0) batches += Math.ceil(regPages / VFIO_BATCH_MAX_CAPACITY);
   const r = b.rdma[0];
   return {
     label: b.label,

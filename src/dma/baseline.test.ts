@@ -13,7 +13,7 @@ import {
   iommuUnmapPageAtATime,
   sgDmaRanges,
   sgTableFromList,
-  VFIO_PIN_BATCH,
+  VFIO_BATCH_MAX_CAPACITY,
 } from "./baseline.js";
 import { DMA_MASK_32 } from "./device.js";
 import { dmaMap } from "./map.js";
@@ -154,6 +154,10 @@ describe("scatterlist baseline (sg_alloc_table_from_pages + dma_direct_map_sg)",
 });
 
 describe("page-at-a-time baseline (vfio type1 granularity)", () => {
+  it("batches VFIO_BATCH_MAX_CAPACITY = PAGE_SIZE / sizeof(struct page *) = 4096 / 8 = 512 pages (vfio_iommu_type1.c)", () => {
+    expect(VFIO_BATCH_MAX_CAPACITY).toBe(512);
+  });
+
   it("1 GiB of 1 GiB pages: 262,144 iommu_map calls in 512 batches and as many 4 KiB leaves", () => {
     const s = sys();
     const dom = new IommuDomain({ type: "dma" });
@@ -187,7 +191,7 @@ describe("page-at-a-time baseline (vfio type1 granularity)", () => {
       [0x900000, 100 * P],
     ]);
     const base = iommuMapPageAtATime(s, dev, l, "to-device");
-    expect([base.iommuMaps, base.batches]).toEqual([1100, Math.ceil(1100 / VFIO_PIN_BATCH)]);
+    expect([base.iommuMaps, base.batches]).toEqual([1100, Math.ceil(1100 / VFIO_BATCH_MAX_CAPACITY)]);
     const m = dmaMap(s, dev, l, "to-device");
     const dma = m.entry(0).addr;
     const c = l.cursor();

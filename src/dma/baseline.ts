@@ -35,8 +35,12 @@ import type { BaselineRecord } from "./mappings.js";
 import { type DmaSystem, RangeClass } from "./system.js";
 import { checkDirection, type DmaDirection } from "./types.js";
 
-/** VFIO_BATCH_MAX_CAPACITY: pages per pin batch (PAGE_SIZE / sizeof(struct page *)). */
-export const VFIO_PIN_BATCH = 512;
+/**
+ * Pages per VFIO type1 pin batch: drivers/vfio/vfio_iommu_type1.c
+ * `#define VFIO_BATCH_MAX_CAPACITY (PAGE_SIZE / sizeof(struct page *))`, the page of page pointers
+ * vfio_batch_init() allocates = 4096 / 8 = 512 on a 64-bit kernel.
+ */
+export const VFIO_BATCH_MAX_CAPACITY = PAGE_SIZE / 8;
 
 /** u32 words per struct scatterlist slot (32 B). */
 const SLOT = 8;
@@ -223,7 +227,7 @@ export interface PageAtATimeMapping {
   readonly size: number;
   /** Pages mapped, one iommu_map() each. */
   readonly iommuMaps: number;
-  /** Pin batches of up to {@link VFIO_PIN_BATCH} pages. */
+  /** Pin batches of up to {@link VFIO_BATCH_MAX_CAPACITY} pages. */
   readonly batches: number;
 }
 
@@ -260,7 +264,7 @@ export function iommuMapPageAtATime(
   const size = list.totalBytes;
   const iova = port.allocIova(size, dmaLimit(dev));
   const prot = protOf(dir, false);
-  const batch = new Float64Array(VFIO_PIN_BATCH);
+  const batch = new Float64Array(VFIO_BATCH_MAX_CAPACITY);
   let mapped = 0;
   let batches = 0;
   let fill = 0;
@@ -278,7 +282,7 @@ export function iommuMapPageAtATime(
       const end = c.entryAddr + c.entryLen;
       for (let a = c.entryAddr; a < end; a += PAGE_SIZE) {
         batch[fill++] = a;
-        if (fill === VFIO_PIN_BATCH) flush();
+        if (fill === VFIO_BATCH_MAX_CAPACITY) flush();
       }
     }
     if (fill > 0) flush();

@@ -4,6 +4,7 @@
  * pfn_batch path) and by range pinning + range mapping (design).
  */
 import { hex, SZ_1G, SZ_2M } from "../core/index.js";
+import { VFIO_BATCH_MAX_CAPACITY } from "../dma/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
 import { AddressSpace } from "../mm/index.js";
@@ -11,7 +12,6 @@ import {
   IOMMUFD_BATCH_MAX,
   IOMMUFD_UPAGES_MAX,
   IommufdIoas,
-  VFIO_BATCH,
   type VfioMapStats,
   VfioType1Container,
 } from "../subsys/index.js";
@@ -123,14 +123,14 @@ export function runVfio(
     const slice = Math.floor(limit / unit) * unit;
     const sl = runKernel(slice);
     const pages = size / 4096;
-    const perCall = kernel === "type1" ? VFIO_BATCH : IOMMUFD_UPAGES_MAX;
+    const perCall = kernel === "type1" ? VFIO_BATCH_MAX_CAPACITY : IOMMUFD_UPAGES_MAX;
     baseline = {
       ...design,
       pinOps: pages,
       pinCalls: Math.ceil(pages / perCall),
       trackingBytes:
         kernel === "type1"
-          ? 8 * VFIO_BATCH
+          ? 8 * VFIO_BATCH_MAX_CAPACITY
           : Math.min(pages, IOMMUFD_UPAGES_MAX) * 8 + Math.min(pages, IOMMUFD_BATCH_MAX) * 12,
       lockedPages: pages,
     };

@@ -29,7 +29,7 @@
  * overlap check or an unmap lookup is O(log n) even at the limit.
  */
 import { hex, PAGE_SIZE } from "../core/index.js";
-import { VFIO_PIN_BATCH } from "../dma/index.js";
+import { VFIO_BATCH_MAX_CAPACITY } from "../dma/index.js";
 import type { IommuDomain } from "../iommu/index.js";
 import { type AddressSpace, pinUserPages, ptePfn, unpinUserPageRange, unpinUserPages } from "../mm/index.js";
 import { VfioError } from "./errors.js";
@@ -38,8 +38,6 @@ import { IovaIntervals } from "./vfio-iova-tree.js";
 
 export type { VfioMapStats } from "./vfio-common.js";
 
-/** VFIO_BATCH_MAX_CAPACITY: pages pinned per batch (the dma/ page-at-a-time baseline's {@link VFIO_PIN_BATCH}). */
-export const VFIO_BATCH = VFIO_PIN_BATCH;
 /** dma_entry_limit default (U16_MAX). */
 export const VFIO_DMA_ENTRY_LIMIT = 65535;
 /** The x86 IOAPIC / MSI window every Intel and AMD IOMMU group reports as reserved (IOMMU_RESV_MSI). */
@@ -191,7 +189,7 @@ export class VfioType1Container {
       pinOps: 0,
       pinCalls: 0,
       iommuMaps: 0,
-      trackingBytes: 8 * VFIO_BATCH,
+      trackingBytes: 8 * VFIO_BATCH_MAX_CAPACITY,
       lockedPages: 0,
     };
     const pin = new Type1Pinner(this, dma, st);
@@ -391,7 +389,7 @@ class Type1Pinner {
 
   /** vaddr_get_pfns on ordinary memory: pin_user_pages_remote of up to a batch, inside one VMA. */
   private refill(addr: number, npage: number, vmaEnd: number): void {
-    const want = Math.max(1, Math.min(VFIO_BATCH, npage, (vmaEnd - addr) / PAGE_SIZE));
+    const want = Math.max(1, Math.min(VFIO_BATCH_MAX_CAPACITY, npage, (vmaEnd - addr) / PAGE_SIZE));
     this.batch = pinUserPages(this.c.mm, addr, want * PAGE_SIZE, { write: this.dma.write, longterm: true });
     this.off = 0;
     this.left = want;
