@@ -4,7 +4,7 @@
  * page-table pages) are made and freed at random; a fraction stays allocated, pinning down the
  * buddy pairs around it, so later allocations come back as scattered 4 KiB runs.
  */
-import { checkCount, MemError } from "../core/index.js";
+import { checkCount, MemError, ORDER_2M } from "../core/index.js";
 import type { MachineMemory } from "./machine.js";
 import { FolioFlag, Zone } from "./types.js";
 
@@ -20,7 +20,7 @@ export interface AgingOptions {
 
 /** Order mix of the churn: weights for orders 0, 1, 2, 3, 4 and 9 (index 5). */
 const ORDER_WEIGHTS = [70, 10, 8, 6, 4, 2];
-const ORDERS = [0, 1, 2, 3, 4, 9];
+const ORDERS = [0, 1, 2, 3, 4, ORDER_2M];
 
 /**
  * Runs the churn with the machine's seeded generator. O(steps * MAX_ORDER).

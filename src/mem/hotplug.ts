@@ -15,7 +15,7 @@
  * the retry loop would report as -EBUSY). In-use hugetlb folios are treated as unmovable (the kernel
  * can migrate them when hugepage_migration_supported()).
  */
-import { checkRange, hex, MemError, PAGE_SIZE } from "../core/index.js";
+import { checkRange, hex, MemError, ORDER_1G, PAGE_SIZE } from "../core/index.js";
 import type { MachineMemory } from "./machine.js";
 import { SubKind } from "./sections.js";
 import { DMA32_END_PFN, FolioFlag, MigrateType, PAGES_PER_SECTION, SECTION_SIZE, Zone } from "./types.js";
@@ -130,7 +130,7 @@ export function hotRemoveMemory(mem: MachineMemory, start: number, size: number)
   for (const id of dissolve) {
     // dissolve_free_hugetlb_folio: the folio goes back to the buddy allocator; a 1 GiB folio may
     // extend past the offlined sections, and those frames stay online as free memory.
-    const size2 = f.order[id] === 18 ? "1G" : "2M";
+    const size2 = f.order[id] === ORDER_1G ? "1G" : "2M";
     const list = mem.hugetlbFree[size2];
     list.splice(list.indexOf(id), 1);
     mem.hugetlbTotal[size2]--;

@@ -12,7 +12,7 @@
  * its size: the new folio joins it, the old one goes back to the buddy allocator. A dequeued target
  * leaves the old folio in the pool's free list instead.
  */
-import { hex, MemError } from "../core/index.js";
+import { hex, MemError, ORDER_1G, ORDER_2M } from "../core/index.js";
 import { folioIsLongtermPinnable } from "./isolation.js";
 import type { MachineMemory } from "./machine.js";
 import { FolioFlag, Zone } from "./types.js";
@@ -45,7 +45,7 @@ export function migrateHugetlbForPin(mem: MachineMemory, id: number): number {
       pfn,
     );
   }
-  const size = f.order[id] === 18 ? "1G" : "2M";
+  const size = f.order[id] === ORDER_1G ? "1G" : "2M";
   const free = mem.hugetlbFree[size];
   let to = -1;
   for (let i = free.length - 1; i >= 0; i--) {
@@ -65,7 +65,7 @@ export function migrateHugetlbForPin(mem: MachineMemory, id: number): number {
       );
     }
     try {
-      to = mem.allocFolio(9, { movable: false, zones: [Zone.NORMAL, Zone.DMA32] });
+      to = mem.allocFolio(ORDER_2M, { movable: false, zones: [Zone.NORMAL, Zone.DMA32] });
     } catch (e) {
       if (e instanceof MemError) {
         throw new MemError(

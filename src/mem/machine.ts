@@ -10,7 +10,7 @@
  * and, on a large folio, 1 to the refcount and 1 to `_pincount` per page. `checkValid()` verifies
  * that every refcount equals 1 + outstanding gets + outstanding pin contributions.
  */
-import { hex, MemError, ORDER_1G, PAGE_SIZE, Rng } from "../core/index.js";
+import { hex, MemError, ORDER_1G, ORDER_2M, PAGE_SIZE, Rng } from "../core/index.js";
 import { FreeArea } from "./buddy.js";
 import { checkMemory, memoryDigest } from "./check.js";
 import { FolioScratch } from "./folio-scratch.js";
@@ -203,7 +203,7 @@ export class MachineMemory {
    * @throws RangeError for a bad order; MemError NOMEM when no zone in the fallback list has room.
    */
   allocFolio(order: number, opts: AllocOptions = {}): number {
-    if (!Number.isInteger(order) || order < 0 || order > 18) {
+    if (!Number.isInteger(order) || order < 0 || order > ORDER_1G) {
       throw new RangeError(`folio order ${order} is invalid: expected an integer in 0..18`);
     }
     const pfnArea = this.allocFrames(order, opts);
@@ -404,7 +404,7 @@ export class MachineMemory {
         : placement === "cma"
           ? { cma: true, zones: [Zone.NORMAL, Zone.DMA32] }
           : { movable: false, zones: [Zone.NORMAL, Zone.DMA32] };
-    const id = this.allocFolio(size === "1G" ? 18 : 9, opts);
+    const id = this.allocFolio(size === "1G" ? ORDER_1G : ORDER_2M, opts);
     this.folios.flags[id] = FolioFlag.HUGETLB | FolioFlag.POOL_FREE;
     this.folios.ref[id] = 0;
     this.hugetlbFree[size].push(id);
@@ -657,7 +657,7 @@ export class MachineMemory {
   private releaseFrames(id: number): void {
     const f = this.folios;
     if (f.flags[id] & FolioFlag.HUGETLB) {
-      const size: HugeSize = f.order[id] === 18 ? "1G" : "2M";
+      const size: HugeSize = f.order[id] === ORDER_1G ? "1G" : "2M";
       f.flags[id] = FolioFlag.HUGETLB | FolioFlag.POOL_FREE;
       f.owner[id] = -1;
       f.mapcount[id] = 0;

@@ -6,6 +6,7 @@
  * include/linux/mmzone.h), buddy orders 0..10 (MAX_PAGE_ORDER 10, include/linux/mmzone.h),
  * 2 MiB pageblocks (pageblock_order = HPAGE_PMD_ORDER 9).
  */
+import { PAGE_SIZE } from "../core/index.js";
 
 /** include/linux/mmzone.h: MAX_PAGE_ORDER (orders 0..10, largest buddy block 4 MiB). */
 export const MAX_ORDER = 10;
@@ -16,7 +17,7 @@ export const SECTION_SHIFT = 27;
 /** 128 MiB. */
 export const SECTION_SIZE = 2 ** SECTION_SHIFT;
 /** Frames per section: 32768. */
-export const PAGES_PER_SECTION = SECTION_SIZE / 4096;
+export const PAGES_PER_SECTION = SECTION_SIZE / PAGE_SIZE;
 /** include/linux/mmzone.h: SUBSECTION_SHIFT. */
 export const SUBSECTION_SHIFT = 21;
 /** 2 MiB: hotplug and ZONE_DEVICE granularity. */
@@ -32,7 +33,7 @@ export const PAGEBLOCK_PAGES = 512;
 /** include/linux/mm.h: GUP_PIN_COUNTING_BIAS, what FOLL_PIN adds to a small folio's refcount. */
 export const GUP_PIN_COUNTING_BIAS = 1024;
 /** First frame above 4 GiB: the end of ZONE_DMA32. */
-export const DMA32_END_PFN = 2 ** 32 / 4096;
+export const DMA32_END_PFN = 2 ** 32 / PAGE_SIZE;
 
 /** Memory zones (include/linux/mmzone.h enum zone_type; ZONE_DMA below 16 MiB is folded into DMA32). */
 export const Zone = { DMA32: 0, NORMAL: 1, MOVABLE: 2, DEVICE: 3 } as const;

@@ -4,6 +4,7 @@
  * made with `{ hugetlb }` is a hugetlbfs memfd (memfd_create MFD_HUGETLB): its folios come from
  * that hugetlb pool, one per 2 MiB or 1 GiB of the file.
  */
+import { PAGE_SIZE } from "../core/index.js";
 import type { HugeSize, MachineMemory, MigrationClient } from "../mem/index.js";
 import { FolioFlag } from "../mem/index.js";
 
@@ -49,12 +50,12 @@ export class MappedFile implements MigrationClient {
     let id = this.cache.get(base);
     if (id === undefined) {
       id = this.hugetlb
-        ? this.mem.allocHugetlb(this.hugetlb, this.ownerId, base * 4096)
+        ? this.mem.allocHugetlb(this.hugetlb, this.ownerId, base * PAGE_SIZE)
         : this.mem.allocFolio(0, {
             ...policy,
             flags: FolioFlag.FILE,
             owner: this.ownerId,
-            index: base * 4096,
+            index: base * PAGE_SIZE,
           });
       this.cache.set(base, id);
     }
@@ -64,7 +65,7 @@ export class MappedFile implements MigrationClient {
   /** Migration hook: update the cache and every mapping of every page of the folio. */
   folioMoved(oldId: number, newId: number): void {
     const f = this.mem.folios;
-    const index = f.index[newId] / 4096;
+    const index = f.index[newId] / PAGE_SIZE;
     this.cache.set(index, newId);
     for (const m of this.mappers) {
       for (let i = 0; i < this.folioPages; i++)

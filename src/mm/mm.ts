@@ -9,7 +9,7 @@
  * VMA and the pgmap frames are 2 MiB aligned, else 4 KiB; PFNMAP the largest of 1 GiB / 2 MiB /
  * 4 KiB that VA and physical alignment allow (huge pfnmap, vfio-pci since 6.12).
  */
-import { alignDown, checkLen, checkRange, hex, MemError, PAGE_SIZE, SZ_2M } from "../core/index.js";
+import { alignDown, checkLen, checkRange, hex, MemError, ORDER_2M, PAGE_SIZE, SZ_2M } from "../core/index.js";
 import { FolioFlag, type MachineMemory, type MigrationClient, Zone } from "../mem/index.js";
 import { addressSpaceDigest, checkAddressSpace } from "./check.js";
 import type { FileMapper, MappedFile } from "./file.js";
@@ -173,7 +173,7 @@ export class AddressSpace implements MigrationClient, FileMapper {
         const base = alignDown(va, SZ_2M);
         const thp = this.thp === "always" || (this.thp === "madvise" && vma.hugepage);
         if (thp && base >= vma.start && base + SZ_2M <= vma.end && this.pt.canMapHuge(base, SZ_2M)) {
-          const id = this.tryAlloc(9, vma, base, FolioFlag.ANON | FolioFlag.THP);
+          const id = this.tryAlloc(ORDER_2M, vma, base, FolioFlag.ANON | FolioFlag.THP);
           if (id >= 0) {
             this.mapFolio(base, SZ_2M, id, prot);
             return;
@@ -216,7 +216,11 @@ export class AddressSpace implements MigrationClient, FileMapper {
         ) {
           const p = pfnOf(base) - pg.startPfn;
           if (pg.inUse.subarray(p, p + 512).every((x) => x === 0)) {
-            const id = mem.allocDeviceFolio(pg.id, 9, { pfn: pfnOf(base), owner: this.id, index: base });
+            const id = mem.allocDeviceFolio(pg.id, ORDER_2M, {
+              pfn: pfnOf(base),
+              owner: this.id,
+              index: base,
+            });
             this.mapFolio(base, SZ_2M, id, prot);
             return;
           }
