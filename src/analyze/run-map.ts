@@ -52,41 +52,41 @@ export interface RunColumns {
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /**
- * Standard base64 (RFC 4648, with padding) of bytes, without any platform API. O(n), one string
- * per 24 KiB of input: character codes go into one reused Uint16Array and become a string with
- * String.fromCharCode, not a concatenation per character (which built a rope of small strings
- * for the garbage collector, most of the cost for a million runs).
+ * Standard base64 (RFC 4648, with padding) of bytes. O(n): the character codes are written into
+ * one Uint8Array (one table look-up per character) and turned into a string with one
+ * TextDecoder call (the WHATWG Encoding API, in browsers and Node alike). Engine note: the
+ * decoder copies the bytes straight into a one-byte string; building it with
+ * String.fromCharCode.apply over chunks cost about three quarters of the encode (V8 spreads
+ * each chunk as arguments), and a concatenation per character built a rope of small strings.
+ * The text is ASCII, so the windows-1252 decoding "latin1" names in every engine is exact.
  * @param bytes the bytes.
  * @returns the base64 text.
  */
 export function base64Encode(bytes: Uint8Array): string {
-  const parts: string[] = [];
-  const CHUNK = 3 * 8192;
-  const codes = new Uint16Array((CHUNK / 3) * 4);
-  for (let s = 0; s < bytes.length; s += CHUNK) {
-    const end = Math.min(bytes.length, s + CHUNK);
-    let o = 0;
-    let i = s;
-    for (; i + 2 < end; i += 3) {
-      const v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-      codes[o] = B64_CODES[v >> 18];
-      codes[o + 1] = B64_CODES[(v >> 12) & 63];
-      codes[o + 2] = B64_CODES[(v >> 6) & 63];
-      codes[o + 3] = B64_CODES[v & 63];
-      o += 4;
-    }
-    if (end - i > 0) {
-      const v = (bytes[i] << 16) | (end - i === 2 ? bytes[i + 1] << 8 : 0);
-      codes[o] = B64_CODES[v >> 18];
-      codes[o + 1] = B64_CODES[(v >> 12) & 63];
-      codes[o + 2] = end - i === 2 ? B64_CODES[(v >> 6) & 63] : 61;
-      codes[o + 3] = 61; // '='
-      o += 4;
-    }
-    parts.push(String.fromCharCode.apply(null, codes.subarray(0, o) as unknown as number[]));
+  const n = bytes.length;
+  const codes = new Uint8Array(Math.ceil(n / 3) * 4);
+  let o = 0;
+  let i = 0;
+  for (; i + 2 < n; i += 3) {
+    const v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    codes[o] = B64_CODES[v >> 18];
+    codes[o + 1] = B64_CODES[(v >> 12) & 63];
+    codes[o + 2] = B64_CODES[(v >> 6) & 63];
+    codes[o + 3] = B64_CODES[v & 63];
+    o += 4;
   }
-  return parts.join("");
+  if (n - i > 0) {
+    const v = (bytes[i] << 16) | (n - i === 2 ? bytes[i + 1] << 8 : 0);
+    codes[o] = B64_CODES[v >> 18];
+    codes[o + 1] = B64_CODES[(v >> 12) & 63];
+    codes[o + 2] = n - i === 2 ? B64_CODES[(v >> 6) & 63] : 61;
+    codes[o + 3] = 61; // '='
+  }
+  return ASCII.decode(codes);
 }
+
+/** Bytes to a one-byte string (see {@link base64Encode}). */
+const ASCII = new TextDecoder("latin1");
 
 const B64_CODES = Uint8Array.from(B64, (c) => c.charCodeAt(0));
 
