@@ -84,9 +84,44 @@ function upwardImports(): string[] {
   return bad;
 }
 
+/** Every `node:` module a module's text imports (static, side-effect and dynamic forms). */
+function nodeImports(text: string): string[] {
+  const out: string[] = [];
+  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)["'](node:[^"']+)["']/gm;
+  for (let m = re.exec(text); m; m = re.exec(text)) out.push(m[1]);
+  return out;
+}
+
+/** `file -> node:x` for each module of a layer ranked below linux/ that imports a Node API. */
+function nodeImportsBelowLinux(): string[] {
+  const below = new Set<string>(LAYERS.slice(0, LAYERS.indexOf("linux")));
+  const bad: string[] = [];
+  for (const file of tsFiles(join(ROOT, "src"))) {
+    if (!below.has(layerOf(file))) continue;
+    for (const spec of nodeImports(readFileSync(file, "utf8")))
+      bad.push(`${relative(ROOT, file)} -> ${spec}`);
+  }
+  return bad;
+}
+
 describe("layer graph", () => {
   it("no module in src/ imports a layer above its own", () => {
     expect(upwardImports()).toEqual([]);
+  });
+
+  it("no module in a layer below linux/ imports a Node API (node:*), so the model runs in a browser", () => {
+    expect(nodeImportsBelowLinux()).toEqual([]);
+  });
+
+  it("the Node-API scan sees node: imports in each form and nothing else", () => {
+    const text = [
+      'import { readFileSync } from "node:fs";',
+      'import "node:process";',
+      'const w = await import("node:worker_threads");',
+      'import { a } from "../core/index.js";',
+      'const s = "node: in a string";',
+    ].join("\n");
+    expect(nodeImports(text)).toEqual(["node:fs", "node:process", "node:worker_threads"]);
   });
 
   it("every folder of src/ is a ranked layer", () => {

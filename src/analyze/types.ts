@@ -17,7 +17,7 @@ export interface RunsInput {
   readonly pfn: ArrayLike<number>;
   /** Pages in each run. */
   readonly npages: ArrayLike<number>;
-  /** Backing of each run (linux/runs.ts RunKind: 0 unknown, 1 base, 2 THP, 3 hugetlb, 4 zero page), when known. */
+  /** Backing of each run (machine/page-runs.ts RunKind: 0 unknown, 1 base, 2 THP, 3 hugetlb, 4 zero page), when known. */
   readonly kind?: ArrayLike<number>;
 }
 

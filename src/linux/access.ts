@@ -7,28 +7,15 @@
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { ParseError } from "../core/index.js";
+import type { AccessProbe, AccessState } from "../machine/source-types.js";
 import { errnoCode, procPath, type ReaderOptions } from "./io.js";
 import { iomemAddressesHidden, readIomem } from "./iomem.js";
 import { readMaps } from "./maps.js";
 import { readPagemapRuns } from "./pagemap.js";
 import { readCapSysAdmin } from "./processes.js";
 
-/** State of one interface: "readable", "hidden" (reads as zeros), "unreadable", or "unknown" (nothing to tell by). */
-export type AccessState = "readable" | "hidden" | "unreadable" | "unknown";
-
-/** Result of {@link probeAccess}. */
-export interface AccessProbe {
-  /** Pagemap frame numbers of the probed process. */
-  pagemapFrames: AccessState;
-  /** /proc/kpageflags. */
-  kpageflags: AccessState;
-  /** Addresses in /proc/iomem. */
-  iomemAddresses: AccessState;
-  /** CapEff of the probed process has CAP_SYS_ADMIN (undefined when unknown). */
-  capSysAdmin: boolean | undefined;
-  /** One plain sentence per missing capability: what is missing, how to get it, what still works. */
-  messages: string[];
-}
+/** The shapes the readers fill, defined with the MachineSource interface (machine/source-types.ts). */
+export type { AccessProbe, AccessState };
 
 /** The fix named in every message. */
 export const ROOT_HINT = "run as root (or with CAP_SYS_ADMIN) to read physical frame numbers";

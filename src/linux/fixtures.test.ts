@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { RunFlag, RunKind } from "../machine/index.js";
 import { probeAccess, ROOT_HINT } from "./access.js";
 import { findIomem, iomemAddressesHidden, readIomem, walkIomem } from "./iomem.js";
 import { classifyRuns, parseKpageflagsExtract, readKpageflags } from "./kpageflags.js";
@@ -14,7 +15,6 @@ import { readMaps, readSmaps } from "./maps.js";
 import { readPagemapRuns } from "./pagemap.js";
 import { readIommus, readPciDevices } from "./pci.js";
 import { readCapSysAdmin, readKernelInfo, readProcesses } from "./processes.js";
-import { RunFlag, RunKind } from "./runs.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`./fixtures/${p}`, import.meta.url));
 const ROOT = { procRoot: fx("vm-root/proc"), sysRoot: fx("vm-root/sys") };

@@ -13,6 +13,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { fcRuns } from "../../test/kit/index.js";
 import { ParseError } from "../core/index.js";
+import { PageRuns, RunFlag } from "../machine/index.js";
 import { readText } from "./io.js";
 import { parseIomem } from "./iomem.js";
 import { classifyRuns, openKpageflags, parseKpageflagsExtract, readKpageflags } from "./kpageflags.js";
@@ -20,7 +21,6 @@ import { parseMaps, parseSmaps } from "./maps.js";
 import { pagemapRunsFromBytes, readPagemapRuns } from "./pagemap.js";
 import { parsePciResource, readPciDevices } from "./pci.js";
 import { readCapSysAdmin } from "./processes.js";
-import { PageRuns, RunFlag } from "./runs.js";
 import { loadSnapshot } from "./snapshot-read.js";
 import { capture } from "./snapshot-write.js";
 

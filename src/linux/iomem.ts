@@ -6,21 +6,11 @@
  * file_ns_capable(..., CAP_SYS_ADMIN)), which {@link iomemAddressesHidden} detects.
  */
 import { hex, ParseError } from "../core/index.js";
+import type { IomemResource } from "../machine/source-types.js";
 import { procPath, type ReaderOptions, readText, splitLines } from "./io.js";
 
-/** One resource: an inclusive physical range, its name, and the resources nested in it. */
-export interface IomemResource {
-  /** First byte. */
-  start: number;
-  /** Last byte (inclusive, as the kernel prints it). */
-  end: number;
-  /** Name after " : ", e.g. "System RAM", "PCI Bus 0000:00", "0000:00:01.0". */
-  name: string;
-  /** Nesting level: 0 for top-level entries. */
-  depth: number;
-  /** Nested resources in file order. */
-  children: IomemResource[];
-}
+/** The shapes the readers fill, defined with the MachineSource interface (machine/source-types.ts). */
+export type { IomemResource };
 
 /** Deepest nesting a parser accepts (the kernel nests a handful of levels). */
 export const MAX_IOMEM_DEPTH = 64;

@@ -8,8 +8,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { fcRuns } from "../../test/kit/index.js";
+import { PageRuns, RunFlag, RunKind } from "../machine/index.js";
 import { classifyRuns, frameKind, KPF, type KpageflagsSource, parseKpageflagsExtract } from "./kpageflags.js";
-import { PageRuns, RunFlag, RunKind } from "./runs.js";
 
 const bit = (n: number) => 2 ** n;
 const HEAD = bit(KPF.COMPOUND_HEAD);

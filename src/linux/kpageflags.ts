@@ -6,8 +6,8 @@
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { checkAddr, checkCount, growColumn, hex, ParseError, sortIndicesByKey } from "../core/index.js";
+import { MAX_PFN, PageRuns, RunKind } from "../machine/page-runs.js";
 import { procPath, type ReaderOptions, splitLines } from "./io.js";
-import { MAX_PFN, PageRuns, RunKind } from "./runs.js";
 
 /** Flag bit numbers (include/uapi/linux/kernel-page-flags.h). */
 export const KPF = {

@@ -16,11 +16,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { firstLine } from "../../test/child-line.js";
+import { RunKind } from "../machine/index.js";
 import { ROOT_HINT } from "./access.js";
 import { classifyRuns, openKpageflags } from "./kpageflags.js";
 import { readSmaps } from "./maps.js";
 import { readPagemapRuns } from "./pagemap.js";
-import { RunKind } from "./runs.js";
 
 const SIZE = 64 << 20;
 const PAGES = SIZE / 4096;
@@ -83,9 +83,10 @@ async function prepare(): Promise<string> {
     ...readdirSync(join(src, "core"))
       .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
       .map((f) => `core/${f}`),
-    ...["access", "io", "iomem", "kpageflags", "maps", "pagemap", "processes", "runs"].map(
-      (f) => `linux/${f}.ts`,
-    ),
+    ...["access", "io", "iomem", "kpageflags", "maps", "pagemap", "processes"].map((f) => `linux/${f}.ts`),
+    // The run store and the reader shapes, defined beside the model (machine/, no Node API).
+    "machine/page-runs.ts",
+    "machine/source-types.ts",
   ];
   for (const f of files) {
     const out = ts.transpileModule(readFileSync(join(src, f), "utf8"), {
@@ -96,7 +97,7 @@ async function prepare(): Promise<string> {
   }
   writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
   writeFileSync(join(dir, "runner.mjs"), RUNNER);
-  for (const d of [dir, join(dir, "core"), join(dir, "linux")]) chmodSync(d, 0o755);
+  for (const d of [dir, join(dir, "core"), join(dir, "linux"), join(dir, "machine")]) chmodSync(d, 0o755);
   return join(dir, "runner.mjs");
 }
 

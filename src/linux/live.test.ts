@@ -8,11 +8,11 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { firstLine } from "../../test/child-line.js";
+import { RunKind } from "../machine/index.js";
 import { classifyRuns, openKpageflags } from "./kpageflags.js";
 import { readSmaps } from "./maps.js";
 import { readPagemapRuns } from "./pagemap.js";
 import { phyrFromRuns } from "./phyr-runs.js";
-import { RunKind } from "./runs.js";
 
 const SIZE = 64 << 20;
 const PAGES = SIZE / 4096;

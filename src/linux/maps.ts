@@ -6,45 +6,11 @@
  * numbers hold and outside the user page tables pagemap walks, so both parsers leave it out.
  */
 import { hex, ParseError } from "../core/index.js";
+import type { Vma, VmaStats } from "../machine/source-types.js";
 import { pidPart, procPath, type ReaderOptions, readText, splitLines } from "./io.js";
 
-/** One virtual memory area. */
-export interface Vma {
-  /** First byte (page aligned). */
-  start: number;
-  /** One past the last byte (page aligned). */
-  end: number;
-  /** Permissions as printed: four characters like "rw-p" (p = private, s = shared). */
-  perms: string;
-  /** File offset in bytes. */
-  offset: number;
-  /** Device "major:minor" in hex as printed. */
-  dev: string;
-  /** Inode number (0 for anonymous memory). */
-  inode: number;
-  /** Backing path, a pseudo name like "[heap]", or "" for anonymous memory. */
-  path: string;
-}
-
-/** A VMA with its smaps counters, all in bytes. */
-export interface VmaStats extends Vma {
-  size: number;
-  rss: number;
-  pss: number;
-  anonymous: number;
-  /** Bytes of this VMA mapped by PMD-sized transparent huge pages. */
-  anonHugePages: number;
-  swap: number;
-  locked: number;
-  /** Bytes of hugetlbfs pages (Shared_Hugetlb + Private_Hugetlb). */
-  hugetlb: number;
-  /** Page size the kernel uses for this VMA (4096, or a hugetlb size). */
-  kernelPageSize: number;
-  /** Whether THP may back this VMA (THPeligible: 1). */
-  thpEligible: boolean;
-  /** VmFlags mnemonics ("rd", "wr", "hg" = MADV_HUGEPAGE, "ht" = hugetlb, ...). */
-  vmFlags: string[];
-}
+/** The shapes the readers fill, defined with the MachineSource interface (machine/source-types.ts). */
+export type { Vma, VmaStats };
 
 /** Largest number of VMAs a parser accepts (vm.max_map_count defaults to 65530). */
 export const MAX_VMAS = 4_000_000;

@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { fcRuns } from "../../test/kit/index.js";
 import { ParseError } from "../core/index.js";
+import { PageRuns, RunFlag } from "../machine/index.js";
 import {
   addPagemapWords,
   decodePagemapWord,
@@ -14,7 +15,6 @@ import {
   readPagemapRuns,
 } from "./pagemap.js";
 import { phyrFromRuns } from "./phyr-runs.js";
-import { PageRuns, RunFlag } from "./runs.js";
 
 const dir = mkdtempSync(join(tmpdir(), "phyr-pm-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -11,8 +11,8 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { endianness } from "node:os";
 import { checkAddr, hex, ParseError } from "../core/index.js";
+import { MAX_PFN, PageRuns, RunFlag } from "../machine/page-runs.js";
 import { pidPart, procPath, type ReaderOptions } from "./io.js";
-import { MAX_PFN, PageRuns, RunFlag } from "./runs.js";
 
 /** Entries per read (tools/mm/page-types.c PAGEMAP_BATCH). */
 export const PAGEMAP_BATCH = 64 * 1024;

@@ -8,37 +8,11 @@
 import { readdirSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, relative, sep } from "node:path";
 import { hex, ParseError } from "../core/index.js";
+import type { IommuInfo, PciDevice, PciResource } from "../machine/source-types.js";
 import { errnoCode, type ReaderOptions, readAttr, readText, splitLines, sysPath } from "./io.js";
 
-/** One resource (BAR, ROM or bridge window) of a device. */
-export interface PciResource {
-  /** Line number in `resource` minus 1: 0-5 BARs, 6 ROM, 7+ bridge windows. */
-  index: number;
-  /** First byte (CPU physical address). */
-  start: number;
-  /** Last byte (inclusive). */
-  end: number;
-  /** IORESOURCE_* flags (include/linux/ioport.h): 0x100 IO, 0x200 MEM, 0x2000 PREFETCH, 0x100000 MEM_64. */
-  flags: number;
-}
-
-/** One PCI function. */
-export interface PciDevice {
-  /** Domain:bus:device.function, e.g. "0000:00:01.0". */
-  bdf: string;
-  vendor: number;
-  device: number;
-  /** 24-bit class code (base class, subclass, prog-if), e.g. 0x010802 NVMe. */
-  class: number;
-  /** Non-empty resources (start, end or flags non-zero). */
-  resources: PciResource[];
-  /** IOMMU group number, or -1 when the device has none. */
-  iommuGroup: number;
-  /** Host bridge directory the device hangs under, e.g. "pci0000:00". */
-  hostBridge: string;
-  /** Upstream bridges from the root port down to the parent (empty on the root bus). */
-  upstream: string[];
-}
+/** The shapes the readers fill, defined with the MachineSource interface (machine/source-types.ts). */
+export type { IommuInfo, PciDevice, PciResource };
 
 /** IORESOURCE_MEM (include/linux/ioport.h). */
 export const IORESOURCE_MEM = 0x200;
@@ -147,14 +121,6 @@ export function readPciDevices(opts?: ReaderOptions): PciDevice[] {
     });
   }
   return out;
-}
-
-/** IOMMU units and groups. */
-export interface IommuInfo {
-  /** Names under /sys/class/iommu (dmar0, ivhd0, ...); empty without an IOMMU. */
-  units: string[];
-  /** Groups with their member devices, sorted by group number. */
-  groups: { id: number; devices: string[] }[];
 }
 
 function listDir(path: string): string[] {

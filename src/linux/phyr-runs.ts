@@ -3,8 +3,8 @@
  * can be costed on the memory a process really has.
  */
 import { hex } from "../core/index.js";
+import type { PageRuns } from "../machine/index.js";
 import { PhyrBuilder, type PhyrList, type PhyrListOptions } from "../phyr/index.js";
-import type { PageRuns } from "./runs.js";
 
 /**
  * The physical ranges of the present pages, in virtual order, with physically contiguous

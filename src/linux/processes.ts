@@ -4,27 +4,11 @@
  */
 import { readdirSync } from "node:fs";
 import { ParseError } from "../core/index.js";
+import type { KernelInfo, ProcessInfo } from "../machine/source-types.js";
 import { errnoCode, pidPart, procPath, type ReaderOptions, readAttr, readText } from "./io.js";
 
-/** One process. */
-export interface ProcessInfo {
-  pid: number;
-  /** Short name (comm, at most 15 bytes in the kernel). */
-  comm: string;
-  /** Command line with NUL separators turned into spaces ("" for kernel threads). */
-  cmdline: string;
-}
-
-/** Kernel identity. */
-export interface KernelInfo {
-  /** `uname -r`, e.g. "6.18.44". */
-  release: string;
-  /** The /proc/version line. */
-  version: string;
-  hostname: string;
-  /** Base page size in bytes (the readers decode pagemap for 4 KiB pages). */
-  pageSize: number;
-}
+/** The shapes the readers fill, defined with the MachineSource interface (machine/source-types.ts). */
+export type { KernelInfo, ProcessInfo };
 
 /**
  * Lists processes under `procRoot` (numeric directories), skipping ones that exit while read. O(processes).

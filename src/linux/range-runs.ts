@@ -9,7 +9,7 @@
  */
 
 import { hex } from "../core/index.js";
-import { PageRuns } from "./runs.js";
+import { PageRuns } from "../machine/index.js";
 import type { MachineSource } from "./source.js";
 
 /** What {@link mappedRangeRuns} read. */

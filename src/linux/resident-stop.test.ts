@@ -11,9 +11,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { collectBuffers } from "../cli/collect.js";
 import { noProgress } from "../cli/io.js";
+import { RunKind } from "../machine/index.js";
 import { KPF } from "./kpageflags.js";
 import { PAGEMAP_BATCH } from "./pagemap.js";
-import { RunKind } from "./runs.js";
 import { liveSource } from "./source.js";
 
 const roots: string[] = [];

@@ -10,7 +10,7 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { afterAll, describe, expect, it } from "vitest";
 import { LimitExceeded } from "../core/index.js";
-import { PageRuns } from "./runs.js";
+import { PageRuns } from "../machine/index.js";
 import { LOAD_LIMITS, loadSnapshot } from "./snapshot-read.js";
 import { clipRuns } from "./source.js";
 

@@ -10,12 +10,12 @@ import { basename } from "node:path";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { hex } from "../core/index.js";
+import { MAX_PFN, PageRuns, RunFlag } from "../machine/index.js";
 import type { AccessProbe } from "./access.js";
 import type { IomemResource } from "./iomem.js";
 import type { VmaStats } from "./maps.js";
 import type { IommuInfo, PciDevice } from "./pci.js";
 import type { KernelInfo, ProcessInfo } from "./processes.js";
-import { MAX_PFN, PageRuns, RunFlag } from "./runs.js";
 import {
   fail,
   type LoadOptions,

@@ -3,70 +3,18 @@
  * analyze layer treats both the same way.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { ADDR_LIMIT, checkAddr, hex } from "../core/index.js";
+import { type MachineSource, type PageRuns, RunKind } from "../machine/index.js";
 import { type AccessProbe, probeAccess } from "./access.js";
 import { procPath, type ReaderOptions } from "./io.js";
-import { type IomemResource, readIomem } from "./iomem.js";
+import { readIomem } from "./iomem.js";
 import { classifyRuns, type KpageflagsSource, openKpageflags } from "./kpageflags.js";
-import { readSmaps, type VmaStats } from "./maps.js";
-import { type PagemapOptions, readPagemapRuns } from "./pagemap.js";
-import { type IommuInfo, type PciDevice, readIommus, readPciDevices } from "./pci.js";
-import { type KernelInfo, type ProcessInfo, readKernelInfo, readProcesses } from "./processes.js";
-import { PageRuns, RunKind } from "./runs.js";
+import { readSmaps } from "./maps.js";
+import { readPagemapRuns } from "./pagemap.js";
+import { readIommus, readPciDevices } from "./pci.js";
+import { readKernelInfo, readProcesses } from "./processes.js";
 
-/** A machine to analyse: live or from a snapshot. */
-export interface MachineSource {
-  /** "live" or the snapshot file name. */
-  readonly origin: string;
-  /** Kernel release, version, hostname, page size. */
-  kernel(): KernelInfo;
-  /** What could be read (live: probed now; snapshot: as probed at capture). */
-  access(): AccessProbe;
-  /** /proc/iomem tree. */
-  iomem(): IomemResource[];
-  /** PCI devices sorted by BDF. */
-  pci(): PciDevice[];
-  /** IOMMU units and groups. */
-  iommus(): IommuInfo;
-  /** Processes sorted by pid (a snapshot lists the captured ones). */
-  processes(): ProcessInfo[];
-  /** VMAs of a process with smaps counters. @throws RangeError for an unknown pid (snapshot) */
-  vmas(pid: number): VmaStats[];
-  /**
-   * Runs of [vaStart, vaEnd), classified by kpageflags when readable.
-   * @throws RangeError for a bad range or unknown pid
-   */
-  runs(pid: number, vaStart: number, vaEnd: number, opts?: RunsOptions): PageRuns;
-  /** Releases open files. */
-  close(): void;
-  /**
-   * P2P facts sysfs does not show (ACS control, allowlist, CPU), for a source that knows them (a
-   * model machine); absent on the live machine and snapshots.
-   */
-  p2pPlatform?(): P2pPlatform;
-}
-
-/** Options of {@link MachineSource.runs}. */
-export interface RunsOptions extends Pick<PagemapOptions, "onProgress"> {
-  /**
-   * Pages smaps says the range holds, for a range that is one whole VMA: (Rss + Swap) / 4096, or
-   * the hugetlb bytes / 4096 of a hugetlb VMA. The live source, when /proc/kpageflags is readable,
-   * stops reading pagemap once that many pages were found (the rest counts as unmapped), so a huge
-   * sparse VMA costs its resident part; the runs are the same as a whole read's. Sources holding
-   * runs in memory ignore it. Never pass it for a range that is not a whole VMA.
-   */
-  residentPages?: number;
-}
-
-/** P2P facts sysfs does not show but a model machine knows: ACS control per function, allowlist, CPU. */
-export interface P2pPlatform {
-  /** ACS control word per BDF (functions without ACS are absent). */
-  acs: Map<string, number>;
-  /** Allowlist entry of every host bridge. */
-  allowlist: "none" | "sameHostBridge" | "any";
-  /** CPU forwards P2P between root ports (AMD Zen). */
-  cpuSupportsP2p: boolean;
-}
+/** The interface and the range clipping every source shares, defined with the model (machine/). */
+export { clipRuns, type MachineSource, type P2pPlatform, type RunsOptions } from "../machine/index.js";
 
 /** Live machine options. */
 export interface LiveSourceOptions extends ReaderOptions {
@@ -183,76 +131,4 @@ const PF_EXITING = 0x4;
 /** The error of a process that exited while being read (code ESRCH, as kill(2) gives). */
 function exitedError(pid: number): Error {
   return Object.assign(new Error(`process ${pid} exited while being read`), { code: "ESRCH" });
-}
-
-/**
- * Runs of `parts` (each covering its own VA range, ascending, not overlapping) restricted to
- * [vaStart, vaEnd); pages of the range no part covers count as unmapped.
- * O(log parts + overlapping parts x log runs + runs in the range).
- * @throws RangeError for a bad or unaligned range (the end may be 2^52 itself: it is exclusive)
- */
-export function clipRuns(parts: readonly PageRuns[], vaStart: number, vaEnd: number): PageRuns {
-  checkAddr("range start", vaStart);
-  if (vaEnd !== ADDR_LIMIT) checkAddr("range end", vaEnd);
-  if (vaStart % 4096 !== 0 || vaEnd % 4096 !== 0 || vaEnd <= vaStart) {
-    throw new RangeError(`range ${hex(vaStart)}-${hex(vaEnd)} is invalid: expected page-aligned start < end`);
-  }
-  const out = new PageRuns(vaStart, vaEnd);
-  let covered = 0;
-  // Parts are ascending and disjoint: start at the first one ending after vaStart and stop at the
-  // first one starting at or after vaEnd, so clipping each VMA of a process is not O(VMAs) each.
-  for (let k = firstPartEndingAfter(parts, vaStart); k < parts.length; k++) {
-    const p = parts[k];
-    if (p.vaStart >= vaEnd) break;
-    const lo = Math.max(p.vaStart, vaStart);
-    const hi = Math.min(p.vaEnd, vaEnd);
-    if (lo >= hi) continue;
-    covered += (hi - lo) / 4096;
-    const whole = lo === p.vaStart && hi === p.vaEnd;
-    if (whole) {
-      out.swappedPages += p.swappedPages;
-      out.hiddenPages += p.hiddenPages;
-    }
-    let present = 0;
-    for (let i = firstRunEndingAfter(p, lo); i < p.count && p.va[i] < hi; i++) {
-      const a = Math.max(p.va[i], lo);
-      const b = Math.min(p.va[i] + p.npages[i] * 4096, hi);
-      if (a >= b) continue;
-      const skip = (a - p.va[i]) / 4096;
-      const n = (b - a) / 4096;
-      out.push(a, p.pfn[i] === 0 ? 0 : p.pfn[i] + skip, n, p.flags[i], p.kind[i]);
-      present += n;
-      if (!whole && p.pfn[i] === 0) out.hiddenPages += n;
-    }
-    out.presentPages += present;
-    // Swapped pages are counted per range, not located: a partial overlap cannot split them, so
-    // they are reported as not present (unmapped) there.
-    out.unmappedPages += (hi - lo) / 4096 - present - (whole ? p.swappedPages : 0);
-  }
-  out.unmappedPages += (vaEnd - vaStart) / 4096 - covered;
-  return out;
-}
-
-/** Index of the first part that ends after `va` (parts are ascending and disjoint). O(log parts). */
-function firstPartEndingAfter(parts: readonly PageRuns[], va: number): number {
-  let lo = 0;
-  let hi = parts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (parts[mid].vaEnd <= va) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Index of the first run of `p` that ends after `va` (runs are ascending). O(log runs). */
-function firstRunEndingAfter(p: PageRuns, va: number): number {
-  let lo = 0;
-  let hi = p.count;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (p.va[mid] + p.npages[mid] * 4096 <= va) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -1,22 +1,28 @@
 /**
  * `referenceSource()`: the reference machine behind the same read interface as the live machine
- * and snapshots (linux/source.ts `MachineSource`), giving back the shapes the live readers give:
- * /proc/iomem as a resource tree, sysfs PCI devices and IOMMU groups, processes, smaps-like VMA
- * counters and pagemap-like runs. It lives in linux/ because it speaks linux/'s interface (the
- * model below it knows nothing of /proc); it uses no Node API, so it runs in a browser too.
+ * and snapshots ({@link MachineSource}, machine/source-types.ts), giving back the shapes the live
+ * readers give: /proc/iomem as a resource tree, sysfs PCI devices and IOMMU groups, processes,
+ * smaps-like VMA counters and pagemap-like runs. It lives next to the model it reads; it uses no
+ * Node API, so it runs in a browser too.
  */
 
 import { hex } from "../core/index.js";
-import { REFERENCE_KERNEL, type ReferenceMachine, referenceMachine } from "../machine/index.js";
 import type { Resource } from "../mem/index.js";
-import type { AccessProbe } from "./access.js";
-import type { IomemResource } from "./iomem.js";
-import type { VmaStats } from "./maps.js";
 import { processRuns, vmaStats } from "./model-runs.js";
-import type { IommuInfo, PciDevice } from "./pci.js";
-import type { KernelInfo, ProcessInfo } from "./processes.js";
-import type { PageRuns } from "./runs.js";
-import { clipRuns, type MachineSource, type P2pPlatform } from "./source.js";
+import { clipRuns, type PageRuns } from "./page-runs.js";
+import { type ReferenceMachine, referenceMachine } from "./reference.js";
+import type {
+  AccessProbe,
+  IomemResource,
+  IommuInfo,
+  KernelInfo,
+  MachineSource,
+  P2pPlatform,
+  PciDevice,
+  ProcessInfo,
+  VmaStats,
+} from "./source-types.js";
+import { REFERENCE_KERNEL } from "./spec.js";
 
 /** Origin string of the reference machine's source. */
 export const REFERENCE_ORIGIN = "reference machine";

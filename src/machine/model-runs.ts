@@ -11,12 +11,11 @@
  * new VMA carries VM_SOFTDIRTY.
  */
 
-import type { ReferenceProcess, ReferenceVma } from "../machine/index.js";
 import { FolioFlag, type MachineMemory } from "../mem/index.js";
 import { PteFlag, pteFlags, ptePfn } from "../mm/index.js";
-import type { VmaStats } from "./maps.js";
-import { PageRuns, RunFlag, RunKind } from "./runs.js";
-import { clipRuns } from "./source.js";
+import { clipRuns, PageRuns, RunFlag, RunKind } from "./page-runs.js";
+import type { ReferenceProcess, ReferenceVma } from "./processes.js";
+import type { VmaStats } from "./source-types.js";
 
 /**
  * Every present page of a process as runs over its whole address space. O(page-table leaves).

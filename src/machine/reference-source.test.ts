@@ -5,10 +5,10 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { SZ_1G, SZ_2M } from "../core/index.js";
-import { REFERENCE_KERNEL, type ReferenceMachine, referenceMachine, SERVICE_HEAP } from "../machine/index.js";
 import { pteFlags, ptePfn } from "../mm/index.js";
+import { REFERENCE_KERNEL, type ReferenceMachine, referenceMachine, SERVICE_HEAP } from "./index.js";
+import { RunFlag, RunKind } from "./page-runs.js";
 import { ReferenceSource } from "./reference-source.js";
-import { RunFlag, RunKind } from "./runs.js";
 
 let a: ReferenceMachine;
 let b: ReferenceMachine;

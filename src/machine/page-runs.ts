@@ -4,7 +4,7 @@
  * the frame both continue and the flags are equal). Struct-of-arrays typed storage with a
  * capacity separate from the count; no object per run.
  */
-import { growColumn, hex } from "../core/index.js";
+import { ADDR_LIMIT, checkAddr, growColumn, hex } from "../core/index.js";
 
 /** Run flag bits (one byte per run), taken from the pagemap word (Documentation/admin-guide/mm/pagemap.rst). */
 export const RunFlag = {
@@ -173,4 +173,76 @@ export class PageRuns {
       );
     }
   }
+}
+
+/**
+ * Runs of `parts` (each covering its own VA range, ascending, not overlapping) restricted to
+ * [vaStart, vaEnd); pages of the range no part covers count as unmapped.
+ * O(log parts + overlapping parts x log runs + runs in the range).
+ * @throws RangeError for a bad or unaligned range (the end may be 2^52 itself: it is exclusive)
+ */
+export function clipRuns(parts: readonly PageRuns[], vaStart: number, vaEnd: number): PageRuns {
+  checkAddr("range start", vaStart);
+  if (vaEnd !== ADDR_LIMIT) checkAddr("range end", vaEnd);
+  if (vaStart % 4096 !== 0 || vaEnd % 4096 !== 0 || vaEnd <= vaStart) {
+    throw new RangeError(`range ${hex(vaStart)}-${hex(vaEnd)} is invalid: expected page-aligned start < end`);
+  }
+  const out = new PageRuns(vaStart, vaEnd);
+  let covered = 0;
+  // Parts are ascending and disjoint: start at the first one ending after vaStart and stop at the
+  // first one starting at or after vaEnd, so clipping each VMA of a process is not O(VMAs) each.
+  for (let k = firstPartEndingAfter(parts, vaStart); k < parts.length; k++) {
+    const p = parts[k];
+    if (p.vaStart >= vaEnd) break;
+    const lo = Math.max(p.vaStart, vaStart);
+    const hi = Math.min(p.vaEnd, vaEnd);
+    if (lo >= hi) continue;
+    covered += (hi - lo) / 4096;
+    const whole = lo === p.vaStart && hi === p.vaEnd;
+    if (whole) {
+      out.swappedPages += p.swappedPages;
+      out.hiddenPages += p.hiddenPages;
+    }
+    let present = 0;
+    for (let i = firstRunEndingAfter(p, lo); i < p.count && p.va[i] < hi; i++) {
+      const a = Math.max(p.va[i], lo);
+      const b = Math.min(p.va[i] + p.npages[i] * 4096, hi);
+      if (a >= b) continue;
+      const skip = (a - p.va[i]) / 4096;
+      const n = (b - a) / 4096;
+      out.push(a, p.pfn[i] === 0 ? 0 : p.pfn[i] + skip, n, p.flags[i], p.kind[i]);
+      present += n;
+      if (!whole && p.pfn[i] === 0) out.hiddenPages += n;
+    }
+    out.presentPages += present;
+    // Swapped pages are counted per range, not located: a partial overlap cannot split them, so
+    // they are reported as not present (unmapped) there.
+    out.unmappedPages += (hi - lo) / 4096 - present - (whole ? p.swappedPages : 0);
+  }
+  out.unmappedPages += (vaEnd - vaStart) / 4096 - covered;
+  return out;
+}
+
+/** Index of the first part that ends after `va` (parts are ascending and disjoint). O(log parts). */
+function firstPartEndingAfter(parts: readonly PageRuns[], va: number): number {
+  let lo = 0;
+  let hi = parts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (parts[mid].vaEnd <= va) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first run of `p` that ends after `va` (runs are ascending). O(log runs). */
+function firstRunEndingAfter(p: PageRuns, va: number): number {
+  let lo = 0;
+  let hi = p.count;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (p.va[mid] + p.npages[mid] * 4096 <= va) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
