@@ -129,7 +129,8 @@ export function kernelIovaBase(total: number, granule: number, apertureBits = 48
  * segments holding a whole s-aligned physical block (and congruent at the sizes chosen so far),
  * the residue (phys - off) mod s with the most bytes in such blocks wins; larger sizes refine it
  * within the winners. With one segment this is plain congruence with its physical address.
- * O(segments x page sizes); one Map per size.
+ * O(segments x page sizes); three typed arrays of the segments and one Map of residues, reused
+ * for every size.
  * @param segs the segments laid out.
  * @param lay their layout from {@link iommuDmaSgLayout}.
  * @param bitmap the page-size bitmap.
@@ -146,21 +147,31 @@ export function congruentIovaBase(
 ): number {
   let largest = granule;
   for (let s = granule; s <= lay.total && s <= bitmap; s *= 2) if (pgsizeHas(bitmap, s)) largest = s;
-  const mod = (a: number, m: number) => ((a % m) + m) % m;
   let residue = 0;
-  let candidates: number[] = [];
-  for (let i = 0; i < lay.n; i++) if (lay.iovaLen[i] > 0) candidates.push(i);
-  const phys = (i: number) => segs.phys[i] - (segs.phys[i] % granule);
+  // The candidates, in segment order, compacted in place as sizes are chosen; the granule-aligned
+  // physical start and the end of each are computed once, not once per size.
+  const cand = new Int32Array(lay.n);
+  const start = new Float64Array(lay.n);
+  const end = new Float64Array(lay.n);
+  let nc = 0;
+  for (let i = 0; i < lay.n; i++) {
+    if (lay.iovaLen[i] <= 0) continue;
+    const p = segs.phys[i] - (segs.phys[i] % granule);
+    cand[nc] = i;
+    start[nc] = p;
+    end[nc] = p + lay.iovaLen[i] - lay.pad[i];
+    nc++;
+  }
+  const weight = new Map<number, number>();
   for (let s = granule * 2; s <= largest; s *= 2) {
     if (!pgsizeHas(bitmap, s)) continue;
-    const weight = new Map<number, number>();
+    weight.clear();
     let best = -1;
     let bestWeight = 0;
-    for (const i of candidates) {
-      const end = phys(i) + lay.iovaLen[i] - lay.pad[i];
-      const full = Math.floor(end / s) * s - alignUp(phys(i), s);
+    for (let c = 0; c < nc; c++) {
+      const full = Math.floor(end[c] / s) * s - alignUp(start[c], s);
       if (full <= 0) continue;
-      const r = mod(phys(i) - lay.iovaOff[i], s);
+      const r = mod(start[c] - lay.iovaOff[cand[c]], s);
       const w = (weight.get(r) ?? 0) + full;
       weight.set(r, w);
       if (w > bestWeight) {
@@ -170,7 +181,15 @@ export function congruentIovaBase(
     }
     if (best < 0) break;
     residue = best;
-    candidates = candidates.filter((i) => mod(phys(i) - lay.iovaOff[i], s) === best);
+    let kept = 0;
+    for (let c = 0; c < nc; c++) {
+      if (mod(start[c] - lay.iovaOff[cand[c]], s) !== best) continue;
+      cand[kept] = cand[c];
+      start[kept] = start[c];
+      end[kept] = end[c];
+      kept++;
+    }
+    nc = kept;
   }
   const base = kernelIovaBase(lay.total, granule, apertureBits);
   return alignDown(Math.max(0, base - largest), largest) + residue;
@@ -259,6 +278,11 @@ function layoutCost(
     tablePages: tables,
     iotlbEntries: leafTotal,
   };
+}
+
+/** `a` modulo `m`, in [0, m). O(1). */
+function mod(a: number, m: number): number {
+  return ((a % m) + m) % m;
 }
 
 /** The cost of no runs under one configuration and placement. O(1). */
