@@ -5,7 +5,7 @@
  * buddy pairs around it, so later allocations come back as scattered 4 KiB runs.
  */
 import { checkCount, MemError, ORDER_2M } from "../core/index.js";
-import type { MachineMemory } from "./machine.js";
+import type { MachineMemory } from "./memory.js";
 import { FolioFlag, Zone } from "./types.js";
 
 /** Options of {@link ageMemory}. */

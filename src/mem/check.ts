@@ -9,7 +9,7 @@
  * free frames + frames of RAM folios.
  */
 import { hex } from "../core/index.js";
-import type { MachineMemory } from "./machine.js";
+import type { MachineMemory } from "./memory.js";
 import { SubKind } from "./sections.js";
 import { FolioFlag, GUP_PIN_COUNTING_BIAS, PAGES_PER_SECTION } from "./types.js";
 

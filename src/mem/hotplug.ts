@@ -16,7 +16,7 @@
  * can migrate them when hugepage_migration_supported()).
  */
 import { checkRange, hex, MemError, ORDER_1G, PAGE_SIZE } from "../core/index.js";
-import type { MachineMemory } from "./machine.js";
+import type { MachineMemory } from "./memory.js";
 import { SubKind } from "./sections.js";
 import { DMA32_END_PFN, FolioFlag, MigrateType, PAGES_PER_SECTION, SECTION_SIZE, Zone } from "./types.js";
 

@@ -14,7 +14,7 @@
  */
 import { hex, MemError, ORDER_1G, ORDER_2M } from "../core/index.js";
 import { folioIsLongtermPinnable } from "./isolation.js";
-import type { MachineMemory } from "./machine.js";
+import type { MachineMemory } from "./memory.js";
 import { FolioFlag, Zone } from "./types.js";
 
 /**

@@ -12,7 +12,7 @@ export * from "./hotplug.js";
 export * from "./hugetlb.js";
 export * from "./iomem.js";
 export * from "./isolation.js";
-export * from "./machine.js";
+export * from "./memory.js";
 export * from "./pgmap.js";
 export * from "./physdata.js";
 export * from "./sections.js";

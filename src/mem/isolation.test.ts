@@ -8,7 +8,7 @@ import {
   isolatePageblocks,
   undoIsolatePageblocks,
 } from "./isolation.js";
-import { MachineMemory } from "./machine.js";
+import { MachineMemory } from "./memory.js";
 import { MigrateType, Zone } from "./types.js";
 
 const MiB = 2 ** 20;

@@ -11,7 +11,7 @@
  * - {@link folioIsLongtermPinnable}: include/linux/mm.h folio_is_longterm_pinnable() of Linux 7.2.
  */
 import { hex, MemError, PAGE_SIZE } from "../core/index.js";
-import type { MachineMemory } from "./machine.js";
+import type { MachineMemory } from "./memory.js";
 import { SubKind } from "./sections.js";
 import { MAX_ORDER_PAGES, MigrateType, type MigrateTypeId, PAGEBLOCK_PAGES, Zone } from "./types.js";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MemError } from "../core/index.js";
 import { hotAddMemory } from "./hotplug.js";
-import { MachineMemory } from "./machine.js";
+import { MachineMemory } from "./memory.js";
 
 const GiB = 2 ** 30;
 
