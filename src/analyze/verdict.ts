@@ -5,14 +5,10 @@
  * which representation and which IOMMU placement would save most against today's kernel.
  */
 
-import { formatBytes } from "../core/index.js";
+import { formatBytes, ORDER_1G, ORDER_2M, PAGE_SIZE } from "../core/index.js";
 import type { BufferAnalysis } from "./output.js";
 import { decodeRunMap, RUN_MAP_KINDS } from "./run-map.js";
 
-/** Histogram bucket of runs of 2 MiB (2^9 pages) and more. */
-const ORDER_2M = 9;
-/** Histogram bucket of runs of 1 GiB (2^18 pages) and more. */
-const ORDER_1G = 18;
 const KIND_UNKNOWN = RUN_MAP_KINDS.indexOf("unknown");
 const KIND_THP = RUN_MAP_KINDS.indexOf("thp");
 const KIND_HUGETLB = RUN_MAP_KINDS.indexOf("hugetlb");
@@ -48,10 +44,11 @@ export interface Verdict {
  */
 export function verdict(a: { total: BufferAnalysis; buffers: readonly BufferAnalysis[] }): Verdict {
   const t = a.total;
-  const bytes = t.pages * 4096;
+  const bytes = t.pages * PAGE_SIZE;
   const h = t.histogram.bytes;
   const sumFrom = (k: number) => h.slice(k).reduce((s, x) => s + x, 0);
   const share = (x: number) => (bytes > 0 ? x / bytes : 0);
+  // Histogram bucket k holds runs of 2^k pages: from ORDER_2M on, runs of 2 MiB and more.
   const shareRuns2M = share(sumFrom(ORDER_2M));
   const shareRuns1G = share(sumFrom(ORDER_1G));
   let known = 0;

@@ -17,6 +17,7 @@
  * A registration is a VA-contiguous group of runs (one VFIO_IOMMU_MAP_DMA or ib_umem_get each).
  */
 
+import { PAGE_SIZE } from "../core/index.js";
 import { VFIO_BATCH_MAX_CAPACITY } from "../dma/index.js";
 import type { BufferAnalysis } from "./output.js";
 import { decodeRunMap } from "./run-map.js";
@@ -78,7 +79,7 @@ function whatIfRow(b: BufferAnalysis): WhatIfRow {
       regPages = 0;
     }
     regPages += cols.pages[i];
-    end = cols.va[i] + cols.pages[i] * 4096;
+    end = cols.va[i] + cols.pages[i] * PAGE_SIZE;
   }
   if (registrations > 0) batches += Math.ceil(regPages / VFIO_BATCH_MAX_CAPACITY);
   const r = b.rdma[0];

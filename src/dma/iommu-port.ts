@@ -3,6 +3,7 @@
  * IOMMU core): granule, IOVA alloc/free, map/unmap with gathered invalidation, and a device-side
  * translation that records faults. The domain itself lives in iommu/; {@link iommuPort} adapts one.
  */
+import { PAGE_SIZE } from "../core/index.js";
 import { type IommuDomain, IommuProt } from "../iommu/index.js";
 import type { DmaDirection } from "./types.js";
 
@@ -55,7 +56,7 @@ export function protOf(dir: DmaDirection, mmio: boolean): number {
  */
 export function iommuPort(domain: IommuDomain): IommuPort | undefined {
   if (domain.type === "identity") return undefined;
-  const granule = domain.iovad ? domain.iovad.granule : 4096;
+  const granule = domain.iovad ? domain.iovad.granule : PAGE_SIZE;
   return {
     granule,
     pgsizeBitmap: domain.pgsizeBitmap,

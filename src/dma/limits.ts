@@ -21,7 +21,7 @@ export const DMA_SIZE_MAX = Number.POSITIVE_INFINITY;
  * @throws RangeError for a page size that is not a power of two of at least 4 KiB.
  */
 export function iovaRcacheRange(pageSize = PAGE_SIZE): number {
-  if (!Number.isInteger(pageSize) || pageSize < 4096 || (pageSize & (pageSize - 1)) !== 0) {
+  if (!Number.isInteger(pageSize) || pageSize < PAGE_SIZE || (pageSize & (pageSize - 1)) !== 0) {
     throw new RangeError(`page size ${String(pageSize)} is invalid: expected a power of two >= 4096`);
   }
   return pageSize * 2 ** (IOVA_RANGE_CACHE_MAX_SIZE - 1);

@@ -16,7 +16,7 @@
  * Costs: alloc O(log n + gaps walked + n) (insertion shifts the arrays), free O(log n + n),
  * cache hit O(cache depth), checkValid O(n).
  */
-import { checkCount, DmaApiError, hex, ilog2, roundUpPow2 } from "../core/index.js";
+import { checkCount, DmaApiError, hex, ilog2, PAGE_SIZE, roundUpPow2 } from "../core/index.js";
 
 /** Orders 0..IOVA_RANGE_CACHE_MAX_SIZE-1 are cached (drivers/iommu/iova.c). */
 export const IOVA_RANGE_CACHE_MAX_SIZE = 6;
@@ -60,10 +60,10 @@ export class IovaDomain {
    * @throws RangeError for a bad granule, start or depth.
    */
   constructor(opts: IovaDomainOptions = {}) {
-    const granule = opts.granule ?? 4096;
+    const granule = opts.granule ?? PAGE_SIZE;
     if (
       !Number.isInteger(granule) ||
-      granule < 4096 ||
+      granule < PAGE_SIZE ||
       granule > 2 ** 30 ||
       roundUpPow2(granule) !== granule
     ) {

@@ -4,7 +4,7 @@
  */
 
 import type { BufferAnalysis, MachineAnalysis } from "../analyze/output.js";
-import { formatBytes } from "../core/index.js";
+import { formatBytes, PAGE_SIZE } from "../core/index.js";
 import { terminalSafe } from "./escape.js";
 import { formatTable, type Paint, plainPaint } from "./table.js";
 
@@ -53,10 +53,10 @@ export function renderSummary(a: MachineAnalysis, opts: SummaryOptions = {}): st
     `IOMMU          ${a.iommu.present ? `present (${a.iommu.units.map(terminalSafe).join(", ")})` : "none"}`,
   );
   out.push("");
-  const avg = t.runs > 0 ? formatBytes(Math.round((t.pages * 4096) / t.runs)) : "-";
+  const avg = t.runs > 0 ? formatBytes(Math.round((t.pages * PAGE_SIZE) / t.runs)) : "-";
   out.push(
     p.bold(
-      `Memory read    ${fmt(t.pages)} pages (${formatBytes(t.pages * 4096)}) in ${fmt(t.runs)} runs, average run ${avg}`,
+      `Memory read    ${fmt(t.pages)} pages (${formatBytes(t.pages * PAGE_SIZE)}) in ${fmt(t.runs)} runs, average run ${avg}`,
     ),
   );
   out.push(`               from ${a.buffers.length} buffer(s)`);
@@ -164,7 +164,7 @@ function row(b: BufferAnalysis): (string | number)[] {
     b.label,
     b.pages,
     b.runs,
-    b.runs > 0 ? formatBytes(Math.round((b.pages * 4096) / b.runs)) : "-",
+    b.runs > 0 ? formatBytes(Math.round((b.pages * PAGE_SIZE) / b.runs)) : "-",
     formatBytes(bytesOf("pages")),
     formatBytes(bytesOf("phyr16")),
   ];

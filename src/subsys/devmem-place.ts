@@ -12,7 +12,7 @@
  *   at the next free offset of the current buffer, or starts a new buffer when it does not fit
  *   (payloads larger than a buffer span buffers as above).
  */
-import { alignUp, checkCount, checkLen, hex, isPow2 } from "../core/index.js";
+import { alignUp, checkCount, checkLen, hex, isPow2, PAGE_SIZE } from "../core/index.js";
 import type { PhyrRead } from "../phyr/index.js";
 
 /** IPv4 (20) + TCP (20) + timestamps option (12) bytes of header per packet. */
@@ -40,8 +40,8 @@ export interface NetBuffers {
  *   manage 64 KiB pages).
  * @throws RangeError for a bad size or segments not aligned to it.
  */
-export function netBuffersFromSegments(segs: PhyrRead, bufSize = 4096): NetBuffers {
-  if (!isPow2(bufSize) || bufSize < 4096)
+export function netBuffersFromSegments(segs: PhyrRead, bufSize = PAGE_SIZE): NetBuffers {
+  if (!isPow2(bufSize) || bufSize < PAGE_SIZE)
     throw new RangeError(`net buffer size ${String(bufSize)} is invalid: expected a power of two >= 4096`);
   let count = 0;
   for (const c = segs.cursor(); !c.done; c.nextEntry()) {
@@ -106,7 +106,7 @@ export function devmemPlace(streamBytes: number, o: PlaceOptions): Placement {
   checkLen("stream length", streamBytes);
   checkCount("mtu", o.mtu, 65535);
   if (o.mtu < 576) throw new RangeError(`mtu ${o.mtu} is invalid: expected 576..65535`);
-  if (!isPow2(o.bufSize) || o.bufSize < 4096 || o.bufSize > 2 ** 30)
+  if (!isPow2(o.bufSize) || o.bufSize < PAGE_SIZE || o.bufSize > 2 ** 30)
     throw new RangeError(
       `net buffer size ${String(o.bufSize)} is invalid: expected a power of two in 4096..2^30`,
     );

@@ -3,7 +3,7 @@
  * for the NIC, split into net buffers, and the NIC writes each packet's payload by DMA at the
  * buffer address the placement chose. Returned pieces name the dma-buf offset of every byte.
  */
-import { checkCount } from "../core/index.js";
+import { checkCount, PAGE_SIZE } from "../core/index.js";
 import { type DmaDevice, dmaWrite } from "../dma/index.js";
 import {
   devmemPlace,
@@ -101,7 +101,7 @@ export class DevmemBinding {
   constructor(
     readonly buf: DmaBuf,
     readonly nic: DmaDevice,
-    bufSize = 4096,
+    bufSize = PAGE_SIZE,
     readonly rx?: { queues: NetRxQueues; queue: number },
   ) {
     if (rx) {

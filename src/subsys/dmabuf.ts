@@ -9,7 +9,7 @@
  * move_notify) tears down every importer mapping, calls each importer's move_notify, and makes later
  * maps fail; importer DMA to the old addresses then faults.
  */
-import { hex, P2pNotSupported } from "../core/index.js";
+import { hex, P2pNotSupported, PAGE_SIZE } from "../core/index.js";
 import {
   type DmaDevice,
   type DmaDirection,
@@ -231,8 +231,8 @@ export function vfioPciExportBar(
     !Number.isInteger(len) ||
     offset < 0 ||
     len <= 0 ||
-    offset % 4096 !== 0 ||
-    len % 4096 !== 0 ||
+    offset % PAGE_SIZE !== 0 ||
+    len % PAGE_SIZE !== 0 ||
     offset + len > provider.size
   ) {
     throw new RangeError(

@@ -9,7 +9,7 @@
  * Areas are kept in an interval index by IOVA (iopt->area_itree, here {@link IovaIntervals}); there
  * is no per-IOAS mapping limit. Both paths keep what they pinned so unmapping releases exactly that.
  */
-import { hex } from "../core/index.js";
+import { hex, PAGE_SIZE } from "../core/index.js";
 import type { IommuDomain } from "../iommu/index.js";
 import { type AddressSpace, type MappedFile, pinFileRange, pinUserRange, unpinPhyrs } from "../mm/index.js";
 import { PhyrFlag, type PhyrList } from "../phyr/index.js";
@@ -136,7 +136,7 @@ export class IommufdIoas {
       pinCalls: 1,
       iommuMaps: maps,
       trackingBytes: list.byteSize,
-      lockedPages: locked / 4096,
+      lockedPages: locked / PAGE_SIZE,
     };
   }
 

@@ -3,6 +3,7 @@
  * (with a swiotlb pool carved from RAM), and devices with or without their own IOMMU domain.
  * Deterministic from the seed.
  */
+import { PAGE_SIZE } from "../core/index.js";
 import { DmaDebug, type DmaDevice, DmaSystem, SwiotlbPool } from "../dma/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
@@ -54,7 +55,7 @@ export function buildMachine(o: SubsysMachineOptions = {}): SubsysMachine {
   if (o.swiotlb ?? true) {
     // The pool is a boot-time allocation: take a 4 MiB unmovable block so no folio shares it.
     const id = mem.allocFolio(10, { movable: false });
-    swiotlb = new SwiotlbPool({ start: mem.folios.head[id] * 4096, size: 4 * 2 ** 20 });
+    swiotlb = new SwiotlbPool({ start: mem.folios.head[id] * PAGE_SIZE, size: 4 * 2 ** 20 });
   }
   const sys = new DmaSystem({ memory: mem, swiotlb, debug: new DmaDebug(o.debug ?? true) });
   const mm = new AddressSpace(mem, { thp: o.thp ?? "always" });

@@ -5,7 +5,7 @@
  * Page-size bitmaps are numbers whose set bits are supported sizes (bit k = 2^k bytes, up to
  * 2^51); the bit math uses arithmetic, not 32-bit operators.
  */
-import { checkAddr, checkLen, hex, ilog2, lowestBit } from "../core/index.js";
+import { checkAddr, checkLen, hex, ilog2, lowestBit, PAGE_SIZE } from "../core/index.js";
 import { pgsizeHas } from "../iommu/index.js";
 import type { PhyrRead } from "../phyr/index.js";
 import { RdmaError } from "./errors.js";
@@ -85,7 +85,7 @@ export function umemFindBestPgsz(dma: PhyrRead, pgszBitmap: number, va: number):
 export function umemNumDmaBlocks(iova: number, length: number, pgsz: number): number {
   checkAddr("iova", iova);
   checkLen("length", length);
-  if (!Number.isInteger(pgsz) || pgsz < 4096 || lowestBit(pgsz) !== pgsz) {
+  if (!Number.isInteger(pgsz) || pgsz < PAGE_SIZE || lowestBit(pgsz) !== pgsz) {
     throw new RangeError(`page size ${String(pgsz)} is invalid: expected a power of two >= 4096`);
   }
   const first = Math.floor(iova / pgsz);

@@ -5,6 +5,7 @@
  * validates the whole record with its own schema; this reader only needs these fields and refuses
  * a record without them with a TypeError naming the field. O(runs + ops).
  */
+import { PAGE_SIZE, SZ_2M } from "../core/index.js";
 import type { DioRange } from "../subsys/index.js";
 
 /** One op of a record, as the replay uses it. */
@@ -25,7 +26,7 @@ export interface ReplayBuffer {
 }
 
 /** Folio bytes of a run kind: a base page, or a PMD-sized THP / hugetlb page (x86-64 2 MiB). */
-const FOLIO_BYTES: Record<string, number> = { base: 4096, thp: 2 * 2 ** 20, hugetlb: 2 * 2 ** 20 };
+const FOLIO_BYTES: Record<string, number> = { base: PAGE_SIZE, thp: SZ_2M, hugetlb: SZ_2M };
 
 /** The fields of a lab record the replay reads. */
 export interface ReplayRecord {
@@ -52,8 +53,6 @@ export interface ReplayRecord {
   /** QEMU's NVMe controller trace (pci_nvme_io_cmd + pci_nvme_map_prp/sgl lines), or "" when not recorded. */
   deviceTrace: string;
 }
-
-const PAGE = 4096;
 
 function field(o: unknown, path: string): unknown {
   let v: unknown = o;
@@ -137,8 +136,8 @@ export function readReplayRecord(record: unknown): ReplayRecord {
           `lab record field buffers[${i}].runs[${j}].kind ${JSON.stringify(kind)} is invalid: expected base, thp or hugetlb`,
         );
       return {
-        addr: hexNum(field(r, "pfn"), `buffers[${i}].runs[${j}].pfn`) * PAGE,
-        len: num(r, "pages") * PAGE,
+        addr: hexNum(field(r, "pfn"), `buffers[${i}].runs[${j}].pfn`) * PAGE_SIZE,
+        len: num(r, "pages") * PAGE_SIZE,
         folioBytes,
       };
     });

@@ -8,6 +8,7 @@
  * IOMMU leaves they make. Every difference is a named mismatch; what the trace cannot show is a
  * named departure (see docs/kernel-fidelity.md, "Block layer and NVMe").
  */
+import { PAGE_SIZE } from "../core/index.js";
 import { dmaOptMappingSize } from "../dma/index.js";
 import { iommuPgsize, PGSIZE_X86 } from "../iommu/index.js";
 import {
@@ -241,7 +242,8 @@ function compare(
       // The model's IOVA: the kernel's base plus the model's offset (its own allocation's IOVA
       // when the model says the call has one to itself).
       const mIova = sameAlloc ? base + m.iovaOff : e.iova;
-      if (m.size > 0 && mIova % 4096 === m.paddr % 4096) addLeaves(bitmap, mIova, m.paddr, m.size, leavesM);
+      if (m.size > 0 && mIova % PAGE_SIZE === m.paddr % PAGE_SIZE)
+        addLeaves(bitmap, mIova, m.paddr, m.size, leavesM);
     }
     if (fmt(leavesK) !== fmt(leavesM)) miss("leaves", leavesK, leavesM);
   }
@@ -328,7 +330,7 @@ export function replayLabRecord(record: unknown): ReplayResult {
   const dev: NvmeKernelDevice = {
     release,
     sglSupported,
-    iommu: r.iommu ? { granule: 4096 } : null,
+    iommu: r.iommu ? { granule: PAGE_SIZE } : null,
     swiotlbForce: r.swiotlbForce && !r.iommu,
     limits,
     sglThreshold: r.sglThreshold,
