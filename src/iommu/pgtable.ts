@@ -17,7 +17,7 @@
  * 2^53 exactly, so an entry is
  *
  *   empty:  0
- *   table:  id * 4096 + 1                                   (present, not leaf)
+ *   table:  id * ENTRY_LOW + 1                              (present, not leaf)
  *   leaf:   pageBase + 1 + 2 + prot * 4 + rep * 256          (present, leaf, prot bits 2..7,
  *                                                             rep = log2 of replicas, bits 8..11)
  *
@@ -33,6 +33,11 @@ import { IommuMapError } from "./prot.js";
 
 const PRESENT = 1;
 const LEAF = 2;
+/**
+ * 2^12: an entry's low 12 bits hold its flags (as a page-aligned PTE's do), the rest the table id
+ * (table entries) or the page base (leaves). An encoding, not a page size.
+ */
+const ENTRY_LOW = 4096;
 /** Entries per pool chunk (tables per chunk = this / entries per table, at least 1). */
 const CHUNK_ENTRIES = 32768;
 
@@ -199,8 +204,12 @@ export class IoPageTable {
         for (let j = 0; j < n; j++) {
           const old = chunk[base + idx + j];
           // clear_contig: a table under the new leaf is freed when no leaf is mapped below it.
-          if (old !== 0 && (modPow2(old, 4096) & LEAF) === 0 && this.subtreeEmpty((old - PRESENT) / 4096)) {
-            this.freeSubtree((old - PRESENT) / 4096);
+          if (
+            old !== 0 &&
+            (modPow2(old, ENTRY_LOW) & LEAF) === 0 &&
+            this.subtreeEmpty((old - PRESENT) / ENTRY_LOW)
+          ) {
+            this.freeSubtree((old - PRESENT) / ENTRY_LOW);
             chunk[base + idx + j] = 0;
             this.used[tid]--;
           }
@@ -252,7 +261,7 @@ export class IoPageTable {
       while (done < target && idx < E) {
         const v = chunk[base + idx];
         if (v === 0) break;
-        const lowBits = modPow2(v, 4096);
+        const lowBits = modPow2(v, ENTRY_LOW);
         if ((lowBits & LEAF) === 0) break; // a lower table: walk again
         const at = iova + done;
         const rep = lowBits >>> 8;
@@ -293,7 +302,7 @@ export class IoPageTable {
       this.chunks[Math.floor(tid / this.tablesPerChunk)][
         modPow2(tid, this.tablesPerChunk) * this.entriesPerTable + this.pathIdx[level]
       ];
-    const lowBits = modPow2(v, 4096);
+    const lowBits = modPow2(v, ENTRY_LOW);
     const pgsize = POW2[levelShift(this.format, level) + (lowBits >>> 8)];
     const f = this.found;
     f.pageBase = v - lowBits;
@@ -332,11 +341,11 @@ export class IoPageTable {
         const v = chunk[base + i];
         if (v === 0) continue;
         used++;
-        const lowBits = v % 4096;
+        const lowBits = v % ENTRY_LOW;
         if ((lowBits & PRESENT) === 0) throw new Error(`table ${tid} entry ${i} is not present but not zero`);
         if ((lowBits & LEAF) === 0) {
           if (level === 1) throw new Error(`table ${tid} entry ${i}: a table pointer at level 1`);
-          visit((v - lowBits) / 4096, level - 1, iovaBase + i * div);
+          visit((v - lowBits) / ENTRY_LOW, level - 1, iovaBase + i * div);
           continue;
         }
         const rep = lowBits >>> 8;
@@ -380,13 +389,13 @@ export class IoPageTable {
       if (v === 0) {
         const child = this.allocTable(l - 1);
         // allocTable may have added a chunk; `chunk` still refers to the right one.
-        chunk[slot] = child * 4096 + PRESENT;
+        chunk[slot] = child * ENTRY_LOW + PRESENT;
         this.used[tid]++;
         tid = child;
       } else {
-        const lowBits = modPow2(v, 4096);
+        const lowBits = modPow2(v, ENTRY_LOW);
         if ((lowBits & LEAF) !== 0) throw this.exists(iova, mapped);
-        tid = (v - lowBits) / 4096;
+        tid = (v - lowBits) / ENTRY_LOW;
       }
     }
     return tid;
@@ -404,9 +413,9 @@ export class IoPageTable {
       const v =
         this.chunks[Math.floor(tid / this.tablesPerChunk)][modPow2(tid, this.tablesPerChunk) * E + idx];
       if (v === 0) return 0;
-      const lowBits = modPow2(v, 4096);
+      const lowBits = modPow2(v, ENTRY_LOW);
       if ((lowBits & LEAF) !== 0) return l;
-      tid = (v - lowBits) / 4096;
+      tid = (v - lowBits) / ENTRY_LOW;
     }
     return 0;
   }
@@ -441,7 +450,7 @@ export class IoPageTable {
       const old = this.root;
       const id = this.allocTable(this.top + 1);
       const chunk = this.chunks[Math.floor(id / this.tablesPerChunk)];
-      chunk[modPow2(id, this.tablesPerChunk) * E] = old * 4096 + PRESENT;
+      chunk[modPow2(id, this.tablesPerChunk) * E] = old * ENTRY_LOW + PRESENT;
       this.used[id] = 1;
       this.root = id;
       this.top++;
@@ -459,7 +468,7 @@ export class IoPageTable {
     for (let i = 0; i < E; i++) {
       const v = chunk[base + i];
       if (v === 0) continue;
-      if ((modPow2(v, 4096) & LEAF) !== 0 || !this.subtreeEmpty((v - PRESENT) / 4096)) return false;
+      if ((modPow2(v, ENTRY_LOW) & LEAF) !== 0 || !this.subtreeEmpty((v - PRESENT) / ENTRY_LOW)) return false;
     }
     return true;
   }
@@ -472,7 +481,7 @@ export class IoPageTable {
     for (let i = 0; i < E && this.used[tid] > 0; i++) {
       const v = chunk[base + i];
       if (v === 0) continue;
-      this.freeSubtree((v - PRESENT) / 4096);
+      this.freeSubtree((v - PRESENT) / ENTRY_LOW);
       chunk[base + i] = 0;
       this.used[tid]--;
     }
