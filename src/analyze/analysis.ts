@@ -5,7 +5,6 @@
 
 import { KERNEL_MODEL } from "../core/index.js";
 import { sumBuffers } from "./buffer.js";
-import { iommuPresence, pciSummary, physMapSummary } from "./machine.js";
 import {
   ANALYSIS_SCHEMA,
   type BufferAnalysis,
@@ -14,6 +13,7 @@ import {
   type ScenarioSummary,
 } from "./output.js";
 import { p2pMatrix } from "./p2p.js";
+import { iommuPresence, pciSummary, physMapSummary } from "./platform-summary.js";
 import type { MachineInput } from "./types.js";
 import { verdict } from "./verdict.js";
 import { whatIf } from "./what-if.js";

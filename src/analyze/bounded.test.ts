@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { analyzeMachine } from "./analysis.js";
-import { physMapSummary } from "./machine.js";
 import { MAX_P2P_CELLS, p2pMatrix } from "./p2p.js";
+import { physMapSummary } from "./platform-summary.js";
 import type { MachineInput, PciInput } from "./types.js";
 
 /** `n` NVMe endpoints on root bus 0, each with one 16 KiB 64-bit prefetchable BAR. */

@@ -4,8 +4,8 @@ import { fcRuns } from "../../test/kit/index.js";
 import { FORMATS } from "../formats/index.js";
 import { analyzeMachine } from "./analysis.js";
 import { analyzeBuffer, sumBuffers } from "./buffer.js";
-import { iommuPresence, pciSummary, physMapSummary } from "./machine.js";
 import { p2pMatrix } from "./p2p.js";
+import { iommuPresence, pciSummary, physMapSummary } from "./platform-summary.js";
 import type { BufferInput, MachineInput, PciInput } from "./types.js";
 
 const bar = (index: number, start: number, size: number) => ({

@@ -1,5 +1,6 @@
 /**
- * Machine-level summaries: the physical map (/proc/iomem tree), the PCI tree, IOMMU presence.
+ * Platform summaries of one machine (live, snapshot or reference): the physical map (/proc/iomem
+ * tree), the PCI tree (kinds decoded by pci/class.ts), IOMMU presence.
  */
 
 import { hex } from "../core/index.js";
