@@ -17,8 +17,7 @@
  * A registration is a VA-contiguous group of runs (one VFIO_IOMMU_MAP_DMA or ib_umem_get each).
  */
 
-import { PAGE_SIZE } from "../core/index.js";
-import { VFIO_BATCH_MAX_CAPACITY } from "../dma/index.js";
+import { PAGE_SIZE, VFIO_BATCH_MAX_CAPACITY } from "../core/index.js";
 import type { BufferAnalysis } from "./output.js";
 import { decodeRunMap } from "./run-map.js";
 

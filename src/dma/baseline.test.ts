@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { fcRuns } from "../../test/kit/index.js";
-import { DmaApiError, IommuFault } from "../core/index.js";
+import { DmaApiError, IommuFault, VFIO_BATCH_MAX_CAPACITY } from "../core/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory, memoryDigest } from "../mem/index.js";
 import { PhyrList } from "../phyr/index.js";
@@ -13,7 +13,6 @@ import {
   iommuUnmapPageAtATime,
   sgDmaRanges,
   sgTableFromList,
-  VFIO_BATCH_MAX_CAPACITY,
 } from "./baseline.js";
 import { DMA_MASK_32 } from "./device.js";
 import { dmaMap } from "./map.js";

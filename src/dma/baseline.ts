@@ -18,7 +18,7 @@
  *   unmerged page-at-a-time case the phyr discussion measures against.) Unmap goes per physically
  *   contiguous run, as vfio_unmap_unpin does.
  */
-import { DmaApiError, hex, PAGE_SIZE } from "../core/index.js";
+import { DmaApiError, hex, PAGE_SIZE, VFIO_BATCH_MAX_CAPACITY } from "../core/index.js";
 import {
   pagePointerArray,
   SG_CHAIN,
@@ -34,13 +34,6 @@ import { type IommuPort, protOf } from "./iommu-port.js";
 import type { BaselineRecord } from "./mappings.js";
 import { type DmaSystem, RangeClass } from "./system.js";
 import { checkDirection, type DmaDirection } from "./types.js";
-
-/**
- * Pages per VFIO type1 pin batch: drivers/vfio/vfio_iommu_type1.c
- * `#define VFIO_BATCH_MAX_CAPACITY (PAGE_SIZE / sizeof(struct page *))`, the page of page pointers
- * vfio_batch_init() allocates = 4096 / 8 = 512 on a 64-bit kernel.
- */
-export const VFIO_BATCH_MAX_CAPACITY = PAGE_SIZE / 8;
 
 /** u32 words per struct scatterlist slot (32 B). */
 const SLOT = 8;

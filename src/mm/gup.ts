@@ -29,7 +29,7 @@
  * skips it (try_grab_folio, gup_put_folio: is_zero_folio); FOLL_GET does take a reference.
  * Releasing what these return is in unpin.ts.
  */
-import { checkRange, hex, MemError, PAGE_SIZE, PinFailed } from "../core/index.js";
+import { checkRange, hex, MemError, PAGE_SIZE, PinFailed, VFIO_BATCH_MAX_CAPACITY } from "../core/index.js";
 import { FolioFlag, folioIsLongtermPinnable, migrateHugetlbForPin, Zone } from "../mem/index.js";
 import { PhyrFlag, PhyrList, type PhyrListOptions } from "../phyr/index.js";
 import type { AddressSpace } from "./mm.js";
@@ -160,10 +160,10 @@ function addPfnmapPins(pins: Map<number, number>, prov: number, n: number): void
 
 /**
  * Page-at-a-time GUP, the baseline: pins like {@link pinUserRange} but returns one frame number
- * per page (the `struct page *` array), filled in 512-page batches the way vfio type1 calls
- * pin_user_pages_remote (vfio_pin_pages_remote, batch capacity PAGE_SIZE / sizeof(ptr)).
+ * per page (the `struct page *` array), filled in batches of VFIO_BATCH_MAX_CAPACITY (512) pages the way
+ * vfio type1 calls pin_user_pages_remote (vfio_pin_pages_remote).
  * O(pages).
- * @returns a Float64Array of len / 4096 frame numbers.
+ * @returns a Float64Array of len / PAGE_SIZE frame numbers.
  * @throws as {@link pinUserRange}; PinFailed for PFNMAP ranges (no struct page to return).
  */
 export function pinUserPages(mm: AddressSpace, va: number, len: number, opts: PinOptions = {}): Float64Array {
@@ -173,10 +173,10 @@ export function pinUserPages(mm: AddressSpace, va: number, len: number, opts: Pi
   const pt = mm.pt;
   const n = len / PAGE_SIZE;
   const pages = new Float64Array(n);
-  const batch = new Float64Array(512);
+  const batch = new Float64Array(VFIO_BATCH_MAX_CAPACITY);
   let done = 0;
   while (done < n) {
-    const want = Math.min(512, n - done);
+    const want = Math.min(VFIO_BATCH_MAX_CAPACITY, n - done);
     let got = 0;
     let a = va + done * PAGE_SIZE;
     while (got < want) {

@@ -3,8 +3,7 @@
  * Linux 7.2 (baseline: VFIO type1's batched page-array loop, or iommufd's own pin_user_pages_fast +
  * pfn_batch path) and by range pinning + range mapping (design).
  */
-import { hex, SZ_1G, SZ_2M } from "../core/index.js";
-import { VFIO_BATCH_MAX_CAPACITY } from "../dma/index.js";
+import { hex, SZ_1G, SZ_2M, VFIO_BATCH_MAX_CAPACITY } from "../core/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
 import { AddressSpace } from "../mm/index.js";

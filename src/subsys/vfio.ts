@@ -28,8 +28,7 @@
  * The vfio_dma entries are indexed by IOVA ({@link IovaIntervals}, the kernel's rb-tree), so an
  * overlap check or an unmap lookup is O(log n) even at the limit.
  */
-import { hex, PAGE_SIZE } from "../core/index.js";
-import { VFIO_BATCH_MAX_CAPACITY } from "../dma/index.js";
+import { hex, PAGE_SIZE, VFIO_BATCH_MAX_CAPACITY } from "../core/index.js";
 import type { IommuDomain } from "../iommu/index.js";
 import { type AddressSpace, pinUserPages, ptePfn, unpinUserPageRange, unpinUserPages } from "../mm/index.js";
 import { VfioError } from "./errors.js";
