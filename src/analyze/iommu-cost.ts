@@ -239,8 +239,12 @@ function layoutCost(
     placement === "congruent"
       ? congruentIovaBase(segs, lay, bitmap, granule, format.apertureBits)
       : kernelIovaBase(lay.total, granule, format.apertureBits);
-  const leaves = new Map<number, number>();
+  // Leaf counts and leaf levels indexed by log2(page size) (page sizes are powers of two below
+  // 2^64): two typed-array look-ups per map call instead of a Map update and a level search.
+  const leaves = new Float64Array(64);
   const geo = tableGeometry(format);
+  const levelOf = new Uint8Array(64);
+  for (let b = 0; b < 64; b++) levelOf[b] = leafLevel(geo, 2 ** b);
   const lastWindow = new Float64Array(format.levels + 1).fill(-1);
   let tables = 0;
   let topLevel = format.startLevels;
@@ -250,10 +254,16 @@ function layoutCost(
     let paddr = lay.mapPhys[m];
     let left = lay.mapLen[m];
     while (left > 0) {
-      iommuPgsizeInto(bitmap, iova, paddr, left, choice);
+      if (left === granule) {
+        // iommu_pgsize of one granule: GENMASK(__fls(size), 0) leaves only the granule (the
+        // layout keeps iova and paddr granule aligned). Most map calls of fragmented memory.
+        choice.pgsize = granule;
+        choice.count = 1;
+      } else iommuPgsizeInto(bitmap, iova, paddr, left, choice);
       const bytes = choice.pgsize * choice.count;
-      leaves.set(choice.pgsize, (leaves.get(choice.pgsize) ?? 0) + choice.count);
-      const level = leafLevel(geo, choice.pgsize);
+      const bit = Math.log2(choice.pgsize);
+      leaves[bit] += choice.count;
+      const level = levelOf[bit];
       if (level > topLevel) topLevel = level;
       tables += countTables(geo, level, iova, bytes, lastWindow);
       iova += bytes;
@@ -269,11 +279,16 @@ function layoutCost(
   while (topLevel < format.levels && last >= geo.entry[topLevel] * 2 ** format.bitsPerLevel) topLevel++;
   tables -= format.levels - topLevel;
   for (let k = format.startLevels; k < topLevel; k++) if (base >= geo.cover[k]) tables++;
-  const sizes = [...leaves.keys()].sort((a, b) => a - b);
-  const leafTotal = sizes.reduce((s, k) => s + (leaves.get(k) ?? 0), 0);
+  const sizes: { size: number; count: number }[] = [];
+  let leafTotal = 0;
+  for (let b = 0; b < 64; b++) {
+    if (leaves[b] === 0) continue;
+    sizes.push({ size: 2 ** b, count: leaves[b] });
+    leafTotal += leaves[b];
+  }
   return {
     ...empty,
-    leaves: sizes.map((size) => ({ size, count: leaves.get(size) ?? 0 })),
+    leaves: sizes,
     leafTotal,
     tablePages: tables,
     iotlbEntries: leafTotal,
