@@ -13,7 +13,7 @@ import { PciTopology } from "../pci/index.js";
 import { PhyrFlag, PhyrList, phyrFromPfns } from "../phyr/index.js";
 import {
   addDevice,
-  buildMachine,
+  buildTestbed,
   DevmemBinding,
   type DirectIoMetrics,
   DmaBuf,
@@ -49,7 +49,7 @@ function ioMetrics(d: DirectIoMetrics): Metrics {
 }
 
 function nvmeMachine(seed: number, size: number, o: { iommu: boolean; sgl: boolean }) {
-  const m = buildMachine({
+  const m = buildTestbed({
     seed,
     ramBytes: Math.ceil((size + 2 ** 28) / 2 ** 27) * 2 ** 27,
     thp: "always",
@@ -105,7 +105,7 @@ export function runNvmePrpVsSgl(o: ScenarioOptions) {
 /** rdma-mr: registering a THP-backed buffer: best page size vs a fixed 4 KiB (ODP-style) page array. */
 export function runRdmaMr(o: ScenarioOptions) {
   const size = sizeOf(o, 16 * 2 ** 20, SZ_2M);
-  const m = buildMachine({
+  const m = buildTestbed({
     seed: o.seed ?? 1,
     ramBytes: Math.ceil((size + 2 ** 28) / 2 ** 27) * 2 ** 27,
     thp: "always",
@@ -207,7 +207,7 @@ export function runDmabufP2p(o: ScenarioOptions) {
 /** devmem-rx: a dma-buf bound to an RX queue; MTU 1500 and 9000 streams. */
 export function runDevmemRx(o: ScenarioOptions) {
   const size = sizeOf(o, 4 * 2 ** 20, 2 ** 16);
-  const m = buildMachine({
+  const m = buildTestbed({
     seed: o.seed ?? 1,
     ramBytes: Math.ceil((2 * size + 2 ** 28) / 2 ** 27) * 2 ** 27,
     debug: true,

@@ -4,13 +4,13 @@ import { type AddressSpace, ptePfn } from "../mm/index.js";
 import { blkCanDmaMapIova, nvmeDirectIo } from "./block-dio.js";
 import { DEFAULT_QUEUE_LIMITS, NVME_QUEUE_LIMITS } from "./block-limits.js";
 import { BlockError } from "./errors.js";
-import { addDevice, buildMachine, type SubsysMachine } from "./machine.js";
 import { NvmeController } from "./nvme-dev.js";
+import { addDevice, buildTestbed, type Testbed } from "./testbed.js";
 
 const MiB = 2 ** 20;
 
 function setup(o: { iommu?: boolean; forceSwiotlb?: boolean; sgl?: boolean; thp?: "never" | "always" }) {
-  const m = buildMachine({ seed: 5, ramBytes: 256 * MiB, thp: o.thp ?? "always" });
+  const m = buildTestbed({ seed: 5, ramBytes: 256 * MiB, thp: o.thp ?? "always" });
   const { dev, domain } = addDevice(m, "0000:01:00.0", o);
   const ctrl = new NvmeController(m.sys, dev, { capacity: 64 * MiB, sglSupported: o.sgl ?? true, domain });
   return { m, ctrl };
@@ -23,11 +23,11 @@ function vaToPhys(mm: AddressSpace, va: number): number {
   return ptePfn(e) * 4096 + (va - mm.pt.lastBase);
 }
 
-function cpuWrite(m: SubsysMachine, va: number, bytes: Uint8Array): void {
+function cpuWrite(m: Testbed, va: number, bytes: Uint8Array): void {
   for (let off = 0; off < bytes.length; off += 4096)
     m.mem.writePhys(vaToPhys(m.mm, va + off), bytes.subarray(off, off + 4096));
 }
-function cpuRead(m: SubsysMachine, va: number, len: number): Uint8Array {
+function cpuRead(m: Testbed, va: number, len: number): Uint8Array {
   const out = new Uint8Array(len);
   for (let off = 0; off < len; off += 4096) out.set(m.mem.readPhys(vaToPhys(m.mm, va + off), 4096), off);
   return out;

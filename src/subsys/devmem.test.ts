@@ -4,10 +4,10 @@ import { PhyrList } from "../phyr/index.js";
 import { DevmemBinding, NetRxQueues } from "./devmem.js";
 import { DmaBuf } from "./dmabuf.js";
 import { DevmemError } from "./errors.js";
-import { addDevice, buildMachine } from "./machine.js";
+import { addDevice, buildTestbed } from "./testbed.js";
 
 function setup(iommu: boolean) {
-  const m = buildMachine({ seed: 4, ramBytes: 2 ** 28 });
+  const m = buildTestbed({ seed: 4, ramBytes: 2 ** 28 });
   const { dev } = addDevice(m, "0000:05:00.0", { iommu });
   // An exporter of three 64 KiB-aligned chunks of system memory.
   const ranges = new PhyrList({ store: "wide", chunkCapacity: 2 });

@@ -3,15 +3,15 @@ import { PinFailed } from "../core/index.js";
 import { DmaDebug, DmaSystem } from "../dma/index.js";
 import { MachineMemory } from "../mem/index.js";
 import { AddressSpace } from "../mm/index.js";
-import { addDevice, buildMachine } from "./machine.js";
 import { ibDeregMr, ibRegUserMr } from "./rdma-mr.js";
 import { PGSZ_4K_2M_1G } from "./rdma-pgsz.js";
+import { addDevice, buildTestbed } from "./testbed.js";
 
 const MiB = 2 ** 20;
 
 describe("ibRegUserMr", () => {
   test("a THP-backed buffer registers with 2 MiB pages through dma-direct", () => {
-    const m = buildMachine({ seed: 8, ramBytes: 2 ** 29, thp: "always" });
+    const m = buildTestbed({ seed: 8, ramBytes: 2 ** 29, thp: "always" });
     const { dev } = addDevice(m, "0000:07:00.0");
     const v = m.mm.mmap({ kind: "anon", len: 16 * MiB, hugepage: true });
     const mr = ibRegUserMr(m.sys, m.mm, dev, v.start, 16 * MiB, PGSZ_4K_2M_1G);
@@ -22,7 +22,7 @@ describe("ibRegUserMr", () => {
     m.mem.checkValid();
   });
   test("through an IOMMU scattered 4 KiB pages become one IOVA and the MR uses 2 MiB pages", () => {
-    const m = buildMachine({ seed: 8, ramBytes: 2 ** 29, thp: "never" });
+    const m = buildTestbed({ seed: 8, ramBytes: 2 ** 29, thp: "never" });
     const { dev } = addDevice(m, "0000:07:00.0", { iommu: true });
     // VA 4 MiB-aligned; 4 KiB pages interleaved with another VMA's, so no two are adjacent.
     const v = m.mm.mmap({ kind: "anon", len: 4 * MiB, start: 0x7f0000000000 });
@@ -47,7 +47,7 @@ describe("ibRegUserMr", () => {
     m.sys.debug.checkNoLeaks();
   });
   test("unpinnable memory is refused with nothing pinned or mapped", () => {
-    const m = buildMachine({ seed: 8, ramBytes: 2 ** 29 });
+    const m = buildTestbed({ seed: 8, ramBytes: 2 ** 29 });
     const { dev } = addDevice(m, "0000:07:00.0");
     const v = m.mm.mmap({ kind: "anon", len: MiB, write: false });
     m.mm.populate(v.start, MiB);

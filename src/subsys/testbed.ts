@@ -1,7 +1,7 @@
 /**
- * A small simulated machine for the consumers: memory, one process address space, the DMA context
- * (with a swiotlb pool carved from RAM), and devices with or without their own IOMMU domain.
- * Deterministic from the seed.
+ * The consumers' testbed: a small simulated machine (not the reference machine of machine/) with
+ * memory, one process address space, the DMA context (with a swiotlb pool carved from RAM), and
+ * devices with or without their own IOMMU domain. Deterministic from the seed.
  */
 import { PAGE_SIZE } from "../core/index.js";
 import { DmaDebug, type DmaDevice, DmaSystem, SwiotlbPool } from "../dma/index.js";
@@ -9,8 +9,8 @@ import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
 import { AddressSpace } from "../mm/index.js";
 
-/** Options of {@link buildMachine}. */
-export interface SubsysMachineOptions {
+/** Options of {@link buildTestbed}. */
+export interface TestbedOptions {
   /** Seed of everything random. Default 1. */
   seed?: number;
   /** System RAM in bytes (one node at 0); default 1 GiB plus the hugetlb pools. */
@@ -26,7 +26,7 @@ export interface SubsysMachineOptions {
 }
 
 /** The parts of a built machine. */
-export interface SubsysMachine {
+export interface Testbed {
   mem: MachineMemory;
   /** The process whose buffers are pinned. */
   mm: AddressSpace;
@@ -47,7 +47,7 @@ export interface SubsysDeviceOptions {
  * Builds the machine. O(hugetlb pages + sections touched).
  * @throws RangeError / MemError from the memory model for an impossible spec.
  */
-export function buildMachine(o: SubsysMachineOptions = {}): SubsysMachine {
+export function buildTestbed(o: TestbedOptions = {}): Testbed {
   const huge = (o.hugetlb?.pages1G ?? 0) * 2 ** 30 + (o.hugetlb?.pages2M ?? 0) * 2 ** 21;
   const ram = o.ramBytes ?? 2 ** 30 + huge;
   const mem = new MachineMemory({ nodes: [{ start: 0, size: ram }], seed: o.seed ?? 1, hugetlb: o.hugetlb });
@@ -68,7 +68,7 @@ export function buildMachine(o: SubsysMachineOptions = {}): SubsysMachine {
  * @throws RangeError when the name is taken or an option is bad.
  */
 export function addDevice(
-  m: SubsysMachine,
+  m: Testbed,
   name: string,
   o: SubsysDeviceOptions = {},
 ): { dev: DmaDevice; domain: IommuDomain | undefined } {
