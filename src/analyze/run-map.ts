@@ -14,7 +14,7 @@ import type { RunsInput } from "./types.js";
 export const RUN_MAP_ENCODING = "runs-f64le-u8-base64/1";
 
 /**
- * Backing names by kind value: 0..4 are linux/runs.ts RunKind (unknown, base, thp, hugetlb,
+ * Backing names by kind value: 0..4 are machine/page-runs.ts RunKind (unknown, base, thp, hugetlb,
  * zero), 5 is a run whose merged parts had different kinds.
  */
 export const RUN_MAP_KINDS = ["unknown", "base", "thp", "hugetlb", "zero", "mixed"] as const;
