@@ -43,7 +43,7 @@ export function analyzeBuffer(input: BufferInput): BufferAnalysis {
     histogram: runHistogram(runs),
     formats: FORMATS.map((f) => ({ name: f.name, bytes: list.nents === 0 ? 0 : f.bytesFor(list) })),
     iommu: iommuCosts(runs),
-    rdma: rdmaCosts(runs),
+    rdma: rdmaCosts(runs, list),
     nvme: nvmeCost(runs),
     runMap: encodeRunMap(input.runs),
   };

@@ -6,7 +6,7 @@
  */
 
 import { PAGE_SIZE } from "../core/index.js";
-import { PhyrList } from "../phyr/index.js";
+import { PhyrList, type PhyrRead } from "../phyr/index.js";
 import { nvmeSetupPrps, nvmeSetupSgls, umemFindBestPgsz, umemNumDmaBlocks } from "../subsys/index.js";
 import type { NvmeCost, RdmaCost } from "./output.js";
 import type { RunsInput } from "./types.js";
@@ -24,11 +24,14 @@ export const NVME_IO_BYTES = 1024 * 1024;
  * RDMA cost: every VA-contiguous group of runs is one memory registration (ib_umem_get of that
  * range); entries are summed over registrations, the registrations are counted, and each
  * registration's best page size is tallied (a sum over registrations can have a small "smallest
- * best page" and still few entries: most registrations may use large pages). O(runs x configurations).
+ * best page" and still few entries: most registrations may use large pages). O(runs x configurations);
+ * one PhyrList per registration, none when `whole` is given and one registration covers every run
+ * (a buffer without holes, the usual case).
  * @param runs validated runs.
+ * @param whole the runs as one list (runs.ts runsToList of `runs`), reused for such a registration.
  * @returns one cost per {@link RDMA_CONFIGS} entry (empty for no runs).
  */
-export function rdmaCosts(runs: RunsInput): RdmaCost[] {
+export function rdmaCosts(runs: RunsInput, whole?: PhyrRead): RdmaCost[] {
   if (runs.count === 0) return [];
   const out: RdmaCost[] = RDMA_CONFIGS.map((c) => ({
     bitmap: c.label,
@@ -41,13 +44,13 @@ export function rdmaCosts(runs: RunsInput): RdmaCost[] {
   let i = 0;
   while (i < runs.count) {
     const va = runs.va[i];
-    const mr = new PhyrList();
+    const first = i;
     let end = va;
     while (i < runs.count && runs.va[i] === end) {
-      mr.append(runs.pfn[i] * PAGE_SIZE, runs.npages[i] * PAGE_SIZE);
       end += runs.npages[i] * PAGE_SIZE;
       i++;
     }
+    const mr = first === 0 && i === runs.count && whole !== undefined ? whole : registration(runs, first, i);
     RDMA_CONFIGS.forEach((c, j) => {
       const pg = umemFindBestPgsz(mr, c.bitmap, va);
       const o = out[j];
@@ -61,6 +64,13 @@ export function rdmaCosts(runs: RunsInput): RdmaCost[] {
     });
   }
   return out;
+}
+
+/** The DMA segments of runs [from, to) as a new list. O(to - from). */
+function registration(runs: RunsInput, from: number, to: number): PhyrList {
+  const mr = new PhyrList();
+  for (let k = from; k < to; k++) mr.append(runs.pfn[k] * PAGE_SIZE, runs.npages[k] * PAGE_SIZE);
+  return mr;
 }
 
 /**
