@@ -87,8 +87,12 @@ class Plan {
   w0 = 0;
   wd = 0;
 
-  /** Chooses the encoding of entries [s, e) and sets {@link bits}. O(e - s) (+ sort of distinct lengths). */
-  make(c: Cols, s: number, e: number): void {
+  /**
+   * Chooses the encoding of entries [s, e) and sets {@link bits}. O(e - s) (+ sort of distinct
+   * lengths). `forEncode` false (a size only) skips refilling tz/wa for the chosen classes, which
+   * only the writer reads: one pass over the block fewer.
+   */
+  make(c: Cols, s: number, e: number, forEncode = true): void {
     const n = e - s;
     let u = 12;
     for (let i = s; i < e && u > 0; i++) u = Math.min(u, ctz52(c.addr[i]), ctz52(c.len[i]));
@@ -127,7 +131,7 @@ class Plan {
         this.delta = delta < absDict;
       }
     }
-    if (!this.delta) this.absBits(c, s, e, this.dict ? this.values.length : 0);
+    if (forEncode && !this.delta) this.absBits(c, s, e, this.dict ? this.values.length : 0);
     this.bits = bits + best;
   }
 
@@ -256,7 +260,7 @@ export function packedBytes(list: PhyrRead, k = PACKED_DEFAULT_K): number {
   const blocks = Math.ceil(c.n / k);
   let bytes = HEADER + 4 * blocks;
   for (let b = 0; b < blocks; b++) {
-    plan.make(c, b * k, Math.min(c.n, (b + 1) * k));
+    plan.make(c, b * k, Math.min(c.n, (b + 1) * k), false);
     bytes += Math.ceil(plan.bits / 8);
   }
   return bytes;
