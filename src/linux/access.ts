@@ -6,7 +6,7 @@
  * get it, and what can still be reported.
  */
 import { closeSync, openSync, readSync } from "node:fs";
-import { ParseError } from "../core/index.js";
+import { PAGE_SIZE, ParseError } from "../core/index.js";
 import type { AccessProbe, AccessState } from "../machine/source-types.js";
 import { errnoCode, procPath, type ReaderOptions } from "./io.js";
 import { iomemAddressesHidden, readIomem } from "./iomem.js";
@@ -85,7 +85,7 @@ function probePagemap(pid: number | "self", opts: ReaderOptions): AccessState {
   let sawError = false;
   for (const v of vmas) {
     try {
-      const runs = readPagemapRuns(pid, v.start, Math.min(v.end, v.start + 64 * 4096), opts);
+      const runs = readPagemapRuns(pid, v.start, Math.min(v.end, v.start + 64 * PAGE_SIZE), opts);
       if (runs.presentPages > runs.hiddenPages) return "readable";
       if (runs.hiddenPages > 0) sawHidden = true;
     } catch (e) {

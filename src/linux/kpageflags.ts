@@ -5,7 +5,15 @@
  * where folios begin (KPF_COMPOUND_HEAD). Reading needs CAP_SYS_ADMIN (the file is 0400 root).
  */
 import { closeSync, openSync, readSync } from "node:fs";
-import { checkAddr, checkCount, growColumn, hex, ParseError, sortIndicesByKey } from "../core/index.js";
+import {
+  checkAddr,
+  checkCount,
+  growColumn,
+  hex,
+  PAGE_SIZE,
+  ParseError,
+  sortIndicesByKey,
+} from "../core/index.js";
 import { MAX_PFN, PageRuns, RunKind } from "../machine/page-runs.js";
 import { procPath, type ReaderOptions, splitLines } from "./io.js";
 
@@ -312,7 +320,7 @@ export function classifyRuns(runs: PageRuns, source: KpageflagsSource, opts: Cla
       continue;
     }
     for (let p = pieceFirst[r], e = p + pieceCount[r]; p < e; p++)
-      out.push(va + pOff[p] * 4096, pfn + pOff[p], pLen[p], flags, pKind[p]);
+      out.push(va + pOff[p] * PAGE_SIZE, pfn + pOff[p], pLen[p], flags, pKind[p]);
   }
   return out;
 }

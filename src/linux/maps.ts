@@ -5,7 +5,7 @@
  * "VmFlags:"). The legacy `[vsyscall]` page sits at 0xffffffffff600000, above the 52-bit range
  * numbers hold and outside the user page tables pagemap walks, so both parsers leave it out.
  */
-import { hex, ParseError } from "../core/index.js";
+import { hex, PAGE_SIZE, ParseError } from "../core/index.js";
 import type { Vma, VmaStats } from "../machine/source-types.js";
 import { pidPart, procPath, type ReaderOptions, readText, splitLines } from "./io.js";
 
@@ -30,7 +30,7 @@ function parseHeader(line: string, path: string, lineNo: number): Vma | undefine
     throw new ParseError(path, lineNo, `VMA 0x${m[1]}-0x${m[2]} lies above 2^52`);
   if (start >= end)
     throw new ParseError(path, lineNo, `VMA start ${hex(start)} is not below end ${hex(end)}`);
-  if (start % 4096 !== 0 || end % 4096 !== 0)
+  if (start % PAGE_SIZE !== 0 || end % PAGE_SIZE !== 0)
     throw new ParseError(path, lineNo, `VMA ${hex(start)}-${hex(end)} is not page aligned`);
   const offset = Number.parseInt(m[4], 16);
   const inode = Number(m[6]);
@@ -137,7 +137,7 @@ export function parseSmaps(text: string, path = "smaps"): VmaStats[] {
       swap: 0,
       locked: 0,
       hugetlb: 0,
-      kernelPageSize: 4096,
+      kernelPageSize: PAGE_SIZE,
       thpEligible: false,
       vmFlags: [],
     };

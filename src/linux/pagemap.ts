@@ -10,7 +10,7 @@
 
 import { closeSync, openSync, readSync } from "node:fs";
 import { endianness } from "node:os";
-import { checkAddr, hex, ParseError } from "../core/index.js";
+import { checkAddr, hex, PAGE_SIZE, ParseError } from "../core/index.js";
 import { MAX_PFN, PageRuns, RunFlag } from "../machine/page-runs.js";
 import { pidPart, procPath, type ReaderOptions } from "./io.js";
 
@@ -86,7 +86,7 @@ export function addPagemapWords(
   const kindArr = runs.kind;
   let count = runs.count;
   // Next virtual page and frame that would continue the last run; -2 never matches.
-  let nextVpn = count > 0 ? vaArr[count - 1] / 4096 + nArr[count - 1] : -2;
+  let nextVpn = count > 0 ? vaArr[count - 1] / PAGE_SIZE + nArr[count - 1] : -2;
   let nextPfn = count > 0 ? (pfnArr[count - 1] === 0 ? 0 : pfnArr[count - 1] + nArr[count - 1]) : -2;
   let curFlags = count > 0 ? flagArr[count - 1] : -1;
   let present = 0;
@@ -122,7 +122,7 @@ export function addPagemapWords(
     const k = j - i;
     if (v === nextVpn && pfn === nextPfn && flags === curFlags) nArr[count - 1] += k;
     else {
-      vaArr[count] = v * 4096;
+      vaArr[count] = v * PAGE_SIZE;
       pfnArr[count] = pfn;
       nArr[count] = k;
       flagArr[count] = flags;
@@ -196,10 +196,10 @@ export function readPagemapRuns(
   if (endianness() !== "LE")
     throw new Error("pagemap decoding needs a little-endian host (words are read as u32 halves)");
   const path = procPath(opts, pidPart(pid), "pagemap");
-  const firstVpn = Math.floor(vaStart / 4096);
-  const endVpn = Math.ceil(vaEnd / 4096);
+  const firstVpn = Math.floor(vaStart / PAGE_SIZE);
+  const endVpn = Math.ceil(vaEnd / PAGE_SIZE);
   // Sized for the first batch, so its reserve() does not double its way up from a small capacity.
-  const runs = new PageRuns(firstVpn * 4096, endVpn * 4096, Math.min(batch, endVpn - firstVpn));
+  const runs = new PageRuns(firstVpn * PAGE_SIZE, endVpn * PAGE_SIZE, Math.min(batch, endVpn - firstVpn));
   const { bytes, words } = scratch(Math.min(batch, endVpn - firstVpn) * 8);
   const fd = openSync(path, "r");
   try {
@@ -222,10 +222,10 @@ export function readPagemapRuns(
       vpn += n;
       if (runs.presentPages + runs.swappedPages >= stopAfter && vpn < endVpn) {
         runs.unmappedPages += endVpn - vpn;
-        runs.readEnd = vpn * 4096;
+        runs.readEnd = vpn * PAGE_SIZE;
         vpn = endVpn;
       }
-      opts.onProgress?.((vpn - firstVpn) * 4096, (endVpn - firstVpn) * 4096);
+      opts.onProgress?.((vpn - firstVpn) * PAGE_SIZE, (endVpn - firstVpn) * PAGE_SIZE);
     }
   } finally {
     closeSync(fd);
@@ -242,16 +242,16 @@ export function readPagemapRuns(
  */
 export function pagemapRunsFromBytes(bytes: Uint8Array, vaStart: number, path = "pagemap"): PageRuns {
   checkAddr("pagemap start", vaStart);
-  if (vaStart % 4096 !== 0)
+  if (vaStart % PAGE_SIZE !== 0)
     throw new RangeError(`pagemap start ${hex(vaStart)} is invalid: not page aligned`);
   if (bytes.length % 8 !== 0) throw new ParseError(path, 0, `length ${bytes.length} is not a multiple of 8`);
   const n = bytes.length / 8;
-  checkAddr("pagemap end", vaStart + n * 4096);
-  const runs = new PageRuns(vaStart, vaStart + n * 4096);
+  checkAddr("pagemap end", vaStart + n * PAGE_SIZE);
+  const runs = new PageRuns(vaStart, vaStart + n * PAGE_SIZE);
   const copy = new Uint8Array(bytes.length);
   copy.set(bytes);
   const words = new Uint32Array(copy.buffer, 0, n * 2);
   if (endianness() !== "LE") throw new Error("pagemap decoding needs a little-endian host");
-  addPagemapWords(runs, words, n, vaStart / 4096, path);
+  addPagemapWords(runs, words, n, vaStart / PAGE_SIZE, path);
   return runs;
 }

@@ -2,7 +2,7 @@
  * Turns runs of a virtual range into a PhyrList of its physical ranges, so every representation
  * can be costed on the memory a process really has.
  */
-import { hex } from "../core/index.js";
+import { hex, PAGE_SIZE } from "../core/index.js";
 import type { PageRuns } from "../machine/index.js";
 import { PhyrBuilder, type PhyrList, type PhyrListOptions } from "../phyr/index.js";
 
@@ -23,7 +23,7 @@ export function phyrFromRuns(runs: PageRuns, opts: PhyrListOptions = {}): PhyrLi
         `run at ${hex(runs.va[i])} has frame 0: frames are hidden (run as root or with CAP_SYS_ADMIN)`,
       );
     }
-    b.add(runs.pfn[i] * 4096, runs.npages[i] * 4096);
+    b.add(runs.pfn[i] * PAGE_SIZE, runs.npages[i] * PAGE_SIZE);
   }
   return b.finish();
 }

@@ -3,7 +3,7 @@
  * /proc/sys/kernel/{osrelease,hostname}, /proc/version.
  */
 import { readdirSync } from "node:fs";
-import { ParseError } from "../core/index.js";
+import { PAGE_SIZE, ParseError } from "../core/index.js";
 import type { KernelInfo, ProcessInfo } from "../machine/source-types.js";
 import { errnoCode, pidPart, procPath, type ReaderOptions, readAttr, readText } from "./io.js";
 
@@ -36,7 +36,7 @@ export function readKernelInfo(opts?: ReaderOptions): KernelInfo {
     release,
     version: readAttr(procPath(opts, "version")) ?? "",
     hostname: readAttr(procPath(opts, "sys/kernel/hostname")) ?? "",
-    pageSize: 4096,
+    pageSize: PAGE_SIZE,
   };
 }
 

@@ -8,7 +8,7 @@
  * `end_vaddr = mm->task_size`; a read at or past it returns 0 bytes).
  */
 
-import { hex } from "../core/index.js";
+import { hex, PAGE_SIZE } from "../core/index.js";
 import { PageRuns } from "../machine/index.js";
 import type { MachineSource } from "./source.js";
 
@@ -42,8 +42,8 @@ export function mappedRangeRuns(
   end: number,
   onProgress?: (doneBytes: number, totalBytes: number) => void,
 ): RangeRuns {
-  const a = Math.floor(start / 4096) * 4096;
-  const b = Math.ceil(end / 4096) * 4096;
+  const a = Math.floor(start / PAGE_SIZE) * PAGE_SIZE;
+  const b = Math.ceil(end / PAGE_SIZE) * PAGE_SIZE;
   const vmas = src.vmas(pid);
   let lo = 0;
   let hi = vmas.length;
@@ -70,7 +70,7 @@ export function mappedRangeRuns(
   let done = 0;
   let prevEnd = cs;
   for (const p of parts) {
-    out.unmappedPages += (p.start - prevEnd) / 4096;
+    out.unmappedPages += (p.start - prevEnd) / PAGE_SIZE;
     const r = src.runs(pid, p.start, p.end, {
       onProgress: onProgress ? (d) => onProgress(done + d, total) : undefined,
     });

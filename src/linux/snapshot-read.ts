@@ -9,7 +9,7 @@ import { open } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
-import { hex } from "../core/index.js";
+import { hex, PAGE_SIZE } from "../core/index.js";
 import { MAX_PFN, PageRuns, RunFlag } from "../machine/index.js";
 import type { AccessProbe } from "./access.js";
 import type { IomemResource } from "./iomem.js";
@@ -79,7 +79,11 @@ export class SnapshotSource implements MachineSource {
   runs(pid: number, vaStart: number, vaEnd: number): PageRuns {
     const parts = this.runMap.get(pid);
     if (!parts) throw new RangeError(`pid ${pid} is not in snapshot ${this.origin}`);
-    return clipRuns(parts, Math.floor(vaStart / 4096) * 4096, Math.ceil(vaEnd / 4096) * 4096);
+    return clipRuns(
+      parts,
+      Math.floor(vaStart / PAGE_SIZE) * PAGE_SIZE,
+      Math.ceil(vaEnd / PAGE_SIZE) * PAGE_SIZE,
+    );
   }
   /** Runs of VMA `index` of `pid` exactly as captured. @throws RangeError */
   vmaRuns(pid: number, index: number): PageRuns {
@@ -285,7 +289,7 @@ export async function loadSnapshotStream(
           throw fail(file, rec, "pid", `VMA of pid ${v.pid} outside its process record (current ${pid})`);
         const start = num(v.start);
         const end = num(v.end);
-        if (start % 4096 !== 0 || end % 4096 !== 0 || end <= start)
+        if (start % PAGE_SIZE !== 0 || end % PAGE_SIZE !== 0 || end <= start)
           throw fail(file, rec, "end", `${v.start}-${v.end} is not a page-aligned range`);
         const prev = snap.vmas(pid).at(-1);
         if (prev && start < prev.end)
@@ -326,8 +330,8 @@ export async function loadSnapshotStream(
         for (let i = 0; i < n; i++) {
           const va = num(r.va[i]);
           const prevEnd =
-            runs.count > 0 ? runs.va[runs.count - 1] + runs.npages[runs.count - 1] * 4096 : runs.vaStart;
-          if (va % 4096 !== 0 || va < prevEnd || va + r.npages[i] * 4096 > runs.vaEnd)
+            runs.count > 0 ? runs.va[runs.count - 1] + runs.npages[runs.count - 1] * PAGE_SIZE : runs.vaStart;
+          if (va % PAGE_SIZE !== 0 || va < prevEnd || va + r.npages[i] * PAGE_SIZE > runs.vaEnd)
             throw fail(
               file,
               rec,

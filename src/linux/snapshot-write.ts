@@ -7,7 +7,7 @@
 import { once } from "node:events";
 import { finished } from "node:stream/promises";
 import { createGzip, type Gzip } from "node:zlib";
-import { hex } from "../core/index.js";
+import { hex, PAGE_SIZE } from "../core/index.js";
 import { AtomicFile } from "./atomic-file.js";
 import type { ReaderOptions } from "./io.js";
 import { walkIomem } from "./iomem.js";
@@ -324,7 +324,7 @@ async function writeVma(
   fit: SnapshotFit,
   result: CaptureResult,
 ): Promise<void> {
-  const total = (v.end - v.start) / 4096;
+  const total = (v.end - v.start) / PAGE_SIZE;
   const base = {
     type: "vma",
     pid,
@@ -351,7 +351,7 @@ async function writeVma(
   if (v.rss === 0 && v.hugetlb === 0) {
     // Nothing resident: no pagemap read needed (the whole VMA is swapped or never touched). A
     // hugetlb VMA always shows Rss 0 (smaps counts its pages as Shared/Private_Hugetlb), so it is read.
-    const swapped = Math.min(total, Math.floor(v.swap / 4096));
+    const swapped = Math.min(total, Math.floor(v.swap / PAGE_SIZE));
     await sink.write({
       ...base,
       pages: { present: 0, swapped, unmapped: total - swapped, hidden: 0 },
