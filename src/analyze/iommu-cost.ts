@@ -346,6 +346,12 @@ function countTables(
   bytes: number,
   last: Float64Array,
 ): number {
+  // Inside the window of the last level-`level` table: every level above holds that window too
+  // (the IOVA only grows and each level's window contains the ones below it, so a leaf of a
+  // higher level between the two would have left the window), so no table is new: two divisions
+  // instead of a pass over the levels, for most leaves.
+  const w = Math.floor(iova / g.cover[level]);
+  if (w === last[level] && Math.floor((iova + bytes - 1) / g.cover[level]) === w) return 0;
   let added = 0;
   for (let k = level; k <= g.levels; k++) {
     const cover = g.cover[k];
