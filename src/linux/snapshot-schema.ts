@@ -16,6 +16,7 @@
  * keys (including `__proto__` and `constructor`) are rejected, sizes are bounded.
  */
 import { z } from "zod";
+import { PAGE_SIZE } from "../core/index.js";
 
 /** Format name in the header. */
 export const SNAPSHOT_FORMAT = "phyr-snapshot";
@@ -99,7 +100,7 @@ export const headerRecord = z.strictObject({
     release: str(L.release),
     version: str(L.version),
     hostname: str(L.hostname),
-    pageSize: z.literal(4096),
+    pageSize: z.literal(PAGE_SIZE),
   }),
   anonymized: z.boolean(),
   access,
