@@ -109,7 +109,7 @@ export function addPagemapWords(
     const v = vpn + i;
     if (pfn >= MAX_PFN) {
       runs.count = count;
-      throw new ParseError(path, 0, `entry for ${hex(v * 4096)} has frame ${hex(pfn)} at or above 2^40`);
+      throw new ParseError(path, 0, `entry for ${hex(v * PAGE_SIZE)} has frame ${hex(pfn)} at or above 2^40`);
     }
     // Fast path: same high half, low half stepping by one (zero for hidden frames).
     const step = pfn === 0 ? 0 : 1;
@@ -215,7 +215,7 @@ export function readPagemapRuns(
         throw new ParseError(
           path,
           0,
-          `file ends at byte ${hex(vpn * 8 + got)}, before the entry for ${hex((vpn + Math.floor(got / 8)) * 4096)} (truncated or odd length)`,
+          `file ends at byte ${hex(vpn * 8 + got)}, before the entry for ${hex((vpn + Math.floor(got / 8)) * PAGE_SIZE)} (truncated or odd length)`,
         );
       }
       addPagemapWords(runs, words, n, vpn, path);
