@@ -60,6 +60,17 @@ export class IommufdIoas {
     return this.tree.length;
   }
 
+  /** iopt_check_iova()'s -EEXIST (drivers/iommu/iommufd/io_pagetable.c): a fixed IOVA range must not overlap a mapped area. O(log n). */
+  private checkNoOverlap(iova: number, size: number): void {
+    const tree = this.tree;
+    if (tree.findOverlap(iova, iova + size)) {
+      throw new VfioError(
+        "EEXIST",
+        `Cannot map iova ${hex(iova)}+${hex(size)}: overlaps area ${hex(tree.foundStart)}+${hex(tree.foundEnd - tree.foundStart)}`,
+      );
+    }
+  }
+
   /**
    * IOMMU_IOAS_MAP with a fixed IOVA. Kernel path: O(pages) page-array fills and O(batch entries)
    * iommu_map calls; design path: one range pin, O(entries + leaves). Plus an O(log n) overlap lookup.
@@ -69,12 +80,7 @@ export class IommufdIoas {
   map(va: number, iova: number, size: number, opts: { write?: boolean } = {}): VfioMapStats {
     checkMapArgs(va, iova, size);
     const tree = this.tree;
-    if (tree.findOverlap(iova, iova + size)) {
-      throw new VfioError(
-        "EEXIST",
-        `Cannot map iova ${hex(iova)}+${hex(size)}: overlaps area ${hex(tree.foundStart)}+${hex(tree.foundEnd - tree.foundStart)}`,
-      );
-    }
+    this.checkNoOverlap(iova, size);
     const write = opts.write ?? true;
     if (this.pinPath === "kernel") {
       const { stats, runs } = iommufdPinMap(this.mm, this.domain, va, iova, size, write);
@@ -101,12 +107,7 @@ export class IommufdIoas {
   ): VfioMapStats {
     checkMapArgs(start, iova, size);
     const tree = this.tree;
-    if (tree.findOverlap(iova, iova + size)) {
-      throw new VfioError(
-        "EEXIST",
-        `Cannot map iova ${hex(iova)}+${hex(size)}: overlaps area ${hex(tree.foundStart)}+${hex(tree.foundEnd - tree.foundStart)}`,
-      );
-    }
+    this.checkNoOverlap(iova, size);
     const write = opts.write ?? true;
     if (this.pinPath === "kernel") {
       const { stats, runs } = iommufdPinMapFile(this.mm, this.domain, file, start, iova, size, write);
