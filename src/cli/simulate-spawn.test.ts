@@ -9,11 +9,11 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { GiB } from "../../test/kit/index.js";
 import { planScenario } from "../scenarios/index.js";
 
 const BIN = resolve(import.meta.dirname, "../../dist/src/cli/main.js");
 const skip = !existsSync(BIN) && !process.env.CI;
-const GiB = 2 ** 30;
 
 function phyr(args: string[], timeout = 120_000) {
   const t0 = performance.now();

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fcRuns } from "../../test/kit/index.js";
+import { fcRuns, GiB } from "../../test/kit/index.js";
 import { DmaApiError, IommuFault, VFIO_BATCH_MAX_CAPACITY } from "../core/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory, memoryDigest } from "../mem/index.js";
@@ -19,7 +19,6 @@ import { dmaMap } from "./map.js";
 import { DmaSystem } from "./system.js";
 import { dmaUnmap } from "./unmap.js";
 
-const GiB = 2 ** 30;
 const P = 4096;
 
 function sys(): DmaSystem {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fcRuns } from "../../test/kit/index.js";
+import { fcRuns, GiB, MiB } from "../../test/kit/index.js";
 import { DmaApiError, IommuFault, SwiotlbFull } from "../core/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory, memoryDigest } from "../mem/index.js";
@@ -12,9 +12,6 @@ import { dmaMap } from "./map.js";
 import { SwiotlbPool } from "./swiotlb.js";
 import { DmaSystem } from "./system.js";
 import { dmaSyncForCpu, dmaSyncForDevice, dmaUnmap } from "./unmap.js";
-
-const GiB = 2 ** 30;
-const MiB = 2 ** 20;
 
 /** A small machine: 1 GiB below 4 GiB and 1 GiB at 4 GiB; swiotlb 1 MiB at 16 MiB. */
 function machine(opts: { swiotlb?: boolean; debug?: boolean } = {}): DmaSystem {

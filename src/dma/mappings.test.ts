@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fcRuns } from "../../test/kit/index.js";
+import { fcRuns, GiB } from "../../test/kit/index.js";
 import { DmaApiError } from "../core/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
@@ -20,8 +20,6 @@ import { DeviceMappings, type MapRecord } from "./mappings.js";
 import { dmaMapPhys, dmaUnmapPhys } from "./phys.js";
 import { DmaSystem } from "./system.js";
 import { dmaUnmap } from "./unmap.js";
-
-const GiB = 2 ** 30;
 
 function sys(): DmaSystem {
   return new DmaSystem({ memory: new MachineMemory({ nodes: [{ start: 0, size: 2 * GiB }] }) });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fcRuns } from "../../test/kit/index.js";
+import { fcRuns, GiB, MiB } from "../../test/kit/index.js";
 import { DmaApiError, IommuFault, MemError, P2pNotSupported } from "../core/index.js";
 import { IommuDomain, IommuProt } from "../iommu/index.js";
 import { MachineMemory, memoryDigest } from "../mem/index.js";
@@ -15,8 +15,6 @@ import { p2pPortFor } from "./p2p-port.js";
 import { DmaSystem } from "./system.js";
 import { dmaUnmap } from "./unmap.js";
 
-const MiB = 2 ** 20;
-const GiB = 2 ** 30;
 /** Host bridge 0's bus offset: bus address = CPU address + 2^40. */
 const BUS_OFFSET = 2 ** 40;
 /** Where the GPU's DEVICE_PRIVATE memory sits in the physical map (no RAM there). */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { GiB } from "../../test/kit/index.js";
 import { DmaApiError, IommuFault } from "../core/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
@@ -10,8 +11,6 @@ import { dmaMap } from "./map.js";
 import { dmaMapPhys, dmaUnmapPhys } from "./phys.js";
 import { DmaSystem } from "./system.js";
 import { dmaUnmap } from "./unmap.js";
-
-const GiB = 2 ** 30;
 
 function sys(size = 2 * GiB): DmaSystem {
   return new DmaSystem({ memory: new MachineMemory({ nodes: [{ start: 0, size }] }) });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fcRuns } from "../../test/kit/index.js";
+import { fcRuns, GiB } from "../../test/kit/index.js";
 import { hotAddMemory, hotRemoveMemory, MachineMemory } from "../mem/index.js";
 import { PhyrList } from "../phyr/index.js";
 import { dmaMap } from "./map.js";
@@ -8,7 +8,6 @@ import { identityPass } from "./plan.js";
 import { DmaSystem, RangeClass } from "./system.js";
 import { dmaUnmap } from "./unmap.js";
 
-const GiB = 2 ** 30;
 const SEC = 2 ** 27;
 /** Two 1 GiB nodes 512 GiB apart: their sections share the classify cache's slots (nr mod 4096). */
 const BASES = [GiB, GiB + 512 * GiB];

@@ -1,9 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { GiB, MiB } from "../../test/kit/index.js";
 import { MemError } from "../core/index.js";
 import { ageMemory, FolioFlag, MAX_ORDER, MachineMemory, MigrateType, Zone } from "./index.js";
-
-const MiB = 2 ** 20;
-const GiB = 2 ** 30;
 
 describe("sparse per-frame state", () => {
   it("a 512 GiB machine costs no per-frame memory until a folio is placed", () => {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { MiB } from "../../test/kit/index.js";
 import { FolioFlag, MachineMemory, Zone } from "./index.js";
-
-const MiB = 2 ** 20;
 
 /** A small machine with a few live folios of each kind the checker looks at. */
 function setup() {

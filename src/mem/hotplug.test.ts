@@ -1,9 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { GiB, MiB } from "../../test/kit/index.js";
 import { MemError } from "../core/index.js";
 import { FolioFlag, hotAddMemory, hotRemoveMemory, MachineMemory } from "./index.js";
-
-const MiB = 2 ** 20;
-const GiB = 2 ** 30;
 
 describe("pfn_valid per subsection (mm/sparse.c)", () => {
   it("covers a pgmap's subsections and a hot-added section, and nothing beside them", () => {

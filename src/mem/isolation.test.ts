@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fcRuns } from "../../test/kit/index.js";
+import { fcRuns, GiB, MiB } from "../../test/kit/index.js";
 import { MemError } from "../core/index.js";
 import {
   folioIsLongtermPinnable,
@@ -10,9 +10,6 @@ import {
 } from "./isolation.js";
 import { MachineMemory } from "./memory.js";
 import { MigrateType, Zone } from "./types.js";
-
-const MiB = 2 ** 20;
-const GiB = 2 ** 30;
 
 describe("pageblock isolation (mm/page_isolation.c start_isolate_page_range)", () => {
   it("marks the blocks MIGRATE_ISOLATE, keeps new allocations out, and undo gives the frames back", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { MemError, SZ_1G } from "../core/index.js";
+import { GiB, MiB } from "../../test/kit/index.js";
+import { MemError } from "../core/index.js";
 import {
   FolioFlag,
   GUP_PIN_COUNTING_BIAS,
@@ -10,9 +11,6 @@ import {
   PGMAP_TYPES,
   Zone,
 } from "./index.js";
-
-const MiB = 2 ** 20;
-const GiB = SZ_1G;
 
 describe("MachineMemory layout", () => {
   const mem = new MachineMemory({

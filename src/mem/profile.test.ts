@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { GiB } from "../../test/kit/index.js";
 import { MemError } from "../core/index.js";
 import { hotAddMemory } from "./hotplug.js";
 import { MachineMemory } from "./memory.js";
-
-const GiB = 2 ** 30;
 
 describe("architecture profile without ZONE_DEVICE (zoneDevice: false, as s390)", () => {
   it("refuses pgmaps and memory hot-add with typed errors, state unchanged", () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { MiB } from "../../test/kit/index.js";
 import { MachineMemory } from "../mem/index.js";
 import { AddressSpace, PteFlag, ptePfn } from "./index.js";
 
-const MiB = 2 ** 20;
 const BAR = 0x380000000;
 
 function setup() {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { GiB, MiB } from "../../test/kit/index.js";
 import { type MemError, PinFailed } from "../core/index.js";
 import { FolioFlag, MachineMemory } from "../mem/index.js";
 import {
@@ -13,8 +14,6 @@ import {
   unpinPhyrs,
 } from "./index.js";
 
-const MiB = 2 ** 20;
-const GiB = 2 ** 30;
 const BASE = 2 ** 40; // 1 GiB aligned
 const BAR = 0x380000000; // 14 GiB: 1 GiB aligned
 

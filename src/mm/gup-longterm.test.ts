@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { GiB, MiB } from "../../test/kit/index.js";
 import { PinFailed, SZ_2M } from "../core/index.js";
 import {
   GUP_PIN_COUNTING_BIAS,
@@ -18,9 +19,6 @@ import {
   unpinUserPageRange,
   unpinUserPages,
 } from "./index.js";
-
-const MiB = 2 ** 20;
-const GiB = 2 ** 30;
 
 function check(mem: MachineMemory, mm: AddressSpace): void {
   mem.checkValid();

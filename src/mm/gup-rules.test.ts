@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { GiB, MiB } from "../../test/kit/index.js";
 import { PinFailed, SZ_2M } from "../core/index.js";
 import { GUP_PIN_COUNTING_BIAS, MachineMemory, type PgmapType, Zone } from "../mem/index.js";
 import { PhyrFlag } from "../phyr/index.js";
 import { AddressSpace, pinUserPages, pinUserRange, ptePfn, unpinPhyrs } from "./index.js";
 
-const MiB = 2 ** 20;
-const GiB = 2 ** 30;
 const DEV = 64 * GiB; // where the test pgmaps live
 
 function check(mem: MachineMemory, mm: AddressSpace): void {

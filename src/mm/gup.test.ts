@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { MemError, PinFailed, SZ_1G, SZ_2M } from "../core/index.js";
+import { GiB, MiB } from "../../test/kit/index.js";
+import { MemError, PinFailed, SZ_2M } from "../core/index.js";
 import {
   ageMemory,
   GUP_PIN_COUNTING_BIAS,
@@ -9,9 +10,6 @@ import {
 } from "../mem/index.js";
 import { PhyrFlag, PhyrList } from "../phyr/index.js";
 import { AddressSpace, pinUserPages, pinUserRange, ptePfn, unpinPhyrs, unpinUserPages } from "./index.js";
-
-const GiB = SZ_1G;
-const MiB = 2 ** 20;
 
 function machine(extra: Partial<ConstructorParameters<typeof MachineMemory>[0]> = {}): MachineMemory {
   return new MachineMemory({ nodes: [{ start: 0, size: 2 * GiB }], seed: 7, ...extra });

@@ -1,13 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { GiB, MiB } from "../../test/kit/index.js";
 import { PinFailed } from "../core/index.js";
 import { MachineMemory, Zone } from "../mem/index.js";
 import { MappedFile } from "./file.js";
 import { memfdPinFolios, pinFileRange } from "./memfd.js";
 import { AddressSpace } from "./mm.js";
 import { unpinPhyrs, unpinUserPageRange } from "./unpin.js";
-
-const MiB = 2 ** 20;
-const GiB = 2 ** 30;
 
 describe("memfd_pin_folios (mm/gup.c): one FOLL_PIN per folio, long-term migration first", () => {
   it("a hugetlb memfd: one pin per 2 MiB folio, offset inside the first folio", () => {

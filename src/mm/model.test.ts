@@ -1,12 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fcRuns } from "../../test/kit/index.js";
+import { fcRuns, MiB } from "../../test/kit/index.js";
 import { MemError, PinFailed, SZ_2M } from "../core/index.js";
 import { FolioFlag, hotAddMemory, hotRemoveMemory, MachineMemory } from "../mem/index.js";
 import { PhyrFlag, type PhyrList } from "../phyr/index.js";
 import { AddressSpace, MappedFile, PteFlag, pinUserRange, pteFlags, ptePfn, unpinPhyrs } from "./index.js";
 
-const MiB = 2 ** 20;
 const SEC = 128 * MiB;
 
 type Op =

@@ -1,12 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fcRuns } from "../../test/kit/index.js";
+import { fcRuns, MiB } from "../../test/kit/index.js";
 import { PinFailed } from "../core/index.js";
 import { ageMemory, FolioFlag, MachineMemory } from "../mem/index.js";
 import { PhyrFlag, PhyrList } from "../phyr/index.js";
 import { AddressSpace, pinUserRange, unpinPhyrs } from "./index.js";
 
-const MiB = 2 ** 20;
 const PAGES = 2048; // an 8 MiB VMA: THPs where the buddy allocator has them, 4 KiB pages elsewhere
 
 describe("unpinPhyrs agrees with a page-by-page model", () => {

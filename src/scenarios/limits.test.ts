@@ -1,10 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { GiB, TiB } from "../../test/kit/index.js";
 import { planScenario, scenarioLimits } from "./limits.js";
 import { runScenario, SCENARIOS } from "./run.js";
 import { ScenarioSizeError } from "./types.js";
-
-const GiB = 2 ** 30;
-const TiB = 2 ** 40;
 
 describe("scenario limits", () => {
   it("every scenario has limits, and its default size is the size a run without one uses", () => {

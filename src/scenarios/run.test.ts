@@ -1,7 +1,6 @@
 import { describe, expect, test } from "vitest";
+import { GiB } from "../../test/kit/index.js";
 import { runScenario, SCENARIOS } from "./run.js";
-
-const GiB = 2 ** 30;
 
 describe("named scenarios run at a small size and return plain data", () => {
   test("names are stable kebab-case with one-line descriptions", () => {

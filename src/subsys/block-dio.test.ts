@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { MiB } from "../../test/kit/index.js";
 import { IommuFault, Rng } from "../core/index.js";
 import { type AddressSpace, ptePfn } from "../mm/index.js";
 import { blkCanDmaMapIova, nvmeDirectIo } from "./block-dio.js";
@@ -6,8 +7,6 @@ import { DEFAULT_QUEUE_LIMITS, NVME_QUEUE_LIMITS } from "./block-limits.js";
 import { BlockError } from "./errors.js";
 import { NvmeController } from "./nvme-dev.js";
 import { addDevice, buildTestbed, type Testbed } from "./testbed.js";
-
-const MiB = 2 ** 20;
 
 function setup(o: { iommu?: boolean; forceSwiotlb?: boolean; sgl?: boolean; thp?: "never" | "always" }) {
   const m = buildTestbed({ seed: 5, ramBytes: 256 * MiB, thp: o.thp ?? "always" });

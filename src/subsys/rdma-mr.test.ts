@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { MiB } from "../../test/kit/index.js";
 import { PinFailed } from "../core/index.js";
 import { DmaDebug, DmaSystem } from "../dma/index.js";
 import { MachineMemory } from "../mem/index.js";
@@ -6,8 +7,6 @@ import { AddressSpace } from "../mm/index.js";
 import { ibDeregMr, ibRegUserMr } from "./rdma-mr.js";
 import { PGSZ_4K_2M_1G } from "./rdma-pgsz.js";
 import { addDevice, buildTestbed } from "./testbed.js";
-
-const MiB = 2 ** 20;
 
 describe("ibRegUserMr", () => {
   test("a THP-backed buffer registers with 2 MiB pages through dma-direct", () => {

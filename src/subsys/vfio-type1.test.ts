@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { GiB, MiB } from "../../test/kit/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
 import { AddressSpace, MappedFile } from "../mm/index.js";
@@ -9,8 +10,6 @@ import { IommufdIoas } from "./iommufd.js";
 import { IOMMUFD_BATCH_MAX, IOMMUFD_UPAGES_MAX } from "./iommufd-pages.js";
 import { VfioType1Container } from "./vfio.js";
 
-const GiB = 2 ** 30;
-const MiB = 2 ** 20;
 const P = 4096;
 const BAR = 0x380000000000;
 

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { GiB, MiB } from "../../test/kit/index.js";
 import { IommuDomain, IommuProt } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
 import { AddressSpace, pinUserRange, unpinPhyrs } from "../mm/index.js";
@@ -6,8 +7,6 @@ import { VfioError } from "./errors.js";
 import { IommufdIoas } from "./iommufd.js";
 import { VFIO_DMA_ENTRY_LIMIT, VfioType1Container } from "./vfio.js";
 
-const GiB = 2 ** 30;
-const MiB = 2 ** 20;
 const GUEST_IOVA = 0x100000000;
 const P = 4096;
 const BAR = 0x380000000000;
