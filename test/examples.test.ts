@@ -7,10 +7,11 @@
  * that doc would.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
+import { tsFiles } from "./kit/files.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -18,17 +19,6 @@ interface Example {
   file: string;
   line: number;
   code: string[];
-}
-
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (name === "fixtures") continue;
-    if (statSync(p).isDirectory()) out.push(...sources(p));
-    else if (name.endsWith(".ts") && !name.endsWith(".test.ts")) out.push(p);
-  }
-  return out;
 }
 
 /** The @example blocks of one source file, comment markers and fences removed. */
@@ -95,7 +85,7 @@ const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (
   ...args: string[]
 ) => (...values: unknown[]) => Promise<void>;
 
-const examples = sources(join(ROOT, "src")).flatMap(examplesOf);
+const examples = tsFiles(join(ROOT, "src"), { tests: false }).flatMap(examplesOf);
 
 describe("@example blocks", () => {
   it("the main entry points carry examples", () => {

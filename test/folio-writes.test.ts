@@ -10,10 +10,11 @@
  * `new FolioTable(...)` in the same file. Limits: comments and string literals are stripped first;
  * an alias passed through a function parameter or a destructured column is not followed.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FolioTable } from "../src/mem/folios.js";
+import { codeOnly, tsFiles } from "./kit/files.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -21,25 +22,6 @@ const ROOT = resolve(import.meta.dirname, "..");
 const COLUMNS = Object.entries(new FolioTable())
   .filter(([, v]) => ArrayBuffer.isView(v))
   .map(([k]) => k);
-
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (name === "fixtures" || name === "node_modules" || name.startsWith(".")) continue;
-    if (statSync(p).isDirectory()) out.push(...tsFiles(p));
-    else if (name.endsWith(".ts") && !name.endsWith(".d.ts")) out.push(p);
-  }
-  return out;
-}
-
-/** The text with comments and string / template literals blanked (block comments keep their lines). */
-function code(text: string): string {
-  return text
-    .replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, " "))
-    .replace(/(^|[^:\\])\/\/.*$/gm, "$1")
-    .replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`/g, '""');
-}
 
 /** Names that hold a FolioTable in this file: `folios` and locals bound to `x.folios` or a new table. */
 function receivers(src: string): string[] {
@@ -55,7 +37,7 @@ function offenders(files: { path: string; text: string }[]): string[] {
   const bad: string[] = [];
   const col = COLUMNS.join("|");
   for (const f of files) {
-    const src = code(f.text);
+    const src = codeOnly(f.text);
     const recv = receivers(src).join("|");
     const ref = String.raw`(?<![\w$])(?:${recv})\??\.(?:${col})`;
     const write = new RegExp(

@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { describe, expect, it } from "vitest";
+import { tsFiles } from "./kit/files.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -31,17 +32,6 @@ const LAYERS = [
   "cli",
 ] as const;
 
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (name === "fixtures" || name === "node_modules" || name.startsWith(".")) continue;
-    if (statSync(p).isDirectory()) out.push(...tsFiles(p));
-    else if (name.endsWith(".ts") && !name.endsWith(".test.ts") && !name.endsWith(".d.ts")) out.push(p);
-  }
-  return out;
-}
-
 /** The layer of a file under src/, or "root" for src/index.ts and src/node.ts (the entry points). */
 function layerOf(file: string): string {
   const rel = relative(join(ROOT, "src"), file).split(sep);
@@ -60,7 +50,7 @@ function imports(text: string): string[] {
 function upwardImports(): string[] {
   const rank = new Map<string, number>(LAYERS.map((l, i) => [l, i]));
   const bad: string[] = [];
-  for (const file of tsFiles(join(ROOT, "src"))) {
+  for (const file of tsFiles(join(ROOT, "src"), { tests: false })) {
     const from = layerOf(file);
     if (from === "root") continue;
     const fromRank = rank.get(from);
@@ -96,7 +86,7 @@ function nodeImports(text: string): string[] {
 function nodeImportsBelowLinux(): string[] {
   const below = new Set<string>(LAYERS.slice(0, LAYERS.indexOf("linux")));
   const bad: string[] = [];
-  for (const file of tsFiles(join(ROOT, "src"))) {
+  for (const file of tsFiles(join(ROOT, "src"), { tests: false })) {
     if (!below.has(layerOf(file))) continue;
     for (const spec of nodeImports(readFileSync(file, "utf8")))
       bad.push(`${relative(ROOT, file)} -> ${spec}`);

@@ -7,30 +7,12 @@
  * Limits of the scan: comments and string literals are stripped first; a name declared in two
  * files counts as declared in each (a cross-file use of a shared name is not caught).
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { codeOnly, tsFiles } from "./kit/files.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
-
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (name === "fixtures" || name === "node_modules" || name.startsWith(".")) continue;
-    if (statSync(p).isDirectory()) out.push(...tsFiles(p));
-    else if (name.endsWith(".ts") && !name.endsWith(".d.ts")) out.push(p);
-  }
-  return out;
-}
-
-/** The text with comments and string / template literals blanked (so prose naming `a._b` is ignored). */
-function code(text: string): string {
-  return text
-    .replace(/\/\*[\s\S]*?\*\//g, " ")
-    .replace(/(^|[^:\\])\/\/.*$/gm, "$1")
-    .replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`/g, '""');
-}
 
 /** `_`-prefixed members a file declares: fields, methods, accessors (`_x(`, `_x =`, `_x:`, `get _x`). */
 function declared(src: string): Set<string> {
@@ -53,7 +35,7 @@ function used(src: string): Set<string> {
 function offenders(files: { path: string; text: string }[]): string[] {
   const bad: string[] = [];
   for (const f of files) {
-    const src = code(f.text);
+    const src = codeOnly(f.text);
     const own = declared(src);
     for (const name of used(src)) if (!own.has(name)) bad.push(`${f.path}: ._${name.slice(1)}`);
   }
