@@ -7,15 +7,15 @@
 import { once } from "node:events";
 import { finished } from "node:stream/promises";
 import { createGzip, type Gzip } from "node:zlib";
-import { hex, PAGE_SIZE } from "../core/index.js";
+import { hex } from "../core/index.js";
 import { AtomicFile } from "./atomic-file.js";
 import type { ReaderOptions } from "./io.js";
 import { walkIomem } from "./iomem.js";
+import { type ProcessReader, readProcessesHere, type VmaRead } from "./capture-read.js";
 import type { VmaStats } from "./maps.js";
 import { cutString, SnapshotFit } from "./snapshot-fit.js";
 import {
   SNAPSHOT_LIMITS as L,
-  RUNS_PER_RECORD,
   SNAPSHOT_FORMAT,
   SNAPSHOT_VERSION,
 } from "./snapshot-schema.js";
@@ -154,12 +154,35 @@ class LineSink {
     this.pendingBytes += n;
     if (this.pendingBytes >= FLUSH_BYTES) await this.flush();
   }
+  /**
+   * Writes `records` ready lines (each ending in a newline), as {@link write} would have written
+   * them. O(bytes).
+   */
+  async writeLines(text: string | Uint8Array, records: number): Promise<void> {
+    if (this.error) throw this.error;
+    this.records += records;
+    if (typeof text === "string") {
+      const n = Buffer.byteLength(text);
+      this.bytes += n;
+      this.pending.push(text);
+      this.pendingBytes += n;
+      if (this.pendingBytes >= FLUSH_BYTES) await this.flush();
+      return;
+    }
+    this.bytes += text.byteLength;
+    await this.flush();
+    await this.put(text);
+  }
   private async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
     const text = this.pending.join("");
     this.pending = [];
     this.pendingBytes = 0;
-    if (!this.gz) this.file.write(text);
-    else if (!this.gz.write(text)) await once(this.gz, "drain");
+    await this.put(text);
+  }
+  private async put(data: string | Uint8Array): Promise<void> {
+    if (!this.gz) this.file.write(data);
+    else if (!this.gz.write(data)) await once(this.gz, "drain");
   }
   /** Writes what is pending and makes the file visible, whole (fsync + rename). Rethrows the first error. */
   async close(): Promise<void> {
@@ -190,7 +213,18 @@ class LineSink {
  * @throws Node errno errors when the output cannot be written; ParseError from the readers for
  *   malformed machine-wide files (iomem, PCI)
  */
-export async function capture(opts: CaptureOptions): Promise<CaptureResult> {
+export function capture(opts: CaptureOptions): Promise<CaptureResult> {
+  return captureWith(opts);
+}
+
+/**
+ * {@link capture} with the processes read by `reader` (worker threads: src/cli/capture-workers.ts);
+ * everything that depends on order (anonymized names, truncation counts, record order, the file)
+ * stays on this thread, so the file is the one {@link capture} writes. O(pages read); memory
+ * O(largest VMA's runs) on this thread, plus what the reader holds.
+ * @param reader reads the processes, in the order given (default: in this thread, lazily).
+ */
+export async function captureWith(opts: CaptureOptions, reader?: ProcessReader): Promise<CaptureResult> {
   const src = opts.source ?? liveSource(opts);
   const anon = opts.anonymize ? new Anonymizer() : undefined;
   const sink = opts.gzip === true ? LineSink.gzip(opts.out) : new LineSink(opts.out);
@@ -262,39 +296,49 @@ export async function capture(opts: CaptureOptions): Promise<CaptureResult> {
       opts.pids === undefined || opts.pids === "all"
         ? all
         : all.filter((p) => (opts.pids as readonly number[]).includes(p.pid));
-    for (let i = 0; i < wanted.length; i++) {
-      const p = wanted[i];
-      const skip = (reason: string) => {
-        result.skippedProcesses++;
-        if (result.skipped.length < SKIPPED_KEPT) {
-          result.skipped.push({
-            pid: p.pid,
-            // Shortened like the file's names, but not counted: this list is not in the file.
-            comm: cutString(anon ? anon.name(p.comm) : p.comm, L.comm),
-            reason,
-          });
+    // Read in this order (by this thread or by workers), written in the same order.
+    const reads = (reader ?? readProcessesHere(src))(
+      wanted.filter((p) => p.pid <= L.pid).map((p) => p.pid),
+    );
+    try {
+      for (let i = 0; i < wanted.length; i++) {
+        const p = wanted[i];
+        const skip = (reason: string) => {
+          result.skippedProcesses++;
+          if (result.skipped.length < SKIPPED_KEPT) {
+            result.skipped.push({
+              pid: p.pid,
+              // Shortened like the file's names, but not counted: this list is not in the file.
+              comm: cutString(anon ? anon.name(p.comm) : p.comm, L.comm),
+              reason,
+            });
+          }
+        };
+        if (p.pid > L.pid) {
+          skip(`pid above the format's limit ${L.pid}`);
+          continue;
         }
-      };
-      if (p.pid > L.pid) {
-        skip(`pid above the format's limit ${L.pid}`);
-        continue;
+        const next = await reads.next();
+        if (next.done || next.value.pid !== p.pid)
+          throw new Error(`capture: the reader gave ${next.done ? "no process" : `pid ${next.value.pid}`} for pid ${p.pid}`);
+        const read = next.value;
+        if ("error" in read) {
+          skip(skipReason(read.error));
+          continue;
+        }
+        await sink.write({
+          type: "process",
+          pid: p.pid,
+          comm: fit.str(anon ? anon.name(p.comm) : p.comm, L.comm),
+          cmdline: fit.str(anon ? anon.name(p.comm) : p.cmdline, L.cmdline),
+        });
+        result.processes++;
+        let k = 0;
+        for (const r of read.reads) await writeVma(sink, p.pid, read.vmas[k++], r, anon, fit, result);
+        opts.onProgress?.(i + 1, wanted.length);
       }
-      let vmas: VmaStats[];
-      try {
-        vmas = src.vmas(p.pid);
-      } catch (e) {
-        skip(skipReason(e));
-        continue;
-      }
-      await sink.write({
-        type: "process",
-        pid: p.pid,
-        comm: fit.str(anon ? anon.name(p.comm) : p.comm, L.comm),
-        cmdline: fit.str(anon ? anon.name(p.comm) : p.cmdline, L.cmdline),
-      });
-      result.processes++;
-      for (const v of vmas) await writeVma(sink, src, p.pid, v, anon, fit, result);
-      opts.onProgress?.(i + 1, wanted.length);
+    } finally {
+      await reads.return?.();
     }
     result.records = sink.records;
     result.truncated = fit.truncated;
@@ -317,15 +361,15 @@ export async function capture(opts: CaptureOptions): Promise<CaptureResult> {
 
 async function writeVma(
   sink: LineSink,
-  src: MachineSource,
   pid: number,
   v: VmaStats,
+  r: VmaRead,
   anon: Anonymizer | undefined,
   fit: SnapshotFit,
   result: CaptureResult,
 ): Promise<void> {
-  const total = (v.end - v.start) / PAGE_SIZE;
-  const base = {
+  result.vmas++;
+  await sink.write({
     type: "vma",
     pid,
     start: hex(v.start),
@@ -346,60 +390,11 @@ async function writeVma(
     kernelPageSize: v.kernelPageSize,
     thpEligible: v.thpEligible,
     vmFlags: fit.vmFlags(v.vmFlags),
-  };
-  result.vmas++;
-  if (v.rss === 0 && v.hugetlb === 0) {
-    // Nothing resident: no pagemap read needed (the whole VMA is swapped or never touched). A
-    // hugetlb VMA always shows Rss 0 (smaps counts its pages as Shared/Private_Hugetlb), so it is read.
-    const swapped = Math.min(total, Math.floor(v.swap / PAGE_SIZE));
-    await sink.write({
-      ...base,
-      pages: { present: 0, swapped, unmapped: total - swapped, hidden: 0 },
-      runs: 0,
-    });
-    return;
-  }
-  let runs: ReturnType<MachineSource["runs"]>;
-  try {
-    runs = src.runs(pid, v.start, v.end);
-  } catch (e) {
-    result.vmaErrors++;
-    await sink.write({
-      ...base,
-      pages: { present: 0, swapped: 0, unmapped: total, hidden: 0 },
-      runs: 0,
-      error: fit.str(String((e as Error).message ?? e), L.message),
-    });
-    return;
-  }
-  await sink.write({
-    ...base,
-    pages: {
-      present: runs.presentPages,
-      swapped: runs.swappedPages,
-      unmapped: runs.unmappedPages,
-      hidden: runs.hiddenPages,
-    },
-    runs: runs.count,
+    pages: r.pages,
+    runs: r.runs,
+    ...(r.error === undefined ? {} : { error: fit.str(r.error, L.message) }),
   });
-  result.runs += runs.count;
-  for (let s = 0; s < runs.count; s += RUNS_PER_RECORD) {
-    const e = Math.min(runs.count, s + RUNS_PER_RECORD);
-    const va: string[] = [];
-    const pfn: string[] = [];
-    for (let i = s; i < e; i++) {
-      va.push(hex(runs.va[i]));
-      pfn.push(hex(runs.pfn[i]));
-    }
-    await sink.write({
-      type: "runs",
-      pid,
-      vma: hex(v.start),
-      va,
-      pfn,
-      npages: Array.from(runs.npages.subarray(s, e)),
-      flags: Array.from(runs.flags.subarray(s, e)),
-      kind: Array.from(runs.kind.subarray(s, e)),
-    });
-  }
+  if (r.error !== undefined) result.vmaErrors++;
+  result.runs += r.runs;
+  if (r.text !== undefined) await sink.writeLines(r.text, r.records);
 }
