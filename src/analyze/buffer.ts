@@ -8,7 +8,7 @@ import { FORMATS } from "../formats/index.js";
 import { mergeRdmaCosts, nvmeCost, rdmaCosts } from "./device-cost.js";
 import { iommuCosts } from "./iommu-cost.js";
 import type { BufferAnalysis, IommuCost } from "./output.js";
-import { encodeRunMap } from "./run-map.js";
+import { encodeMergedRuns } from "./run-map.js";
 import {
   checkRuns,
   countPages,
@@ -45,7 +45,7 @@ export function analyzeBuffer(input: BufferInput): BufferAnalysis {
     iommu: iommuCosts(runs),
     rdma: rdmaCosts(runs, list),
     nvme: nvmeCost(runs),
-    runMap: encodeRunMap(input.runs),
+    runMap: encodeMergedRuns(runs),
   };
 }
 

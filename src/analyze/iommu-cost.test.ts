@@ -358,3 +358,65 @@ describe("iommuCosts shares one layout per granule (property)", () => {
     );
   });
 });
+
+describe("congruentIovaBase picks what a Map-of-residues search picks (property vs naive)", () => {
+  /**
+   * Naive model of the design's placement: per large size, smallest first, a Map from residue to
+   * the bytes of whole s-aligned blocks, the first residue to take the strict lead wins, and only
+   * segments with the winning residue stay candidates.
+   */
+  const naive = (
+    segs: ReturnType<typeof runSegments>,
+    lay: ReturnType<typeof iommuDmaSgLayout>,
+    bitmap: number,
+    granule: number,
+    apertureBits: number,
+  ): number => {
+    const has = (s: number) => Math.floor(bitmap / s) % 2 === 1;
+    let largest = granule;
+    for (let s = granule; s <= lay.total && s <= bitmap; s *= 2) if (has(s)) largest = s;
+    const mod = (a: number, m: number) => ((a % m) + m) % m;
+    let cand = [...Array(lay.n).keys()].filter((i) => lay.iovaLen[i] > 0);
+    let residue = 0;
+    for (let s = granule * 2; s <= largest; s *= 2) {
+      if (!has(s)) continue;
+      const weight = new Map<number, number>();
+      let best = -1;
+      let bestWeight = 0;
+      for (const i of cand) {
+        const start = segs.phys[i] - (segs.phys[i] % granule);
+        const end = start + lay.iovaLen[i] - lay.pad[i];
+        const full = Math.floor(end / s) * s - Math.ceil(start / s) * s;
+        if (full <= 0) continue;
+        const r = mod(start - lay.iovaOff[i], s);
+        const w = (weight.get(r) ?? 0) + full;
+        weight.set(r, w);
+        if (w > bestWeight) {
+          bestWeight = w;
+          best = r;
+        }
+      }
+      if (best < 0) break;
+      residue = best;
+      cand = cand.filter((i) => mod(segs.phys[i] - (segs.phys[i] % granule) - lay.iovaOff[i], s) === best);
+    }
+    const base = kernelIovaBase(lay.total, granule, apertureBits);
+    return Math.max(0, base - largest) - (Math.max(0, base - largest) % largest) + residue;
+  };
+  it.each(["x86-4level", "amd-v1", "arm-lpae-16k", "arm-lpae-64k"] as const)("%s", (name) => {
+    const f = ioPgtableFormat(name);
+    const granule = 2 ** f.granuleShift;
+    // Frames in a small range so that large pages and shared residues occur.
+    fc.assert(
+      fc.property(gappedRunsArb(2 ** 19, 0, 30), fc.constantFrom(0xffff, 0xffffffff), (runs, mask) => {
+        const segs = runSegments(runs);
+        if (segs.n === 0) return;
+        const lay = iommuDmaSgLayout(segs, granule, mask);
+        expect(congruentIovaBase(segs, lay, f.pgsizeBitmap, granule, f.apertureBits)).toBe(
+          naive(segs, lay, f.pgsizeBitmap, granule, f.apertureBits),
+        );
+      }),
+      fcRuns(150),
+    );
+  });
+});

@@ -29,7 +29,7 @@
  * granule on such a kernel (the same 4K|2M|1G leaves and 4-level geometry as the x86 row).
  */
 
-import { alignDown, alignUp, KERNEL_MODEL, PAGE_SIZE } from "../core/index.js";
+import { alignDown, KERNEL_MODEL, PAGE_SIZE } from "../core/index.js";
 import {
   type IoPgtableFormat,
   type IoPgtableFormatName,
@@ -156,24 +156,32 @@ export function congruentIovaBase(
   let nc = 0;
   for (let i = 0; i < lay.n; i++) {
     if (lay.iovaLen[i] <= 0) continue;
-    const p = segs.phys[i] - (segs.phys[i] % granule);
+    const p = segs.phys[i] - mod(segs.phys[i], granule);
     cand[nc] = i;
     start[nc] = p;
     end[nc] = p + lay.iovaLen[i] - lay.pad[i];
     nc++;
   }
-  const weight = new Map<number, number>();
+  // Every candidate left is congruent modulo the previous size chosen (`step`), so its residue
+  // modulo s is residue + k x step with k < s / step: weights live in a typed array indexed by k
+  // (a Map of float keys cost most of this pass), with the same first-to-lead tie rule.
+  let step = granule;
+  let weight = new Float64Array(0);
   for (let s = granule * 2; s <= largest; s *= 2) {
     if (!pgsizeHas(bitmap, s)) continue;
-    weight.clear();
+    const slots = s / step;
+    if (weight.length < slots) weight = new Float64Array(slots);
+    else weight.fill(0, 0, slots);
     let best = -1;
     let bestWeight = 0;
     for (let c = 0; c < nc; c++) {
-      const full = Math.floor(end[c] / s) * s - alignUp(start[c], s);
+      const sc = start[c];
+      const full = Math.floor(end[c] / s) * s - Math.ceil(sc / s) * s;
       if (full <= 0) continue;
-      const r = mod(start[c] - lay.iovaOff[cand[c]], s);
-      const w = (weight.get(r) ?? 0) + full;
-      weight.set(r, w);
+      const r = mod(sc - lay.iovaOff[cand[c]], s);
+      const k = (r - residue) / step;
+      const w = weight[k] + full;
+      weight[k] = w;
       if (w > bestWeight) {
         bestWeight = w;
         best = r;
@@ -181,6 +189,7 @@ export function congruentIovaBase(
     }
     if (best < 0) break;
     residue = best;
+    step = s;
     let kept = 0;
     for (let c = 0; c < nc; c++) {
       if (mod(start[c] - lay.iovaOff[cand[c]], s) !== best) continue;
@@ -249,19 +258,26 @@ function layoutCost(
   let tables = 0;
   let topLevel = format.startLevels;
   const choice: PgsizeChoice = { pgsize: 0, count: 0 };
+  // The smallest supported size above the granule: a map call shorter than it is all granule
+  // leaves (iommu_pgsize: GENMASK(__fls(size), 0) leaves only the granule, and the next size's
+  // offset_end = offset + pgsize_next > size, so count = size >> granule's shift), one call of
+  // iommu_pgsize in the kernel and one bulk step here. Most map calls of fragmented memory.
+  const nextSize = nextPageSize(bitmap, granule);
+  const granuleBit = log2Pow2(granule);
+  const granuleLevel = levelOf[granuleBit];
   for (let m = 0; m < lay.nmaps; m++) {
     let iova = base + lay.mapOff[m];
-    let paddr = lay.mapPhys[m];
     let left = lay.mapLen[m];
+    if (left < nextSize) {
+      leaves[granuleBit] += left / granule;
+      tables += countTables(geo, granuleLevel, iova, left, lastWindow);
+      continue;
+    }
+    let paddr = lay.mapPhys[m];
     while (left > 0) {
-      if (left === granule) {
-        // iommu_pgsize of one granule: GENMASK(__fls(size), 0) leaves only the granule (the
-        // layout keeps iova and paddr granule aligned). Most map calls of fragmented memory.
-        choice.pgsize = granule;
-        choice.count = 1;
-      } else iommuPgsizeInto(bitmap, iova, paddr, left, choice);
+      iommuPgsizeInto(bitmap, iova, paddr, left, choice);
       const bytes = choice.pgsize * choice.count;
-      const bit = Math.log2(choice.pgsize);
+      const bit = log2Pow2(choice.pgsize);
       leaves[bit] += choice.count;
       const level = levelOf[bit];
       if (level > topLevel) topLevel = level;
@@ -295,9 +311,23 @@ function layoutCost(
   };
 }
 
-/** `a` modulo `m`, in [0, m). O(1). */
+/**
+ * `a` modulo the power of two `m`, in [0, m), for integers |a| < 2^53. O(1); a division by a
+ * power of two and a floor are exact in doubles, where `%` on values above 2^31 is a slow fmod.
+ */
 function mod(a: number, m: number): number {
-  return ((a % m) + m) % m;
+  return a - Math.floor(a / m) * m;
+}
+
+/** log2 of a power of two below 2^53 with clz32 (Math.log2 is a call into the C library). O(1). */
+function log2Pow2(x: number): number {
+  return x < 0x100000000 ? 31 - Math.clz32(x) : 63 - Math.clz32(x / 0x100000000);
+}
+
+/** The smallest size in `bitmap` above `granule`, or Infinity when there is none. O(bits). */
+function nextPageSize(bitmap: number, granule: number): number {
+  for (let s = granule * 2; s <= bitmap; s *= 2) if (pgsizeHas(bitmap, s)) return s;
+  return Number.POSITIVE_INFINITY;
 }
 
 /** The cost of no runs under one configuration and placement. O(1). */

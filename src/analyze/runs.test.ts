@@ -1,7 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { fcRuns } from "../../test/kit/index.js";
-import { checkRuns, countPages, mergeContiguousRuns, runHistogram, runsToList } from "./runs.js";
+import {
+  checkRuns,
+  countPages,
+  mergeContiguousRuns,
+  RUN_KIND_MIXED,
+  runHistogram,
+  runsToList,
+} from "./runs.js";
 import type { RunsInput } from "./types.js";
 
 const runsOf = (rows: [number, number, number][]): RunsInput => ({
@@ -131,8 +138,77 @@ describe("runs", () => {
     [runsOf([[0, 1, 0]]), /run 0 npages 0x0 is invalid/],
     [runsOf([[Number.NaN, 1, 1]]), /run 0 va NaN is invalid/],
     [{ count: 2, va: [0], pfn: [0], npages: [1] }, /runs count 2 is invalid/],
+    [runsOf([[0, 1.5, 1]]), /run 0 pfn 1.5 is invalid/],
+    [runsOf([[0, 1, 2.5]]), /run 0 npages 2.5 is invalid/],
+    [runsOf([[2 ** 52, 1, 1]]), /run 0 va 0x10000000000000 is invalid: expected an integer below 2\^52/],
+    [runsOf([[0, 2 ** 40 - 1, 2]]), /run 0 pfn 0xffffffffff\+2 pages is invalid: beyond 2\^52/],
+    [runsOf([[0, 1, Number.POSITIVE_INFINITY]]), /run 0 npages Infinity is invalid/],
+    [runsOf([[0, -1, 1]]), /run 0 pfn -1 is invalid/],
   ])("checkRuns rejects malformed runs with a RangeError naming the value (%#)", (r, msg) => {
     expect(() => checkRuns(r)).toThrow(RangeError);
     expect(() => checkRuns(r)).toThrow(msg);
+  });
+
+  it("checkRuns accepts exactly the runs a per-field check accepts (property vs naive)", () => {
+    /** Naive model: every rule checked field by field. */
+    const valid = (r: RunsInput): boolean => {
+      let end = 0;
+      for (let i = 0; i < r.count; i++) {
+        const [va, pfn, np] = [r.va[i], r.pfn[i], r.npages[i]];
+        if (!Number.isInteger(va) || va < 0 || va >= 2 ** 52 || va % 4096 !== 0 || va < end) return false;
+        if (!Number.isInteger(pfn) || pfn < 0 || pfn >= 2 ** 40) return false;
+        if (!Number.isInteger(np) || np < 1 || np > 2 ** 52 || pfn + np > 2 ** 40) return false;
+        end = va + np * 4096;
+      }
+      return true;
+    };
+    const field = fc.oneof(
+      fc.integer({ min: 0, max: 64 }),
+      fc.constantFrom(-1, 0.5, 2 ** 40 - 1, 2 ** 40, 2 ** 52, Number.NaN, Number.POSITIVE_INFINITY),
+    );
+    const rowArb = fc.tuple(fc.integer({ min: 0, max: 8 }), fc.boolean(), field, field);
+    fc.assert(
+      fc.property(fc.array(rowArb, { maxLength: 6 }), (rows) => {
+        let va = 0;
+        const runs = runsOf(
+          rows.map(([gap, misalign, pfn, np]) => {
+            va += gap * 4096 - (gap === 0 && va > 0 ? 4096 : 0);
+            const row: [number, number, number] = [misalign ? va + 1 : va, pfn, np];
+            va += 4096 * (Number.isFinite(np) && np > 0 && np < 64 ? np : 1);
+            return row;
+          }),
+        );
+        let threw = false;
+        try {
+          checkRuns(runs);
+        } catch (e) {
+          expect(e).toBeInstanceOf(RangeError);
+          threw = true;
+        }
+        expect(threw).toBe(!valid(runs));
+      }),
+      fcRuns(300),
+    );
+  });
+
+  it("mergeContiguousRuns keeps a merged run's kind when its parts agree and marks it mixed otherwise; merging twice changes nothing", () => {
+    const runs = {
+      ...runsOf([
+        [0x1000, 10, 1],
+        [0x2000, 11, 1],
+        [0x3000, 12, 2],
+        [0x5000, 14, 1],
+        [0x9000, 40, 1],
+      ]),
+      kind: [1, 1, 2, 2, 3],
+    };
+    const m = mergeContiguousRuns(runs);
+    expect(m.count).toBe(2);
+    expect(Array.from(m.npages.subarray(0, 2))).toEqual([5, 1]);
+    expect(Array.from(m.kind.subarray(0, 2))).toEqual([RUN_KIND_MIXED, 3]);
+    const again = mergeContiguousRuns(m);
+    expect(again.count).toBe(2);
+    expect(Array.from(again.kind.subarray(0, 2))).toEqual([RUN_KIND_MIXED, 3]);
+    expect(Array.from(mergeContiguousRuns(runsOf([[0, 1, 1]])).kind)).toEqual([0]);
   });
 });

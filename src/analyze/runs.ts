@@ -3,7 +3,7 @@
  * physical ranges (the input every representation's byte count is computed from).
  */
 
-import { checkAddr, checkLen, hex, ilog2, PAGE_SIZE } from "../core/index.js";
+import { ADDR_LIMIT, checkAddr, checkLen, hex, ilog2, PAGE_SIZE } from "../core/index.js";
 import { PhyrList } from "../phyr/index.js";
 import type { RunHistogram } from "./output.js";
 import type { RunsInput } from "./types.js";
@@ -27,6 +27,21 @@ export function checkRuns(runs: RunsInput): void {
     const va = runs.va[i];
     const pfn = runs.pfn[i];
     const np = runs.npages[i];
+    // The common case in plain comparisons (names are built only for the run that fails): a
+    // page-aligned VA at or after the previous run's end, integer frame and page counts in range.
+    if (
+      va >= end &&
+      va < ADDR_LIMIT &&
+      Math.floor(va / PAGE_SIZE) * PAGE_SIZE === va &&
+      pfn >= 0 &&
+      Math.floor(pfn) === pfn &&
+      np >= 1 &&
+      Math.floor(np) === np &&
+      pfn + np <= PFN_LIMIT
+    ) {
+      end = va + np * PAGE_SIZE;
+      continue;
+    }
     checkAddr(`run ${i} va`, va);
     if (va % PAGE_SIZE !== 0) throw new RangeError(`run ${i} va ${hex(va)} is invalid: not page aligned`);
     if (va < end)
@@ -108,33 +123,54 @@ export function runsToList(runs: RunsInput): PhyrList {
   return list;
 }
 
+/** Kind value of a run merged from parts of different kinds (run-map.ts RUN_MAP_KINDS[5], "mixed"). */
+export const RUN_KIND_MIXED = 5;
+
+/** Maximal runs as {@link mergeContiguousRuns} returns them: Float64Array columns and a kind column. */
+export interface MergedRuns extends RunsInput {
+  readonly va: Float64Array;
+  readonly pfn: Float64Array;
+  readonly npages: Float64Array;
+  /** Kind of each run: its parts' kind when they agree, {@link RUN_KIND_MIXED} otherwise (0 without kinds). */
+  readonly kind: Uint8Array;
+}
+
 /**
  * Merges runs whose virtual and physical pages both continue, whatever their pagemap flags or
  * folio kind (the readers split runs where flags change, as page-types -l does; a DMA list only
- * cares about physical contiguity). Struct-of-arrays output; O(runs).
+ * cares about physical contiguity). A merged run keeps its parts' kind when they agree and is
+ * {@link RUN_KIND_MIXED} otherwise; runs without `kind` are 0 (unknown). Merging merged runs
+ * changes nothing. Struct-of-arrays output; O(runs), four typed arrays of `runs.count`.
  * @param runs validated runs.
  * @returns maximal runs (a new object; the input is not changed).
  */
-export function mergeContiguousRuns(runs: RunsInput): RunsInput {
+export function mergeContiguousRuns(runs: RunsInput): MergedRuns {
   const n = runs.count;
   const va = new Float64Array(n);
   const pfn = new Float64Array(n);
   const npages = new Float64Array(n);
+  const kind = new Uint8Array(n);
+  const kinds = runs.kind;
   let m = 0;
+  let nextVa = -1;
+  let nextPfn = -1;
   for (let i = 0; i < n; i++) {
-    const last = m - 1;
-    if (
-      m > 0 &&
-      runs.va[i] === va[last] + npages[last] * PAGE_SIZE &&
-      runs.pfn[i] === pfn[last] + npages[last]
-    ) {
-      npages[last] += runs.npages[i];
+    const v = runs.va[i];
+    const p = runs.pfn[i];
+    const np = runs.npages[i];
+    const k = kinds === undefined ? 0 : kinds[i];
+    if (v === nextVa && p === nextPfn) {
+      npages[m - 1] += np;
+      if (kind[m - 1] !== k) kind[m - 1] = RUN_KIND_MIXED;
     } else {
-      va[m] = runs.va[i];
-      pfn[m] = runs.pfn[i];
-      npages[m] = runs.npages[i];
+      va[m] = v;
+      pfn[m] = p;
+      npages[m] = np;
+      kind[m] = k;
       m++;
     }
+    nextVa = v + np * PAGE_SIZE;
+    nextPfn = p + np;
   }
-  return { count: m, va, pfn, npages };
+  return { count: m, va, pfn, npages, kind };
 }

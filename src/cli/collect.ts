@@ -430,7 +430,9 @@ function processBuffer(src: MachineSource, p: Plan, onBytes: (bytes: number) => 
   let length = 0;
   for (const v of vmas) {
     const r = readRuns(src, p.pid, v, length, onBytes);
-    for (let i = 0; i < r.count; i++) all.push(r.va[i], r.pfn[i], r.npages[i], r.flags[i], r.kind[i]);
+    // One VMA: its runs are the buffer's (no copy).
+    if (vmas.length === 1) return toInput(p.pid, p.comm, label, r, v.start, v.end - v.start);
+    all.appendRuns(r);
     all.presentPages += r.presentPages;
     all.swappedPages += r.swappedPages;
     all.unmappedPages += r.unmappedPages;

@@ -102,9 +102,10 @@ export function iommuDmaSgLayout(segs: SgLayoutInput, granule: number, segBounda
         `segment ${i} ${hex(p)}+${hex(l)} is invalid: expected an address and a length > 0`,
       );
     }
-    const off = p % granule;
+    const off = p - Math.floor(p / granule) * granule;
     const sLength = Math.ceil((l + off) / granule) * granule;
-    const padLen = (boundary - (total % boundary)) % boundary;
+    const inBoundary = total - Math.floor(total / boundary) * boundary;
+    const padLen = inBoundary === 0 ? 0 : boundary - inBoundary;
     if (padLen !== 0 && padLen < sLength - 1) {
       iovaLen[prev] += padLen;
       pad[prev] = padLen;
@@ -123,7 +124,7 @@ export function iommuDmaSgLayout(segs: SgLayoutInput, granule: number, segBounda
   let at = 0;
   for (let i = 0; i < n; i++) {
     if (iovaLen[i] === 0) continue;
-    const sPhys = segs.phys[i] - (segs.phys[i] % granule);
+    const sPhys = segs.phys[i] - (segs.phys[i] - Math.floor(segs.phys[i] / granule) * granule);
     const k = segs.key === undefined ? 0 : segs.key[i];
     if (len !== 0 && (sPhys !== start + len || k !== key)) {
       mapOff[nmaps] = at;
@@ -147,6 +148,9 @@ export function iommuDmaSgLayout(segs: SgLayoutInput, granule: number, segBounda
   }
   return { n, iovaOff, iovaLen, pad, total, nmaps, mapOff, mapPhys, mapLen, mapKey };
 }
+
+// Remainders by the granule and the boundary (powers of two) are taken as x - floor(x / m) x m:
+// exact in doubles, where `%` on values above 2^31 is a slow floating-point remainder.
 
 function isPow2(x: number): boolean {
   return Number.isInteger(x) && x >= 1 && x <= 2 ** 52 && 2 ** Math.round(Math.log2(x)) === x;

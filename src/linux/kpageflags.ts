@@ -311,6 +311,13 @@ export function classifyRuns(runs: PageRuns, source: KpageflagsSource, opts: Cla
   out.unmappedPages = runs.unmappedPages;
   out.hiddenPages = runs.hiddenPages;
   out.readEnd = runs.readEnd;
+  if (pieces === 0) {
+    // No run was split (the usual case): the columns are copied whole and the kinds are the
+    // per-run kinds just found.
+    out.appendRuns(runs);
+    out.kind.set(runKind);
+    return out;
+  }
   for (let r = 0; r < n; r++) {
     const va = runs.va[r];
     const pfn = pfnArr[r];

@@ -66,6 +66,15 @@ export function mappedRangeRuns(
   const cs = parts[0].start;
   const ce = parts[parts.length - 1].end;
   const total = parts.reduce((t, p) => t + p.end - p.start, 0);
+  if (parts.length === 1) {
+    // One VMA: its runs over exactly [cs, ce) are the answer (no copy).
+    const p = parts[0];
+    const r = src.runs(pid, p.start, p.end, {
+      onProgress: onProgress ? (d) => onProgress(d, total) : undefined,
+    });
+    onProgress?.(total, total);
+    return { runs: r, start: cs, end: ce, mappedBytes: total };
+  }
   const out = new PageRuns(cs, ce);
   let done = 0;
   let prevEnd = cs;
@@ -74,8 +83,7 @@ export function mappedRangeRuns(
     const r = src.runs(pid, p.start, p.end, {
       onProgress: onProgress ? (d) => onProgress(done + d, total) : undefined,
     });
-    out.reserve(r.count);
-    for (let i = 0; i < r.count; i++) out.push(r.va[i], r.pfn[i], r.npages[i], r.flags[i], r.kind[i]);
+    out.appendRuns(r);
     out.presentPages += r.presentPages;
     out.swappedPages += r.swappedPages;
     out.unmappedPages += r.unmappedPages;

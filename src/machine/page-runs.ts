@@ -109,9 +109,26 @@ export class PageRuns {
     this.kind[i] = kind;
   }
 
+  /**
+   * Appends every run of `other` after this list's runs, with one typed-array copy per column (no
+   * merging; `other`'s runs must start at or after this list's last run ends). Page counts
+   * (present, swapped, ...) are the caller's to add. O(other.count).
+   */
+  appendRuns(other: PageRuns): void {
+    const n = other.count;
+    this.reserve(n);
+    const at = this.count;
+    this.va.set(other.va.subarray(0, n), at);
+    this.pfn.set(other.pfn.subarray(0, n), at);
+    this.npages.set(other.npages.subarray(0, n), at);
+    this.flags.set(other.flags.subarray(0, n), at);
+    this.kind.set(other.kind.subarray(0, n), at);
+    this.count = at + n;
+  }
+
   /** Makes room for `extra` more runs without further growth. O(count) when it grows. */
   reserve(extra: number): void {
-    while (this.va.length < this.count + extra) this.grow();
+    if (this.va.length < this.count + extra) this.resize(Math.max(this.va.length * 2, this.count + extra));
   }
 
   /**
@@ -119,7 +136,11 @@ export class PageRuns {
    * capacity costs no memory until written, and copying it would fault it in). O(count).
    */
   grow(): void {
-    const c = this.va.length * 2;
+    this.resize(this.va.length * 2);
+  }
+
+  /** Moves the columns to arrays of capacity `c` (>= count), copying the first `count` entries. O(count). */
+  private resize(c: number): void {
     const n = this.count;
     this.va = growColumn(this.va, c, n);
     this.pfn = growColumn(this.pfn, c, n);
