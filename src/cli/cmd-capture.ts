@@ -4,11 +4,13 @@
  */
 
 import { resolve } from "node:path";
-import { AtomicFile, type CaptureResult, capture, TRUNCATION_MARKER } from "../linux/index.js";
+import { AtomicFile, type CaptureResult, captureWith, TRUNCATION_MARKER } from "../linux/index.js";
 import { terminalSafe } from "../report/index.js";
 import { planCapture } from "./capture-check.js";
+import { readProcessesOnWorkers } from "./capture-workers.js";
 import { CliFailure, type CliIo, EXIT_OK, progressFor } from "./io.js";
 import { CAPTURE_SCHEMA, type CaptureJson, jsonDocument } from "./json.js";
+import { defaultWorkers } from "./workers.js";
 
 /** Options of {@link runCapture}. */
 export interface CaptureCommand {
@@ -19,6 +21,8 @@ export interface CaptureCommand {
   /** Gzip the file (default: when the name ends in .gz). */
   gzip?: boolean;
   json: boolean;
+  /** Worker threads reading processes (default {@link defaultWorkers}; 1 = in this thread). */
+  workers?: number;
 }
 
 /**
@@ -40,21 +44,28 @@ export async function runCapture(io: CliIo, o: CaptureCommand): Promise<number> 
   for (const w of plan.warnings) io.stderr.write(`phyr: warning: ${w}\n`);
   const progress = progressFor(io);
   let started = false;
-  let result: Awaited<ReturnType<typeof capture>>;
+  let result: CaptureResult;
+  const procRoot = io.env.PHYR_PROC_ROOT || "/proc";
+  const sysRoot = io.env.PHYR_SYS_ROOT || "/sys";
+  // Workers read processes; this thread names, counts and writes them in order (same file for any N).
+  const reader = readProcessesOnWorkers({ kind: "live", procRoot, sysRoot }, o.workers ?? defaultWorkers());
   try {
-    result = await capture({
-      out,
-      pids: plan.pids.length > 0 ? plan.pids : "all",
-      anonymize: o.anonymize,
-      gzip: o.gzip ?? out.endsWith(".gz"),
-      procRoot: io.env.PHYR_PROC_ROOT || "/proc",
-      sysRoot: io.env.PHYR_SYS_ROOT || "/sys",
-      onProgress: (done, total) => {
-        if (!started) progress.start(total, "capturing");
-        started = true;
-        progress.update(done);
+    result = await captureWith(
+      {
+        out,
+        pids: plan.pids.length > 0 ? plan.pids : "all",
+        anonymize: o.anonymize,
+        gzip: o.gzip ?? out.endsWith(".gz"),
+        procRoot,
+        sysRoot,
+        onProgress: (done, total) => {
+          if (!started) progress.start(total, "capturing");
+          started = true;
+          progress.update(done);
+        },
       },
-    });
+      reader,
+    );
   } catch (e) {
     throw new CliFailure(`cannot capture to ${out}: ${(e as Error).message}`);
   } finally {

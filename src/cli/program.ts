@@ -286,6 +286,11 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
     .option("--anonymize", "replace process names, paths and the hostname")
     .option("--gzip", "gzip the file whatever its name")
     .option(
+      "--workers <n>",
+      `worker threads reading processes (1 = in this thread; the same file for any N) (default: the CPUs available, at most ${MAX_DEFAULT_WORKERS})`,
+      parseWorkers,
+    )
+    .option(
       "--json",
       'print what was written as JSON: { schema: "phyr-capture/1", file, records, processes, vmas, runs, vmaErrors, skippedProcesses, skipped, truncated, bytes, warnings }',
     )
@@ -297,6 +302,7 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
         anonymize?: boolean;
         gzip?: boolean;
         json?: boolean;
+        workers?: number;
       }) => {
         if (o.all && o.pid.length > 0) throw new UsageError("--all and --pid conflict: give one of them");
         setCode(
@@ -306,6 +312,7 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
             anonymize: o.anonymize === true,
             gzip: o.gzip === true ? true : undefined,
             json: o.json === true,
+            workers: o.workers,
           }),
         );
       },

@@ -12,7 +12,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { BufferAnalysis } from "../analyze/index.js";
-import type { MachineSource } from "../linux/index.js";
+import type { MachineSource, ProcessRead } from "../linux/index.js";
 import {
   type BufferOutcome,
   type BufferPlan,
@@ -50,16 +50,30 @@ export function parseWorkers(text: string): number {
   return n;
 }
 
-/** The worker's module: the compiled .js beside this file (absent when run from TypeScript sources). */
-function workerFile(): string | undefined {
+/**
+ * The worker's module: the compiled .js beside this file (absent when run from TypeScript sources).
+ * O(1) (one stat).
+ */
+export function workerFile(): string | undefined {
   const here = fileURLToPath(import.meta.url);
   if (!here.endsWith(".js")) return undefined;
   const f = here.replace(/workers\.js$/, "workers-thread.js");
   return existsSync(f) ? f : undefined;
 }
 
-/** A message from a worker: bytes read of its current job, or the job's outcome. */
-export type WorkerMessage = { job: number; bytes: number } | { job: number; outcome: BufferOutcome };
+/**
+ * A message from a worker: bytes read of its current job, or the job's outcome, or a capture job's
+ * process read (capture-workers.ts).
+ */
+export type WorkerMessage =
+  | { job: number; bytes: number }
+  | { job: number; outcome: BufferOutcome }
+  | { job: number; read: ProcessRead };
+
+/** Node options a worker thread starts with: this process's, less the ones that run code given inline. */
+export function workerExecArgv(): string[] {
+  return process.execArgv.filter((a) => !/^(--input-type|--eval|-e|--print|-p)\b/.test(a));
+}
 
 /**
  * {@link collectBuffers} with the reading and analysis spread over `workers` threads. One worker,
@@ -117,7 +131,7 @@ function runJobs(
   let done = 0;
   let stopped = false;
   let failedAt = Number.POSITIVE_INFINITY;
-  const execArgv = process.execArgv.filter((a) => !/^(--input-type|--eval|-e|--print|-p)\b/.test(a));
+  const execArgv = workerExecArgv();
   return new Promise((resolve, reject) => {
     const pool: Worker[] = [];
     const end = (fn: () => void) => {
@@ -139,6 +153,7 @@ function runJobs(
       pool.push(w);
       w.on("message", (m: WorkerMessage) => {
         if (stopped) return;
+        if ("read" in m) return;
         if ("bytes" in m) {
           doing[m.job] = m.bytes;
           let inFlight = 0;

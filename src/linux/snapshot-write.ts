@@ -9,17 +9,23 @@ import { finished } from "node:stream/promises";
 import { createGzip, type Gzip } from "node:zlib";
 import { hex } from "../core/index.js";
 import { AtomicFile } from "./atomic-file.js";
+import { type ProcessReader, readProcessesHere, type VmaRead } from "./capture-read.js";
 import type { ReaderOptions } from "./io.js";
 import { walkIomem } from "./iomem.js";
-import { type ProcessReader, readProcessesHere, type VmaRead } from "./capture-read.js";
 import type { VmaStats } from "./maps.js";
 import { cutString, SnapshotFit } from "./snapshot-fit.js";
-import {
-  SNAPSHOT_LIMITS as L,
-  SNAPSHOT_FORMAT,
-  SNAPSHOT_VERSION,
-} from "./snapshot-schema.js";
+import { SNAPSHOT_LIMITS as L, SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from "./snapshot-schema.js";
 import { liveSource, type MachineSource } from "./source.js";
+
+// The reading half (any thread), and the resident-pages rule report/analyze share.
+export {
+  type ProcessRead,
+  type ProcessReader,
+  readProcessesHere,
+  readProcessWhole,
+  residentPagesOf,
+  type VmaRead,
+} from "./capture-read.js";
 
 /** Options of {@link capture}. */
 export interface CaptureOptions extends ReaderOptions {
@@ -297,9 +303,7 @@ export async function captureWith(opts: CaptureOptions, reader?: ProcessReader):
         ? all
         : all.filter((p) => (opts.pids as readonly number[]).includes(p.pid));
     // Read in this order (by this thread or by workers), written in the same order.
-    const reads = (reader ?? readProcessesHere(src))(
-      wanted.filter((p) => p.pid <= L.pid).map((p) => p.pid),
-    );
+    const reads = (reader ?? readProcessesHere(src))(wanted.filter((p) => p.pid <= L.pid).map((p) => p.pid));
     try {
       for (let i = 0; i < wanted.length; i++) {
         const p = wanted[i];
@@ -320,7 +324,9 @@ export async function captureWith(opts: CaptureOptions, reader?: ProcessReader):
         }
         const next = await reads.next();
         if (next.done || next.value.pid !== p.pid)
-          throw new Error(`capture: the reader gave ${next.done ? "no process" : `pid ${next.value.pid}`} for pid ${p.pid}`);
+          throw new Error(
+            `capture: the reader gave ${next.done ? "no process" : `pid ${next.value.pid}`} for pid ${p.pid}`,
+          );
         const read = next.value;
         if ("error" in read) {
           skip(skipReason(read.error));
