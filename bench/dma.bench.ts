@@ -5,12 +5,14 @@
  * - Range mapping (dmaMap through an IOMMU: one IOVA, iommu_pgsize picks 4K / 2M / 1G leaves)
  *   against page-at-a-time mapping (dma/baseline.ts iommuMapPageAtATime: 512-page batches, one
  *   iommu_map per 4 KiB page), for a 1 GiB-page, a 2 MiB-page and a fragmented 4 KiB buffer. Each
- *   timing maps and unmaps once. Leaf entries of the IO page table both ways.
+ *   timing maps and unmaps once; both sides in paired rounds of CPU time (harness pairedRuns), the
+ *   ratio the median of the per-round ratios. Leaf entries of the IO page table both ways (exact).
  * - Identity return (dmaMap on a dma-direct device without offset returns the input list) against
  *   per-entry direct mapping (dma_map_sg over the scatterlist the kernel builds from the same
  *   pages: dma/baseline.ts dmaMapSgDirect), with and without building that scatterlist from the
  *   struct page * array. Both check every entry through the same DmaSystem.classify (RAM via the
- *   section cache); target: identity at least as fast as per-entry mapping (>= 1x).
+ *   section cache); target: identity at least as fast as per-entry mapping (>= 1x). Paired rounds
+ *   (harness pairedNs; pairedRuns for the row with the build).
  * - The 64 GiB buffer of 1 GiB pages: output entries, leaf entries, IOTLB entries covering it; and
  *   (full run only) the 16,777,216 leaves page-at-a-time mapping writes.
  *
@@ -33,7 +35,18 @@ import { SG_ENTRY_BYTES, SG_TABLE_BYTES, sgSlots } from "../src/formats/index.js
 import { IommuDomain } from "../src/iommu/index.js";
 import { MachineMemory } from "../src/mem/index.js";
 import { PhyrList } from "../src/phyr/index.js";
-import { type BenchOptions, type BenchRow, type BenchSuite, pairedNs, speedRow, timeNs } from "./harness.js";
+import {
+  type BenchOptions,
+  type BenchRow,
+  type BenchSuite,
+  exactRatio,
+  median,
+  pairedNs,
+  pairedRuns,
+  roundRatios,
+  speedRow,
+  timeNs,
+} from "./harness.js";
 
 const K4 = 4096;
 const M2 = 2 ** 21;
@@ -83,20 +96,30 @@ async function rangeVsPageRows(opts: BenchOptions): Promise<BenchRow[]> {
   let n = 0;
   for (const [label, list, want] of inputs) {
     const { dev, dom } = iommuDevice(sys, `0000:10:${(n++).toString(16).padStart(2, "0")}.0`);
-    const heavy = list.nents > 10_000; // same sampling for both sides when both are long
-    const range = await timeNs(() => dmaUnmap(sys, dev, dmaMap(sys, dev, list)), { ...opts, heavy });
-    const page = await timeNs(() => iommuUnmapPageAtATime(sys, dev, iommuMapPageAtATime(sys, dev, list)), {
-      ...opts,
-      heavy: true,
-    });
-    rows.push(speedRow(`dmaMap+unmap via IOMMU as ranges: ${label}`, range, "page-at-a-time", page, want));
+    // Paired rounds of CPU time (one side takes microseconds, the other up to a second).
+    const [range, page] = pairedRuns(
+      [
+        () => dmaUnmap(sys, dev, dmaMap(sys, dev, list)),
+        () => iommuUnmapPageAtATime(sys, dev, iommuMapPageAtATime(sys, dev, list)),
+      ],
+      { rounds: opts.quick ? 5 : 9 },
+    );
+    rows.push(
+      speedRow(
+        `dmaMap+unmap via IOMMU as ranges: ${label}, CPU`,
+        median(range),
+        "page-at-a-time",
+        roundRatios(page, range),
+        want,
+      ),
+    );
     const m = dmaMap(sys, dev, list);
     const ranged = dom.pgtable!.pteCount;
     rows.push({
       name: `  IO page-table leaves as ranges (${list.nents} entries in, ${m.nents} out)`,
       value: ranged,
       unit: "entries",
-      ratio: { against: "page-at-a-time leaves", value: list.totalBytes / K4 / ranged },
+      ratio: exactRatio("page-at-a-time leaves", list.totalBytes / K4 / ranged, "count"),
     });
     dmaUnmap(sys, dev, m);
   }
@@ -135,20 +158,9 @@ async function identityRows(opts: BenchOptions): Promise<BenchRow[]> {
       },
       { ...opts, heavy, refHeavy: heavy },
     );
-    const withBuild = await timeNs(
-      () => {
-        const t = sgTableFromList(list);
-        dmaMapSgDirect(sys, dev, t);
-        dmaUnmapSgDirect(sys, dev, t);
-        return t;
-      },
-      { ...opts, heavy: true },
-    );
     // Identity checks every entry (provider, DMA mask, RAM) as dma_direct_map_sg does, but writes
     // nothing: it must not be slower than mapping a prebuilt scatterlist entry by entry.
-    rows.push(
-      speedRow(`identity return, map+unmap: ${label}`, ident, "dma_map_sg per entry", perEntry, 1, ratios),
-    );
+    rows.push(speedRow(`identity return, map+unmap: ${label}`, ident, "dma_map_sg per entry", ratios, 1));
     rows.push({
       name: "  per entry: identity check (cursor walk, mask, RAM)",
       value: ident / list.nents,
@@ -168,8 +180,26 @@ async function identityRows(opts: BenchOptions): Promise<BenchRow[]> {
       value: walk / list.nents,
       unit: "ns",
     });
+    // Against building the scatterlist too, in its own paired rounds of CPU time.
+    const [identCpu, withBuild] = pairedRuns(
+      [
+        () => dmaUnmap(sys, dev, dmaMap(sys, dev, list)),
+        () => {
+          const t = sgTableFromList(list);
+          dmaMapSgDirect(sys, dev, t);
+          dmaUnmapSgDirect(sys, dev, t);
+          return t;
+        },
+      ],
+      { rounds: opts.quick ? 5 : 9 },
+    );
     rows.push(
-      speedRow(`  same, against building the sg table too`, ident, "page array + sg + dma_map_sg", withBuild),
+      speedRow(
+        "  same, against building the sg table too, CPU",
+        median(identCpu),
+        "page array + sg + dma_map_sg",
+        roundRatios(withBuild, identCpu),
+      ),
     );
     rows.push({
       name: `  new mapping storage: identity 0 B; scatterlist (${sgt.origNents} entries)`,

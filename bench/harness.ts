@@ -5,6 +5,33 @@
  */
 import { measure } from "mitata";
 
+/** The range of per-round ratios of paired rounds. */
+export interface Spread {
+  /** Timed rounds (warm-up rounds not counted). */
+  rounds: number;
+  /** Smallest and largest per-round ratio. */
+  lo: number;
+  hi: number;
+}
+
+/**
+ * What makes a ratio exact: a ratio of two counts (entries, leaves, calls) or of two sizes
+ * (bytes), which the same inputs reproduce bit for bit, so rounds would only repeat it.
+ */
+export type Exact = "count" | "size";
+
+/**
+ * A row's comparison: `value` as the suite defines it (e.g. reference / measured). Every ratio
+ * says how stable it is: a timing ratio carries the `spread` of its paired rounds (`value` is
+ * their median, and `ok` judges the median), a ratio of counts or sizes is `exact`.
+ */
+export type BenchRatio = {
+  against: string;
+  value: number;
+  want?: string;
+  ok?: boolean;
+} & ({ spread: Spread; exact?: undefined } | { exact: Exact; spread?: undefined });
+
 /** One printed line: a measured quantity, optionally compared to a reference in the same run. */
 export interface BenchRow {
   /** What was measured, e.g. "build compact from 16M PFNs". */
@@ -13,42 +40,66 @@ export interface BenchRow {
   value: number;
   /** Unit of `value`: "ns", "B", "B/entry", "entries", "ops"... */
   unit: string;
-  /** Optional comparison: `ratio = note's reference / value` as the suite defines it. */
-  ratio?: {
-    against: string;
-    value: number;
-    want?: string;
-    ok?: boolean;
-    /** Paired rounds: `value` is the median of the per-round ratios, lo-hi their range. */
-    spread?: { rounds: number; lo: number; hi: number };
-  };
+  /** Optional comparison with a reference measured or counted in the same run. */
+  ratio?: BenchRatio;
 }
 
 /**
  * The ratio of paired rounds: the median of `ratios` (one per round, both sides measured back to
  * back) with their range, so a row shows how stable it is. O(n log n).
- * @throws RangeError for no rounds
+ * @throws RangeError for no rounds, or a round whose ratio is not a finite number (e.g. a side
+ *   that measured 0 ns), naming the round and the value.
  */
-export function pairedRatio(ratios: readonly number[]): {
-  value: number;
-  spread: { rounds: number; lo: number; hi: number };
-} {
+export function pairedRatio(ratios: readonly number[]): { value: number; spread: Spread } {
   if (ratios.length === 0) throw new RangeError("paired ratio of 0 rounds is invalid: expected >= 1 round");
+  const bad = ratios.findIndex((r) => !Number.isFinite(r));
+  if (bad >= 0)
+    throw new RangeError(
+      `paired ratio of round ${bad} is ${ratios[bad]}: expected a finite number (did a side measure 0 ns?)`,
+    );
   return {
     value: median(ratios),
     spread: { rounds: ratios.length, lo: Math.min(...ratios), hi: Math.max(...ratios) },
   };
 }
 
-/** `rounds lo-hi` as printed after a ratio (two decimals below 100, none above). O(1). */
-export function fmtSpread(s: { rounds: number; lo: number; hi: number }): string {
-  const f = (x: number) => x.toFixed(x >= 100 ? 0 : 2);
-  return `${s.rounds} rounds ${f(s.lo)}-${f(s.hi)}x`;
+/** A ratio as printed: two decimals below 100, none from 100 up. O(1). */
+export function fmtRatioValue(x: number): string {
+  return x.toFixed(Math.abs(x) >= 100 ? 0 : 2);
+}
+
+/**
+ * `rounds lo-hi` as printed after a ratio (two decimals below 100, none above; "lo to hi" when
+ * lo is negative, so the minus sign is not read as the dash). O(1).
+ */
+export function fmtSpread(s: Spread): string {
+  const sep = s.lo < 0 ? " to " : "-";
+  return `${s.rounds} rounds ${fmtRatioValue(s.lo)}${sep}${fmtRatioValue(s.hi)}x`;
+}
+
+/**
+ * A ratio as printed: `1.23x [7 rounds 1.10-1.40x] vs against (want >= 1x)  ok`, or with
+ * `[exact count]` / `[exact size]` for an exact one; `BELOW TARGET` when `ok` is false. O(1).
+ */
+export function fmtRatio(r: BenchRatio): string {
+  const how = r.spread ? fmtSpread(r.spread) : `exact ${r.exact}`;
+  const mark = r.ok === undefined ? "" : r.ok ? "  ok" : "  BELOW TARGET";
+  return `${fmtRatioValue(r.value)}x [${how}] vs ${r.against}${r.want ? ` (want ${r.want})` : ""}${mark}`;
+}
+
+/** A row as printed by `npm run bench`: name, value with its unit, then its ratio if any. O(1). */
+export function fmtRow(r: BenchRow): string {
+  const v =
+    r.unit === "ns"
+      ? fmtNs(r.value)
+      : `${Number.isInteger(r.value) ? r.value : r.value.toFixed(2)} ${r.unit}`;
+  const line = `  ${r.name.padEnd(58)} ${v.padStart(14)}`;
+  return r.ratio ? `${line}  ${fmtRatio(r.ratio)}` : line;
 }
 
 /** Options every suite receives. */
 export interface BenchOptions {
-  /** Small inputs and short sampling so the whole quick bench stays under 60 s. */
+  /** Small inputs and short sampling so the whole quick bench stays under about 90 s. */
   quick: boolean;
 }
 
@@ -108,19 +159,113 @@ export async function pairedNs(
 }
 
 /**
- * Row whose ratio is `refNs / ns` (or, from paired rounds, the median of `ratios` with their
- * spread), checked against `min` when given.
+ * CPU time of this process so far, user + system, in ns (process.cpuUsage: microsecond
+ * resolution; counts every thread, so V8's background GC and compiler threads too). O(1).
  */
-function ratioRow(
+export function cpuNowNs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+}
+
+/** How {@link pairedRuns} samples. */
+export interface PairedRunsOptions {
+  /** Timed rounds (>= 1): each times every function once. */
+  rounds: number;
+  /**
+   * Untimed rounds first (default 2), so every function runs optimised code: in each, every
+   * function is called until it used `warmSampleNs` of CPU time (at least once).
+   */
+  warm?: number;
+  /** Least CPU time of one warm-up sample (default 20 ms: enough calls for V8 to optimise). */
+  warmSampleNs?: number;
+  /**
+   * Least CPU time of one timed sample (default 1 ms): the last warm-up round sets how many calls
+   * a sample makes, so a fast function is timed far above the clock's microsecond resolution and
+   * one of a millisecond or more once per sample, right after the GC (repeating an allocating
+   * function inside a sample would time the collection of its own garbage).
+   */
+  minSampleNs?: number;
+}
+
+/**
+ * Paired rounds of `fns` in CPU time (the loop every heavy or multi-way comparison uses; light
+ * two-way ones may use {@link pairedNs}). Every round times each function once, in an order
+ * rotated by one each round, each sample after a full GC outside the timing (so the garbage of
+ * earlier samples is not collected inside a timed one) and timed as CPU time of this process (what
+ * the work costs; wall-clock time on a shared 2-core machine adds the time spent waiting for a
+ * CPU). A ratio is then taken per round ({@link pairedRatio}: median and range), so load that comes
+ * and goes hits both sides of a round alike. Each function's last output stays alive until its
+ * next output replaces it, as in a program that holds its lists: with no PhyrList alive at a GC,
+ * V8 drops the classes' hidden maps and deoptimises the code built on them, a cost a live program
+ * does not pay on every call. Needs node --expose-gc (the bench script passes it).
+ * O(warm x sum of max(cost, warmSampleNs) + rounds x sum of max(cost, minSampleNs)).
+ * @returns CPU ns per call, one array per function, one entry per timed round.
+ * @throws RangeError for no functions or a bad rounds / warm / minSampleNs (naming the value);
+ *   Error without --expose-gc.
+ */
+export function pairedRuns(fns: readonly (() => unknown)[], opts: PairedRunsOptions): number[][] {
+  const { rounds, warm = 2, warmSampleNs = 20e6, minSampleNs = 1e6 } = opts;
+  if (fns.length === 0) throw new RangeError("paired runs of 0 functions are invalid: expected >= 1");
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new RangeError(`paired runs rounds ${rounds} is invalid: expected an integer >= 1`);
+  if (!Number.isInteger(warm) || warm < 0)
+    throw new RangeError(`paired runs warm ${warm} is invalid: expected an integer >= 0`);
+  for (const [k, v] of [
+    ["minSampleNs", minSampleNs],
+    ["warmSampleNs", warmSampleNs],
+  ] as const)
+    if (!(v >= 0 && v <= 10e9))
+      throw new RangeError(`paired runs ${k} ${v} is invalid: expected 0 <= ns <= 10 s`);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error("paired runs need node --expose-gc (a GC before every sample)");
+  const out = fns.map(() => [] as number[]);
+  const held: unknown[] = fns.map(() => undefined);
+  const reps = fns.map(() => 1);
+  for (let r = -warm; r < rounds; r++) {
+    for (let k = 0; k < fns.length; k++) {
+      const j = (k + Math.max(r, 0)) % fns.length;
+      const fn = fns[j];
+      gc();
+      const t0 = cpuNowNs();
+      if (r < 0) {
+        let n = 0;
+        let dt = 0;
+        do {
+          held[j] = fn();
+          n++;
+          dt = cpuNowNs() - t0;
+        } while (dt < warmSampleNs);
+        reps[j] = Math.max(1, Math.ceil(minSampleNs / (dt / n)));
+        continue;
+      }
+      for (let i = 0; i < reps[j]; i++) held[j] = fn();
+      out[j].push((cpuNowNs() - t0) / reps[j]);
+    }
+  }
+  held.fill(undefined);
+  return out;
+}
+
+/**
+ * Per-round ratios `ref[i] / t[i]` of two sides timed in the same rounds. O(rounds).
+ * @throws RangeError when the sides have different round counts.
+ */
+export function roundRatios(ref: readonly number[], t: readonly number[]): number[] {
+  if (ref.length !== t.length)
+    throw new RangeError(`round ratios of ${ref.length} and ${t.length} rounds: expected the same count`);
+  return t.map((x, i) => ref[i] / x);
+}
+
+/** Row of a time `ns` whose ratio is the median of paired `ratios` (with their spread) and its target. */
+function pairedRow(
   name: string,
   ns: number,
   against: string,
-  refNs: number,
+  ratios: readonly number[],
   want?: string,
   min?: number,
-  ratios?: readonly number[],
 ): BenchRow {
-  const r = ratios ? pairedRatio(ratios) : { value: refNs / ns };
+  const r = pairedRatio(ratios);
   return {
     name,
     value: ns,
@@ -129,36 +274,56 @@ function ratioRow(
   };
 }
 
-/** Row for "X is R times faster than Y": ratio = baselineNs / ns. */
+/**
+ * Row for "X is R times faster than Y": `ratios` are the per-round baseline / X times of paired
+ * rounds; the printed ratio is their median (judged against `want`) with their range. O(rounds).
+ */
 export function speedRow(
   name: string,
   ns: number,
   against: string,
-  baselineNs: number,
+  ratios: readonly number[],
   want?: number,
-  ratios?: readonly number[],
 ): BenchRow {
-  return ratioRow(
-    name,
-    ns,
-    against,
-    baselineNs,
-    want === undefined ? undefined : `>= ${want}x`,
-    want,
-    ratios,
-  );
+  return pairedRow(name, ns, against, ratios, want === undefined ? undefined : `>= ${want}x`, want);
 }
 
-/** Row for "X runs at R of Y's throughput" (ratio = limitNs / ns, 1.0 = as fast as the limit). */
+/**
+ * Row for "X runs at R of Y's throughput" (per-round limit / X times; 1.0 = as fast as the limit,
+ * or a budget / X time): median judged against `wantFraction`, with the range. O(rounds).
+ */
 export function fractionRow(
   name: string,
   ns: number,
   against: string,
-  limitNs: number,
+  ratios: readonly number[],
   wantFraction?: number,
 ): BenchRow {
   const want = wantFraction === undefined ? undefined : `>= ${wantFraction}`;
-  return ratioRow(name, ns, against, limitNs, want, wantFraction);
+  return pairedRow(name, ns, against, ratios, want, wantFraction);
+}
+
+/**
+ * An exact ratio (of two counts or two sizes from the same inputs), optionally with a target:
+ * `max` means want `value <= max`, `min` want `value >= min` (strictly above when `strict`). O(1).
+ * @throws RangeError when `value` is not finite (e.g. a count divided by 0), naming it.
+ */
+export function exactRatio(
+  against: string,
+  value: number,
+  exact: Exact,
+  target?: { max?: number; min?: number; strict?: boolean },
+): BenchRatio {
+  if (!Number.isFinite(value))
+    throw new RangeError(`exact ratio against ${against} is ${value}: expected a finite number`);
+  if (!target) return { against, value, exact };
+  if (target.max !== undefined)
+    return { against, value, exact, want: `<= ${target.max}`, ok: value <= target.max };
+  if (target.min !== undefined) {
+    const ok = target.strict ? value > target.min : value >= target.min;
+    return { against, value, exact, want: `${target.strict ? ">" : ">="} ${target.min}`, ok };
+  }
+  return { against, value, exact };
 }
 
 /** Formats a duration in ns for humans. */
@@ -174,7 +339,7 @@ export function fmtNs(ns: number): string {
  * @param suites the rows of every suite run.
  * @returns how many targets were not met.
  */
-export function targetsMissed(suites: readonly { rows: readonly BenchRow[] }[]): number {
+export function targetsMissed(suites: readonly { rows: readonly { ratio?: { ok?: boolean } }[] }[]): number {
   let n = 0;
   for (const s of suites) for (const r of s.rows) if (r.ratio?.ok === false) n++;
   return n;

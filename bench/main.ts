@@ -1,12 +1,14 @@
 /**
  * `npm run bench [-- --quick] [--only NAME] [--json]`: runs every bench/*.bench.ts suite in this
- * process and prints rows with their ratios (all measured in this one run). Exits 1 when a target
- * was not met and 2 when `--only` matches no suite.
+ * process and prints rows with their ratios (all measured in this one run), each with how stable
+ * it is: `[N rounds lo-hi]` for a timing ratio from paired rounds (the ratio is their median),
+ * `[exact count]` / `[exact size]` for a ratio of counts or sizes. Exits 1 when a target was not
+ * met and 2 when `--only` matches no suite.
  */
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type BenchRow, type BenchSuite, benchExitCode, fmtNs, fmtSpread, targetsMissed } from "./harness.js";
+import { type BenchRow, type BenchSuite, benchExitCode, fmtRow, targetsMissed } from "./harness.js";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -29,19 +31,7 @@ for (const file of files) {
   const rows = await mod.suite.run({ quick });
   all.push({ suite: mod.suite.name, rows });
   if (json) continue;
-  for (const r of rows) {
-    const v =
-      r.unit === "ns"
-        ? fmtNs(r.value)
-        : `${Number.isInteger(r.value) ? r.value : r.value.toFixed(2)} ${r.unit}`;
-    let line = `  ${r.name.padEnd(58)} ${v.padStart(14)}`;
-    if (r.ratio) {
-      const mark = r.ratio.ok === undefined ? "" : r.ratio.ok ? "  ok" : "  BELOW TARGET";
-      const spread = r.ratio.spread ? ` [${fmtSpread(r.ratio.spread)}]` : "";
-      line += `  ${r.ratio.value.toFixed(r.ratio.value >= 100 ? 0 : 2)}x${spread} vs ${r.ratio.against}${r.ratio.want ? ` (want ${r.ratio.want})` : ""}${mark}`;
-    }
-    process.stdout.write(`${line}\n`);
-  }
+  for (const r of rows) process.stdout.write(`${fmtRow(r)}\n`);
 }
 const missed = targetsMissed(all);
 const code = benchExitCode({ suitesRun: all.length, only: only !== undefined, missed });

@@ -4,7 +4,9 @@
  * - IOMMU mapping of a pinned buffer as ranges (one iommu_map per PhyrList entry, iommu_pgsize
  *   picks the page size) against page-at-a-time mapping (vfio type1 style: iommu_map per 4 KiB
  *   page), for a 1 GiB-page, a 2 MiB-page and a fragmented 4 KiB buffer; each timing maps and
- *   then unmaps the whole IOVA range once. Leaf counts of a 64 GiB 1 GiB-page buffer both ways
+ *   then unmaps the whole IOVA range once. Every timing ratio comes from paired rounds of CPU
+ *   time (harness pairedRuns: the median of the per-round ratios, printed with their range);
+ *   leaf counts are exact. Leaf counts of a 64 GiB 1 GiB-page buffer both ways
  *   (the page-at-a-time 16,777,216-leaf case in the full run only).
  * - Provider lookup among 10,000 providers: our sorted typed arrays against a linear scan and
  *   against sorted-btree; and the alternative of reading the provider index carried in PhyrList
@@ -18,7 +20,16 @@ import { Rng } from "../src/core/index.js";
 import { IommuDomain, IommuProt } from "../src/iommu/index.js";
 import { Provider, ProviderRegistry } from "../src/p2p/index.js";
 import { PhyrList, phyrFromPfns } from "../src/phyr/index.js";
-import { type BenchOptions, type BenchRow, type BenchSuite, speedRow, timeNs } from "./harness.js";
+import {
+  type BenchOptions,
+  type BenchRow,
+  type BenchSuite,
+  exactRatio,
+  median,
+  pairedRuns,
+  roundRatios,
+  speedRow,
+} from "./harness.js";
 
 /** sorted-btree is CommonJS with `exports.default = BTree`. */
 const BTree = btreeModule.default;
@@ -69,10 +80,20 @@ async function mappingRows(opts: BenchOptions): Promise<BenchRow[]> {
   for (const [label, pfns, want] of inputs) {
     const list = phyrFromPfns(pfns);
     const d = new IommuDomain({ type: "dma" });
-    const heavy = list.nents > 10_000; // same sampling for both sides when both are long
-    const range = await timeNs(() => d.unmap(IOVA_BASE, mapRanges(d, list)), { ...opts, heavy });
-    const page = await timeNs(() => d.unmap(IOVA_BASE, mapPageAtATime(d, pfns)), { ...opts, heavy: true });
-    rows.push(speedRow(`IOMMU map+unmap as ranges: ${label}`, range, "page-at-a-time iommu_map", page, want));
+    // Paired rounds of CPU time (one side takes microseconds, the other up to a second).
+    const [range, page] = pairedRuns(
+      [() => d.unmap(IOVA_BASE, mapRanges(d, list)), () => d.unmap(IOVA_BASE, mapPageAtATime(d, pfns))],
+      { rounds: opts.quick ? 5 : 9 },
+    );
+    rows.push(
+      speedRow(
+        `IOMMU map+unmap as ranges: ${label}, CPU`,
+        median(range),
+        "page-at-a-time iommu_map",
+        roundRatios(page, range),
+        want,
+      ),
+    );
     mapRanges(d, list);
     const ranged = d.pgtable!.pteCount;
     d.unmap(IOVA_BASE, bytes);
@@ -81,7 +102,7 @@ async function mappingRows(opts: BenchOptions): Promise<BenchRow[]> {
       name: `  leaf entries as ranges (${list.nents} entries in)`,
       value: ranged,
       unit: "entries",
-      ratio: { against: "page-at-a-time leaves", value: d.pgtable!.pteCount / ranged },
+      ratio: exactRatio("page-at-a-time leaves", d.pgtable!.pteCount / ranged, "count"),
     });
     d.unmap(IOVA_BASE, bytes);
   }
@@ -113,8 +134,9 @@ async function mappingRows(opts: BenchOptions): Promise<BenchRow[]> {
   return rows;
 }
 
-async function lookupRows(opts: BenchOptions): Promise<BenchRow[]> {
+function lookupRows(opts: BenchOptions): BenchRow[] {
   const rng = new Rng(21);
+  const rounds = opts.quick ? 5 : 9;
   const N = 10_000;
   const starts = new Float64Array(N);
   const sizes = new Float64Array(N);
@@ -155,40 +177,47 @@ async function lookupRows(opts: BenchOptions): Promise<BenchRow[]> {
     const i = rng.int(N);
     q[k] = rng.chance(0.8) ? starts[i] + rng.int(sizes[i]) : starts[i] - 1 - rng.int(4096);
   }
-  const ours =
-    (await timeNs(() => {
-      let s = 0;
-      for (let k = 0; k < Q; k++) s += reg.lookup(q[k]);
-      return s;
-    }, opts)) / Q;
   const QL = 2048;
-  const linear =
-    (await timeNs(() => {
-      let s = 0;
-      for (let k = 0; k < QL; k++) {
-        const a = q[k];
-        let found = -1;
-        for (let i = 0; i < providers.length; i++) {
-          if (providers[i].contains(a)) {
-            found = providers[i].index;
-            break;
-          }
-        }
-        s += found;
-      }
-      return s;
-    }, opts)) / QL;
   const pair: [number, number] = [0, 0];
-  const btree =
-    (await timeNs(() => {
-      let s = 0;
-      for (let k = 0; k < Q; k++) {
-        const a = q[k];
-        const r = tree.getPairOrNextLower(a, pair);
-        s += r !== undefined && a < ends[r[1]] ? r[1] : -1;
-      }
-      return s;
-    }, opts)) / Q;
+  // Three lookups in paired rounds of CPU time; per-lookup times (the linear scan answers fewer
+  // queries per call, so ratios are taken per lookup).
+  const [oursT, linearT, btreeT] = pairedRuns(
+    [
+      () => {
+        let s = 0;
+        for (let k = 0; k < Q; k++) s += reg.lookup(q[k]);
+        return s;
+      },
+      () => {
+        let s = 0;
+        for (let k = 0; k < QL; k++) {
+          const a = q[k];
+          let found = -1;
+          for (let i = 0; i < providers.length; i++) {
+            if (providers[i].contains(a)) {
+              found = providers[i].index;
+              break;
+            }
+          }
+          s += found;
+        }
+        return s;
+      },
+      () => {
+        let s = 0;
+        for (let k = 0; k < Q; k++) {
+          const a = q[k];
+          const r = tree.getPairOrNextLower(a, pair);
+          s += r !== undefined && a < ends[r[1]] ? r[1] : -1;
+        }
+        return s;
+      },
+    ],
+    { rounds },
+  );
+  const ours = oursT.map((t) => t / Q);
+  const linear = linearT.map((t) => t / QL);
+  const btree = btreeT.map((t) => t / Q);
   // Carried provider index vs lookup per entry, on a 100k-entry list (half P2P).
   const entries = opts.quick ? 20_000 : 100_000;
   const list = new PhyrList({ store: "wide" });
@@ -200,30 +229,39 @@ async function lookupRows(opts: BenchOptions): Promise<BenchRow[]> {
       list.append(rng.int(2 ** 20) * 4096, 4096, 0, 0);
     }
   }
-  const carried =
-    (await timeNs(() => {
-      let s = 0;
-      list.forEachEntry((_a, _l, _f, provider) => {
-        s += provider;
-      });
-      return s;
-    }, opts)) / entries;
-  const looked =
-    (await timeNs(() => {
-      let s = 0;
-      list.forEachEntry((addr) => {
-        s += reg.lookup(addr);
-      });
-      return s;
-    }, opts)) / entries;
+  const [carriedT, lookedT] = pairedRuns(
+    [
+      () => {
+        let s = 0;
+        list.forEachEntry((_a, _l, _f, provider) => {
+          s += provider;
+        });
+        return s;
+      },
+      () => {
+        let s = 0;
+        list.forEachEntry((addr) => {
+          s += reg.lookup(addr);
+        });
+        return s;
+      },
+    ],
+    { rounds },
+  );
   return [
-    speedRow(`provider lookup among ${N} (sorted typed arrays), per lookup`, ours, "linear scan", linear, 1),
-    speedRow("  same", ours, "sorted-btree getPairOrNextLower", btree, 1),
     speedRow(
-      `provider index carried in PhyrList entries (${entries}), per entry`,
-      carried,
+      `provider lookup among ${N} (sorted typed arrays), per lookup, CPU`,
+      median(ours),
+      "linear scan",
+      roundRatios(linear, ours),
+      1,
+    ),
+    speedRow("  same", median(ours), "sorted-btree getPairOrNextLower", roundRatios(btree, ours), 1),
+    speedRow(
+      `provider index carried in PhyrList entries (${entries}), per entry, CPU`,
+      median(carriedT) / entries,
       "lookup by address per entry",
-      looked,
+      roundRatios(lookedT, carriedT),
     ),
   ];
 }
@@ -255,7 +293,7 @@ function thpRows(): BenchRow[] {
       name: "  leaves, phyr design congruent IOVA",
       value: cong,
       unit: "entries",
-      ratio: { against: "kernel default (x fewer)", value: kernel / cong, want: "> 1", ok: kernel > cong },
+      ratio: exactRatio("kernel default (x fewer)", kernel / cong, "count", { min: 1, strict: true }),
     },
   ];
 }
@@ -264,6 +302,6 @@ function thpRows(): BenchRow[] {
 export const suite: BenchSuite = {
   name: "p2p-iommu",
   async run(opts: BenchOptions): Promise<BenchRow[]> {
-    return [...(await mappingRows(opts)), ...(await lookupRows(opts)), ...thpRows()];
+    return [...(await mappingRows(opts)), ...lookupRows(opts), ...thpRows()];
   },
 };

@@ -4,11 +4,12 @@
  * - building a compact list from a 16M-entry PFN array (GUP output) against the plain run-counting
  *   loop (the memory-bandwidth limit) and against the kernel's way: fill a struct page * array, then
  *   sg_alloc_table_from_pages() into a real chained scatterlist. All three read the same
- *   Uint32Array and are sampled in paired rounds with a GC before each sample ({@link pairedSamples});
+ *   Uint32Array and are sampled in paired rounds of CPU time with a GC before each sample
+ *   (harness pairedRuns); the ratios are the medians of the per-round ratios, printed with their range;
  * - encode/decode time and exact bytes of each format on that list;
  * - the brotli-11 size of the phys_vec bytes as a density limit, and `packed` against it on the
- *   standard and on a randomly fragmented list;
- * - the compact store's bytes per naturally aligned chunk and per irregular run.
+ *   standard and on a randomly fragmented list (an exact ratio of sizes);
+ * - the compact store's bytes per naturally aligned chunk and per irregular run (exact sizes).
  */
 import { brotliCompressSync, constants } from "node:zlib";
 import { PAGE_SIZE, Rng } from "../src/core/index.js";
@@ -22,77 +23,30 @@ import {
 } from "../src/formats/index.js";
 import { countRuns, PhyrList, type PhyrRead, phyrFromPfns } from "../src/phyr/index.js";
 import { fragmentedPfns, standardPfns } from "./gen.js";
-import { type BenchOptions, type BenchRow, type BenchSuite, median, timeNs } from "./harness.js";
+import {
+  type BenchOptions,
+  type BenchRow,
+  type BenchSuite,
+  exactRatio,
+  fractionRow,
+  median,
+  pairedRuns,
+  roundRatios,
+  speedRow,
+  timeNs,
+} from "./harness.js";
 
-/** Timed rounds of the paired build measurements (see {@link pairedSamples}). */
+/** Timed rounds of the paired build measurements ({@link pairedRuns}, 2 warm-up rounds first). */
 const ROUNDS = 15;
 const QUICK_ROUNDS = 9;
-/** Untimed rounds first, so every side runs optimised code. */
-const WARM_ROUNDS = 2;
 
-/**
- * Paired sampling for ratios on a shared machine (mitata samples one function at a time, so a
- * load change between two measurements skews their ratio). Every round runs each function once,
- * in an order rotated by one each round, each after a full GC outside the timing, so the garbage
- * of earlier samples is not collected inside a timed one. A ratio is then the median over rounds
- * of that round's ratio, so load that comes and goes moves both sides together. Each function's
- * last output stays alive until its next output replaces it, as in a program that holds its
- * lists: with no PhyrList alive at a GC, V8 drops the classes' hidden maps and deoptimises the
- * code built on them, a cost a live program does not pay on every call. Needs --expose-gc (the
- * bench script passes it). O(rounds * sum of costs).
- * @returns ns per round, one array per function.
- */
-function pairedSamples(fns: (() => unknown)[], rounds: number): number[][] {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) throw new Error("the phyr bench needs node --expose-gc");
-  const out = fns.map(() => [] as number[]);
-  const held: unknown[] = fns.map(() => undefined);
-  for (let r = -WARM_ROUNDS; r < rounds; r++) {
-    for (let k = 0; k < fns.length; k++) {
-      const j = (k + Math.max(r, 0)) % fns.length;
-      gc();
-      const t0 = process.hrtime.bigint();
-      held[j] = fns[j]();
-      const ns = Number(process.hrtime.bigint() - t0);
-      if (r >= 0) out[j].push(ns);
-    }
-  }
-  return out;
-}
-
-/** Row of a time `ns` with a ratio that is the median of per-round ratios (listed in `against`). */
-function pairedRow(
-  name: string,
-  ns: number,
-  against: string,
-  ratios: number[],
-  want: number,
-  unit: "x" | "",
-): BenchRow {
-  const r = median(ratios);
-  const s = [...ratios].sort((x, y) => x - y);
-  const spread = `${s[0].toFixed(2)}..${s[s.length - 1].toFixed(2)}`;
-  return {
-    name,
-    value: ns,
-    unit: "ns",
-    ratio: {
-      against: `${against} (median of ${ratios.length} paired rounds, range ${spread})`,
-      value: r,
-      want: `>= ${want}${unit}`,
-      ok: r >= want,
-    },
-  };
-}
-
-/** Row comparing a measured value with an upper target: ratio = value / target, want <= 1. */
+/** Row comparing an exact size with an upper target: ratio = value / target, want <= 1. */
 function atMostRow(name: string, value: number, unit: string, target: number): BenchRow {
-  const r = value / target;
   return {
     name,
     value,
     unit,
-    ratio: { against: `${target} ${unit} target`, value: r, want: "<= 1", ok: r <= 1 },
+    ratio: exactRatio(`${target} ${unit} target`, value / target, "size", { max: 1 }),
   };
 }
 
@@ -113,7 +67,7 @@ function densityRows(label: string, list: PhyrRead): BenchRow[] {
       name: `${label}: packed`,
       value: packed,
       unit: "B",
-      ratio: { against: "brotli-11", value: r, want: "<= 1.25", ok: r <= 1.25 },
+      ratio: exactRatio("brotli-11", r, "size", { max: 1.25 }),
     },
   ];
 }
@@ -150,42 +104,40 @@ async function run(opts: BenchOptions): Promise<BenchRow[]> {
   const pfns = standardPfns(npages);
   const heavy = { ...opts, heavy: true };
 
-  // Building: limit, PhyrList, kernel baseline, in paired rounds over the same Uint32Array.
-  const [tCount, tBuild, tKernel] = pairedSamples(
+  // Building: limit, PhyrList, kernel baseline, in paired rounds (CPU time) over the same Uint32Array.
+  const [tCount, tBuild, tKernel] = pairedRuns(
     [
       () => countRuns(pfns),
       () => phyrFromPfns(pfns),
       () => sgAllocTableFromPages(pagePointerArray(pfns), 0, npages * PAGE_SIZE),
     ],
-    opts.quick ? QUICK_ROUNDS : ROUNDS,
+    { rounds: opts.quick ? QUICK_ROUNDS : ROUNDS },
   );
   rows.push({
-    name: `countRuns over ${label} PFNs (memory-bandwidth limit)`,
+    name: `countRuns over ${label} PFNs (memory-bandwidth limit), CPU`,
     value: median(tCount),
     unit: "ns",
   });
   rows.push(
-    pairedRow(
-      `phyrFromPfns -> compact list, ${label} PFNs`,
+    fractionRow(
+      `phyrFromPfns -> compact list, ${label} PFNs, CPU`,
       median(tBuild),
       "countRuns",
-      tBuild.map((t, r) => tCount[r] / t),
+      roundRatios(tCount, tBuild),
       0.4,
-      "",
     ),
   );
   rows.push(
-    pairedRow(
-      `phyrFromPfns vs page array + sg_alloc_table_from_pages`,
+    speedRow(
+      "phyrFromPfns vs page array + sg_alloc_table_from_pages",
       median(tBuild),
       "page array + scatterlist",
-      tBuild.map((t, r) => tKernel[r] / t),
+      roundRatios(tKernel, tBuild),
       5,
-      "x",
     ),
   );
   rows.push({
-    name: `page array + sg_alloc_table_from_pages, ${label} pages`,
+    name: `page array + sg_alloc_table_from_pages, ${label} pages, CPU`,
     value: median(tKernel),
     unit: "ns",
   });
