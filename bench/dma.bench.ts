@@ -5,7 +5,7 @@
  * - Range mapping (dmaMap through an IOMMU: one IOVA, iommu_pgsize picks 4K / 2M / 1G leaves)
  *   against page-at-a-time mapping (dma/baseline.ts iommuMapPageAtATime: 512-page batches, one
  *   iommu_map per 4 KiB page), for a 1 GiB-page, a 2 MiB-page and a fragmented 4 KiB buffer. Each
- *   timing maps and unmaps once; both sides in paired rounds of CPU time (harness pairedRuns), the
+ *   timing maps and unmaps once; both sides in paired rounds (harness pairedRuns, main-thread time), the
  *   ratio the median of the per-round ratios. Leaf entries of the IO page table both ways (exact).
  * - Identity return (dmaMap on a dma-direct device without offset returns the input list) against
  *   per-entry direct mapping (dma_map_sg over the scatterlist the kernel builds from the same
@@ -96,7 +96,7 @@ async function rangeVsPageRows(opts: BenchOptions): Promise<BenchRow[]> {
   let n = 0;
   for (const [label, list, want] of inputs) {
     const { dev, dom } = iommuDevice(sys, `0000:10:${(n++).toString(16).padStart(2, "0")}.0`);
-    // Paired rounds of CPU time (one side takes microseconds, the other up to a second).
+    // Paired rounds (one side takes microseconds, the other up to a second).
     const [range, page] = pairedRuns(
       [
         () => dmaUnmap(sys, dev, dmaMap(sys, dev, list)),
@@ -106,7 +106,7 @@ async function rangeVsPageRows(opts: BenchOptions): Promise<BenchRow[]> {
     );
     rows.push(
       speedRow(
-        `dmaMap+unmap via IOMMU as ranges: ${label}, CPU`,
+        `dmaMap+unmap via IOMMU as ranges: ${label}`,
         median(range),
         "page-at-a-time",
         roundRatios(page, range),
@@ -180,7 +180,7 @@ async function identityRows(opts: BenchOptions): Promise<BenchRow[]> {
       value: walk / list.nents,
       unit: "ns",
     });
-    // Against building the scatterlist too, in its own paired rounds of CPU time.
+    // Against building the scatterlist too, in its own paired rounds (pairedRuns).
     const [identCpu, withBuild] = pairedRuns(
       [
         () => dmaUnmap(sys, dev, dmaMap(sys, dev, list)),
@@ -195,7 +195,7 @@ async function identityRows(opts: BenchOptions): Promise<BenchRow[]> {
     );
     rows.push(
       speedRow(
-        "  same, against building the sg table too, CPU",
+        "  same, against building the sg table too",
         median(identCpu),
         "page array + sg + dma_map_sg",
         roundRatios(withBuild, identCpu),

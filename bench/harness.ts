@@ -167,19 +167,30 @@ export function cpuNowNs(): number {
   return (u.user + u.system) * 1000;
 }
 
+/**
+ * Cost of a stretch of main-thread work from its two clocks: the lesser of its process CPU time
+ * and its wall-clock time. Each is an upper bound of the main thread's own CPU time, which Node 20
+ * cannot read precisely: process CPU adds V8's helper threads (parallel and concurrent GC,
+ * background compiles), wall-clock time adds the
+ * time spent waiting for a CPU on a loaded machine. The lesser is the closer bound either way. O(1).
+ */
+export function sampleNs(cpuNs: number, wallNs: number): number {
+  return Math.min(cpuNs, wallNs);
+}
+
 /** How {@link pairedRuns} samples. */
 export interface PairedRunsOptions {
   /** Timed rounds (>= 1): each times every function once. */
   rounds: number;
   /**
    * Untimed rounds first (default 2), so every function runs optimised code: in each, every
-   * function is called until it used `warmSampleNs` of CPU time (at least once).
+   * function is called until it used `warmSampleNs` (at least once).
    */
   warm?: number;
-  /** Least CPU time of one warm-up sample (default 20 ms: enough calls for V8 to optimise). */
+  /** Least time of one warm-up sample (default 20 ms: enough calls for V8 to optimise). */
   warmSampleNs?: number;
   /**
-   * Least CPU time of one timed sample (default 1 ms): the last warm-up round sets how many calls
+   * Least time of one timed sample (default 1 ms): the last warm-up round sets how many calls
    * a sample makes, so a fast function is timed far above the clock's microsecond resolution and
    * one of a millisecond or more once per sample, right after the GC (repeating an allocating
    * function inside a sample would time the collection of its own garbage).
@@ -188,18 +199,18 @@ export interface PairedRunsOptions {
 }
 
 /**
- * Paired rounds of `fns` in CPU time (the loop every heavy or multi-way comparison uses; light
- * two-way ones may use {@link pairedNs}). Every round times each function once, in an order
- * rotated by one each round, each sample after a full GC outside the timing (so the garbage of
- * earlier samples is not collected inside a timed one) and timed as CPU time of this process (what
- * the work costs; wall-clock time on a shared 2-core machine adds the time spent waiting for a
- * CPU). A ratio is then taken per round ({@link pairedRatio}: median and range), so load that comes
+ * Paired rounds of `fns` (the loop every heavy or multi-way comparison uses; light two-way ones
+ * may use {@link pairedNs}). Every round times each function once, in an order rotated by one
+ * each round, each sample after a full GC outside the timing (so the garbage of earlier samples is
+ * not collected inside a timed one) and timed as the lesser of its process CPU time and its wall
+ * time ({@link sampleNs}: the main thread's cost, without the time spent waiting for a CPU on a
+ * shared 2-core machine). A ratio is then taken per round ({@link pairedRatio}: median and range), so load that comes
  * and goes hits both sides of a round alike. Each function's last output stays alive until its
  * next output replaces it, as in a program that holds its lists: with no PhyrList alive at a GC,
  * V8 drops the classes' hidden maps and deoptimises the code built on them, a cost a live program
  * does not pay on every call. Needs node --expose-gc (the bench script passes it).
  * O(warm x sum of max(cost, warmSampleNs) + rounds x sum of max(cost, minSampleNs)).
- * @returns CPU ns per call, one array per function, one entry per timed round.
+ * @returns ns per call ({@link sampleNs}), one array per function, one entry per timed round.
  * @throws RangeError for no functions or a bad rounds / warm / minSampleNs (naming the value);
  *   Error without --expose-gc.
  */
@@ -226,20 +237,22 @@ export function pairedRuns(fns: readonly (() => unknown)[], opts: PairedRunsOpti
       const j = (k + Math.max(r, 0)) % fns.length;
       const fn = fns[j];
       gc();
-      const t0 = cpuNowNs();
+      const c0 = cpuNowNs();
+      const w0 = performance.now();
+      const elapsed = () => sampleNs(cpuNowNs() - c0, (performance.now() - w0) * 1e6);
       if (r < 0) {
         let n = 0;
         let dt = 0;
         do {
           held[j] = fn();
           n++;
-          dt = cpuNowNs() - t0;
+          dt = elapsed();
         } while (dt < warmSampleNs);
         reps[j] = Math.max(1, Math.ceil(minSampleNs / (dt / n)));
         continue;
       }
       for (let i = 0; i < reps[j]; i++) held[j] = fn();
-      out[j].push((cpuNowNs() - t0) / reps[j]);
+      out[j].push(elapsed() / reps[j]);
     }
   }
   held.fill(undefined);

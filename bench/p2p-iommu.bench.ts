@@ -4,8 +4,8 @@
  * - IOMMU mapping of a pinned buffer as ranges (one iommu_map per PhyrList entry, iommu_pgsize
  *   picks the page size) against page-at-a-time mapping (vfio type1 style: iommu_map per 4 KiB
  *   page), for a 1 GiB-page, a 2 MiB-page and a fragmented 4 KiB buffer; each timing maps and
- *   then unmaps the whole IOVA range once. Every timing ratio comes from paired rounds of CPU
- *   time (harness pairedRuns: the median of the per-round ratios, printed with their range);
+ *   then unmaps the whole IOVA range once. Every timing ratio comes from paired rounds of
+ *   main-thread time (harness pairedRuns: the median of the per-round ratios, printed with their range);
  *   leaf counts are exact. Leaf counts of a 64 GiB 1 GiB-page buffer both ways
  *   (the page-at-a-time 16,777,216-leaf case in the full run only).
  * - Provider lookup among 10,000 providers: our sorted typed arrays against a linear scan and
@@ -80,14 +80,14 @@ async function mappingRows(opts: BenchOptions): Promise<BenchRow[]> {
   for (const [label, pfns, want] of inputs) {
     const list = phyrFromPfns(pfns);
     const d = new IommuDomain({ type: "dma" });
-    // Paired rounds of CPU time (one side takes microseconds, the other up to a second).
+    // Paired rounds (one side takes microseconds, the other up to a second).
     const [range, page] = pairedRuns(
       [() => d.unmap(IOVA_BASE, mapRanges(d, list)), () => d.unmap(IOVA_BASE, mapPageAtATime(d, pfns))],
       { rounds: opts.quick ? 5 : 9 },
     );
     rows.push(
       speedRow(
-        `IOMMU map+unmap as ranges: ${label}, CPU`,
+        `IOMMU map+unmap as ranges: ${label}`,
         median(range),
         "page-at-a-time iommu_map",
         roundRatios(page, range),
@@ -179,7 +179,7 @@ function lookupRows(opts: BenchOptions): BenchRow[] {
   }
   const QL = 2048;
   const pair: [number, number] = [0, 0];
-  // Three lookups in paired rounds of CPU time; per-lookup times (the linear scan answers fewer
+  // Three lookups in paired rounds; per-lookup times (the linear scan answers fewer
   // queries per call, so ratios are taken per lookup).
   const [oursT, linearT, btreeT] = pairedRuns(
     [
@@ -250,7 +250,7 @@ function lookupRows(opts: BenchOptions): BenchRow[] {
   );
   return [
     speedRow(
-      `provider lookup among ${N} (sorted typed arrays), per lookup, CPU`,
+      `provider lookup among ${N} (sorted typed arrays), per lookup`,
       median(ours),
       "linear scan",
       roundRatios(linear, ours),
@@ -258,7 +258,7 @@ function lookupRows(opts: BenchOptions): BenchRow[] {
     ),
     speedRow("  same", median(ours), "sorted-btree getPairOrNextLower", roundRatios(btree, ours), 1),
     speedRow(
-      `provider index carried in PhyrList entries (${entries}), per entry, CPU`,
+      `provider index carried in PhyrList entries (${entries}), per entry`,
       median(carriedT) / entries,
       "lookup by address per entry",
       roundRatios(lookedT, carriedT),

@@ -4,7 +4,7 @@
  * - building a compact list from a 16M-entry PFN array (GUP output) against the plain run-counting
  *   loop (the memory-bandwidth limit) and against the kernel's way: fill a struct page * array, then
  *   sg_alloc_table_from_pages() into a real chained scatterlist. All three read the same
- *   Uint32Array and are sampled in paired rounds of CPU time with a GC before each sample
+ *   Uint32Array and are sampled in paired rounds of main-thread time with a GC before each sample
  *   (harness pairedRuns); the ratios are the medians of the per-round ratios, printed with their range;
  * - encode/decode time and exact bytes of each format on that list;
  * - the brotli-11 size of the phys_vec bytes as a density limit, and `packed` against it on the
@@ -104,7 +104,7 @@ async function run(opts: BenchOptions): Promise<BenchRow[]> {
   const pfns = standardPfns(npages);
   const heavy = { ...opts, heavy: true };
 
-  // Building: limit, PhyrList, kernel baseline, in paired rounds (CPU time) over the same Uint32Array.
+  // Building: limit, PhyrList, kernel baseline, in paired rounds over the same Uint32Array.
   const [tCount, tBuild, tKernel] = pairedRuns(
     [
       () => countRuns(pfns),
@@ -114,13 +114,13 @@ async function run(opts: BenchOptions): Promise<BenchRow[]> {
     { rounds: opts.quick ? QUICK_ROUNDS : ROUNDS },
   );
   rows.push({
-    name: `countRuns over ${label} PFNs (memory-bandwidth limit), CPU`,
+    name: `countRuns over ${label} PFNs (memory-bandwidth limit)`,
     value: median(tCount),
     unit: "ns",
   });
   rows.push(
     fractionRow(
-      `phyrFromPfns -> compact list, ${label} PFNs, CPU`,
+      `phyrFromPfns -> compact list, ${label} PFNs`,
       median(tBuild),
       "countRuns",
       roundRatios(tCount, tBuild),
@@ -137,7 +137,7 @@ async function run(opts: BenchOptions): Promise<BenchRow[]> {
     ),
   );
   rows.push({
-    name: `page array + sg_alloc_table_from_pages, ${label} pages, CPU`,
+    name: `page array + sg_alloc_table_from_pages, ${label} pages`,
     value: median(tKernel),
     unit: "ns",
   });
