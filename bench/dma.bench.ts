@@ -102,7 +102,7 @@ async function rangeVsPageRows(opts: BenchOptions): Promise<BenchRow[]> {
         () => dmaUnmap(sys, dev, dmaMap(sys, dev, list)),
         () => iommuUnmapPageAtATime(sys, dev, iommuMapPageAtATime(sys, dev, list)),
       ],
-      { rounds: opts.quick ? 5 : 9 },
+      { rounds: opts.quick ? 5 : 7 },
     );
     rows.push(
       speedRow(
@@ -191,7 +191,7 @@ async function identityRows(opts: BenchOptions): Promise<BenchRow[]> {
           return t;
         },
       ],
-      { rounds: opts.quick ? 5 : 9 },
+      { rounds: opts.quick ? 5 : 7 },
     );
     rows.push(
       speedRow(

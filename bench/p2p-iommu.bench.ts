@@ -83,7 +83,7 @@ async function mappingRows(opts: BenchOptions): Promise<BenchRow[]> {
     // Paired rounds (one side takes microseconds, the other up to a second).
     const [range, page] = pairedRuns(
       [() => d.unmap(IOVA_BASE, mapRanges(d, list)), () => d.unmap(IOVA_BASE, mapPageAtATime(d, pfns))],
-      { rounds: opts.quick ? 5 : 9 },
+      { rounds: opts.quick ? 5 : 7 },
     );
     rows.push(
       speedRow(
