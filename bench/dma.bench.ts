@@ -5,8 +5,9 @@
  * - Range mapping (dmaMap through an IOMMU: one IOVA, iommu_pgsize picks 4K / 2M / 1G leaves)
  *   against page-at-a-time mapping (dma/baseline.ts iommuMapPageAtATime: 512-page batches, one
  *   iommu_map per 4 KiB page), for a 1 GiB-page, a 2 MiB-page and a fragmented 4 KiB buffer. Each
- *   timing maps and unmaps once; both sides in paired rounds (harness pairedRuns, main-thread time), the
- *   ratio the median of the per-round ratios. Leaf entries of the IO page table both ways (exact).
+ *   timing maps and unmaps once; both sides in paired rounds (harness pairedRuns, main-thread
+ *   time), the ratio the median of the per-round ratios. Leaf entries of the IO page table both
+ *   ways (exact).
  * - Identity return (dmaMap on a dma-direct device without offset returns the input list) against
  *   per-entry direct mapping (dma_map_sg over the scatterlist the kernel builds from the same
  *   pages: dma/baseline.ts dmaMapSgDirect), with and without building that scatterlist from the

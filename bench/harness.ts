@@ -1,7 +1,11 @@
 /**
  * Benchmark harness. Every `bench/*.bench.ts` file exports `suite: BenchSuite`; `main.ts` finds
  * them, runs each (full or `--quick`) and prints every comparison as a ratio measured in the same
- * run: the design against the kernel's current way (baseline) and against the limit.
+ * run: the design against the kernel's current way (baseline) and against the limit. Every ratio
+ * says how stable it is: a timing ratio comes from paired rounds ({@link pairedRuns} or
+ * {@link pairedNs}; printed `[N rounds lo-hi]`, the ratio is the median and targets judge it), a
+ * ratio of counts or sizes is exact (`[exact count]`, `[exact size]`); the {@link BenchRatio} type
+ * admits nothing else.
  */
 import { measure } from "mitata";
 
@@ -204,8 +208,8 @@ export interface PairedRunsOptions {
  * each round, each sample after a full GC outside the timing (so the garbage of earlier samples is
  * not collected inside a timed one) and timed as the lesser of its process CPU time and its wall
  * time ({@link sampleNs}: the main thread's cost, without the time spent waiting for a CPU on a
- * shared 2-core machine). A ratio is then taken per round ({@link pairedRatio}: median and range), so load that comes
- * and goes hits both sides of a round alike. Each function's last output stays alive until its
+ * shared 2-core machine). A ratio is then taken per round ({@link pairedRatio}: median and
+ * range), so load that comes and goes hits both sides of a round alike. Each function's last output stays alive until its
  * next output replaces it, as in a program that holds its lists: with no PhyrList alive at a GC,
  * V8 drops the classes' hidden maps and deoptimises the code built on them, a cost a live program
  * does not pay on every call. Needs node --expose-gc (the bench script passes it).

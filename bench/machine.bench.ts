@@ -7,7 +7,8 @@
  *
  * Every time is main-thread time (harness sampleNs: the lesser of process CPU and wall time), in
  * rounds: the cold build once in each of several fresh Node processes (one round each), the warm
- * builds in paired rounds in this process (harness pairedRuns). A row's ratio is the median of the per-round budget / time, with their range.
+ * builds in paired rounds in this process (harness pairedRuns). A row's ratio is the median of
+ * the per-round budget / time, with their range.
  */
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
@@ -34,8 +35,8 @@ process.stdout.write(JSON.stringify({ cpu: (c.user + c.system) * 1000, wall, pro
 `;
 
 /**
- * Main-thread time (harness sampleNs) of the first reference-machine build in each of `rounds` fresh Node processes.
- * O(rounds x (Node start + one build)).
+ * Main-thread time (harness sampleNs) of the first reference-machine build in each of `rounds`
+ * fresh Node processes. O(rounds x (Node start + one build)).
  * @throws Error when a child fails or builds a machine without processes, with its stderr.
  */
 function coldBuilds(rounds: number): number[] {

@@ -4,8 +4,9 @@
  * - building a compact list from a 16M-entry PFN array (GUP output) against the plain run-counting
  *   loop (the memory-bandwidth limit) and against the kernel's way: fill a struct page * array, then
  *   sg_alloc_table_from_pages() into a real chained scatterlist. All three read the same
- *   Uint32Array and are sampled in paired rounds of main-thread time with a GC before each sample
- *   (harness pairedRuns); the ratios are the medians of the per-round ratios, printed with their range;
+ *   Uint32Array and are sampled in paired rounds of main-thread time with a GC before each
+ *   sample (harness pairedRuns); the ratios are the medians of the per-round ratios, printed with
+ *   their range;
  * - encode/decode time and exact bytes of each format on that list;
  * - the brotli-11 size of the phys_vec bytes as a density limit, and `packed` against it on the
  *   standard and on a randomly fragmented list (an exact ratio of sizes);
