@@ -1,6 +1,6 @@
 /**
- * `phyr capture --workers N`: the processes read on worker threads (workers-thread.ts, capture
- * jobs), the file written by this thread (linux/ captureWith), so it is the one one thread writes.
+ * `phyr capture --workers N`: the processes read on worker threads (capture-thread.ts), the
+ * file written by this thread (linux/ captureWith), so it is the one one thread writes.
  * Jobs are handed out in capture order, the next to whichever worker is free, but only within a
  * window of 2 x workers processes past the one being written: a writer that falls behind (gzip,
  * a slow disk, one huge process) holds the workers back instead of gathering every finished
@@ -9,8 +9,9 @@
 
 import { Worker } from "node:worker_threads";
 import { liveSource, type ProcessRead, type ProcessReader, readProcessesHere } from "../linux/index.js";
+import type { CaptureDone, CaptureJob } from "./capture-thread.js";
 import { CliFailure } from "./io.js";
-import { type WorkerMessage, type WorkerSource, workerExecArgv, workerFile } from "./workers.js";
+import { type WorkerSource, workerExecArgv, workerFile } from "./workers.js";
 
 /** Processes read or being read, per worker, past the one being written. */
 export const WINDOW_PER_WORKER = 2;
@@ -28,7 +29,7 @@ export function readProcessesOnWorkers(
   workers: number,
 ): ProcessReader {
   return (pids) => {
-    const file = workerFile();
+    const file = workerFile("capture-thread.js");
     const count = Math.min(workers, pids.length);
     if (count <= 1 || file === undefined) return here(how, pids);
     return new CapturePool(file, how, pids, count);
@@ -81,8 +82,8 @@ class CapturePool implements AsyncIterator<ProcessRead> {
     for (let i = 0; i < count; i++) {
       const w = new Worker(file, { workerData: how, execArgv });
       this.pool.push(w);
-      w.on("message", (m: WorkerMessage) => {
-        if (this.stopped || !("read" in m)) return;
+      w.on("message", (m: CaptureDone) => {
+        if (this.stopped) return;
         this.done.set(m.job, m.read);
         this.idle.push(w);
         this.give();
@@ -107,10 +108,10 @@ class CapturePool implements AsyncIterator<ProcessRead> {
     ) {
       const w = this.idle.pop() as Worker;
       const job = this.nextGive++;
-      w.postMessage({ job, capture: this.pids[job] });
+      w.postMessage({ job, pid: this.pids[job] } satisfies CaptureJob);
     }
     if (this.nextGive >= this.pids.length) {
-      for (const w of this.idle.splice(0)) w.postMessage({ quit: true });
+      for (const w of this.idle.splice(0)) w.postMessage({ quit: true } satisfies CaptureJob);
     }
   }
 

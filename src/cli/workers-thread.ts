@@ -2,14 +2,12 @@
  * The worker thread of workers.ts: opens its own source (the live roots, or the reference
  * machine) from workerData, then reads and analyses one job at a time as the main thread hands
  * them out (`{ job, plan, range, named }`), posting bytes read and then the job's outcome (plain
- * data: the analysis and notes, or the error's message and errno code). A capture job
- * (`{ job, capture: pid }`, capture-workers.ts) reads one process's smaps and runs and posts them
- * back (`{ job, read }`, the runs lines' bytes transferred, not copied). `{ quit: true }` closes
+ * data: the analysis and notes, or the error's message and errno code). `{ quit: true }` closes
  * the source and ends the thread.
  */
 
 import { parentPort, workerData } from "node:worker_threads";
-import { liveSource, type MachineSource, readProcessWhole } from "../linux/index.js";
+import { liveSource, type MachineSource } from "../linux/index.js";
 import type { VaRange } from "./args.js";
 import { type BufferOutcome, bufferOfPlan, errorOf, type Plan } from "./collect.js";
 import { openReferenceSource } from "./source.js";
@@ -24,15 +22,10 @@ const BYTES_EVERY_MS = 100;
 
 parentPort?.on(
   "message",
-  (m: { quit?: boolean; job: number; plan: Plan; range?: VaRange; named: boolean; capture?: number }) => {
+  (m: { quit?: boolean; job: number; plan: Plan; range?: VaRange; named: boolean }) => {
     if (m.quit) {
       src.close();
       parentPort?.close();
-      return;
-    }
-    if (m.capture !== undefined) {
-      const { read, transfer } = readProcessWhole(src, m.capture);
-      parentPort?.postMessage({ job: m.job, read } satisfies WorkerMessage, transfer);
       return;
     }
     let last = 0;

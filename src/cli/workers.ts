@@ -12,7 +12,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { BufferAnalysis } from "../analyze/index.js";
-import type { MachineSource, ProcessRead } from "../linux/index.js";
+import type { MachineSource } from "../linux/index.js";
 import {
   type BufferOutcome,
   type BufferPlan,
@@ -51,24 +51,19 @@ export function parseWorkers(text: string): number {
 }
 
 /**
- * The worker's module: the compiled .js beside this file (absent when run from TypeScript sources).
+ * A worker module: the compiled .js beside this file (absent when run from TypeScript sources).
  * O(1) (one stat).
+ * @param name the module's file name (default the report/analyze worker).
  */
-export function workerFile(): string | undefined {
+export function workerFile(name = "workers-thread.js"): string | undefined {
   const here = fileURLToPath(import.meta.url);
   if (!here.endsWith(".js")) return undefined;
-  const f = here.replace(/workers\.js$/, "workers-thread.js");
+  const f = here.replace(/workers\.js$/, name);
   return existsSync(f) ? f : undefined;
 }
 
-/**
- * A message from a worker: bytes read of its current job, or the job's outcome, or a capture job's
- * process read (capture-workers.ts).
- */
-export type WorkerMessage =
-  | { job: number; bytes: number }
-  | { job: number; outcome: BufferOutcome }
-  | { job: number; read: ProcessRead };
+/** A message from a worker: bytes read of its current job, or the job's outcome. */
+export type WorkerMessage = { job: number; bytes: number } | { job: number; outcome: BufferOutcome };
 
 /** Node options a worker thread starts with: this process's, less the ones that run code given inline. */
 export function workerExecArgv(): string[] {
@@ -153,7 +148,6 @@ function runJobs(
       pool.push(w);
       w.on("message", (m: WorkerMessage) => {
         if (stopped) return;
-        if ("read" in m) return;
         if ("bytes" in m) {
           doing[m.job] = m.bytes;
           let inFlight = 0;
