@@ -6,7 +6,8 @@
  * batches (1 GiB) and its process's pagemap file ends after the first batch: a read past the
  * resident pages fails ("file ends at byte"), so a VMA recorded without an error was read no
  * further than that batch (bytes of pagemap, not wall time). The CLI half goes through the built
- * binary (the worker module is compiled JS).
+ * binary (the worker module is compiled JS); as root, live processes that wait (pause()) are
+ * captured too and compared but for Pss, which other processes change.
  */
 import { spawn, spawnSync } from "node:child_process";
 import {
@@ -256,4 +257,75 @@ describe.skipIf(skip || process.platform !== "linux")("phyr capture on 1 and N w
     ]);
     expect(existsSync(out)).toBe(false);
   });
+});
+
+const C_CHILD = `#include <sys/mman.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  unsigned long len = strtoul(argv[1], 0, 10) << 20;
+  char *p = mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return 1;
+  madvise(p, len, MADV_NOHUGEPAGE);
+  for (unsigned long i = 0; i < len; i += 8192) p[i] = 1;
+  printf("ready\\n");
+  fflush(stdout);
+  pause();
+  return 0;
+}
+`;
+
+describe.skipIf(
+  skip ||
+    process.platform !== "linux" ||
+    process.getuid?.() !== 0 ||
+    spawnSync("cc", ["--version"]).status !== 0,
+)("phyr capture on 1 and N worker threads, live processes (root)", () => {
+  const kids: ReturnType<typeof spawn>[] = [];
+  afterAll(() => {
+    for (const k of kids) k.kill("SIGKILL");
+  });
+
+  /** A child that writes every other page of `mib` MiB (one run each) and waits. */
+  function child(bin: string, mib: number): Promise<number> {
+    const c = spawn(bin, [String(mib)], { stdio: ["ignore", "pipe", "ignore"] });
+    kids.push(c);
+    return new Promise((ok, fail) => {
+      c.stdout?.once("data", () => ok(c.pid as number));
+      c.once("exit", () => fail(new Error("the child exited")));
+    });
+  }
+
+  it("the files of --workers 1 and 3 are the same bytes but for capturedAt and Pss", async () => {
+    writeFileSync(join(dir, "child.c"), C_CHILD);
+    const bin = join(dir, "child");
+    expect(spawnSync("cc", ["-O2", "-o", bin, join(dir, "child.c")]).status).toBe(0);
+    const pids = await Promise.all([child(bin, 16), child(bin, 8), child(bin, 4), child(bin, 4)]);
+    const args = (f: string, n: string) => [
+      "capture",
+      "-o",
+      f,
+      ...pids.flatMap((p) => ["--pid", String(p)]),
+      "--workers",
+      n,
+    ];
+    const live = (a: string[]) =>
+      spawnSync(process.execPath, [BIN, ...a], {
+        encoding: "utf8",
+        env: { ...process.env, FORCE_COLOR: "" },
+      });
+    const one = join(dir, "live1.snap");
+    const three = join(dir, "live3.snap");
+    expect(live(args(one, "1")).status).toBe(0);
+    expect(live(args(three, "3")).status).toBe(0);
+    // Pss divides each shared page (libc) among the processes mapping it now: any process on the
+    // machine starting or ending between the two captures changes it.
+    const norm = (f: string) => withoutTime(f).replace(/"pss":\d+,/g, "");
+    const a = norm(one);
+    expect(norm(three)).toBe(a);
+    const runs = records(a).filter((x) => x.type === "runs");
+    expect(new Set(runs.map((x) => x.pid))).toEqual(new Set(pids));
+    expect(runs.reduce((n, x) => n + (x.va as string[]).length, 0)).toBeGreaterThan(4096);
+  }, 120_000);
 });
