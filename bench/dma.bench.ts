@@ -97,13 +97,22 @@ async function rangeVsPageRows(opts: BenchOptions): Promise<BenchRow[]> {
   let n = 0;
   for (const [label, list, want] of inputs) {
     const { dev, dom } = iommuDevice(sys, `0000:10:${(n++).toString(16).padStart(2, "0")}.0`);
-    // Paired rounds (one side takes microseconds, the other up to a second).
+    // Paired rounds (one side takes microseconds, the other up to a second); each side returns
+    // its mapping so one stays alive, and a cursor over the input is held (pairedRuns `hold`).
     const [range, page] = pairedRuns(
       [
-        () => dmaUnmap(sys, dev, dmaMap(sys, dev, list)),
-        () => iommuUnmapPageAtATime(sys, dev, iommuMapPageAtATime(sys, dev, list)),
+        () => {
+          const m = dmaMap(sys, dev, list);
+          dmaUnmap(sys, dev, m);
+          return m;
+        },
+        () => {
+          const p = iommuMapPageAtATime(sys, dev, list);
+          iommuUnmapPageAtATime(sys, dev, p);
+          return p;
+        },
       ],
-      { rounds: opts.quick ? 5 : 7 },
+      { rounds: opts.quick ? 5 : 7, hold: [list.cursor()] },
     );
     rows.push(
       speedRow(
@@ -184,7 +193,11 @@ async function identityRows(opts: BenchOptions): Promise<BenchRow[]> {
     // Against building the scatterlist too, in its own paired rounds (pairedRuns).
     const [identCpu, withBuild] = pairedRuns(
       [
-        () => dmaUnmap(sys, dev, dmaMap(sys, dev, list)),
+        () => {
+          const m = dmaMap(sys, dev, list);
+          dmaUnmap(sys, dev, m);
+          return m;
+        },
         () => {
           const t = sgTableFromList(list);
           dmaMapSgDirect(sys, dev, t);
@@ -192,7 +205,7 @@ async function identityRows(opts: BenchOptions): Promise<BenchRow[]> {
           return t;
         },
       ],
-      { rounds: opts.quick ? 5 : 7 },
+      { rounds: opts.quick ? 5 : 7, hold: [list.cursor()] },
     );
     rows.push(
       speedRow(

@@ -200,7 +200,17 @@ export interface PairedRunsOptions {
    * function inside a sample would time the collection of its own garbage).
    */
   minSampleNs?: number;
+  /**
+   * Objects kept alive until sampling ends, e.g. a cursor over the measured list: a GC runs before
+   * every sample, and with no object of a class alive V8 drops its hidden class and deoptimises the
+   * code built on it (the dma identity map+unmap went from 15 µs to 110-530 µs a call without a
+   * live cursor). A program that maps buffers holds such objects, so live ones are the steady state.
+   */
+  hold?: readonly unknown[];
 }
+
+/** {@link PairedRunsOptions.hold} of every running {@link pairedRuns}, so each stays reachable. */
+const holding = new Set<readonly unknown[]>();
 
 /**
  * Paired rounds of `fns` (the loop every heavy or multi-way comparison uses; light two-way ones
@@ -236,30 +246,36 @@ export function pairedRuns(fns: readonly (() => unknown)[], opts: PairedRunsOpti
   const out = fns.map(() => [] as number[]);
   const held: unknown[] = fns.map(() => undefined);
   const reps = fns.map(() => 1);
-  for (let r = -warm; r < rounds; r++) {
-    for (let k = 0; k < fns.length; k++) {
-      const j = (k + Math.max(r, 0)) % fns.length;
-      const fn = fns[j];
-      gc();
-      const c0 = cpuNowNs();
-      const w0 = performance.now();
-      const elapsed = () => sampleNs(cpuNowNs() - c0, (performance.now() - w0) * 1e6);
-      if (r < 0) {
-        let n = 0;
-        let dt = 0;
-        do {
-          held[j] = fn();
-          n++;
-          dt = elapsed();
-        } while (dt < warmSampleNs);
-        reps[j] = Math.max(1, Math.ceil(minSampleNs / (dt / n)));
-        continue;
+  const hold = opts.hold ?? [];
+  holding.add(hold);
+  try {
+    for (let r = -warm; r < rounds; r++) {
+      for (let k = 0; k < fns.length; k++) {
+        const j = (k + Math.max(r, 0)) % fns.length;
+        const fn = fns[j];
+        gc();
+        const c0 = cpuNowNs();
+        const w0 = performance.now();
+        const elapsed = () => sampleNs(cpuNowNs() - c0, (performance.now() - w0) * 1e6);
+        if (r < 0) {
+          let n = 0;
+          let dt = 0;
+          do {
+            held[j] = fn();
+            n++;
+            dt = elapsed();
+          } while (dt < warmSampleNs);
+          reps[j] = Math.max(1, Math.ceil(minSampleNs / (dt / n)));
+          continue;
+        }
+        for (let i = 0; i < reps[j]; i++) held[j] = fn();
+        out[j].push(elapsed() / reps[j]);
       }
-      for (let i = 0; i < reps[j]; i++) held[j] = fn();
-      out[j].push(elapsed() / reps[j]);
     }
+  } finally {
+    held.fill(undefined);
+    holding.delete(hold);
   }
-  held.fill(undefined);
   return out;
 }
 

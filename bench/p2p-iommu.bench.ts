@@ -83,7 +83,7 @@ async function mappingRows(opts: BenchOptions): Promise<BenchRow[]> {
     // Paired rounds (one side takes microseconds, the other up to a second).
     const [range, page] = pairedRuns(
       [() => d.unmap(IOVA_BASE, mapRanges(d, list)), () => d.unmap(IOVA_BASE, mapPageAtATime(d, pfns))],
-      { rounds: opts.quick ? 5 : 7 },
+      { rounds: opts.quick ? 5 : 7, hold: [list.cursor()] },
     );
     rows.push(
       speedRow(
@@ -246,7 +246,7 @@ function lookupRows(opts: BenchOptions): BenchRow[] {
         return s;
       },
     ],
-    { rounds },
+    { rounds, hold: [list.cursor()] },
   );
   return [
     speedRow(
