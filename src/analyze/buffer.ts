@@ -3,34 +3,45 @@
  * formats/, IOMMU costs, RDMA translation entries and NVMe descriptors; and the sum over buffers.
  */
 
-import { hex } from "../core/index.js";
+import { hex, PAGE_SIZE, VFIO_BATCH_MAX_CAPACITY } from "../core/index.js";
 import { FORMATS } from "../formats/index.js";
 import { mergeRdmaCosts, nvmeCost, rdmaCosts } from "./device-cost.js";
 import { iommuCosts } from "./iommu-cost.js";
-import type { BufferAnalysis, IommuCost } from "./output.js";
-import { encodeMergedRuns } from "./run-map.js";
+import type { BackingPages, BufferAnalysis, IommuCost, VfioWork } from "./output.js";
+import { encodeMergedRuns, RUN_MAP_KINDS } from "./run-map.js";
 import {
   checkRuns,
   countPages,
+  type MergedRuns,
   mergeContiguousRuns,
   mergeHistogram,
   runHistogram,
   runsToList,
 } from "./runs.js";
-import type { BufferInput } from "./types.js";
+import type { BufferInput, RunsInput } from "./types.js";
+
+/** Options of {@link analyzeBuffer}. */
+export interface BufferAnalysisOptions {
+  /**
+   * Include the run map (default true): what the HTML report's memory map and the `--json` output
+   * carry. A terminal summary does not show it, and for a million runs it is tens of megabytes.
+   */
+  runMap?: boolean;
+}
 
 /**
  * Analyses one buffer: runs are first merged where virtual and physical pages both continue
  * ({@link mergeContiguousRuns}). O(runs x (formats + IOMMU configurations)).
  * @param input the buffer's runs and identity.
+ * @param opts whether to include the run map.
  * @returns the analysis (plain data).
  * @throws RangeError when the runs are malformed (see {@link checkRuns}).
  */
-export function analyzeBuffer(input: BufferInput): BufferAnalysis {
+export function analyzeBuffer(input: BufferInput, opts: BufferAnalysisOptions = {}): BufferAnalysis {
   checkRuns(input.runs);
   const runs = mergeContiguousRuns(input.runs);
   const list = runsToList(runs);
-  return {
+  const out: BufferAnalysis = {
     label: input.label,
     pid: input.pid,
     comm: input.comm,
@@ -45,8 +56,40 @@ export function analyzeBuffer(input: BufferInput): BufferAnalysis {
     iommu: iommuCosts(runs),
     rdma: rdmaCosts(runs, list),
     nvme: nvmeCost(runs),
-    runMap: encodeMergedRuns(runs),
+    backing: backingPages(runs),
+    vfio: vfioWork(runs),
   };
+  if (opts.runMap !== false) out.runMap = encodeMergedRuns(runs);
+  return out;
+}
+
+/** Present pages by backing (the merged runs' kinds). O(runs). */
+export function backingPages(runs: MergedRuns): BackingPages {
+  const by = new Float64Array(RUN_MAP_KINDS.length);
+  for (let i = 0; i < runs.count; i++) by[runs.kind[i]] += runs.npages[i];
+  return { unknown: by[0], base: by[1], thp: by[2], hugetlb: by[3], zero: by[4], mixed: by[5] };
+}
+
+/**
+ * VFIO type1 work of pinning the runs (what-if.ts): one registration per VA-contiguous group of
+ * runs and ceil(pages / VFIO_BATCH_MAX_CAPACITY) pin batches in each. O(runs).
+ */
+export function vfioWork(runs: RunsInput): VfioWork {
+  let registrations = 0;
+  let pinBatches = 0;
+  let regPages = 0;
+  let end = -1;
+  for (let i = 0; i < runs.count; i++) {
+    if (runs.va[i] !== end) {
+      if (registrations > 0) pinBatches += Math.ceil(regPages / VFIO_BATCH_MAX_CAPACITY);
+      registrations++;
+      regPages = 0;
+    }
+    regPages += runs.npages[i];
+    end = runs.va[i] + runs.npages[i] * PAGE_SIZE;
+  }
+  if (registrations > 0) pinBatches += Math.ceil(regPages / VFIO_BATCH_MAX_CAPACITY);
+  return { registrations, pinBatches };
 }
 
 /**
@@ -72,8 +115,13 @@ export function sumBuffers(buffers: readonly BufferAnalysis[]): BufferAnalysis {
     iommu: [],
     rdma: [],
     nvme: null,
+    backing: { unknown: 0, base: 0, thp: 0, hugetlb: 0, zero: 0, mixed: 0 },
+    vfio: { registrations: 0, pinBatches: 0 },
   };
   for (const b of buffers) {
+    for (const k of Object.keys(t.backing) as (keyof BackingPages)[]) t.backing[k] += b.backing[k];
+    t.vfio.registrations += b.vfio.registrations;
+    t.vfio.pinBatches += b.vfio.pinBatches;
     t.vaLength += b.vaLength;
     t.pages += b.pages;
     t.runs += b.runs;

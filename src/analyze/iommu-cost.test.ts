@@ -376,6 +376,7 @@ describe("congruentIovaBase picks what a Map-of-residues search picks (property 
     let largest = granule;
     for (let s = granule; s <= lay.total && s <= bitmap; s *= 2) if (has(s)) largest = s;
     const mod = (a: number, m: number) => ((a % m) + m) % m;
+    const phys = (i: number) => segs.phys[i] * (segs.unit ?? 1);
     let cand = [...Array(lay.n).keys()].filter((i) => lay.iovaLen[i] > 0);
     let residue = 0;
     for (let s = granule * 2; s <= largest; s *= 2) {
@@ -384,7 +385,7 @@ describe("congruentIovaBase picks what a Map-of-residues search picks (property 
       let best = -1;
       let bestWeight = 0;
       for (const i of cand) {
-        const start = segs.phys[i] - (segs.phys[i] % granule);
+        const start = phys(i) - (phys(i) % granule);
         const end = start + lay.iovaLen[i] - lay.pad[i];
         const full = Math.floor(end / s) * s - Math.ceil(start / s) * s;
         if (full <= 0) continue;
@@ -398,7 +399,7 @@ describe("congruentIovaBase picks what a Map-of-residues search picks (property 
       }
       if (best < 0) break;
       residue = best;
-      cand = cand.filter((i) => mod(segs.phys[i] - (segs.phys[i] % granule) - lay.iovaOff[i], s) === best);
+      cand = cand.filter((i) => mod(phys(i) - (phys(i) % granule) - lay.iovaOff[i], s) === best);
     }
     const base = kernelIovaBase(lay.total, granule, apertureBits);
     return Math.max(0, base - largest) - (Math.max(0, base - largest) % largest) + residue;

@@ -86,18 +86,11 @@ export const PLACEMENT_LABEL: Readonly<Record<"kernel" | "congruent", string>> =
 };
 
 /**
- * The runs as dma_map_sg segments: one segment per run (phys = pfn x 4 KiB, len = pages x 4 KiB).
- * O(runs); allocates two Float64Arrays.
+ * The runs as dma_map_sg segments: one segment per run (phys = pfn x 4 KiB, len = pages x 4 KiB),
+ * as a view of the runs' own columns in page units (no copy). O(1).
  */
 export function runSegments(runs: RunsInput): SgLayoutInput {
-  const n = runs.count;
-  const phys = new Float64Array(n);
-  const len = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    phys[i] = runs.pfn[i] * PAGE_SIZE;
-    len[i] = runs.npages[i] * PAGE_SIZE;
-  }
-  return { n, phys, len };
+  return { n: runs.count, phys: runs.pfn, len: runs.npages, unit: PAGE_SIZE };
 }
 
 /**
@@ -129,13 +122,14 @@ export function kernelIovaBase(total: number, granule: number, apertureBits = 48
  * segments holding a whole s-aligned physical block (and congruent at the sizes chosen so far),
  * the residue (phys - off) mod s with the most bytes in such blocks wins; larger sizes refine it
  * within the winners. With one segment this is plain congruence with its physical address.
- * O(segments x page sizes); three typed arrays of the segments and one Map of residues, reused
- * for every size.
+ * O(segments x page sizes); one Int32Array of the segments (or `scratch`) and one weight array
+ * of (size / previous size) entries, reused for every size.
  * @param segs the segments laid out.
  * @param lay their layout from {@link iommuDmaSgLayout}.
  * @param bitmap the page-size bitmap.
  * @param granule the smallest page size.
  * @param apertureBits IOVA bits of the aperture (default 48).
+ * @param scratch room for the candidates (at least `lay.n` entries), to reuse across calls.
  * @returns the base address.
  */
 export function congruentIovaBase(
@@ -144,24 +138,18 @@ export function congruentIovaBase(
   bitmap: number,
   granule: number,
   apertureBits = 48,
+  scratch?: Int32Array,
 ): number {
   let largest = granule;
   for (let s = granule; s <= lay.total && s <= bitmap; s *= 2) if (pgsizeHas(bitmap, s)) largest = s;
   let residue = 0;
-  // The candidates, in segment order, compacted in place as sizes are chosen; the granule-aligned
-  // physical start and the end of each are computed once, not once per size.
-  const cand = new Int32Array(lay.n);
-  const start = new Float64Array(lay.n);
-  const end = new Float64Array(lay.n);
+  const unit = segs.unit ?? 1;
+  // The candidates, in segment order, compacted in place as sizes are chosen (one Int32Array,
+  // `scratch` when it is large enough); a candidate's granule-aligned physical start and its end
+  // are recomputed from the segment and the layout when needed.
+  const cand = scratch !== undefined && scratch.length >= lay.n ? scratch : new Int32Array(lay.n);
   let nc = 0;
-  for (let i = 0; i < lay.n; i++) {
-    if (lay.iovaLen[i] <= 0) continue;
-    const p = segs.phys[i] - mod(segs.phys[i], granule);
-    cand[nc] = i;
-    start[nc] = p;
-    end[nc] = p + lay.iovaLen[i] - lay.pad[i];
-    nc++;
-  }
+  for (let i = 0; i < lay.n; i++) if (lay.iovaLen[i] > 0) cand[nc++] = i;
   // Every candidate left is congruent modulo the previous size chosen (`step`), so its residue
   // modulo s is residue + k x step with k < s / step: weights live in a typed array indexed by k
   // (a Map of float keys cost most of this pass), with the same first-to-lead tie rule.
@@ -175,10 +163,12 @@ export function congruentIovaBase(
     let best = -1;
     let bestWeight = 0;
     for (let c = 0; c < nc; c++) {
-      const sc = start[c];
-      const full = Math.floor(end[c] / s) * s - Math.ceil(sc / s) * s;
+      const i = cand[c];
+      const p = segs.phys[i] * unit;
+      const sc = p - mod(p, granule);
+      const full = Math.floor((sc + lay.iovaLen[i] - lay.pad[i]) / s) * s - Math.ceil(sc / s) * s;
       if (full <= 0) continue;
-      const r = mod(sc - lay.iovaOff[cand[c]], s);
+      const r = mod(sc - lay.iovaOff[i], s);
       const k = (r - residue) / step;
       const w = weight[k] + full;
       weight[k] = w;
@@ -192,11 +182,10 @@ export function congruentIovaBase(
     step = s;
     let kept = 0;
     for (let c = 0; c < nc; c++) {
-      if (mod(start[c] - lay.iovaOff[cand[c]], s) !== best) continue;
-      cand[kept] = cand[c];
-      start[kept] = start[c];
-      end[kept] = end[c];
-      kept++;
+      const i = cand[c];
+      const p = segs.phys[i] * unit;
+      if (mod(p - mod(p, granule) - lay.iovaOff[i], s) !== best) continue;
+      cand[kept++] = i;
     }
     nc = kept;
   }
@@ -241,12 +230,13 @@ function layoutCost(
   format: IoPgtableFormat,
   placement: "kernel" | "congruent",
   empty: IommuCost,
+  scratch?: Int32Array,
 ): IommuCost {
   const bitmap = format.pgsizeBitmap;
   const granule = minPageSize(bitmap);
   const base =
     placement === "congruent"
-      ? congruentIovaBase(segs, lay, bitmap, granule, format.apertureBits)
+      ? congruentIovaBase(segs, lay, bitmap, granule, format.apertureBits, scratch)
       : kernelIovaBase(lay.total, granule, format.apertureBits);
   // Leaf counts and leaf levels indexed by log2(page size) (page sizes are powers of two below
   // 2^64): two typed-array look-ups per map call instead of a Map update and a level search.
@@ -407,6 +397,8 @@ export function iommuCosts(runs: RunsInput, pageSize = PAGE_SIZE): IommuCost[] {
   // 4 KiB formats all do): the runs are turned into segments and laid out once, not four times.
   const segs = runs.count === 0 ? undefined : runSegments(runs);
   const layouts = new Map<number, SgLayout>();
+  // One candidate array for every congruent placement.
+  const scratch = segs === undefined ? undefined : new Int32Array(segs.n);
   for (const c of iommuConfigs(pageSize)) {
     const f = ioPgtableFormat(c.format);
     if (segs === undefined) {
@@ -420,7 +412,7 @@ export function iommuCosts(runs: RunsInput, pageSize = PAGE_SIZE): IommuCost[] {
       layouts.set(granule, lay);
     }
     for (const placement of ["kernel", "congruent"] as const)
-      out.push(layoutCost(segs, lay, f, placement, emptyCost(c.label, placement)));
+      out.push(layoutCost(segs, lay, f, placement, emptyCost(c.label, placement), scratch));
   }
   return out;
 }

@@ -90,6 +90,29 @@ export interface NvmeCost {
   sglListBytes: number;
 }
 
+/**
+ * Present pages by what backs them (/proc/kpageflags kind of each run, run-map.ts RUN_MAP_KINDS):
+ * `unknown` where no page flags were read, `mixed` for merged runs whose parts differ.
+ */
+export interface BackingPages {
+  unknown: number;
+  base: number;
+  thp: number;
+  hugetlb: number;
+  zero: number;
+  mixed: number;
+}
+
+/**
+ * What pinning the buffer for a device with VFIO type1 takes (model, from the runs): one
+ * VFIO_IOMMU_MAP_DMA per VA-contiguous group of runs (`registrations`, also one ib_umem_get each),
+ * and vfio_pin_pages_remote batches of VFIO_BATCH_MAX_CAPACITY pages per registration.
+ */
+export interface VfioWork {
+  registrations: number;
+  pinBatches: number;
+}
+
 /** Everything computed for one buffer. */
 export interface BufferAnalysis {
   label: string;
@@ -109,7 +132,14 @@ export interface BufferAnalysis {
   rdma: RdmaCost[];
   /** Null when the buffer has no present pages. */
   nvme: NvmeCost | null;
-  /** The buffer's runs (PFN, VA, pages, backing) for the report's physical memory map; absent on `total`. */
+  /** Present pages by backing (sums on `total`). */
+  backing: BackingPages;
+  /** VFIO type1 pinning work of the buffer (sums on `total`). */
+  vfio: VfioWork;
+  /**
+   * The buffer's runs (PFN, VA, pages, backing) for the report's physical memory map; absent on
+   * `total`, and when the caller asked for none (the terminal summary shows no map).
+   */
   runMap?: RunMap;
 }
 

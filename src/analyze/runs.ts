@@ -140,12 +140,24 @@ export interface MergedRuns extends RunsInput {
  * folio kind (the readers split runs where flags change, as page-types -l does; a DMA list only
  * cares about physical contiguity). A merged run keeps its parts' kind when they agree and is
  * {@link RUN_KIND_MIXED} otherwise; runs without `kind` are 0 (unknown). Merging merged runs
- * changes nothing. Struct-of-arrays output; O(runs), four typed arrays of `runs.count`.
- * @param runs validated runs.
- * @returns maximal runs (a new object; the input is not changed).
+ * changes nothing. Struct-of-arrays output; O(runs). When no two runs merge (the readers' runs
+ * usually are maximal already) and the columns are typed arrays, the result shares them instead of
+ * copying them; otherwise it is four new typed arrays of `runs.count`.
+ * @param runs validated runs (not changed).
+ * @returns maximal runs.
  */
 export function mergeContiguousRuns(runs: RunsInput): MergedRuns {
   const n = runs.count;
+  if (
+    runs.va instanceof Float64Array &&
+    runs.pfn instanceof Float64Array &&
+    runs.npages instanceof Float64Array &&
+    (runs.kind === undefined || runs.kind instanceof Uint8Array) &&
+    !anyContiguous(runs)
+  ) {
+    const kind = runs.kind ?? new Uint8Array(n);
+    return { count: n, va: runs.va, pfn: runs.pfn, npages: runs.npages, kind };
+  }
   const va = new Float64Array(n);
   const pfn = new Float64Array(n);
   const npages = new Float64Array(n);
@@ -173,4 +185,13 @@ export function mergeContiguousRuns(runs: RunsInput): MergedRuns {
     nextPfn = p + np;
   }
   return { count: m, va, pfn, npages, kind };
+}
+
+/** Whether any run continues the one before it, virtually and physically. O(runs), no allocation. */
+function anyContiguous(runs: RunsInput): boolean {
+  for (let i = 1; i < runs.count; i++) {
+    const np = runs.npages[i - 1];
+    if (runs.va[i] === runs.va[i - 1] + np * PAGE_SIZE && runs.pfn[i] === runs.pfn[i - 1] + np) return true;
+  }
+  return false;
 }

@@ -7,11 +7,6 @@
 
 import { formatBytes, ORDER_1G, ORDER_2M, PAGE_SIZE } from "../core/index.js";
 import type { BufferAnalysis } from "./output.js";
-import { decodeRunMap, RUN_MAP_KINDS } from "./run-map.js";
-
-const KIND_UNKNOWN = RUN_MAP_KINDS.indexOf("unknown");
-const KIND_THP = RUN_MAP_KINDS.indexOf("thp");
-const KIND_HUGETLB = RUN_MAP_KINDS.indexOf("hugetlb");
 
 /** The verdict's numbers and its sentences. */
 export interface Verdict {
@@ -39,7 +34,7 @@ export interface Verdict {
 
 /**
  * Computes the verdict. O(buckets + formats + IOMMU rows + runs of all buffers).
- * @param a the analysis (buffers with run maps give the THP/hugetlb shares).
+ * @param a the analysis (the buffers' backing pages give the THP/hugetlb shares).
  * @returns the verdict.
  */
 export function verdict(a: { total: BufferAnalysis; buffers: readonly BufferAnalysis[] }): Verdict {
@@ -51,18 +46,15 @@ export function verdict(a: { total: BufferAnalysis; buffers: readonly BufferAnal
   // Histogram bucket k holds runs of 2^k pages: from ORDER_2M on, runs of 2 MiB and more.
   const shareRuns2M = share(sumFrom(ORDER_2M));
   const shareRuns1G = share(sumFrom(ORDER_1G));
+  // Pages whose backing was read (page flags), and of them THP and hugetlb pages.
   let known = 0;
   let thp = 0;
   let huge = 0;
   for (const b of a.buffers) {
-    if (!b.runMap) continue;
-    const c = decodeRunMap(b.runMap);
-    for (let i = 0; i < c.count; i++) {
-      if (c.kind[i] === KIND_UNKNOWN) continue;
-      known += c.pages[i];
-      if (c.kind[i] === KIND_THP) thp += c.pages[i];
-      else if (c.kind[i] === KIND_HUGETLB) huge += c.pages[i];
-    }
+    const k = b.backing;
+    known += k.base + k.thp + k.hugetlb + k.zero + k.mixed;
+    thp += k.thp;
+    huge += k.hugetlb;
   }
   const flagsRead = known > 0;
   const pagesBytes = t.formats.find((f) => f.name === "pages")?.bytes ?? 0;

@@ -17,9 +17,7 @@
  * A registration is a VA-contiguous group of runs (one VFIO_IOMMU_MAP_DMA or ib_umem_get each).
  */
 
-import { PAGE_SIZE, VFIO_BATCH_MAX_CAPACITY } from "../core/index.js";
 import type { BufferAnalysis } from "./output.js";
-import { decodeRunMap } from "./run-map.js";
 
 /** How many of the largest buffers the what-if section covers. */
 export const WHAT_IF_BUFFERS = 5;
@@ -51,36 +49,22 @@ export interface WhatIfRow {
 }
 
 /**
- * The what-if rows of the largest buffers (by pages), from each buffer's run map. O(runs of those
- * buffers).
- * @param buffers the analysed buffers (with `runMap`).
+ * The what-if rows of the largest buffers (by pages), from each buffer's figures (no run data
+ * needed). O(buffers log buffers).
+ * @param buffers the analysed buffers.
  * @param limit how many buffers (default {@link WHAT_IF_BUFFERS}).
  * @returns one row per buffer with pages, largest first (empty when no buffer has pages).
  */
 export function whatIf(buffers: readonly BufferAnalysis[], limit = WHAT_IF_BUFFERS): WhatIfRow[] {
   return [...buffers]
-    .filter((b) => b.pages > 0 && b.runMap !== undefined)
+    .filter((b) => b.pages > 0)
     .sort((x, y) => y.pages - x.pages)
     .slice(0, limit)
     .map(whatIfRow);
 }
 
 function whatIfRow(b: BufferAnalysis): WhatIfRow {
-  const cols = decodeRunMap(b.runMap!);
-  let registrations = 0;
-  let batches = 0;
-  let regPages = 0;
-  let end = -1;
-  for (let i = 0; i < cols.count; i++) {
-    if (cols.va[i] !== end) {
-      if (registrations > 0) batches += Math.ceil(regPages / VFIO_BATCH_MAX_CAPACITY);
-      registrations++;
-      regPages = 0;
-    }
-    regPages += cols.pages[i];
-    end = cols.va[i] + cols.pages[i] * PAGE_SIZE;
-  }
-  if (registrations > 0) batches += Math.ceil(regPages / VFIO_BATCH_MAX_CAPACITY);
+  const { registrations, pinBatches: batches } = b.vfio;
   const r = b.rdma[0];
   return {
     label: b.label,

@@ -221,7 +221,7 @@ export async function runAnalyze(
   choice: SourceChoice = {},
   flags: SummaryFlags = {},
 ): Promise<number> {
-  const a = await analyse(io, sel, choice, false, flags.workers);
+  const a = await analyse(io, { ...sel, runMaps: json }, choice, false, flags.workers);
   if (json) printJson(io, a);
   else io.stdout.write(`${summaryLines(io, a, flags).join("\n")}\n`);
   return EXIT_OK;

@@ -79,6 +79,8 @@ export interface Selection {
   all: boolean;
   /** Restrict to this VA range (only with exactly one pid). */
   range?: VaRange;
+  /** Include each buffer's run map (default true; the terminal summary shows none). */
+  runMaps?: boolean;
 }
 
 /** Progress is counted in MiB of virtual range read. */
@@ -92,6 +94,8 @@ export interface Plan {
   ranges: { start: number; end: number; resident?: number }[];
   /** VMAs of the process (0 for a kernel thread; not read for a --range). */
   vmaCount: number;
+  /** Include the run map in the analysis (absent: true). */
+  runMap?: boolean;
 }
 
 /**
@@ -199,6 +203,7 @@ export function planBuffers(src: MachineSource, sel: Selection): BufferPlan {
         comm,
         ranges: sel.range ? [sel.range] : residentVmas(vmas),
         vmaCount: vmas.length,
+        runMap: sel.runMaps !== false,
         base: total,
       };
       jobs.push(job);
@@ -231,7 +236,8 @@ export function bufferOfPlan(
 ): { analysis?: BufferAnalysis; notes: string[] } {
   const notes: string[] = [];
   const input = sel.range ? rangeBuffer(src, p, sel.range, onBytes) : processBuffer(src, p, onBytes);
-  const analysis = input.runs.count > 0 || named ? analyzeBuffer(input) : undefined;
+  const analysis =
+    input.runs.count > 0 || named ? analyzeBuffer(input, { runMap: p.runMap !== false }) : undefined;
   const clipped = sel.range && {
     ...sel.range,
     start: input.vaStart,

@@ -268,6 +268,7 @@ describe.skipIf(!built)("any machine (items 7, 9, 10, 11)", () => {
     const r = spawnSync(process.execPath, [BIN, "report", "--reference", "--json"], {
       encoding: "utf8",
       cwd,
+      maxBuffer: 2 ** 26,
     });
     expect(r.status).toBe(0);
     expect(existsSync(join(cwd, "report.html"))).toBe(false);
@@ -275,6 +276,7 @@ describe.skipIf(!built)("any machine (items 7, 9, 10, 11)", () => {
     const w = spawnSync(process.execPath, [BIN, "report", "--reference", "--json", "-o", o], {
       encoding: "utf8",
       cwd,
+      maxBuffer: 2 ** 26,
     });
     expect(w.stderr).toContain(`phyr: report written to ${o}`);
     expect(existsSync(o)).toBe(true);

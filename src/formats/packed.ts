@@ -250,19 +250,35 @@ function checkK(k: number): void {
 }
 
 /**
- * Exact size of the packed form with restart interval `k`. O(n).
+ * Exact size of the packed form with restart interval `k`. O(n); the entries pass through one
+ * block of columns (k entries) reused for every block, so no copy of the whole list is made.
  * @throws RangeError for a bad k.
  */
 export function packedBytes(list: PhyrRead, k = PACKED_DEFAULT_K): number {
   checkK(k);
-  const c = columns(list);
+  const block: Cols = {
+    n: 0,
+    addr: new Float64Array(k),
+    len: new Float64Array(k),
+    flags: new Uint8Array(k),
+    prov: new Uint16Array(k),
+  };
   const plan = new Plan();
-  const blocks = Math.ceil(c.n / k);
-  let bytes = HEADER + 4 * blocks;
-  for (let b = 0; b < blocks; b++) {
-    plan.make(c, b * k, Math.min(c.n, (b + 1) * k), false);
+  let bytes = HEADER + 4 * Math.ceil(list.nents / k);
+  const flush = (): void => {
+    plan.make(block, 0, block.n, false);
     bytes += Math.ceil(plan.bits / 8);
-  }
+    block.n = 0;
+  };
+  list.forEachEntry((addr, len, flags, provider) => {
+    const i = block.n++;
+    block.addr[i] = addr;
+    block.len[i] = len;
+    block.flags[i] = flags;
+    block.prov[i] = provider;
+    if (block.n === k) flush();
+  });
+  if (block.n > 0) flush();
   return bytes;
 }
 

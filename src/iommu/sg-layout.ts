@@ -33,6 +33,12 @@ export interface SgLayoutInput {
   readonly skip?: ArrayLike<number>;
   /** Segments of different keys are never concatenated into one map call (provider index). */
   readonly key?: ArrayLike<number>;
+  /**
+   * Bytes per unit of `phys` and `len` (default 1): segment i is `phys[i] x unit` bytes
+   * `len[i] x unit` long, so page frame numbers and page counts can be laid out without first
+   * being copied into byte columns.
+   */
+  readonly unit?: number;
 }
 
 /** The layout: per segment, and the iommu_map calls iommu_map_sg makes. */
@@ -83,6 +89,9 @@ export function iommuDmaSgLayout(segs: SgLayoutInput, granule: number, segBounda
     );
   }
   const n = segs.n;
+  const unit = segs.unit ?? 1;
+  if (!Number.isInteger(unit) || unit < 1)
+    throw new RangeError(`segment unit ${String(unit)} is invalid: expected an integer >= 1`);
   const boundary = segBoundaryMask + 1;
   const iovaOff = new Float64Array(n);
   const iovaLen = new Float64Array(n);
@@ -95,8 +104,8 @@ export function iommuDmaSgLayout(segs: SgLayoutInput, granule: number, segBounda
   let prev = -1;
   for (let i = 0; i < n; i++) {
     if (segs.skip !== undefined && segs.skip[i] !== 0) continue;
-    const p = segs.phys[i];
-    const l = segs.len[i];
+    const p = segs.phys[i] * unit;
+    const l = segs.len[i] * unit;
     if (!Number.isInteger(p) || p < 0 || !Number.isInteger(l) || l <= 0) {
       throw new RangeError(
         `segment ${i} ${hex(p)}+${hex(l)} is invalid: expected an address and a length > 0`,
@@ -124,13 +133,17 @@ export function iommuDmaSgLayout(segs: SgLayoutInput, granule: number, segBounda
   let at = 0;
   for (let i = 0; i < n; i++) {
     if (iovaLen[i] === 0) continue;
-    const sPhys = segs.phys[i] - (segs.phys[i] - Math.floor(segs.phys[i] / granule) * granule);
+    const p = segs.phys[i] * unit;
+    const sPhys = p - (p - Math.floor(p / granule) * granule);
     const k = segs.key === undefined ? 0 : segs.key[i];
     if (len !== 0 && (sPhys !== start + len || k !== key)) {
       mapOff[nmaps] = at;
       mapPhys[nmaps] = start;
       mapLen[nmaps] = len;
-      mapKey[nmaps++] = key;
+      // Keys are zero unless the caller gave some: a zero is not written (the array starts
+      // zeroed, and memory never written is never faulted in).
+      if (key !== 0) mapKey[nmaps] = key;
+      nmaps++;
       at += len;
       len = 0;
     }
@@ -144,7 +157,8 @@ export function iommuDmaSgLayout(segs: SgLayoutInput, granule: number, segBounda
     mapOff[nmaps] = at;
     mapPhys[nmaps] = start;
     mapLen[nmaps] = len;
-    mapKey[nmaps++] = key;
+    if (key !== 0) mapKey[nmaps] = key;
+    nmaps++;
   }
   return { n, iovaOff, iovaLen, pad, total, nmaps, mapOff, mapPhys, mapLen, mapKey };
 }

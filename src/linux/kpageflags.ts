@@ -213,10 +213,12 @@ export const KPF_READ_FRAMES = 65536;
  * to `maxReadFrames` frames, so a fragmented process costs a few reads per megabyte of flags
  * instead of one read per run. Each run's pieces are then emitted in virtual-address order.
  * O(runs + pages read) time; O(runs + pieces) extra memory, never a word per page.
- * @param runs runs from {@link readPagemapRuns}
+ * @param runs runs from {@link readPagemapRuns}; consumed: when no run splits (the usual case)
+ *   their `kind` column is filled in and they are returned, so they are not copied
  * @param source live file or extract
  * @param opts read gathering (tests use small values to cross read boundaries)
- * @returns new runs with `kind` set and the same page counts
+ * @returns the runs with `kind` set and the same page counts: `runs` itself when no run split,
+ *   else a new list
  * @throws RangeError for options out of range; errors of the source
  */
 export function classifyRuns(runs: PageRuns, source: KpageflagsSource, opts: ClassifyOptions = {}): PageRuns {
@@ -305,19 +307,18 @@ export function classifyRuns(runs: PageRuns, source: KpageflagsSource, opts: Cla
       pieceCount[r] = pieces - pieceFirst[r];
     } else runKind[r] = curKind;
   }
+  if (pieces === 0) {
+    // No run was split (the usual case): the runs are the answer with their kinds filled in (no
+    // copy of the columns into fresh memory).
+    runs.kind.set(runKind);
+    return runs;
+  }
   const out = new PageRuns(runs.vaStart, runs.vaEnd, Math.max(1, n + pieces));
   out.presentPages = runs.presentPages;
   out.swappedPages = runs.swappedPages;
   out.unmappedPages = runs.unmappedPages;
   out.hiddenPages = runs.hiddenPages;
   out.readEnd = runs.readEnd;
-  if (pieces === 0) {
-    // No run was split (the usual case): the columns are copied whole and the kinds are the
-    // per-run kinds just found.
-    out.appendRuns(runs);
-    out.kind.set(runKind);
-    return out;
-  }
   for (let r = 0; r < n; r++) {
     const va = runs.va[r];
     const pfn = pfnArr[r];

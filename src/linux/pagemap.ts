@@ -17,6 +17,9 @@ import { pidPart, procPath, type ReaderOptions } from "./io.js";
 /** Entries per read (tools/mm/page-types.c PAGEMAP_BATCH). */
 export const PAGEMAP_BATCH = 64 * 1024;
 
+/** Runs a read reserves room for up front at most (26 B each, about 104 MiB of address space, touched only as runs are written). */
+const PRESIZE_RUNS = 1 << 22;
+
 /** A decoded pagemap word (convenience form; hot paths work on halves). */
 export interface PagemapEntry {
   present: boolean;
@@ -198,8 +201,12 @@ export function readPagemapRuns(
   const path = procPath(opts, pidPart(pid), "pagemap");
   const firstVpn = Math.floor(vaStart / PAGE_SIZE);
   const endVpn = Math.ceil(vaEnd / PAGE_SIZE);
-  // Sized for the first batch, so its reserve() does not double its way up from a small capacity.
-  const runs = new PageRuns(firstVpn * PAGE_SIZE, endVpn * PAGE_SIZE, Math.min(batch, endVpn - firstVpn));
+  // Sized for every run the range can hold (one per page read, up to PRESIZE_RUNS): a typed
+  // array's memory is mapped lazily, so capacity never written costs nothing, while growing by
+  // doubling would copy the runs into fresh memory about twice over (and each fresh page is a
+  // page fault: the largest single cost of reading a fragmented process).
+  const mostRuns = Math.min(endVpn - firstVpn, stopAfter + batch, PRESIZE_RUNS);
+  const runs = new PageRuns(firstVpn * PAGE_SIZE, endVpn * PAGE_SIZE, Math.max(1, mostRuns));
   const { bytes, words } = scratch(Math.min(batch, endVpn - firstVpn) * 8);
   const fd = openSync(path, "r");
   try {

@@ -13,7 +13,15 @@ export const HOSTILE_PATH = "/tmp/</script><script>alert(2)</script>\u2028&amp;"
 
 /** Builds the sample (a fresh object each call). */
 export function sampleAnalysis(): MachineAnalysis {
-  const buffer = (pid: number, comm: string, label: string, pages: number, runs: number) => ({
+  const buffer = (
+    pid: number,
+    comm: string,
+    label: string,
+    pages: number,
+    runs: number,
+    thp: number,
+    vfio: { registrations: number; pinBatches: number },
+  ) => ({
     label,
     pid,
     comm,
@@ -78,11 +86,17 @@ export function sampleAnalysis(): MachineAnalysis {
             sglBytes: 16 * runs,
             sglListBytes: 256,
           },
+    backing: { unknown: 0, base: pages - thp, thp, hugetlb: 0, zero: 0, mixed: 0 },
+    vfio,
   });
   // Runs that add up to each buffer's pages and runs: a's 8 runs (6 single pages, then two 2 MiB
   // THPs), b's 40 runs (39 single pages, then one of 561 pages).
   const a = {
-    ...buffer(4242, HOSTILE_NAME, `4242 ${HOSTILE_NAME} ${HOSTILE_PATH}`, 1030, 8),
+    // Registrations (VA-contiguous groups): the six single pages, then both THPs together.
+    ...buffer(4242, HOSTILE_NAME, `4242 ${HOSTILE_NAME} ${HOSTILE_PATH}`, 1030, 8, 1024, {
+      registrations: 7,
+      pinBatches: 8,
+    }),
     runMap: encodeRunMap({
       count: 8,
       va: [0, 2, 4, 6, 8, 10, 16, 528].map((page) => 0x7f0000000000 + page * 4096),
@@ -92,7 +106,8 @@ export function sampleAnalysis(): MachineAnalysis {
     }),
   };
   const b = {
-    ...buffer(1, "init", "1 init [heap]", 600, 40),
+    // Every run is its own registration; the last (561 pages) takes two 512-page batches.
+    ...buffer(1, "init", "1 init [heap]", 600, 40, 0, { registrations: 40, pinBatches: 41 }),
     runMap: encodeRunMap({
       count: 40,
       va: Array.from({ length: 40 }, (_, i) => 0x55000000 + i * 8192),
@@ -101,7 +116,7 @@ export function sampleAnalysis(): MachineAnalysis {
       kind: Array.from({ length: 40 }, () => 1),
     }),
   };
-  const total = { ...buffer(-1, "", "total", 1630, 48) };
+  const total = { ...buffer(-1, "", "total", 1630, 48, 1024, { registrations: 47, pinBatches: 49 }) };
   return {
     schema: "phyr-analysis/1",
     kernelModel: "7.2",
