@@ -13,6 +13,7 @@ import {
   type MachineSource,
   mappedRangeRuns,
   PageRuns,
+  residentPagesOf,
 } from "../linux/index.js";
 import type { VaRange } from "./args.js";
 import { CliFailure, type Progress } from "./io.js";
@@ -348,24 +349,19 @@ function countRunPages(runs: BufferInput["runs"]): number {
 
 /**
  * The VMAs of a process that hold memory (hugetlb VMAs count: smaps leaves them out of Rss), each
- * with the pages smaps says it holds: (Rss + Swap) / 4096, or hugetlb bytes / 4096 (a hugetlb
- * VMA's Rss is 0), so the live source can stop reading once it found them. None for VM_PFNMAP,
- * VM_MIXEDMAP and VM_IO VMAs (VmFlags pf, mm, io): their pages may have no struct page, which
- * smaps leaves out (fs/proc/task_mmu.c smaps_pte_entry(): vm_normal_page() is NULL) while
- * pagemap shows them present. O(VMAs).
+ * with the pages smaps says it holds ({@link residentPagesOf}, the rule capture uses too), so the
+ * live source can stop reading once it found them. O(VMAs).
  */
 function residentVmas(vmas: ReturnType<MachineSource["vmas"]>): Plan["ranges"] {
   return vmas
     .filter((v) => (v.rss > 0 || v.hugetlb > 0) && !SKIP_VMAS.has(v.path))
-    .map((v) =>
-      v.vmFlags.some((f) => NO_STRUCT_PAGE.has(f))
+    .map((v) => {
+      const resident = residentPagesOf(v);
+      return resident === undefined
         ? { start: v.start, end: v.end }
-        : { start: v.start, end: v.end, resident: (v.rss + v.swap + v.hugetlb) / 4096 },
-    );
+        : { start: v.start, end: v.end, resident };
+    });
 }
-
-/** VmFlags of VMAs whose pages smaps may not count (fs/proc/task_mmu.c show_smap_vma_flags()). */
-const NO_STRUCT_PAGE = new Set(["pf", "mm", "io"]);
 
 /** Runs of one whole VMA; `onBytes` gets the bytes read of the process (after each pagemap batch). */
 function readRuns(

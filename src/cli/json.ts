@@ -75,7 +75,18 @@ export interface BenchRowJson {
   name: string;
   value: number;
   unit: string;
-  ratio?: { against: string; value: number; want?: string; ok?: boolean };
+  /**
+   * `value` against a reference measured in the same run: from paired rounds (`value` the median
+   * of the per-round ratios, `spread` their count and range) or exact (a ratio of counts or sizes).
+   */
+  ratio?: {
+    against: string;
+    value: number;
+    want?: string;
+    ok?: boolean;
+    spread?: { rounds: number; lo: number; hi: number };
+    exact?: "count" | "size";
+  };
 }
 
 /** `phyr bench --json`: every suite run, with its rows. */
