@@ -8,10 +8,16 @@
  */
 
 import { Worker } from "node:worker_threads";
-import { liveSource, type ProcessRead, type ProcessReader, readProcessesHere } from "../linux/index.js";
+import {
+  liveSource,
+  type ProcessRead,
+  type ProcessReader,
+  readProcessesHere,
+  residentPagesOfPid,
+} from "../linux/index.js";
 import type { CaptureDone, CaptureJob } from "./capture-thread.js";
 import { CliFailure } from "./io.js";
-import { type WorkerSource, workerExecArgv, workerFile } from "./workers.js";
+import { autoWorkers, type WorkerSource, workerExecArgv, workerFile } from "./workers.js";
 
 /** Processes read or being read, per worker, past the one being written. */
 export const WINDOW_PER_WORKER = 2;
@@ -22,15 +28,23 @@ export const WINDOW_PER_WORKER = 2;
  * thread (its own source over the same roots). O(1) until called; then O(pages read + runs),
  * spread over the workers.
  * @param how the roots the workers open.
- * @param workers worker threads (>= 1).
+ * @param workers worker threads (>= 1), or "auto": {@link autoWorkers} of the processes' resident
+ *   pages (/proc/PID/statm, one small read each).
  */
 export function readProcessesOnWorkers(
   how: Extract<WorkerSource, { kind: "live" }>,
-  workers: number,
+  workers: number | "auto",
 ): ProcessReader {
   return (pids) => {
     const file = workerFile("capture-thread.js");
-    const count = Math.min(workers, pids.length);
+    const wanted =
+      workers === "auto"
+        ? autoWorkers(
+            pids.reduce((s, pid) => s + residentPagesOfPid(pid, how), 0),
+            pids.length,
+          )
+        : workers;
+    const count = Math.min(wanted, pids.length);
     if (count <= 1 || file === undefined) return here(how, pids);
     return new CapturePool(file, how, pids, count);
   };

@@ -10,7 +10,6 @@ import { planCapture } from "./capture-check.js";
 import { readProcessesOnWorkers } from "./capture-workers.js";
 import { CliFailure, type CliIo, EXIT_OK, progressFor } from "./io.js";
 import { CAPTURE_SCHEMA, type CaptureJson, jsonDocument } from "./json.js";
-import { defaultWorkers } from "./workers.js";
 
 /** Options of {@link runCapture}. */
 export interface CaptureCommand {
@@ -21,7 +20,7 @@ export interface CaptureCommand {
   /** Gzip the file (default: when the name ends in .gz). */
   gzip?: boolean;
   json: boolean;
-  /** Worker threads reading processes (default {@link defaultWorkers}; 1 = in this thread). */
+  /** Worker threads reading processes (default: autoWorkers() of the processes' resident pages; 1 = in this thread). */
   workers?: number;
 }
 
@@ -48,7 +47,7 @@ export async function runCapture(io: CliIo, o: CaptureCommand): Promise<number> 
   const procRoot = io.env.PHYR_PROC_ROOT || "/proc";
   const sysRoot = io.env.PHYR_SYS_ROOT || "/sys";
   // Workers read processes; this thread names, counts and writes them in order (same file for any N).
-  const reader = readProcessesOnWorkers({ kind: "live", procRoot, sysRoot }, o.workers ?? defaultWorkers());
+  const reader = readProcessesOnWorkers({ kind: "live", procRoot, sysRoot }, o.workers ?? "auto");
   try {
     result = await captureWith(
       {

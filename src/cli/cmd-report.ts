@@ -26,7 +26,7 @@ import { CliFailure, type CliIo, EXIT_OK, paintFor, progressFor } from "./io.js"
 import { jsonDocument, TOPO_SCHEMA, type TopoJson } from "./json.js";
 import { type OpenedSource, openSource, type SourceChoice, type SourceNeeds } from "./source.js";
 import { whatIfLines } from "./what-if-lines.js";
-import { collectBuffersOnWorkers, defaultWorkers, type WorkerSource } from "./workers.js";
+import { collectBuffersOnWorkers, type WorkerSource } from "./workers.js";
 
 /**
  * Reads uPlot's JS and CSS from node_modules (uplot/dist) for inlining.
@@ -53,7 +53,7 @@ export interface SummaryFlags {
   /** Ignore COLUMNS: full-width tables. */
   wide?: boolean;
   /**
-   * Worker threads reading processes; default: the live machine, defaultWorkers(); the reference
+   * Worker threads reading processes; default: the live machine, autoWorkers() of the resident pages read; the reference
    * machine 1 (its few processes take less than building it again in each worker).
    */
   workers?: number;
@@ -122,7 +122,7 @@ function analyse(
           : undefined;
     // Plain progress lines are for long reads of a real machine, not the in-memory reference one.
     const progress = progressFor(io, opened.origin !== "reference");
-    const n = workers ?? (opened.origin === "live" ? defaultWorkers() : 1);
+    const n = workers ?? (opened.origin === "live" ? "auto" : 1);
     const buffers = await collectBuffersOnWorkers(opened.src, how, sel, progress, partial, n);
     return analyzeMachine(m, buffers, {
       scenarios: scenarios ? runAllScenarios(1) : [],

@@ -120,7 +120,17 @@ export function collectBuffers(
   progress: Progress,
   partial: string[] = [],
 ): BufferAnalysis[] {
-  const plan = planBuffers(src, sel);
+  return collectPlanned(src, planBuffers(src, sel), sel, progress, partial);
+}
+
+/** {@link collectBuffers} of a plan already made (see {@link planBuffers}), in this thread. */
+export function collectPlanned(
+  src: MachineSource,
+  plan: BufferPlan,
+  sel: Selection,
+  progress: Progress,
+  partial: string[] = [],
+): BufferAnalysis[] {
   progress.start(Math.max(1, Math.ceil(plan.total / MiB)), "reading memory (MiB)");
   const outcomes: BufferOutcome[] = [];
   try {
@@ -215,6 +225,16 @@ export function planBuffers(src: MachineSource, sel: Selection): BufferPlan {
     }
   }
   return { jobs, named, skipped, total };
+}
+
+/**
+ * Resident pages the plan's jobs hold, as smaps counts them (a range without a count, such as
+ * `--range`, counts every page in it): what sizes the work. O(ranges).
+ */
+export function planPages(plan: BufferPlan): number {
+  let pages = 0;
+  for (const j of plan.jobs) for (const r of j.ranges) pages += r.resident ?? (r.end - r.start) / 4096;
+  return pages;
 }
 
 /** Bytes of virtual range a job reads. O(ranges). */

@@ -118,7 +118,7 @@ function summaryOptions(c: Command): Command {
     .option("--wide", "full-width tables (default: fit COLUMNS, leaving out columns that do not fit)")
     .option(
       "--workers <n>",
-      `worker threads reading processes (the live or reference machine; 1 = in this thread; same output for any N) (default: live, the CPUs available, at most ${MAX_DEFAULT_WORKERS}; otherwise 1)`,
+      `worker threads reading processes (the live or reference machine; 1 = in this thread; same output for any N) (default: live, one per 4 GiB resident in the processes read, at most the CPUs available and ${MAX_DEFAULT_WORKERS}; otherwise 1)`,
       parseWorkers,
     );
 }
@@ -287,7 +287,7 @@ function buildProgram(io: CliIo, bare: boolean, setCode: (code: number) => void)
     .option("--gzip", "gzip the file whatever its name")
     .option(
       "--workers <n>",
-      `worker threads reading processes (1 = in this thread; the same file for any N) (default: the CPUs available, at most ${MAX_DEFAULT_WORKERS})`,
+      `worker threads reading processes (1 = in this thread; the same file for any N) (default: one per 4 GiB resident in the processes captured, at most the CPUs available and ${MAX_DEFAULT_WORKERS})`,
       parseWorkers,
     )
     .option(

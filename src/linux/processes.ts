@@ -27,6 +27,19 @@ export function readProcesses(opts?: ReaderOptions): ProcessInfo[] {
 }
 
 /**
+ * Resident pages of a process: the second field of /proc/PID/statm (fs/proc/array.c
+ * proc_pid_statm(): get_mm_rss(), in pages; hugetlb pages are not counted). One small read, for
+ * sizing work before the VMAs are read. O(1).
+ * @returns the pages, or 0 when the process is gone or the file is unreadable or malformed.
+ */
+export function residentPagesOfPid(pid: number, opts?: ReaderOptions): number {
+  const statm = readAttr(procPath(opts, String(pid), "statm"));
+  const f = statm?.trim().split(/\s+/);
+  const n = f === undefined || f.length < 2 ? Number.NaN : Number(f[1]);
+  return Number.isInteger(n) && n >= 0 ? n : 0;
+}
+
+/**
  * Reads the kernel release, version line and hostname. O(1).
  * @throws Node errno errors when osrelease is missing
  */
