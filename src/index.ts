@@ -12,7 +12,9 @@
 
 export type {
   AccessInput,
+  BackingPages,
   BarInput,
+  BufferAnalysisOptions,
   Completeness,
   FormatCost,
   IomemInput,
@@ -37,6 +39,7 @@ export type {
   RunsInput,
   ScenarioSummary,
   Verdict,
+  VfioWork,
   WhatIfRow,
 } from "./analyze/index.js";
 // analyze: the analyses as plain data, and the glossary of every term they print.
