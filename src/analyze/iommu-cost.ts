@@ -29,7 +29,7 @@
  * granule on such a kernel (the same 4K|2M|1G leaves and 4-level geometry as the x86 row).
  */
 
-import { alignDown, KERNEL_MODEL, PAGE_SIZE } from "../core/index.js";
+import { alignDown, KERNEL_MODEL, modPow2, PAGE_SIZE } from "../core/index.js";
 import {
   type IoPgtableFormat,
   type IoPgtableFormatName,
@@ -165,10 +165,10 @@ export function congruentIovaBase(
     for (let c = 0; c < nc; c++) {
       const i = cand[c];
       const p = segs.phys[i] * unit;
-      const sc = p - mod(p, granule);
+      const sc = p - modPow2(p, granule);
       const full = Math.floor((sc + lay.iovaLen[i] - lay.pad[i]) / s) * s - Math.ceil(sc / s) * s;
       if (full <= 0) continue;
-      const r = mod(sc - lay.iovaOff[i], s);
+      const r = modPow2(sc - lay.iovaOff[i], s);
       const k = (r - residue) / step;
       const w = weight[k] + full;
       weight[k] = w;
@@ -184,7 +184,7 @@ export function congruentIovaBase(
     for (let c = 0; c < nc; c++) {
       const i = cand[c];
       const p = segs.phys[i] * unit;
-      if (mod(p - mod(p, granule) - lay.iovaOff[i], s) !== best) continue;
+      if (modPow2(p - modPow2(p, granule) - lay.iovaOff[i], s) !== best) continue;
       cand[kept++] = i;
     }
     nc = kept;
@@ -299,14 +299,6 @@ function layoutCost(
     tablePages: tables,
     iotlbEntries: leafTotal,
   };
-}
-
-/**
- * `a` modulo the power of two `m`, in [0, m), for integers |a| < 2^53. O(1); a division by a
- * power of two and a floor are exact in doubles, where `%` on values above 2^31 is a slow fmod.
- */
-function mod(a: number, m: number): number {
-  return a - Math.floor(a / m) * m;
 }
 
 /** log2 of a power of two below 2^53 with clz32 (Math.log2 is a call into the C library). O(1). */

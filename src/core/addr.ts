@@ -118,8 +118,8 @@ export function ctz52(n: number): number {
 }
 
 /**
- * `x mod m` for an integer 0 <= x < 2^53 and a power of two m. Exact (dividing by a power of two
- * and flooring lose nothing). O(1).
+ * `x mod m` in [0, m) for an integer |x| < 2^53 and a power of two m (a negative x gives the
+ * non-negative residue). Exact (dividing by a power of two and flooring lose nothing). O(1).
  *
  * Engine note: `%` on a value above 2^31 is a call to the C library's fmod in V8's optimised code
  * (tens of ns); a division, a floor and a multiply-subtract are a few instructions.

@@ -5,13 +5,14 @@
  * more there and allocates boxed indices.
  */
 
+import { modPow2 } from "./addr.js";
+
 const BITS = 14;
 const RADIX = 1 << BITS;
 
 /** The low 14 bits of floor(v) for 0 <= v < 2^53, without a floating-point remainder. O(1). */
 function digit(v: number): number {
-  const f = Math.floor(v);
-  return f - Math.floor(f / RADIX) * RADIX;
+  return modPow2(Math.floor(v), RADIX);
 }
 
 /**

@@ -19,7 +19,7 @@
  * and `key` lets a caller keep segments of different providers in separate map calls (the kernel
  * maps one scatterlist with one prot).
  */
-import { hex } from "../core/index.js";
+import { hex, modPow2 } from "../core/index.js";
 
 /** Segments to lay out, as struct-of-arrays. */
 export interface SgLayoutInput {
@@ -111,9 +111,9 @@ export function iommuDmaSgLayout(segs: SgLayoutInput, granule: number, segBounda
         `segment ${i} ${hex(p)}+${hex(l)} is invalid: expected an address and a length > 0`,
       );
     }
-    const off = p - Math.floor(p / granule) * granule;
+    const off = modPow2(p, granule);
     const sLength = Math.ceil((l + off) / granule) * granule;
-    const inBoundary = total - Math.floor(total / boundary) * boundary;
+    const inBoundary = modPow2(total, boundary);
     const padLen = inBoundary === 0 ? 0 : boundary - inBoundary;
     if (padLen !== 0 && padLen < sLength - 1) {
       iovaLen[prev] += padLen;
@@ -134,7 +134,7 @@ export function iommuDmaSgLayout(segs: SgLayoutInput, granule: number, segBounda
   for (let i = 0; i < n; i++) {
     if (iovaLen[i] === 0) continue;
     const p = segs.phys[i] * unit;
-    const sPhys = p - (p - Math.floor(p / granule) * granule);
+    const sPhys = p - modPow2(p, granule);
     const k = segs.key === undefined ? 0 : segs.key[i];
     if (len !== 0 && (sPhys !== start + len || k !== key)) {
       mapOff[nmaps] = at;
@@ -162,9 +162,6 @@ export function iommuDmaSgLayout(segs: SgLayoutInput, granule: number, segBounda
   }
   return { n, iovaOff, iovaLen, pad, total, nmaps, mapOff, mapPhys, mapLen, mapKey };
 }
-
-// Remainders by the granule and the boundary (powers of two) are taken as x - floor(x / m) x m:
-// exact in doubles, where `%` on values above 2^31 is a slow floating-point remainder.
 
 function isPow2(x: number): boolean {
   return Number.isInteger(x) && x >= 1 && x <= 2 ** 52 && 2 ** Math.round(Math.log2(x)) === x;
