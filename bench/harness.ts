@@ -235,6 +235,11 @@ export function pairedRuns(fns: readonly (() => unknown)[], opts: PairedRunsOpti
     throw new RangeError(`paired runs rounds ${rounds} is invalid: expected an integer >= 1`);
   if (!Number.isInteger(warm) || warm < 0)
     throw new RangeError(`paired runs warm ${warm} is invalid: expected an integer >= 0`);
+  // The calls per sample are found in the warm-up rounds: without one, minSampleNs could not hold.
+  if (warm === 0 && minSampleNs > 0)
+    throw new RangeError(
+      `paired runs warm 0 with minSampleNs ${minSampleNs} is invalid: the calls per sample are set in warm-up rounds (give minSampleNs 0)`,
+    );
   for (const [k, v] of [
     ["minSampleNs", minSampleNs],
     ["warmSampleNs", warmSampleNs],
@@ -350,6 +355,8 @@ export function exactRatio(
   if (!Number.isFinite(value))
     throw new RangeError(`exact ratio against ${against} is ${value}: expected a finite number`);
   if (!target) return { against, value, exact };
+  if (target.max !== undefined && target.min !== undefined)
+    throw new RangeError(`exact ratio against ${against} has both max and min: expected one target`);
   if (target.max !== undefined)
     return { against, value, exact, want: `<= ${target.max}`, ok: value <= target.max };
   if (target.min !== undefined) {

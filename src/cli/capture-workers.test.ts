@@ -26,6 +26,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { captureWith, type ProcessRead } from "../linux/index.js";
 import { KPF } from "../linux/kpageflags.js";
 import { PAGEMAP_BATCH } from "../linux/pagemap.js";
+import { CapturePool } from "./capture-workers.js";
 
 const BIN = resolve(import.meta.dirname, "../../dist/src/cli/main.js");
 const skip = !existsSync(BIN) && !process.env.CI;
@@ -226,7 +227,7 @@ describe.skipIf(skip || process.platform !== "linux")("phyr capture on 1 and N w
     };
     const pids = [12, 14, 15, 16, 17, 12, 14, 15, 16, 17, 12, 14, 15, 16, 17];
     const it = mod.readProcessesOnWorkers(
-      { kind: "live", procRoot: PROC, sysRoot: PROC },
+      { kind: "live", procRoot: PROC, sysRoot: join(VM_ROOT, "sys") },
       2,
     )(pids) as AsyncIterator<ProcessRead> & { held: number };
     try {
@@ -328,4 +329,29 @@ describe.skipIf(
     expect(new Set(runs.map((x) => x.pid))).toEqual(new Set(pids));
     expect(runs.reduce((n, x) => n + (x.va as string[]).length, 0)).toBeGreaterThan(4096);
   }, 120_000);
+});
+
+describe("a worker that ends before its job is done fails the capture instead of hanging it", () => {
+  it.each([0, 3])("exit code %i on its first job: next() rejects naming the code", async (code) => {
+    const dir = mkdtempSync(join(tmpdir(), "phyr-exit-worker-"));
+    const file = join(dir, "exits.mjs");
+    // A real worker thread that quits the moment it is handed a job (as a stray process.exit would).
+    writeFileSync(
+      file,
+      `import { parentPort } from "node:worker_threads";\nparentPort.on("message", () => process.exit(${code}));\n`,
+    );
+    const pool = new CapturePool(
+      file,
+      { kind: "live", procRoot: PROC, sysRoot: join(VM_ROOT, "sys") },
+      [1, 2, 3],
+      2,
+    );
+    try {
+      await expect(pool.next()).rejects.toThrow(
+        `a worker thread exited with code ${code} before its job was done`,
+      );
+    } finally {
+      await pool.return();
+    }
+  });
 });

@@ -1,10 +1,10 @@
 /**
  * `phyr capture --workers N`: the processes read on worker threads (capture-thread.ts), the
- * file written by this thread (linux/ captureWith), so it is the one one thread writes.
+ * file written by this thread (linux/ captureWith), so it is the same file for any N.
  * Jobs are handed out in capture order, the next to whichever worker is free, but only within a
  * window of 2 x workers processes past the one being written: a writer that falls behind (gzip,
  * a slow disk, one huge process) holds the workers back instead of gathering every finished
- * process in memory. Peak memory: O(largest process's runs x 2 x workers).
+ * process in memory. Peak memory: O(largest process's runs x (2 x workers + 1)).
  */
 
 import { Worker } from "node:worker_threads";
@@ -70,12 +70,14 @@ function here(
   };
 }
 
-/** The workers and the processes they read, handed back in the order asked. */
-class CapturePool implements AsyncIterator<ProcessRead> {
+/** The workers and the processes they read, handed back in the order asked (exported for its failure tests). */
+export class CapturePool implements AsyncIterator<ProcessRead> {
   private readonly pool: Worker[] = [];
   private readonly idle: Worker[] = [];
   /** Finished reads not yet taken, by job (index in pids). */
   private readonly done = new Map<number, ProcessRead>();
+  /** Workers told to quit (their exit is expected). */
+  private readonly quit = new Set<Worker>();
   private nextGive = 0;
   private nextTake = 0;
   private readonly window: number;
@@ -104,8 +106,10 @@ class CapturePool implements AsyncIterator<ProcessRead> {
         this.answer();
       });
       w.on("error", (e) => this.fail(new CliFailure(`a worker thread failed: ${e.message}`)));
+      // A worker ends only when told to quit; any other exit (whatever its code) leaves a job or
+      // the rest of the capture undone, and waiting on it would hang.
       w.on("exit", (code) => {
-        if (code !== 0 && !this.stopped)
+        if (!this.stopped && !this.quit.has(w))
           this.fail(new CliFailure(`a worker thread exited with code ${code} before its job was done`));
       });
       this.idle.push(w);
@@ -125,7 +129,10 @@ class CapturePool implements AsyncIterator<ProcessRead> {
       w.postMessage({ job, pid: this.pids[job] } satisfies CaptureJob);
     }
     if (this.nextGive >= this.pids.length) {
-      for (const w of this.idle.splice(0)) w.postMessage({ quit: true } satisfies CaptureJob);
+      for (const w of this.idle.splice(0)) {
+        this.quit.add(w);
+        w.postMessage({ quit: true } satisfies CaptureJob);
+      }
     }
   }
 

@@ -13,6 +13,7 @@ import {
   type MachineSource,
   mappedRangeRuns,
   PageRuns,
+  plainError,
   residentPagesOf,
 } from "../linux/index.js";
 import type { VaRange } from "./args.js";
@@ -140,7 +141,7 @@ export function collectPlanned(
       try {
         outcome = bufferOfPlan(src, job, sel, plan.named, onBytes);
       } catch (e) {
-        outcome = { error: errorOf(e) };
+        outcome = { error: plainError(e) };
       }
       // A named process that cannot be read ends the run here, as it always has.
       if ("error" in outcome && plan.named) throw failed(job, outcome.error);
@@ -220,7 +221,7 @@ export function planBuffers(src: MachineSource, sel: Selection): BufferPlan {
       jobs.push(job);
       total += jobBytes(job);
     } catch (e) {
-      if (named) throw failed({ pid, comm }, errorOf(e));
+      if (named) throw failed({ pid, comm }, plainError(e));
       skipped.push(skipNote(pid, comm, e));
     }
   }
@@ -308,13 +309,6 @@ export function finishBuffers(
     );
   }
   return out;
-}
-
-/** An error as plain data (message and errno code), as a worker thread can send it. */
-export function errorOf(e: unknown): { message: string; code?: string } {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  const message = (e as Error)?.message ?? String(e);
-  return typeof code === "string" ? { message, code } : { message };
 }
 
 function failed(p: { pid: number; comm: string }, e: { message: string }): CliFailure {

@@ -7,9 +7,9 @@
  */
 
 import { parentPort, workerData } from "node:worker_threads";
-import { liveSource, type MachineSource } from "../linux/index.js";
+import { liveSource, type MachineSource, plainError } from "../linux/index.js";
 import type { VaRange } from "./args.js";
-import { type BufferOutcome, bufferOfPlan, errorOf, type Plan } from "./collect.js";
+import { type BufferOutcome, bufferOfPlan, type Plan } from "./collect.js";
 import { openReferenceSource } from "./source.js";
 import type { WorkerMessage, WorkerSource } from "./workers.js";
 
@@ -39,7 +39,7 @@ parentPort?.on(
     try {
       outcome = bufferOfPlan(src, m.plan, { range: m.range }, m.named, onBytes);
     } catch (e) {
-      outcome = { error: errorOf(e) };
+      outcome = { error: plainError(e) };
     }
     parentPort?.postMessage({ job: m.job, outcome } satisfies WorkerMessage);
   },

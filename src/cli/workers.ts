@@ -158,8 +158,11 @@ function runJobs(
       for (const w of pool) void w.terminate();
       fn();
     };
+    /** Workers told to quit: their exit is expected; any other exit leaves a job undone. */
+    const quit = new Set<Worker>();
     const give = (w: Worker) => {
       if (next >= plan.jobs.length) {
+        quit.add(w);
         w.postMessage({ quit: true });
         return;
       }
@@ -194,8 +197,10 @@ function runJobs(
         give(w);
       });
       w.on("error", (e) => end(() => reject(new CliFailure(`a worker thread failed: ${e.message}`))));
+      // Whatever its code: a worker that ends before it was told to quit would leave the run
+      // waiting for its job for ever.
       w.on("exit", (code) => {
-        if (code !== 0)
+        if (!quit.has(w))
           end(() =>
             reject(new CliFailure(`a worker thread exited with code ${code} before its job was done`)),
           );

@@ -55,7 +55,7 @@ export type ProcessRead =
 /**
  * Where `capture()` gets processes from, in the order asked: called once with the pids to read,
  * it yields one {@link ProcessRead} per pid, in that order. `return()` stops it early (the capture
- * failed). In this thread by default ({@link readProcessesHere}); workers.ts reads on threads.
+ * failed). In this thread by default ({@link readProcessesHere}); capture-workers.ts reads on threads.
  */
 export type ProcessReader = (pids: readonly number[]) => AsyncIterator<ProcessRead>;
 
@@ -116,8 +116,8 @@ export function readVma(src: MachineSource, pid: number, v: VmaStats): VmaRead {
   };
 }
 
-/** An error as plain data (message and errno code), as a worker thread can send it. */
-function plainError(e: unknown): { message: string; code?: string } {
+/** An error as plain data (message and errno code), as a worker thread can send it. O(1). */
+export function plainError(e: unknown): { message: string; code?: string } {
   const code = (e as NodeJS.ErrnoException)?.code;
   const message = String((e as Error)?.message ?? e);
   return typeof code === "string" ? { message, code } : { message };

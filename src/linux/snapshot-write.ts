@@ -17,10 +17,12 @@ import { cutString, SnapshotFit } from "./snapshot-fit.js";
 import { SNAPSHOT_LIMITS as L, SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from "./snapshot-schema.js";
 import { liveSource, type MachineSource } from "./source.js";
 
-// The reading half (any thread), and the resident-pages rule report/analyze share.
+// The reading half (any thread), the resident-pages rule report/analyze share, and errors as
+// plain data (what every worker thread sends back).
 export {
   type ProcessRead,
   type ProcessReader,
+  plainError,
   readProcessesHere,
   readProcessWhole,
   residentPagesOf,
