@@ -32,7 +32,7 @@ import type { VaRange } from "../src/cli/args.js";
 import { collectBuffers } from "../src/cli/collect.js";
 import { noProgress } from "../src/cli/io.js";
 import { liveSource, PAGEMAP_BATCH } from "../src/linux/index.js";
-import { type BenchRow, type BenchSuite, median, pairedRatio } from "./harness.js";
+import { type BenchRow, type BenchSuite, cpuNowNs, median, pairedRatio } from "./harness.js";
 
 const GiB = 2 ** 30;
 type Child = ChildProcessByStdio<Writable, Readable, null>;
@@ -104,10 +104,9 @@ function stop(child: Child): void {
 
 /** CPU time in ns of `fn` in this process. */
 function cpuNs(fn: () => unknown): number {
-  const c0 = process.cpuUsage();
+  const c0 = cpuNowNs();
   if (fn() === undefined) throw new Error("nothing measured");
-  const c = process.cpuUsage(c0);
-  return (c.user + c.system) * 1000;
+  return cpuNowNs() - c0;
 }
 
 /** The raw pagemap read of a range in page-types' batches: the floor of any pagemap reader. */
