@@ -4,8 +4,8 @@
 # kernel (downloaded into lab/.cache with a private apt configuration). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
@@ -16,7 +16,6 @@ npm install --no-audit --no-fund
 # installed into the system from that download).
 LAB_PKGS="qemu-system-x86 busybox-static xz-utils zstd gcc libc6-dev"
 if ! command -v qemu-system-x86_64 >/dev/null 2>&1 || [ ! -e /bin/busybox ] || ! command -v cc >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $LAB_PKGS >/dev/null
