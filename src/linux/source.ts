@@ -85,7 +85,7 @@ export function liveSource(opts: LiveSourceOptions = {}): MachineSource {
         // Stopped early: every page smaps counts was found, unless zero pages (not in Rss) were
         // counted towards the limit, or frames were hidden (nothing classified): read on past them.
         if (runs.presentPages > 0 && runs.hiddenPages === runs.presentPages) return read();
-        const zero = zeroPages(runs);
+        const zero = runs.pagesOfKind(RunKind.ZERO);
         if (resident + zero <= limit) return runs;
         limit = resident + zero;
       }
@@ -95,13 +95,6 @@ export function liveSource(opts: LiveSourceOptions = {}): MachineSource {
       kpf = undefined;
     },
   };
-}
-
-/** Pages of zero-page runs (RunKind.ZERO). O(runs). */
-function zeroPages(runs: PageRuns): number {
-  let n = 0;
-  for (let i = 0; i < runs.count; i++) if (runs.kind[i] === RunKind.ZERO) n += runs.npages[i];
-  return n;
 }
 
 /**
