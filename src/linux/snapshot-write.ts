@@ -152,20 +152,11 @@ class LineSink {
     s.gz = gz;
     return s;
   }
+  /** Writes one record as a JSON line. O(bytes). */
   async write(record: object): Promise<void> {
-    if (this.error) throw this.error;
-    const line = `${JSON.stringify(record)}\n`;
-    const n = Buffer.byteLength(line);
-    this.bytes += n;
-    this.records++;
-    this.pending.push(line);
-    this.pendingBytes += n;
-    if (this.pendingBytes >= FLUSH_BYTES) await this.flush();
+    await this.writeLines(`${JSON.stringify(record)}\n`, 1);
   }
-  /**
-   * Writes `records` ready lines (each ending in a newline), as {@link write} would have written
-   * them. O(bytes).
-   */
+  /** Writes `records` ready lines (each ending in a newline). O(bytes). */
   async writeLines(text: string | Uint8Array, records: number): Promise<void> {
     if (this.error) throw this.error;
     this.records += records;
