@@ -38,12 +38,21 @@ function layerOf(file: string): string {
   return rel.length === 1 ? "root" : rel[0];
 }
 
+/**
+ * Every import specifier in a module's text that starts with `prefix` (a regex source): static
+ * `from "..."`, side-effect `import "..."` and dynamic `import("...")`. O(length).
+ */
+function specifiers(text: string, prefix: string): string[] {
+  const re = new RegExp(
+    String.raw`(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)["'](${prefix}[^"']+)["']`,
+    "gm",
+  );
+  return [...text.matchAll(re)].map((m) => m[1]);
+}
+
 /** Every relative import specifier in a module's text (static `from "..."` and `import("...")`). */
 function imports(text: string): string[] {
-  const out: string[] = [];
-  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)["'](\.{1,2}\/[^"']+)["']/gm;
-  for (let m = re.exec(text); m; m = re.exec(text)) out.push(m[1]);
-  return out;
+  return specifiers(text, String.raw`\.{1,2}\/`);
 }
 
 /** The upward imports in src/: `file -> target` lines for each import that breaks the ranking. */
@@ -76,10 +85,7 @@ function upwardImports(): string[] {
 
 /** Every `node:` module a module's text imports (static, side-effect and dynamic forms). */
 function nodeImports(text: string): string[] {
-  const out: string[] = [];
-  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)["'](node:[^"']+)["']/gm;
-  for (let m = re.exec(text); m; m = re.exec(text)) out.push(m[1]);
-  return out;
+  return specifiers(text, "node:");
 }
 
 /** `file -> node:x` for each module of a layer ranked below linux/ that imports a Node API. */
