@@ -64,6 +64,21 @@ export function limitError(file: string, rec: number, what: string, limit: keyof
   );
 }
 
+/** A byte limit passed at line `rec`: `what` is "input is larger" or "record is longer". O(1). */
+function bytesOver(
+  path: string,
+  rec: number,
+  what: string,
+  limit: "maxTotalBytes" | "maxLineBytes",
+  max: number,
+): LimitExceeded {
+  return new LimitExceeded(
+    `${path}:${rec}: ${what} than the limit of ${max} bytes (${limit}; raise it with the ${limit} option)`,
+    limit,
+    max,
+  );
+}
+
 const BANNED_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
 export async function* splitLines(
@@ -79,23 +94,13 @@ export async function* splitLines(
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       total += chunk.length;
-      if (total > maxTotal)
-        throw new LimitExceeded(
-          `${path}:${lineNo + 1}: input is larger than the limit of ${maxTotal} bytes (maxTotalBytes; raise it with the maxTotalBytes option)`,
-          "maxTotalBytes",
-          maxTotal,
-        );
+      if (total > maxTotal) throw bytesOver(path, lineNo + 1, "input is larger", "maxTotalBytes", maxTotal);
       let start = 0;
       for (;;) {
         const nl = chunk.indexOf(10, start);
         const piece = chunk.subarray(start, nl < 0 ? chunk.length : nl);
         partLen += piece.length;
-        if (partLen > maxLine)
-          throw new LimitExceeded(
-            `${path}:${lineNo + 1}: record is longer than the limit of ${maxLine} bytes (maxLineBytes; raise it with the maxLineBytes option)`,
-            "maxLineBytes",
-            maxLine,
-          );
+        if (partLen > maxLine) throw bytesOver(path, lineNo + 1, "record is longer", "maxLineBytes", maxLine);
         parts.push(piece);
         if (nl < 0) break;
         lineNo++;
