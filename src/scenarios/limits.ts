@@ -11,7 +11,7 @@
  * a run stays below its estimate (src/cli/simulate-spawn.test.ts measures it). Times are for an idle 2-core machine; they set the progress bar's scale, nothing else.
  */
 
-import { formatBytes, hex } from "../core/index.js";
+import { alignDown, formatBytes, hex } from "../core/index.js";
 import { ScenarioSizeError, scenarioSize } from "./types.js";
 
 const KiB = 2 ** 10;
@@ -53,16 +53,15 @@ export interface ScenarioLimits {
 
 const MODEL_RAM = "the simulated machine (up to twice the size plus 1 GiB of RAM) must stay below 2^52 bytes";
 
-/** Rounds down to a multiple of `unit`. */
-const floorTo = (x: number, unit: number) => Math.floor(x / unit) * unit;
+/** The limit of the scenarios only the model's address space bounds. */
+const MODEL_BOUND = { maxSize: MODEL_SIZE_MAX, maxReason: MODEL_RAM };
 
 const LIMITS: readonly ScenarioLimits[] = [
   {
     name: "block-odirect",
     defaultSize: 8 * MiB,
     unit: 4096,
-    maxSize: MODEL_SIZE_MAX,
-    maxReason: MODEL_RAM,
+    ...MODEL_BOUND,
     rss: { base: 126 * MiB, perByte: 1.05 },
     seconds: { base: 0.5, perByte: 1.3e-8 },
   },
@@ -70,8 +69,7 @@ const LIMITS: readonly ScenarioLimits[] = [
     name: "nvme-prp-vs-sgl",
     defaultSize: 8 * MiB,
     unit: 4096,
-    maxSize: MODEL_SIZE_MAX,
-    maxReason: MODEL_RAM,
+    ...MODEL_BOUND,
     rss: { base: 94 * MiB, perByte: 2.16 },
     seconds: { base: 0.5, perByte: 1.6e-8 },
   },
@@ -79,8 +77,7 @@ const LIMITS: readonly ScenarioLimits[] = [
     name: "rdma-mr",
     defaultSize: 16 * MiB,
     unit: 2 * MiB,
-    maxSize: MODEL_SIZE_MAX,
-    maxReason: MODEL_RAM,
+    ...MODEL_BOUND,
     rss: { base: 58 * MiB, perByte: 0.0037 },
     seconds: { base: 0.1, perByte: 9e-11 },
   },
@@ -98,8 +95,7 @@ const LIMITS: readonly ScenarioLimits[] = [
     name: "vfio-thp",
     defaultSize: 64 * MiB,
     unit: 2 * MiB,
-    maxSize: MODEL_SIZE_MAX,
-    maxReason: MODEL_RAM,
+    ...MODEL_BOUND,
     rss: { base: 59 * MiB, perByte: 0.006 },
     seconds: { base: 0.2, perByte: 1.8e-10 },
   },
@@ -107,8 +103,7 @@ const LIMITS: readonly ScenarioLimits[] = [
     name: "vfio-fragmented",
     defaultSize: 8 * MiB,
     unit: 4096,
-    maxSize: MODEL_SIZE_MAX,
-    maxReason: MODEL_RAM,
+    ...MODEL_BOUND,
     rss: { base: 65 * MiB, perByte: 0.132 },
     seconds: { base: 0.8, perByte: 4e-9 },
   },
@@ -116,8 +111,7 @@ const LIMITS: readonly ScenarioLimits[] = [
     name: "iommufd-thp",
     defaultSize: 64 * MiB,
     unit: 2 * MiB,
-    maxSize: MODEL_SIZE_MAX,
-    maxReason: MODEL_RAM,
+    ...MODEL_BOUND,
     rss: { base: 61 * MiB, perByte: 0.0041 },
     seconds: { base: 0.1, perByte: 9e-11 },
   },
@@ -138,7 +132,7 @@ const LIMITS: readonly ScenarioLimits[] = [
     defaultSize: 4 * MiB,
     unit: 64 * KiB,
     // The received stream is one Uint8Array of size * 1448 / 8192 bytes.
-    maxSize: floorTo((TYPED_ARRAY_MAX * 8192) / 1448, 64 * KiB),
+    maxSize: alignDown((TYPED_ARRAY_MAX * 8192) / 1448, 64 * KiB),
     maxReason: "the received stream (size x 1448 / 8192 bytes) is one typed array of at most 2^32 bytes",
     rss: { base: 59 * MiB, perByte: 0.78 },
     seconds: { base: 0.15, perByte: 3.9e-9 },
