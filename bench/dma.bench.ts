@@ -23,6 +23,7 @@ import { Rng } from "../src/core/index.js";
 import {
   DmaDebug,
   type DmaDevice,
+  type DmaMapping,
   DmaSystem,
   dmaMap,
   dmaMapSgDirect,
@@ -84,6 +85,16 @@ function iommuDevice(sys: DmaSystem, name: string): { dev: DmaDevice; dom: Iommu
   return { dev: sys.addDevice({ name }, dom), dom };
 }
 
+/**
+ * One dmaMap + dmaUnmap of `list` on `dev`, the timed range side; returns the mapping so the
+ * latest one stays alive (as pairedRuns expects). O(entries of the mapping).
+ */
+function mapUnmap(sys: DmaSystem, dev: DmaDevice, list: PhyrList): DmaMapping {
+  const m = dmaMap(sys, dev, list);
+  dmaUnmap(sys, dev, m);
+  return m;
+}
+
 async function rangeVsPageRows(opts: BenchOptions): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const bytes = opts.quick ? 2 * G : 8 * G;
@@ -101,11 +112,7 @@ async function rangeVsPageRows(opts: BenchOptions): Promise<BenchRow[]> {
     // its mapping so one stays alive, and a cursor over the input is held (pairedRuns `hold`).
     const [range, page] = pairedRuns(
       [
-        () => {
-          const m = dmaMap(sys, dev, list);
-          dmaUnmap(sys, dev, m);
-          return m;
-        },
+        () => mapUnmap(sys, dev, list),
         () => {
           const p = iommuMapPageAtATime(sys, dev, list);
           iommuUnmapPageAtATime(sys, dev, p);
@@ -193,11 +200,7 @@ async function identityRows(opts: BenchOptions): Promise<BenchRow[]> {
     // Against building the scatterlist too, in its own paired rounds (pairedRuns).
     const [identCpu, withBuild] = pairedRuns(
       [
-        () => {
-          const m = dmaMap(sys, dev, list);
-          dmaUnmap(sys, dev, m);
-          return m;
-        },
+        () => mapUnmap(sys, dev, list),
         () => {
           const t = sgTableFromList(list);
           dmaMapSgDirect(sys, dev, t);
