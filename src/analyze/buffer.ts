@@ -12,6 +12,7 @@ import { encodeMergedRuns, RUN_MAP_KINDS } from "./run-map.js";
 import {
   checkRuns,
   countPages,
+  forEachVaGroup,
   type MergedRuns,
   mergeContiguousRuns,
   mergeHistogram,
@@ -77,18 +78,10 @@ export function backingPages(runs: MergedRuns): BackingPages {
 export function vfioWork(runs: RunsInput): VfioWork {
   let registrations = 0;
   let pinBatches = 0;
-  let regPages = 0;
-  let end = -1;
-  for (let i = 0; i < runs.count; i++) {
-    if (runs.va[i] !== end) {
-      if (registrations > 0) pinBatches += Math.ceil(regPages / VFIO_BATCH_MAX_CAPACITY);
-      registrations++;
-      regPages = 0;
-    }
-    regPages += runs.npages[i];
-    end = runs.va[i] + runs.npages[i] * PAGE_SIZE;
-  }
-  if (registrations > 0) pinBatches += Math.ceil(regPages / VFIO_BATCH_MAX_CAPACITY);
+  forEachVaGroup(runs, (_from, _to, vaStart, vaEnd) => {
+    registrations++;
+    pinBatches += Math.ceil((vaEnd - vaStart) / PAGE_SIZE / VFIO_BATCH_MAX_CAPACITY);
+  });
   return { registrations, pinBatches };
 }
 

@@ -9,6 +9,7 @@ import { PAGE_SIZE } from "../core/index.js";
 import { PhyrList, type PhyrRead } from "../phyr/index.js";
 import { nvmeSetupPrps, nvmeSetupSgls, umemFindBestPgsz, umemNumDmaBlocks } from "../subsys/index.js";
 import type { NvmeCost, RdmaCost } from "./output.js";
+import { forEachVaGroup } from "./runs.js";
 import type { RunsInput } from "./types.js";
 
 /** RDMA device page-size bitmaps the analysis reports. */
@@ -41,15 +42,7 @@ export function rdmaCosts(runs: RunsInput, whole?: PhyrRead): RdmaCost[] {
     entries: 0,
     entries4k: 0,
   }));
-  let i = 0;
-  while (i < runs.count) {
-    const va = runs.va[i];
-    const first = i;
-    let end = va;
-    while (i < runs.count && runs.va[i] === end) {
-      end += runs.npages[i] * PAGE_SIZE;
-      i++;
-    }
+  forEachVaGroup(runs, (first, i, va, end) => {
     const mr = first === 0 && i === runs.count && whole !== undefined ? whole : registration(runs, first, i);
     RDMA_CONFIGS.forEach((c, j) => {
       const pg = umemFindBestPgsz(mr, c.bitmap, va);
@@ -62,7 +55,7 @@ export function rdmaCosts(runs: RunsInput, whole?: PhyrRead): RdmaCost[] {
       }
       o.entries4k += umemNumDmaBlocks(va, end - va, PAGE_SIZE);
     });
-  }
+  });
   return out;
 }
 

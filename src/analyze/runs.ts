@@ -123,6 +123,30 @@ export function runsToList(runs: RunsInput): PhyrList {
   return list;
 }
 
+/**
+ * Calls `fn` for each VA-contiguous group of runs (each run starting where the previous one ended:
+ * one VFIO_IOMMU_MAP_DMA or ib_umem_get registration), in VA order, with the group's runs
+ * [from, to) and its virtual range [vaStart, vaEnd). O(runs).
+ * @param runs validated runs.
+ * @param fn called once per group.
+ */
+export function forEachVaGroup(
+  runs: RunsInput,
+  fn: (from: number, to: number, vaStart: number, vaEnd: number) => void,
+): void {
+  let i = 0;
+  while (i < runs.count) {
+    const from = i;
+    const vaStart = runs.va[i];
+    let vaEnd = vaStart;
+    while (i < runs.count && runs.va[i] === vaEnd) {
+      vaEnd += runs.npages[i] * PAGE_SIZE;
+      i++;
+    }
+    fn(from, i, vaStart, vaEnd);
+  }
+}
+
 /** Kind value of a run merged from parts of different kinds (run-map.ts RUN_MAP_KINDS[5], "mixed"). */
 export const RUN_KIND_MIXED = 5;
 
