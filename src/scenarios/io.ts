@@ -2,7 +2,7 @@
  * Block, NVMe, RDMA, dma-buf and devmem scenarios: the range-list design and today's kernel on the
  * same simulated machine and the same buffer.
  */
-import { hex, SZ_2M } from "../core/index.js";
+import { alignUp, hex, roundUpPow2, SZ_2M } from "../core/index.js";
 import { DmaDebug, DmaSystem, dmaMap, dmaUnmap, p2pPortFor } from "../dma/index.js";
 import { SG_ENTRY_BYTES, SG_TABLE_BYTES, sgEntriesFor, sgSlots } from "../formats/index.js";
 import { IommuDomain } from "../iommu/index.js";
@@ -33,6 +33,11 @@ function sizeOf(o: ScenarioOptions, def: number, unit: number): number {
   return scenarioSize(o.size ?? def, unit);
 }
 
+/** RAM of a scenario's testbed: `bytes` plus 256 MiB, rounded up to 128 MiB. */
+function ramFor(bytes: number): number {
+  return alignUp(bytes + 2 ** 28, 2 ** 27);
+}
+
 function ioMetrics(d: DirectIoMetrics): Metrics {
   return {
     entries: d.pinEntries,
@@ -51,7 +56,7 @@ function ioMetrics(d: DirectIoMetrics): Metrics {
 function nvmeMachine(seed: number, size: number, o: { iommu: boolean; sgl: boolean }) {
   const m = buildTestbed({
     seed,
-    ramBytes: Math.ceil((size + 2 ** 28) / 2 ** 27) * 2 ** 27,
+    ramBytes: ramFor(size),
     thp: "always",
     debug: false,
   });
@@ -107,7 +112,7 @@ export function runRdmaMr(o: ScenarioOptions) {
   const size = sizeOf(o, 16 * 2 ** 20, SZ_2M);
   const m = buildTestbed({
     seed: o.seed ?? 1,
-    ramBytes: Math.ceil((size + 2 ** 28) / 2 ** 27) * 2 ** 27,
+    ramBytes: ramFor(size),
     thp: "always",
     debug: false,
   });
@@ -151,8 +156,8 @@ export function runDmabufP2p(o: ScenarioOptions) {
   t.switchDown("0000:02:00.0", { secondary: 3 });
   t.switchDown("0000:02:01.0", { secondary: 4 });
   t.switchDown("0000:02:02.0", { secondary: 5 });
-  let bar = 2 ** 21;
-  while (bar < 2 * size) bar *= 2;
+  // The GPU BAR: the power of two at or above twice the size (size is a positive multiple of 2 MiB).
+  const bar = roundUpPow2(2 * size);
   t.endpoint("0000:03:00.0", { bars: [{ size: bar }], name: "GPU" });
   t.endpoint("0000:04:00.0", { bars: [{ size: 2 ** 20 }], name: "NIC" });
   t.endpoint("0000:05:00.0", { bars: [{ size: 0x4000 }], name: "NVMe" });
@@ -209,7 +214,7 @@ export function runDevmemRx(o: ScenarioOptions) {
   const size = sizeOf(o, 4 * 2 ** 20, 2 ** 16);
   const m = buildTestbed({
     seed: o.seed ?? 1,
-    ramBytes: Math.ceil((2 * size + 2 ** 28) / 2 ** 27) * 2 ** 27,
+    ramBytes: ramFor(2 * size),
     debug: true,
   });
   const { dev } = addDevice(m, "0000:05:00.0", { iommu: true });
