@@ -188,26 +188,19 @@ export function mapDataClient() {
     const pieceU0 = Float64Array.from(pieces, (q) => q.u0);
     const pieceU1 = Float64Array.from(pieces, (q) => q.u1);
     const pieceScale = Float64Array.from(pieces, (q) => (q.p1 > q.p0 ? (q.u1 - q.u0) / (q.p1 - q.p0) : 0));
-    const pieceByU = (x: number) => {
+    /** The last piece whose start in `starts` is at or below `x` (the first when none is). O(log pieces). */
+    const pieceFrom = (starts: Float64Array, x: number) => {
       let lo = 0;
       let hi = pieces.length - 1;
       while (lo < hi) {
         const mid = (lo + hi + 1) >> 1;
-        if (pieces[mid].u0 <= x) lo = mid;
+        if (starts[mid] <= x) lo = mid;
         else hi = mid - 1;
       }
       return pieces[lo];
     };
-    const pieceByP = (p: number) => {
-      let lo = 0;
-      let hi = pieces.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (pieces[mid].p0 <= p) lo = mid;
-        else hi = mid - 1;
-      }
-      return pieces[lo];
-    };
+    const pieceByU = (x: number) => pieceFrom(pieceU0, x);
+    const pieceByP = (p: number) => pieceFrom(pieceP0, p);
     const uOf = (p: number): number => {
       const q = pieceByP(p);
       if (p <= q.p0) return q.u0;
