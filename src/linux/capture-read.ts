@@ -78,7 +78,7 @@ export function readVma(src: MachineSource, pid: number, v: VmaStats): VmaRead {
     return {
       pages: { present: 0, swapped: 0, unmapped: total, hidden: 0 },
       runs: 0,
-      error: String((e as Error)?.message ?? e),
+      error: plainError(e).message,
       records: 0,
     };
   }
