@@ -20,6 +20,19 @@ export function pciClassParts(classCode: number): { base: number; sub: number } 
   return { base: Math.floor(classCode / 0x10000) % 0x100, sub: Math.floor(classCode / 0x100) % 0x100 };
 }
 
+/** Kind names of the base classes other than storage (01), which pciKind splits by subclass. */
+const BASE_CLASS_KINDS: Readonly<Record<number, string>> = {
+  2: "network",
+  3: "display",
+  4: "multimedia",
+  5: "memory",
+  6: "bridge",
+  7: "communication",
+  8: "system",
+  12: "serial-bus",
+  18: "accelerator",
+};
+
 /**
  * Kind of a PCI function from its class code (PCI Code and ID Assignment spec base classes;
  * 01:08 is NVMe). O(1).
@@ -29,18 +42,7 @@ export function pciClassParts(classCode: number): { base: number; sub: number } 
 export function pciKind(classCode: number): string {
   const { base, sub } = pciClassParts(classCode);
   if (base === 0x01) return sub === 0x08 ? "nvme" : "storage";
-  const kinds: Record<number, string> = {
-    2: "network",
-    3: "display",
-    4: "multimedia",
-    5: "memory",
-    6: "bridge",
-    7: "communication",
-    8: "system",
-    12: "serial-bus",
-    18: "accelerator",
-  };
-  return kinds[base] ?? "other";
+  return BASE_CLASS_KINDS[base] ?? "other";
 }
 
 /** True for PCI bridges (base class 06): not a DMA client in the P2P matrix. O(1). */
