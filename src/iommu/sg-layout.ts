@@ -19,7 +19,7 @@
  * and `key` lets a caller keep segments of different providers in separate map calls (the kernel
  * maps one scatterlist with one prot).
  */
-import { hex, modPow2 } from "../core/index.js";
+import { ADDR_LIMIT, hex, isPow2, modPow2 } from "../core/index.js";
 
 /** Segments to lay out, as struct-of-arrays. */
 export interface SgLayoutInput {
@@ -80,10 +80,10 @@ export interface SgLayout {
  * lay.total; // 0x12000
  */
 export function iommuDmaSgLayout(segs: SgLayoutInput, granule: number, segBoundaryMask: number): SgLayout {
-  if (!isPow2(granule)) {
+  if (!isPow2To52(granule)) {
     throw new RangeError(`IOVA granule ${String(granule)} is invalid: expected a power of two`);
   }
-  if (!isPow2(segBoundaryMask + 1)) {
+  if (!isPow2To52(segBoundaryMask + 1)) {
     throw new RangeError(
       `segment boundary mask ${String(segBoundaryMask)} is invalid: expected a power of two minus one`,
     );
@@ -163,6 +163,7 @@ export function iommuDmaSgLayout(segs: SgLayoutInput, granule: number, segBounda
   return { n, iovaOff, iovaLen, pad, total, nmaps, mapOff, mapPhys, mapLen, mapKey };
 }
 
-function isPow2(x: number): boolean {
-  return Number.isInteger(x) && x >= 1 && x <= 2 ** 52 && 2 ** Math.round(Math.log2(x)) === x;
+/** A power of two no larger than 2^52 (core isPow2, bounded to the address space). O(1). */
+function isPow2To52(x: number): boolean {
+  return x <= ADDR_LIMIT && isPow2(x);
 }
