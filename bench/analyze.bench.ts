@@ -32,7 +32,7 @@ import type { VaRange } from "../src/cli/args.js";
 import { collectBuffers } from "../src/cli/collect.js";
 import { noProgress } from "../src/cli/io.js";
 import { liveSource, PAGEMAP_BATCH } from "../src/linux/index.js";
-import { type BenchRow, type BenchSuite, cpuNowNs, median, pairedRatio } from "./harness.js";
+import { type BenchRow, type BenchSuite, cpuNowNs, median, pairedRow } from "./harness.js";
 
 const GiB = 2 ** 30;
 type Child = ChildProcessByStdio<Writable, Readable, null>;
@@ -152,18 +152,6 @@ function analyse(pid: number, range?: VaRange): number {
   }
 }
 
-/** A ratio row from paired per-round ratios: their median, with their range as the spread. */
-function ratioRow(
-  name: string,
-  ns: number,
-  against: string,
-  ratios: number[],
-  want: string | undefined,
-  ok: boolean | undefined,
-): BenchRow {
-  return { name, value: ns, unit: "ns", ratio: { against, ...pairedRatio(ratios), want, ok } };
-}
-
 export const suite: BenchSuite = {
   name: "analyze",
   async run(opts) {
@@ -206,7 +194,6 @@ export const suite: BenchSuite = {
         const libVsPeer = lib.map((t, i) => peer[i] / t);
         // The target is the issue's: the 8 GiB process (full mode); --quick is a smoke run of 1 GiB,
         // where Node's start and module loading (about half a second) weigh more.
-        const peerOk = opts.quick ? undefined : median(vsPeer) >= 1;
         rows.push(
           {
             name: `raw pagemap read, ${label} (${size / 4096} entries), CPU`,
@@ -218,29 +205,25 @@ export const suite: BenchSuite = {
             value: median(peer),
             unit: "ns",
           },
-          ratioRow(
+          pairedRow(
             `phyr analyze --pid --range, ${label}, the command (fresh process), CPU`,
             median(ours),
             "page-types walk CPU",
             vsPeer,
             opts.quick ? undefined : ">= 1x (less CPU)",
-            peerOk,
+            opts.quick ? undefined : (r) => r >= 1,
           ),
-          ratioRow(
+          pairedRow(
             "phyr analyze (the command) vs the raw pagemap read",
             median(ours),
             "raw read CPU (times slower; moonshot <= 3)",
             vsRaw,
-            undefined,
-            undefined,
           ),
-          ratioRow(
+          pairedRow(
             `the same analysis through the library, warm, in this process, ${label}, CPU`,
             median(lib),
             "page-types walk CPU",
             libVsPeer,
-            undefined,
-            undefined,
           ),
         );
       } finally {
@@ -271,7 +254,6 @@ export const suite: BenchSuite = {
           de.push(cpuNs(() => analyse(pid, written)));
         }
         const ratios = sp.map((t, i) => t / de[i]);
-        const r = median(ratios);
         const what = `${reserve / GiB / 1024} TiB reserved, ${touched / GiB} GiB written`;
         rows.push(
           {
@@ -279,13 +261,13 @@ export const suite: BenchSuite = {
             value: median(de),
             unit: "ns",
           },
-          ratioRow(
+          pairedRow(
             `phyr analyze --pid, the whole process (${what}), CPU`,
             median(sp),
             "the written part alone (times slower)",
             ratios,
             "<= 2x",
-            r <= 2,
+            (r) => r <= 2,
           ),
         );
       } finally {

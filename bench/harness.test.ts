@@ -14,6 +14,7 @@ import {
   fmtSpread,
   fractionRow,
   pairedRatio,
+  pairedRow,
   pairedRuns,
   roundRatios,
   sampleNs,
@@ -120,6 +121,14 @@ describe("rows judge their target on the median of the rounds", () => {
     const r = fractionRow("x", 10, "budget", [0.9, 0.97, 0.95]).ratio!;
     expect(r).toMatchObject({ value: 0.95, ok: undefined, want: undefined });
     expect(r.spread?.rounds).toBe(3);
+  });
+
+  it.each([
+    [[1.5, 1.9, 9], true],
+    [[1.5, 2.1, 2.2], false],
+  ])("pairedRow %j with an upper target (<= 2x) judges the median -> ok %s", (ratios, ok) => {
+    const r = pairedRow("x", 10, "y", ratios, "<= 2x", (m) => m <= 2).ratio!;
+    expect(r).toMatchObject({ against: "y", value: ratios[1], want: "<= 2x", ok });
   });
 });
 

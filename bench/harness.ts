@@ -294,22 +294,27 @@ export function roundRatios(ref: readonly number[], t: readonly number[]): numbe
   return t.map((x, i) => ref[i] / x);
 }
 
-/** Row of a time `ns` whose ratio is the median of paired `ratios` (with their spread) and its target. */
-function pairedRow(
+/**
+ * Row of a time `ns` whose ratio is the median of paired `ratios` (with their spread), with an
+ * optional target: `want` as printed, and `meets`, which judges the median (no `meets`, no
+ * verdict). O(n log n).
+ * @throws RangeError as {@link pairedRatio}.
+ */
+export function pairedRow(
   name: string,
   ns: number,
   against: string,
   ratios: readonly number[],
   want?: string,
-  min?: number,
+  meets?: (median: number) => boolean,
 ): BenchRow {
   const r = pairedRatio(ratios);
-  return {
-    name,
-    value: ns,
-    unit: "ns",
-    ratio: { against, ...r, want, ok: min === undefined ? undefined : r.value >= min },
-  };
+  return { name, value: ns, unit: "ns", ratio: { against, ...r, want, ok: meets?.(r.value) } };
+}
+
+/** A `>= min` target for {@link pairedRow}, or none without `min`. O(1). */
+function atLeast(min: number | undefined): ((median: number) => boolean) | undefined {
+  return min === undefined ? undefined : (v) => v >= min;
 }
 
 /**
@@ -323,7 +328,7 @@ export function speedRow(
   ratios: readonly number[],
   want?: number,
 ): BenchRow {
-  return pairedRow(name, ns, against, ratios, want === undefined ? undefined : `>= ${want}x`, want);
+  return pairedRow(name, ns, against, ratios, want === undefined ? undefined : `>= ${want}x`, atLeast(want));
 }
 
 /**
@@ -338,7 +343,7 @@ export function fractionRow(
   wantFraction?: number,
 ): BenchRow {
   const want = wantFraction === undefined ? undefined : `>= ${wantFraction}`;
-  return pairedRow(name, ns, against, ratios, want, wantFraction);
+  return pairedRow(name, ns, against, ratios, want, atLeast(wantFraction));
 }
 
 /**
