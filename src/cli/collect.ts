@@ -239,7 +239,7 @@ export function planPages(plan: BufferPlan): number {
 }
 
 /** Bytes of virtual range a job reads. O(ranges). */
-function jobBytes(p: Plan): number {
+export function jobBytes(p: Plan): number {
   return p.ranges.reduce((s, r) => s + r.end - r.start, 0);
 }
 

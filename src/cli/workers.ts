@@ -19,6 +19,7 @@ import {
   collectBuffers,
   collectPlanned,
   finishBuffers,
+  jobBytes,
   planBuffers,
   planPages,
   type Selection,
@@ -182,7 +183,7 @@ function runJobs(
           return;
         }
         outcomes[m.job] = m.outcome;
-        finishedBytes += jobBytesOf(plan, m.job);
+        finishedBytes += jobBytes(plan.jobs[m.job]);
         doing[m.job] = 0;
         done++;
         onBytes(finishedBytes);
@@ -208,8 +209,4 @@ function runJobs(
       give(w);
     }
   });
-}
-
-function jobBytesOf(plan: BufferPlan, k: number): number {
-  return plan.jobs[k].ranges.reduce((s, r) => s + r.end - r.start, 0);
 }
