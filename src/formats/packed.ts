@@ -48,23 +48,30 @@ interface Cols {
   prov: Uint16Array;
 }
 
-function columns(list: PhyrRead): Cols {
-  const n = list.nents;
-  const c: Cols = {
+/** Zeroed columns with room for `capacity` entries, of which `n` count. O(capacity). */
+function newCols(capacity: number, n: number): Cols {
+  return {
     n,
-    addr: new Float64Array(n),
-    len: new Float64Array(n),
-    flags: new Uint8Array(n),
-    prov: new Uint16Array(n),
+    addr: new Float64Array(capacity),
+    len: new Float64Array(capacity),
+    flags: new Uint8Array(capacity),
+    prov: new Uint16Array(capacity),
   };
+}
+
+/** Stores one entry at index `i` of the columns. O(1). */
+function putEntry(c: Cols, i: number, addr: number, len: number, flags: number, provider: number): void {
+  c.addr[i] = addr;
+  c.len[i] = len;
+  c.flags[i] = flags;
+  c.prov[i] = provider;
+}
+
+/** Every entry of a list as columns. O(n). */
+function columns(list: PhyrRead): Cols {
+  const c = newCols(list.nents, list.nents);
   let i = 0;
-  list.forEachEntry((addr, len, flags, provider) => {
-    c.addr[i] = addr;
-    c.len[i] = len;
-    c.flags[i] = flags;
-    c.prov[i] = provider;
-    i++;
-  });
+  list.forEachEntry((addr, len, flags, provider) => putEntry(c, i++, addr, len, flags, provider));
   return c;
 }
 
@@ -266,13 +273,7 @@ function checkK(k: number): void {
  */
 export function packedBytes(list: PhyrRead, k = PACKED_DEFAULT_K): number {
   checkK(k);
-  const block: Cols = {
-    n: 0,
-    addr: new Float64Array(k),
-    len: new Float64Array(k),
-    flags: new Uint8Array(k),
-    prov: new Uint16Array(k),
-  };
+  const block = newCols(k, 0);
   const plan = new Plan();
   let bytes = HEADER + 4 * Math.ceil(list.nents / k);
   const flush = (): void => {
@@ -281,11 +282,7 @@ export function packedBytes(list: PhyrRead, k = PACKED_DEFAULT_K): number {
     block.n = 0;
   };
   list.forEachEntry((addr, len, flags, provider) => {
-    const i = block.n++;
-    block.addr[i] = addr;
-    block.len[i] = len;
-    block.flags[i] = flags;
-    block.prov[i] = provider;
+    putEntry(block, block.n++, addr, len, flags, provider);
     if (block.n === k) flush();
   });
   if (block.n > 0) flush();
