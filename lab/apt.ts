@@ -139,7 +139,8 @@ export function fetchKernel(opts: FetchKernelOptions): LabKernel {
   ];
   const stamp = join(root, "updated");
   const fresh = existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < 86_400_000;
-  if (opts.refresh || !fresh) {
+  const updated = opts.refresh || !fresh;
+  if (updated) {
     log(
       `apt: reading the ${opts.suite} package index (private configuration, mirror from the machine's apt sources)`,
     );
@@ -148,10 +149,9 @@ export function fetchKernel(opts: FetchKernelOptions): LabKernel {
   }
   // The pick is kept beside the index it came from, so runs between index updates skip apt-cache.
   const pickFile = join(root, "pick.json");
-  const updated = opts.refresh || !fresh;
-  let chosen: { release: string; packages: { name: string; version: string }[] } | undefined;
-  if (!updated && existsSync(pickFile)) chosen = JSON.parse(readFileSync(pickFile, "utf8"));
-  if (!chosen) {
+  let pick: { release: string; packages: { name: string; version: string }[] } | undefined;
+  if (!updated && existsSync(pickFile)) pick = JSON.parse(readFileSync(pickFile, "utf8"));
+  if (!pick) {
     const names = apt("apt-cache", [...aptOpts, "pkgnames", "linux-"]).split("\n");
     const found = pickKernelPackages(names);
     if (!found) {
@@ -159,7 +159,7 @@ export function fetchKernel(opts: FetchKernelOptions): LabKernel {
         `No amd64 kernel package found in Debian ${opts.suite} (looked for linux-binary-*/linux-image-*-amd64)`,
       );
     }
-    chosen = {
+    pick = {
       release: found.release,
       packages: found.packages.map((name) => ({
         name,
@@ -169,10 +169,9 @@ export function fetchKernel(opts: FetchKernelOptions): LabKernel {
           )?.[1] ?? "?",
       })),
     };
-    writeFileSync(pickFile, `${JSON.stringify(chosen)}\n`);
+    writeFileSync(pickFile, `${JSON.stringify(pick)}\n`);
   }
-  const pick = chosen;
-  const packages = chosen.packages;
+  const packages = pick.packages;
   const dest = join(opts.cacheDir, "kernels", pick.release);
   const done = join(dest, ".complete");
   let downloadedBytes = 0;
