@@ -32,7 +32,7 @@ const RSS_MARGIN = 1.2;
  * What running the scenario in a worker thread adds (its own V8 isolate and modules), measured
  * as 25 to 30 MiB over the same run in the main thread.
  */
-export const SCENARIO_WORKER_BYTES = 32 * MiB;
+const SCENARIO_WORKER_BYTES = 32 * MiB;
 
 /** A scenario's size rules and cost estimates. */
 export interface ScenarioLimits {
