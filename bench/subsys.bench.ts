@@ -23,14 +23,10 @@ import {
 
 const GiB = 2 ** 30;
 
+/** The unit of a scenario metric: bytes for sizes, leaves for leaf counts, else operations. O(1). */
 function unitOf(metric: string): string {
-  return /Bytes$/.test(metric)
-    ? "B"
-    : metric === "pageSize"
-      ? "B"
-      : metric.startsWith("leaves")
-        ? "leaves"
-        : "ops";
+  if (/Bytes$/.test(metric) || metric === "pageSize") return "B";
+  return metric.startsWith("leaves") ? "leaves" : "ops";
 }
 
 /**
@@ -87,11 +83,12 @@ export const suite: BenchSuite = {
       const size = opts.quick ? undefined : s.fullSize;
       const r = runScenario(s.name, { seed: 1, size });
       for (const k of Object.keys(r.ratios)) {
+        const unit = unitOf(k);
         rows.push({
           name: `${s.name} (${r.size >= GiB ? `${r.size / GiB} GiB` : `${r.size / 2 ** 20} MiB`}): ${k}`,
           value: r.design[k],
-          unit: unitOf(k),
-          ratio: exactRatio(`baseline ${r.baseline[k]}`, r.ratios[k], unitOf(k) === "B" ? "size" : "count"),
+          unit,
+          ratio: exactRatio(`baseline ${r.baseline[k]}`, r.ratios[k], unit === "B" ? "size" : "count"),
         });
       }
       for (const n of r.notes) rows.push({ name: `${s.name} note: ${n}`, value: 0, unit: "" });
