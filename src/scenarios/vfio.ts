@@ -3,7 +3,7 @@
  * Linux 7.2 (baseline: VFIO type1's batched page-array loop, or iommufd's own pin_user_pages_fast +
  * pfn_batch path) and by range pinning + range mapping (design).
  */
-import { hex, SZ_1G, SZ_2M, VFIO_BATCH_MAX_CAPACITY } from "../core/index.js";
+import { alignUp, hex, SZ_1G, SZ_2M, VFIO_BATCH_MAX_CAPACITY } from "../core/index.js";
 import { IommuDomain } from "../iommu/index.js";
 import { MachineMemory } from "../mem/index.js";
 import { AddressSpace } from "../mm/index.js";
@@ -35,7 +35,7 @@ export function buildGuest(
   const pages1G = backing === "1g" ? size / SZ_1G : 0;
   const ram = backing === "1g" ? size + SZ_1G : 2 * size + SZ_1G;
   const mem = new MachineMemory({
-    nodes: [{ start: 0, size: Math.ceil(ram / 2 ** 27) * 2 ** 27 }],
+    nodes: [{ start: 0, size: alignUp(ram, 2 ** 27) }],
     seed,
     hugetlb: { pages1G },
   });
