@@ -7,11 +7,10 @@
  * Runs where QEMU can run: the host tools are present, or the process is root and installs them.
  * Under CI it never skips: a missing QEMU or kernel fails the suite. PHYR_LAB=0 skips it outside CI.
  */
-import { execFileSync } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
 import { replayLabRecord } from "../src/trace/index.js";
 import type { LabRecord } from "./record.js";
-import { HOST_PACKAGES, type RunResult, runScenario } from "./run.js";
+import { missingHostPackages, type RunResult, runScenario } from "./run.js";
 import { findScenario } from "./scenarios.js";
 import { countTrace, deviceCommands } from "./summary.js";
 
@@ -30,21 +29,8 @@ export const LAB_TEST_SCENARIOS = [
 /** Guests booted at once (one per core of this project's machines). */
 const GUESTS_AT_ONCE = 2;
 
-function hostToolsPresent(): boolean {
-  return HOST_PACKAGES.every((p) => {
-    try {
-      execFileSync("sh", ["-c", p.check.startsWith("/") ? `test -e ${p.check}` : `command -v ${p.check}`], {
-        stdio: "ignore",
-      });
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
 const inCi = Boolean(process.env.CI);
-const canRun = hostToolsPresent() || process.getuid?.() === 0;
+const canRun = missingHostPackages().length === 0 || process.getuid?.() === 0;
 const skip = !inCi && (process.env.PHYR_LAB === "0" || !canRun);
 
 const results = new Map<string, RunResult | Error>();

@@ -48,7 +48,7 @@ export class LabToolError extends Error {
 }
 
 /** apt packages the lab needs on the host, with the command each provides. */
-export const HOST_PACKAGES = [
+const HOST_PACKAGES = [
   { pkg: "qemu-system-x86", check: "qemu-system-x86_64" },
   { pkg: "busybox-static", check: "/bin/busybox" },
   { pkg: "xz-utils", check: "xz" },
@@ -67,13 +67,18 @@ function present(check: string): boolean {
   }
 }
 
+/** The packages of {@link HOST_PACKAGES} whose command or file is missing on this host. O(packages). */
+export function missingHostPackages(): string[] {
+  return HOST_PACKAGES.filter((p) => !present(p.check)).map((p) => p.pkg);
+}
+
 /**
  * Makes sure the host tools are there, installing the missing apt packages when allowed (root
  * only). O(1) when all are present.
  * @throws LabToolError naming what is missing when it cannot install
  */
 export function ensureHostTools(install: boolean, log: (s: string) => void = () => {}): void {
-  let missing = HOST_PACKAGES.filter((p) => !present(p.check)).map((p) => p.pkg);
+  let missing = missingHostPackages();
   if (missing.length > 0 && install && process.getuid?.() === 0) {
     log(`apt: installing ${missing.join(" ")}`);
     execFileSync("apt-get", ["-qq", "update"], { stdio: "ignore" });
@@ -81,7 +86,7 @@ export function ensureHostTools(install: boolean, log: (s: string) => void = () 
       stdio: "ignore",
       env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
     });
-    missing = HOST_PACKAGES.filter((p) => !present(p.check)).map((p) => p.pkg);
+    missing = missingHostPackages();
   }
   if (missing.length > 0) {
     throw new LabToolError(
