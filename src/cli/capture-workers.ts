@@ -7,7 +7,7 @@
  * process in memory. Peak memory: O(largest process's runs x (2 x workers + 1)).
  */
 
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import {
   liveSource,
   type ProcessRead,
@@ -16,8 +16,7 @@ import {
   residentPagesOfPid,
 } from "../linux/index.js";
 import type { CaptureDone, CaptureJob } from "./capture-thread.js";
-import { CliFailure } from "./io.js";
-import { autoWorkers, type WorkerSource, workerExecArgv, workerFile } from "./workers.js";
+import { autoWorkers, WorkerPool, type WorkerSource, workerFile } from "./workers.js";
 
 /** Processes read or being read, per worker, past the one being written. */
 export const WINDOW_PER_WORKER = 2;
@@ -72,12 +71,10 @@ function here(
 
 /** The workers and the processes they read, handed back in the order asked (exported for its failure tests). */
 export class CapturePool implements AsyncIterator<ProcessRead> {
-  private readonly pool: Worker[] = [];
+  private readonly pool: WorkerPool<CaptureDone>;
   private readonly idle: Worker[] = [];
   /** Finished reads not yet taken, by job (index in pids). */
   private readonly done = new Map<number, ProcessRead>();
-  /** Workers told to quit (their exit is expected). */
-  private readonly quit = new Set<Worker>();
   private nextGive = 0;
   private nextTake = 0;
   private readonly window: number;
@@ -94,26 +91,22 @@ export class CapturePool implements AsyncIterator<ProcessRead> {
     count: number,
   ) {
     this.window = WINDOW_PER_WORKER * count;
-    const execArgv = workerExecArgv();
-    for (let i = 0; i < count; i++) {
-      const w = new Worker(file, { workerData: how, execArgv });
-      this.pool.push(w);
-      w.on("message", (m: CaptureDone) => {
+    // A worker ends only when told to quit; any other exit (whatever its code) leaves a job or
+    // the rest of the capture undone, and waiting on it would hang: the pool reports it as a failure.
+    this.pool = new WorkerPool<CaptureDone>(
+      file,
+      how,
+      count,
+      (w, m) => {
         if (this.stopped) return;
         this.done.set(m.job, m.read);
         this.idle.push(w);
         this.give();
         this.answer();
-      });
-      w.on("error", (e) => this.fail(new CliFailure(`a worker thread failed: ${e.message}`)));
-      // A worker ends only when told to quit; any other exit (whatever its code) leaves a job or
-      // the rest of the capture undone, and waiting on it would hang.
-      w.on("exit", (code) => {
-        if (!this.stopped && !this.quit.has(w))
-          this.fail(new CliFailure(`a worker thread exited with code ${code} before its job was done`));
-      });
-      this.idle.push(w);
-    }
+      },
+      (e) => this.fail(e),
+    );
+    this.idle.push(...this.pool.workers);
     this.give();
   }
 
@@ -129,10 +122,7 @@ export class CapturePool implements AsyncIterator<ProcessRead> {
       w.postMessage({ job, pid: this.pids[job] } satisfies CaptureJob);
     }
     if (this.nextGive >= this.pids.length) {
-      for (const w of this.idle.splice(0)) {
-        this.quit.add(w);
-        w.postMessage({ quit: true } satisfies CaptureJob);
-      }
+      for (const w of this.idle.splice(0)) this.pool.quit(w, { quit: true } satisfies CaptureJob);
     }
   }
 
@@ -175,7 +165,7 @@ export class CapturePool implements AsyncIterator<ProcessRead> {
     if (this.stopped) return;
     this.stopped = true;
     this.done.clear();
-    for (const w of this.pool) void w.terminate();
+    this.pool.terminate();
   }
 
   /** Processes handed out and not yet taken (being read, or read and waiting): at most the window. */

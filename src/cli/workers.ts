@@ -150,30 +150,26 @@ function runJobs(
   let done = 0;
   let stopped = false;
   let failedAt = Number.POSITIVE_INFINITY;
-  const execArgv = workerExecArgv();
   return new Promise((resolve, reject) => {
-    const pool: Worker[] = [];
     const end = (fn: () => void) => {
       if (stopped) return;
       stopped = true;
-      for (const w of pool) void w.terminate();
+      pool.terminate();
       fn();
     };
-    /** Workers told to quit: their exit is expected; any other exit leaves a job undone. */
-    const quit = new Set<Worker>();
     const give = (w: Worker) => {
       if (next >= plan.jobs.length) {
-        quit.add(w);
-        w.postMessage({ quit: true });
+        pool.quit(w, { quit: true });
         return;
       }
       const k = next++;
       w.postMessage({ job: k, plan: plan.jobs[k], range: sel.range, named: plan.named });
     };
-    for (let i = 0; i < count; i++) {
-      const w = new Worker(file, { workerData: how, execArgv });
-      pool.push(w);
-      w.on("message", (m: WorkerMessage) => {
+    const pool = new WorkerPool<WorkerMessage>(
+      file,
+      how,
+      count,
+      (w, m) => {
         if (stopped) return;
         if ("bytes" in m) {
           doing[m.job] = m.bytes;
@@ -196,17 +192,53 @@ function runJobs(
         }
         if (done === plan.jobs.length) return end(() => resolve(outcomes));
         give(w);
-      });
-      w.on("error", (e) => end(() => reject(new CliFailure(`a worker thread failed: ${e.message}`))));
-      // Whatever its code: a worker that ends before it was told to quit would leave the run
-      // waiting for its job for ever.
-      w.on("exit", (code) => {
-        if (!quit.has(w))
-          end(() =>
-            reject(new CliFailure(`a worker thread exited with code ${code} before its job was done`)),
-          );
-      });
-      give(w);
-    }
+      },
+      (e) => end(() => reject(e)),
+    );
+    for (const w of pool.workers) give(w);
   });
+}
+
+/**
+ * `count` threads of the worker module `file`, each started with workerData `how` and this
+ * process's Node options ({@link workerExecArgv}); shared by runJobs and capture-workers.ts
+ * CapturePool. A thread's error, or its exit before it was told to quit (whatever its code: the
+ * run would wait for its job for ever), goes to `onFail` as a CliFailure; a caller that stopped
+ * ignores the rest. O(count) thread starts.
+ */
+export class WorkerPool<M> {
+  readonly workers: Worker[] = [];
+  /** Workers told to quit: their exit is expected. */
+  private readonly quitting = new Set<Worker>();
+
+  constructor(
+    file: string,
+    how: WorkerSource,
+    count: number,
+    onMessage: (w: Worker, m: M) => void,
+    onFail: (e: CliFailure) => void,
+  ) {
+    const execArgv = workerExecArgv();
+    for (let i = 0; i < count; i++) {
+      const w = new Worker(file, { workerData: how, execArgv });
+      this.workers.push(w);
+      w.on("message", (m: M) => onMessage(w, m));
+      w.on("error", (e) => onFail(new CliFailure(`a worker thread failed: ${e.message}`)));
+      w.on("exit", (code) => {
+        if (!this.quitting.has(w))
+          onFail(new CliFailure(`a worker thread exited with code ${code} before its job was done`));
+      });
+    }
+  }
+
+  /** Posts `message` (the module's quit message) to `w`; its exit is then expected. O(1). */
+  quit(w: Worker, message: unknown): void {
+    this.quitting.add(w);
+    w.postMessage(message);
+  }
+
+  /** Terminates every worker (quit or not). O(count). */
+  terminate(): void {
+    for (const w of this.workers) void w.terminate();
+  }
 }
