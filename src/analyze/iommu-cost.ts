@@ -211,12 +211,10 @@ export function iommuCost(
   label: string,
   segBoundaryMask = PCI_SEG_BOUNDARY_MASK,
 ): IommuCost {
-  const bitmap = format.pgsizeBitmap;
-  const granule = minPageSize(bitmap);
-  const empty = emptyCost(label, placement);
-  if (runs.count === 0) return empty;
+  if (runs.count === 0) return emptyCost(label, placement);
   const segs = runSegments(runs);
-  return layoutCost(segs, iommuDmaSgLayout(segs, granule, segBoundaryMask), format, placement, empty);
+  const lay = iommuDmaSgLayout(segs, minPageSize(format.pgsizeBitmap), segBoundaryMask);
+  return layoutCost(segs, lay, format, placement, label);
 }
 
 /**
@@ -229,7 +227,7 @@ function layoutCost(
   lay: SgLayout,
   format: IoPgtableFormat,
   placement: "kernel" | "congruent",
-  empty: IommuCost,
+  label: string,
   scratch?: Int32Array,
 ): IommuCost {
   const bitmap = format.pgsizeBitmap;
@@ -293,7 +291,7 @@ function layoutCost(
     leafTotal += leaves[b];
   }
   return {
-    ...empty,
+    ...emptyCost(label, placement),
     leaves: sizes,
     leafTotal,
     tablePages: tables,
@@ -394,7 +392,7 @@ export function iommuCosts(runs: RunsInput, pageSize = PAGE_SIZE): IommuCost[] {
   for (const c of iommuConfigs(pageSize)) {
     const f = ioPgtableFormat(c.format);
     if (segs === undefined) {
-      out.push(iommuCost(runs, f, "kernel", c.label), iommuCost(runs, f, "congruent", c.label));
+      out.push(emptyCost(c.label, "kernel"), emptyCost(c.label, "congruent"));
       continue;
     }
     const granule = minPageSize(f.pgsizeBitmap);
@@ -404,7 +402,7 @@ export function iommuCosts(runs: RunsInput, pageSize = PAGE_SIZE): IommuCost[] {
       layouts.set(granule, lay);
     }
     for (const placement of ["kernel", "congruent"] as const)
-      out.push(layoutCost(segs, lay, f, placement, emptyCost(c.label, placement), scratch));
+      out.push(layoutCost(segs, lay, f, placement, c.label, scratch));
   }
   return out;
 }
