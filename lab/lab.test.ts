@@ -40,14 +40,14 @@ let wallSeconds = 0;
 async function runAll(): Promise<void> {
   const t0 = performance.now();
   const queue = [...LAB_TEST_SCENARIOS];
+  const runOne = async (name: string) => {
+    results.set(name, await runScenario(findScenario(name)).catch((e: Error) => e));
+  };
   // The first run fetches the kernel and builds the workload: do it alone so two runs do not
   // download into the same cache at once.
-  const first = queue.shift() as string;
-  results.set(first, await runScenario(findScenario(first)).catch((e: Error) => e));
+  await runOne(queue.shift() as string);
   const worker = async () => {
-    for (let name = queue.shift(); name; name = queue.shift()) {
-      results.set(name, await runScenario(findScenario(name)).catch((e: Error) => e));
-    }
+    for (let name = queue.shift(); name; name = queue.shift()) await runOne(name);
   };
   await Promise.all(Array.from({ length: GUESTS_AT_ONCE }, worker));
   wallSeconds = (performance.now() - t0) / 1000;
