@@ -16,7 +16,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { closeSync, openSync, readSync } from "node:fs";
 import { PAGEMAP_BATCH, readPagemapRuns } from "../src/linux/index.js";
-import { type BenchRow, type BenchSuite, median, pairedRatio } from "./harness.js";
+import { type BenchRow, type BenchSuite, cpuNowNs, median, pairedRatio } from "./harness.js";
 
 const SCRIPT = `
 import mmap, sys, ctypes
@@ -68,18 +68,18 @@ export const suite: BenchSuite = {
         sink += rawRead(pid, addr, addr + size, buf) + readPagemapRuns(pid, addr, addr + size).count;
       for (let i = 0; i < (opts.quick ? 21 : 15); i++) {
         gc?.();
-        const c0 = process.cpuUsage();
+        const c0 = cpuNowNs();
         const t0 = process.hrtime.bigint();
         sink += rawRead(pid, addr, addr + size, buf);
         const t1 = process.hrtime.bigint();
-        const c1 = process.cpuUsage();
+        const c1 = cpuNowNs();
         sink += readPagemapRuns(pid, addr, addr + size).count;
         const t2 = process.hrtime.bigint();
-        const c2 = process.cpuUsage();
+        const c2 = cpuNowNs();
         raws.push(Number(t1 - t0));
         fulls.push(Number(t2 - t1));
-        rawCpu.push((c1.user - c0.user + c1.system - c0.system) * 1000);
-        fullCpu.push((c2.user - c1.user + c2.system - c1.system) * 1000);
+        rawCpu.push(c1 - c0);
+        fullCpu.push(c2 - c1);
       }
       if (sink === 0) throw new Error("nothing read");
       const label = opts.quick ? "1 GiB" : "4 GiB";
