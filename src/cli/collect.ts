@@ -132,7 +132,7 @@ export function collectPlanned(
   progress: Progress,
   partial: string[] = [],
 ): BufferAnalysis[] {
-  progress.start(Math.max(1, Math.ceil(plan.total / MiB)), "reading memory (MiB)");
+  startReading(progress, plan);
   const outcomes: BufferOutcome[] = [];
   try {
     for (const job of plan.jobs) {
@@ -152,6 +152,11 @@ export function collectPlanned(
     progress.stop();
   }
   return finishBuffers(plan, outcomes, sel, partial);
+}
+
+/** Starts `progress` for reading `plan`: MiB of virtual range (the one label and total both threads use). O(1). */
+export function startReading(progress: Progress, plan: BufferPlan): void {
+  progress.start(Math.max(1, Math.ceil(plan.total / MiB)), "reading memory (MiB)");
 }
 
 /** The buffers to read: one job per process, in pid order (or name order), and what was skipped. */

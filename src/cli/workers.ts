@@ -23,8 +23,12 @@ import {
   planBuffers,
   planPages,
   type Selection,
+  startReading,
 } from "./collect.js";
 import { CliFailure, type Progress, UsageError } from "./io.js";
+
+/** Progress is counted in MiB of virtual range read (as collect.ts counts it). */
+const MiB = 2 ** 20;
 
 /** How a worker opens the machine the main thread reads: the same roots, or the reference machine. */
 export type WorkerSource = { kind: "live"; procRoot: string; sysRoot: string } | { kind: "reference" };
@@ -118,8 +122,7 @@ export async function collectBuffersOnWorkers(
     plan.jobs.length,
   );
   if (n <= 1) return collectPlanned(src, plan, sel, progress, partial);
-  const MiB = 2 ** 20;
-  progress.start(Math.max(1, Math.ceil(plan.total / MiB)), "reading memory (MiB)");
+  startReading(progress, plan);
   try {
     const outcomes = await runJobs(file, how, plan, sel, n, (bytes) =>
       progress.update(Math.floor(bytes / MiB)),
