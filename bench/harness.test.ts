@@ -7,7 +7,6 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   type BenchRatio,
   type BenchRow,
-  cpuNowNs,
   exactRatio,
   fmtRatio,
   fmtRow,
@@ -19,6 +18,7 @@ import {
   roundRatios,
   sampleNs,
   speedRow,
+  stopwatch,
 } from "./harness.js";
 
 describe("pairedRatio", () => {
@@ -199,9 +199,8 @@ describe("pairedRuns", () => {
       .map((g) => g.trim().split(" ").filter(Boolean).length);
   /** Busy work for `ns` by the harness's own clock (the lesser of process CPU and wall time). */
   const spin = (ns: number) => {
-    const c0 = cpuNowNs();
-    const w0 = performance.now();
-    while (sampleNs(cpuNowNs() - c0, (performance.now() - w0) * 1e6) < ns);
+    const elapsed = stopwatch();
+    while (elapsed() < ns);
     return ns;
   };
 

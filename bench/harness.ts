@@ -182,6 +182,16 @@ export function sampleNs(cpuNs: number, wallNs: number): number {
   return Math.min(cpuNs, wallNs);
 }
 
+/**
+ * A stopwatch started now: each call of the returned function gives the main-thread ns since
+ * ({@link sampleNs} of the process CPU time and the wall time elapsed). O(1) per call.
+ */
+export function stopwatch(): () => number {
+  const c0 = cpuNowNs();
+  const w0 = performance.now();
+  return () => sampleNs(cpuNowNs() - c0, (performance.now() - w0) * 1e6);
+}
+
 /** How {@link pairedRuns} samples. */
 export interface PairedRunsOptions {
   /** Timed rounds (>= 1): each times every function once. */
@@ -259,9 +269,7 @@ export function pairedRuns(fns: readonly (() => unknown)[], opts: PairedRunsOpti
         const j = (k + Math.max(r, 0)) % fns.length;
         const fn = fns[j];
         gc();
-        const c0 = cpuNowNs();
-        const w0 = performance.now();
-        const elapsed = () => sampleNs(cpuNowNs() - c0, (performance.now() - w0) * 1e6);
+        const elapsed = stopwatch();
         if (r < 0) {
           let n = 0;
           let dt = 0;
