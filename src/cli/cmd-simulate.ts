@@ -8,9 +8,7 @@
  * the budget.
  */
 
-import { existsSync } from "node:fs";
 import { freemem } from "node:os";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { SingleBar } from "cli-progress";
 import type { ScenarioSummary } from "../analyze/index.js";
@@ -32,6 +30,7 @@ import {
   type ScenarioJson,
   type ScenarioListJson,
 } from "./json.js";
+import { workerExecArgv, workerFile } from "./workers.js";
 
 /** Share of the memory available now (MemAvailable, os.freemem) that a run may use by default. */
 export const DEFAULT_BUDGET_SHARE = 0.75;
@@ -174,14 +173,6 @@ function printList(io: CliIo, json: boolean): void {
   );
 }
 
-/** The worker's module: the compiled .js beside this file (absent when run from TypeScript sources). */
-function workerFile(): string | undefined {
-  const here = fileURLToPath(import.meta.url);
-  if (!here.endsWith(".js")) return undefined;
-  const f = here.replace(/cmd-simulate\.js$/, "simulate-worker.js");
-  return existsSync(f) ? f : undefined;
-}
-
 /**
  * Runs the scenario in a worker, drawing progress after the first second and stopping it when the
  * process's resident memory passes the budget (sampled every 100 ms). Without the compiled worker
@@ -200,12 +191,13 @@ export function runWatched(
   plan: ScenarioPlan,
   budget: number,
 ): Promise<ReturnType<typeof runScenario>> {
-  const file = workerFile();
+  const file = workerFile("simulate-worker.js");
   if (!file) return Promise.resolve(runScenario(name, { seed, size: plan.size }));
   return new Promise((resolve, reject) => {
-    // Node flags that only apply to a main script (--input-type, -e) are not the worker's.
-    const execArgv = process.execArgv.filter((a) => !/^(--input-type|--eval|-e|--print|-p)\b/.test(a));
-    const worker = new Worker(file, { workerData: { name, seed, size: plan.size }, execArgv });
+    const worker = new Worker(file, {
+      workerData: { name, seed, size: plan.size },
+      execArgv: workerExecArgv(),
+    });
     const t0 = performance.now();
     const progress = progressLine(io, plan);
     let settled = false;
