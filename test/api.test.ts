@@ -4,10 +4,10 @@
  * API reports (etc/*.api.md, checked by `npm run check`).
  */
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ROOT } from "./kit/files.js";
 
-const ROOT = resolve(import.meta.dirname, "..");
 const readme = readFileSync(join(ROOT, "README.md"), "utf8");
 
 /** The count the README states for an entry point: "`phyr` exports N runtime names". */

@@ -8,12 +8,10 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { tsFiles } from "./kit/files.js";
-
-const ROOT = resolve(import.meta.dirname, "..");
+import { ROOT, tsFiles } from "./kit/files.js";
 
 interface Example {
   file: string;

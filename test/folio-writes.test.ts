@@ -10,13 +10,10 @@
  * `new FolioTable(...)` in the same file. Limits: comments and string literals are stripped first;
  * an alias passed through a function parameter or a destructured column is not followed.
  */
-import { readFileSync } from "node:fs";
-import { join, relative, resolve, sep } from "node:path";
+import { join, sep } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FolioTable } from "../src/mem/folios.js";
-import { codeOnly, tsFiles } from "./kit/files.js";
-
-const ROOT = resolve(import.meta.dirname, "..");
+import { codeOnly, sources } from "./kit/files.js";
 
 /** FolioTable's columns: its typed-array fields. */
 const COLUMNS = Object.entries(new FolioTable())
@@ -84,11 +81,8 @@ describe("folio-table columns are written only in src/mem/", () => {
   });
 
   it("no file outside src/mem/ writes a folio column", () => {
-    const mem = join(ROOT, "src", "mem") + sep;
-    const files = ["src", "test", "bench"]
-      .flatMap((d) => tsFiles(join(ROOT, d)))
-      .filter((p) => !p.startsWith(mem))
-      .map((p) => ({ path: relative(ROOT, p), text: readFileSync(p, "utf8") }));
+    const mem = join("src", "mem") + sep;
+    const files = sources(["src", "test", "bench"]).filter((f) => !f.path.startsWith(mem));
     expect(files.length).toBeGreaterThan(100);
     expect(offenders(files)).toEqual([]);
   });

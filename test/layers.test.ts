@@ -7,9 +7,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { describe, expect, it } from "vitest";
-import { tsFiles } from "./kit/files.js";
-
-const ROOT = resolve(import.meta.dirname, "..");
+import { ROOT, tsFiles } from "./kit/files.js";
 
 /** Bottom to top. A layer may import any layer listed before it. */
 const LAYERS = [

@@ -4,10 +4,9 @@
  * must be what the design promises.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { expect, it, vi } from "vitest";
-
-const ROOT = resolve(import.meta.dirname, "..");
+import { ROOT } from "./kit/files.js";
 
 it("the README's library example runs and prints what the design promises", async () => {
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");

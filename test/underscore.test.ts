@@ -7,12 +7,8 @@
  * Limits of the scan: comments and string literals are stripped first; a name declared in two
  * files counts as declared in each (a cross-file use of a shared name is not caught).
  */
-import { readFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { codeOnly, tsFiles } from "./kit/files.js";
-
-const ROOT = resolve(import.meta.dirname, "..");
+import { codeOnly, sources } from "./kit/files.js";
 
 /** `_`-prefixed members a file declares: fields, methods, accessors (`_x(`, `_x =`, `_x:`, `get _x`). */
 function declared(src: string): Set<string> {
@@ -74,10 +70,7 @@ describe("underscore members stay in their module", () => {
   });
 
   it("no module of src/ uses a _ member declared in another module", () => {
-    const files = tsFiles(join(ROOT, "src")).map((p) => ({
-      path: relative(ROOT, p),
-      text: readFileSync(p, "utf8"),
-    }));
+    const files = sources(["src"]);
     expect(files.length).toBeGreaterThan(100);
     expect(offenders(files)).toEqual([]);
   });

@@ -1,6 +1,9 @@
 /** Reading the repository's own sources, for the tests that scan code (layers, members, examples). */
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+
+/** The repository's root folder (this file is test/kit/files.ts). */
+export const ROOT = resolve(import.meta.dirname, "..", "..");
 
 /**
  * Every .ts file below `dir` (not .d.ts; fixtures, node_modules and dot-folders skipped), with or
@@ -17,6 +20,16 @@ export function tsFiles(dir: string, opts: { tests?: boolean } = {}): string[] {
       out.push(p);
   }
   return out;
+}
+
+/**
+ * Every .ts file (as {@link tsFiles}, tests included) below the given folders of the repository,
+ * read: its path relative to the root and its text. O(total size).
+ */
+export function sources(dirs: readonly string[]): { path: string; text: string }[] {
+  return dirs
+    .flatMap((d) => tsFiles(join(ROOT, d)))
+    .map((p) => ({ path: relative(ROOT, p), text: readFileSync(p, "utf8") }));
 }
 
 /**
