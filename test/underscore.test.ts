@@ -33,7 +33,7 @@ function offenders(files: { path: string; text: string }[]): string[] {
   for (const f of files) {
     const src = codeOnly(f.text);
     const own = declared(src);
-    for (const name of used(src)) if (!own.has(name)) bad.push(`${f.path}: ._${name.slice(1)}`);
+    for (const name of used(src)) if (!own.has(name)) bad.push(`${f.path}: .${name}`);
   }
   return bad;
 }
