@@ -32,7 +32,7 @@ import type { VaRange } from "../src/cli/args.js";
 import { collectBuffers } from "../src/cli/collect.js";
 import { noProgress } from "../src/cli/io.js";
 import { liveSource, PAGEMAP_BATCH } from "../src/linux/index.js";
-import { type BenchRow, type BenchSuite, cpuNowNs, median, pairedRow } from "./harness.js";
+import { type BenchRow, type BenchSuite, cpuNowNs, median, pairedRow, roundRatios } from "./harness.js";
 
 const GiB = 2 ** 30;
 type Child = ChildProcessByStdio<Writable, Readable, null>;
@@ -189,9 +189,9 @@ export const suite: BenchSuite = {
           ours.push(cliNs(peers.cpuTime, pid, frag.va, size));
           lib.push(cpuNs(() => analyse(pid, range)));
         }
-        const vsPeer = ours.map((t, i) => peer[i] / t);
-        const vsRaw = ours.map((t, i) => t / raw[i]);
-        const libVsPeer = lib.map((t, i) => peer[i] / t);
+        const vsPeer = roundRatios(peer, ours);
+        const vsRaw = roundRatios(ours, raw);
+        const libVsPeer = roundRatios(peer, lib);
         // The target is the issue's: the 8 GiB process (full mode); --quick is a smoke run of 1 GiB,
         // where Node's start and module loading (about half a second) weigh more.
         rows.push(
@@ -253,7 +253,7 @@ export const suite: BenchSuite = {
           sp.push(cpuNs(() => analyse(pid)));
           de.push(cpuNs(() => analyse(pid, written)));
         }
-        const ratios = sp.map((t, i) => t / de[i]);
+        const ratios = roundRatios(sp, de);
         const what = `${reserve / GiB / 1024} TiB reserved, ${touched / GiB} GiB written`;
         rows.push(
           {
