@@ -159,7 +159,7 @@ export async function pairedNs(
     a.push(await timeNs(fn, { quick: opts.quick, heavy: opts.heavy }));
     b.push(await timeNs(ref, { quick: opts.quick, heavy: opts.refHeavy }));
   }
-  return { ns: median(a), refNs: median(b), ratios: b.map((x, i) => x / a[i]) };
+  return { ns: median(a), refNs: median(b), ratios: roundRatios(b, a) };
 }
 
 /**
