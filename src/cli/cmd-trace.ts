@@ -10,7 +10,7 @@ import type { Command } from "commander";
 import { terminalSafe } from "../report/index.js";
 import { formatTable } from "../report/table.js";
 import { TRACE_COLUMNS, traceSectionData } from "../report/trace-section.js";
-import { parseTrace, summarizeTrace, type TraceSummary } from "../trace/index.js";
+import { type ParsedTrace, parseTrace, summarizeTrace, type TraceSummary } from "../trace/index.js";
 import { readLiveTrace, TraceAccessError } from "../trace/live.js";
 import { CliFailure, type CliIo, EXIT_OK, paintFor, UsageError } from "./io.js";
 import { jsonDocument, TRACE_SCHEMA, type TraceJson } from "./json.js";
@@ -80,6 +80,23 @@ async function readStdin(): Promise<string> {
 }
 
 /**
+ * Reads and parses a trace file (`-` reads stdin) for `phyr trace --file` and `phyr report
+ * --trace`. O(file size).
+ * @returns the path read (absolute, or "stdin") and the parsed trace.
+ * @throws CliFailure for an unreadable file; ParseError for text that is not tracefs output.
+ */
+async function readTraceFile(io: CliIo, file: string): Promise<{ path: string; trace: ParsedTrace }> {
+  const path = file === "-" ? "stdin" : resolve(io.cwd ?? process.cwd(), file);
+  let text: string;
+  try {
+    text = file === "-" ? await readStdin() : readFileSync(path, "utf8");
+  } catch (e) {
+    throw new CliFailure(`cannot read trace ${path}: ${(e as Error).message}`);
+  }
+  return { path, trace: parseTrace(traceTextOf(text), path) };
+}
+
+/**
  * Runs `phyr trace`.
  * @returns the exit code (0; failures throw).
  * @throws UsageError unless exactly one of --file / --seconds is given; CliFailure for an
@@ -94,14 +111,7 @@ export async function runTrace(io: CliIo, o: TraceCommand): Promise<number> {
   let json: TraceJson;
   let origin: string;
   if (o.file !== undefined) {
-    const path = o.file === "-" ? "stdin" : resolve(io.cwd ?? process.cwd(), o.file);
-    let text: string;
-    try {
-      text = o.file === "-" ? await readStdin() : readFileSync(path, "utf8");
-    } catch (e) {
-      throw new CliFailure(`cannot read trace ${path}: ${(e as Error).message}`);
-    }
-    const trace = parseTrace(traceTextOf(text), path);
+    const { path, trace } = await readTraceFile(io, o.file);
     origin = o.file === "-" ? "stdin" : o.file;
     json = {
       schema: TRACE_SCHEMA,
@@ -194,12 +204,5 @@ export function addTraceCommand(program: Command, io: CliIo, setCode: (code: num
  * @throws CliFailure for an unreadable file; ParseError for text that is not tracefs output.
  */
 export async function readTraceSummary(io: CliIo, file: string): Promise<TraceSummary> {
-  const path = file === "-" ? "stdin" : resolve(io.cwd ?? process.cwd(), file);
-  let text: string;
-  try {
-    text = file === "-" ? await readStdin() : readFileSync(path, "utf8");
-  } catch (e) {
-    throw new CliFailure(`cannot read trace ${path}: ${(e as Error).message}`);
-  }
-  return summarizeTrace(parseTrace(traceTextOf(text), path));
+  return summarizeTrace((await readTraceFile(io, file)).trace);
 }
