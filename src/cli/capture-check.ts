@@ -7,7 +7,7 @@
 
 import { liveSource } from "../linux/index.js";
 import { CliFailure } from "./io.js";
-import { FRAMES_HINT } from "./source.js";
+import { FRAMES_HINT, liveRoots } from "./source.js";
 
 /** The pids to capture (empty: every process) and the warnings to print. */
 export interface CapturePlan {
@@ -26,8 +26,7 @@ export function planCapture(
   env: Readonly<Record<string, string | undefined>>,
   wanted: readonly (number | string)[],
 ): CapturePlan {
-  const procRoot = env.PHYR_PROC_ROOT || "/proc";
-  const src = liveSource({ procRoot, sysRoot: env.PHYR_SYS_ROOT || "/sys" });
+  const src = liveSource(liveRoots(env));
   try {
     const warnings: string[] = [];
     const frames = src.access().pagemapFrames;

@@ -10,6 +10,7 @@ import { planCapture } from "./capture-check.js";
 import { readProcessesOnWorkers } from "./capture-workers.js";
 import { CliFailure, type CliIo, EXIT_OK, progressFor } from "./io.js";
 import { CAPTURE_SCHEMA, type CaptureJson, jsonDocument } from "./json.js";
+import { liveRoots } from "./source.js";
 
 /** Options of {@link runCapture}. */
 export interface CaptureCommand {
@@ -44,8 +45,7 @@ export async function runCapture(io: CliIo, o: CaptureCommand): Promise<number> 
   const progress = progressFor(io);
   let started = false;
   let result: CaptureResult;
-  const procRoot = io.env.PHYR_PROC_ROOT || "/proc";
-  const sysRoot = io.env.PHYR_SYS_ROOT || "/sys";
+  const { procRoot, sysRoot } = liveRoots(io.env);
   // Workers read processes; this thread names, counts and writes them in order (same file for any N).
   const reader = readProcessesOnWorkers({ kind: "live", procRoot, sysRoot }, o.workers ?? "auto");
   try {

@@ -24,7 +24,7 @@ import { readTraceSummary } from "./cmd-trace.js";
 import { machineInput, type Selection } from "./collect.js";
 import { CliFailure, type CliIo, EXIT_OK, paintFor, progressFor } from "./io.js";
 import { jsonDocument, TOPO_SCHEMA, type TopoJson } from "./json.js";
-import { type OpenedSource, openSource, type SourceChoice, type SourceNeeds } from "./source.js";
+import { liveRoots, type OpenedSource, openSource, type SourceChoice, type SourceNeeds } from "./source.js";
 import { whatIfLines } from "./what-if-lines.js";
 import { collectBuffersOnWorkers, type WorkerSource } from "./workers.js";
 
@@ -112,11 +112,7 @@ function analyse(
     // snapshot is read in this thread, where it is loaded already).
     const how: WorkerSource | undefined =
       opened.origin === "live"
-        ? {
-            kind: "live",
-            procRoot: io.env.PHYR_PROC_ROOT || "/proc",
-            sysRoot: io.env.PHYR_SYS_ROOT || "/sys",
-          }
+        ? { kind: "live", ...liveRoots(io.env) }
         : opened.origin === "reference"
           ? { kind: "reference" }
           : undefined;

@@ -87,6 +87,17 @@ export function openReferenceSource(): ReferenceSource {
 }
 
 /**
+ * The live machine's roots: PHYR_PROC_ROOT and PHYR_SYS_ROOT when set (a fixture tree), else
+ * /proc and /sys. O(1).
+ */
+export function liveRoots(env: Readonly<Record<string, string | undefined>>): {
+  procRoot: string;
+  sysRoot: string;
+} {
+  return { procRoot: env.PHYR_PROC_ROOT || "/proc", sysRoot: env.PHYR_SYS_ROOT || "/sys" };
+}
+
+/**
  * Why the live machine cannot be analysed here, or undefined when it can: /proc missing, or
  * (when `frames` is needed) pagemap frame numbers hidden or unreadable (probed on this process).
  * @param env the environment (PHYR_PROC_ROOT / PHYR_SYS_ROOT).
@@ -100,15 +111,16 @@ export function liveUnavailable(
   reason: string | undefined;
   src: MachineSource | undefined;
 } {
-  const procRoot = env.PHYR_PROC_ROOT || "/proc";
-  if (!procReadable(procRoot)) return { reason: `${procRoot} is not readable here`, src: undefined };
-  const src = liveSource({ procRoot, sysRoot: env.PHYR_SYS_ROOT || "/sys" });
+  const roots = liveRoots(env);
+  if (!procReadable(roots.procRoot))
+    return { reason: `${roots.procRoot} is not readable here`, src: undefined };
+  const src = liveSource(roots);
   // fs/proc/task_mmu.c pagemap_open(): show_pfn only with CAP_SYS_ADMIN; the PFN field reads 0.
   // Only "hidden" is refused: an unreadable pagemap (a /proc tree without `self`) fails or skips
   // per process, naming it.
   if (!needs.frames || src.access().pagemapFrames !== "hidden") return { reason: undefined, src };
   return {
-    reason: `physical frame numbers are hidden without CAP_SYS_ADMIN (${procRoot}/PID/pagemap reads 0), so physical runs cannot be measured here`,
+    reason: `physical frame numbers are hidden without CAP_SYS_ADMIN (${roots.procRoot}/PID/pagemap reads 0), so physical runs cannot be measured here`,
     src,
   };
 }
