@@ -5,7 +5,7 @@
  */
 
 import { analyzeBuffer, type BufferAnalysis, type BufferInput, type MachineInput } from "../analyze/index.js";
-import { hex } from "../core/index.js";
+import { hex, PAGE_SIZE } from "../core/index.js";
 import {
   IORESOURCE_MEM,
   IORESOURCE_MEM_64,
@@ -239,7 +239,7 @@ export function planBuffers(src: MachineSource, sel: Selection): BufferPlan {
  */
 export function planPages(plan: BufferPlan): number {
   let pages = 0;
-  for (const j of plan.jobs) for (const r of j.ranges) pages += r.resident ?? (r.end - r.start) / 4096;
+  for (const j of plan.jobs) for (const r of j.ranges) pages += r.resident ?? (r.end - r.start) / PAGE_SIZE;
   return pages;
 }
 
@@ -350,7 +350,7 @@ function bufferNotes(p: Plan, input: BufferInput, range: VaRange | undefined): s
     ];
   }
   if (range) {
-    const total = (range.end - range.start) / 4096;
+    const total = (range.end - range.start) / PAGE_SIZE;
     if (present < total) {
       return [
         `--range covers ${total.toLocaleString("en-US")} page${total === 1 ? "" : "s"} of pid ${p.pid}: ${present.toLocaleString("en-US")} present, ${input.unmapped.toLocaleString("en-US")} not present, ${input.swapped.toLocaleString("en-US")} swapped out`,

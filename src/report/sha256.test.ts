@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { fcRuns } from "../../test/kit/index.js";
-import { base64, cspHash, sha256 } from "./sha256.js";
+import { base64Encode as base64 } from "../analyze/index.js";
+import { cspHash, sha256 } from "./sha256.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 

@@ -4,6 +4,8 @@
  * node:crypto. O(n) in the text's UTF-8 length; used once per inline script.
  */
 
+import { base64Encode } from "../analyze/index.js";
+
 /** First 32 bits of the fractional parts of the cube roots of the first 64 primes (FIPS 180-4 §4.2.2). */
 const K = new Uint32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
@@ -70,29 +72,11 @@ export function sha256(data: Uint8Array): Uint8Array {
   return out;
 }
 
-const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/**
- * Base64 (RFC 4648, with padding) of bytes.
- * @param bytes the bytes.
- * @returns the text.
- */
-export function base64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 3) {
-    const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
-    s += B64[(n >> 18) & 63] + B64[(n >> 12) & 63];
-    s += i + 1 < bytes.length ? B64[(n >> 6) & 63] : "=";
-    s += i + 2 < bytes.length ? B64[n & 63] : "=";
-  }
-  return s;
-}
-
 /**
  * The CSP source for an inline script or style: `'sha256-<base64 of SHA-256 of its UTF-8 text>'`.
  * @param text the element's exact content.
  * @returns the source expression.
  */
 export function cspHash(text: string): string {
-  return `'sha256-${base64(sha256(new TextEncoder().encode(text)))}'`;
+  return `'sha256-${base64Encode(sha256(new TextEncoder().encode(text)))}'`;
 }
